@@ -1,0 +1,114 @@
+"""RadBook Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import INSTANCE_DIR, Config
+from app.extensions import babel, csrf, db, login_manager, migrate
+
+log = logging.getLogger(__name__)
+
+
+def select_locale() -> str:
+    """Thai unless the user (or the session, before login) chose English."""
+    chosen = session.get("locale")
+    if chosen in ("th", "en"):
+        return chosen
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    return "th"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    # WAL lets the web, DICOM, HL7 and jobs processes read while one writes;
+    # foreign keys are off by default in SQLite; the busy timeout turns a brief
+    # writer collision into a short wait rather than "database is locked".
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_app(config_class: type[Config] = Config) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(config_class)
+    INSTANCE_DIR.mkdir(exist_ok=True)
+
+    db.init_app(app)
+    # Batch mode so column changes work on SQLite; compare types so drift is caught.
+    migrate.init_app(
+        app, db, directory=str(INSTANCE_DIR.parent / "migrations"),
+        render_as_batch=True, compare_type=True,
+    )
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # the login page says why on its own
+    login_manager.session_protection = "strong"
+
+    from app import filters, navigation
+
+    filters.register(app)
+    navigation.register(app)
+
+    from app.auth import bp as auth_bp
+    from app.main import bp as main_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+
+    for register in _optional_registrations():
+        register(app)
+
+    from app import cli
+
+    cli.register(app)
+
+    @app.before_request
+    def _remember_locale_choice() -> None:
+        if (lang := request.args.get("lang")) in ("th", "en"):
+            session["locale"] = lang
+        g.locale = select_locale()
+
+    return app
+
+
+def _optional_registrations():
+    """Blueprints and CLI groups that live in the adapter packages.
+
+    Each adapter package exposes ``init_app(app)``; listing them here keeps the
+    factory the one place that decides what is wired in.
+    """
+    import importlib
+
+    for module_name in (
+        "app.requests",
+        "app.hub",
+        "app.admin",
+        "app.dashboard",
+        "integrations.fhir",
+        "integrations.hl7",
+        "integrations.line",
+        "worklist",
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        if hasattr(module, "init_app"):
+            yield module.init_app

@@ -1,0 +1,74 @@
+"""Configuration from the environment (DESIGN.md, "Runtime contract")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one kept in instance/ so sessions survive restarts."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SECRET_KEY = _secret_key()
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'radbook.sqlite'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    RADBOOK_HOST = os.environ.get("RADBOOK_HOST", "127.0.0.1")
+    RADBOOK_PORT = int(os.environ.get("RADBOOK_PORT", "5000"))
+    RADBOOK_TIMEZONE = os.environ.get("RADBOOK_TIMEZONE", "Asia/Bangkok")
+
+    DICOM_AE_TITLE = os.environ.get("DICOM_AE_TITLE", "RADBOOK")
+    DICOM_PORT = int(os.environ.get("DICOM_PORT", "11112"))
+    HL7_PORT = int(os.environ.get("HL7_PORT", "2575"))
+
+    LINE_CHANNEL_SECRET = os.environ.get("LINE_CHANNEL_SECRET", "")
+    LINE_CHANNEL_ACCESS_TOKEN = os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", "")
+    LINE_API_BASE_URL = os.environ.get("LINE_API_BASE_URL", "")
+
+    BABEL_DEFAULT_LOCALE = "th"
+    BABEL_DEFAULT_TIMEZONE = RADBOOK_TIMEZONE
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
+    LANGUAGES = ("th", "en")
+
+    # Cookies: HttpOnly and SameSite always; Secure unless explicitly turned off for
+    # plain-http local runs (`make run` sets RADBOOK_INSECURE_COOKIES=1).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = not _bool("RADBOOK_INSECURE_COOKIES", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    PERMANENT_SESSION_LIFETIME = 8 * 3600  # one working shift
+
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    WTF_CSRF_ENABLED = False  # the browser tests exercise CSRF for real
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")

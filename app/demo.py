@@ -1,0 +1,164 @@
+"""``flask demo load``: the demo network, users, patients and bookings. Idempotent.
+
+Rows are found by their natural keys (MOPH code, AE title, username, procedure
+code, national ID) and created only when missing, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app import demo_data as data
+from app.extensions import db
+from app.models import (
+    ApiClient,
+    Device,
+    DicomCharset,
+    Hospital,
+    HospitalLevel,
+    IdentifierType,
+    Interface,
+    Modality,
+    Procedure,
+    Role,
+    Sex,
+    User,
+)
+from app.timeutil import utcnow
+from scheduling.audit import Actor
+from scheduling.patients import find_patient, national_id_check_digit, register_patient
+
+DEMO_ACTOR = Actor(interface=Interface.CLI, name="demo-load")
+
+
+def _get_or_create(model, lookup: dict[str, Any], **values: Any):
+    row = db.session.scalar(select(model).filter_by(**lookup))
+    if row is None:
+        row = model(**lookup, **values)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def _hospital(code, name_th, name_en, level, province, is_hub) -> Hospital:
+    return _get_or_create(
+        Hospital, {"code": code}, name_th=name_th, name_en=name_en, level=level,
+        province_th=province[0], province_en=province[1], is_hub=is_hub,
+    )
+
+
+def load_network() -> dict[str, Hospital]:
+    for code, th, en in data.MODALITIES:
+        _get_or_create(Modality, {"code": code}, name_th=th, name_en=en)
+    for code, modality, th, en, minutes, prep_th, prep_en, contrast, tags in data.PROCEDURES:
+        _get_or_create(
+            Procedure, {"code": code}, modality_code=modality, name_th=th, name_en=en,
+            duration_minutes=minutes, prep_th=prep_th, prep_en=prep_en, uses_contrast=contrast,
+            prep_tags=tags,
+        )
+
+    code, th, en, level, province = data.HUB_MKH
+    mkh = _hospital(code, th, en, level, province, True)
+    mkh.address_th = "168 ถนนนครสวรรค์ ตำบลตลาด อำเภอเมืองมหาสารคาม จังหวัดมหาสารคาม 44000"
+    mkh.map_url = "https://maps.google.com/?q=Mahasarakham+Hospital"
+    mkh.phone = "043-740-993"
+    for ae, modality, name, room, charset in data.MKH_DEVICES:
+        _get_or_create(
+            Device, {"ae_title": ae}, hospital_id=mkh.id, modality_code=modality, name=name,
+            station_name=ae, room_th=room[0], room_en=room[1], charset=charset,
+        )
+    for code, th, en, _vendor in data.MAHASARAKHAM_REQUESTERS:
+        _hospital(code, th, en, HospitalLevel.COMMUNITY, ("มหาสารคาม", "Maha Sarakham"), False)
+
+    for (code, prefix, th, en, level, province, ct_count, ct_desc, _ct_month,
+         mri_month) in data.REGION8_HUBS:  # fmt: skip
+        hub = _hospital(code, th, en, level, province, True)
+        for n in range(1, ct_count + 1):
+            _get_or_create(
+                Device, {"ae_title": f"{prefix}_CT{n}"}, hospital_id=hub.id, modality_code="CT",
+                name=f"CT {ct_desc} #{n}", station_name=f"{prefix}_CT{n}",
+                room_th=f"ห้อง CT {n}", room_en=f"CT room {n}", charset=DicomCharset.UTF8,
+            )
+        if mri_month is not None:
+            _get_or_create(
+                Device, {"ae_title": f"{prefix}_MR1"}, hospital_id=hub.id, modality_code="MR",
+                name="MRI 1.5 T", station_name=f"{prefix}_MR1", room_th="ห้อง MRI",
+                room_en="MRI room", charset=DicomCharset.ASCII,
+                # Bueng Kan's MRI is installed but not yet open (CONTEXT.md).
+                is_active=mri_month > 0,
+            )
+    return {"mkh": mkh}
+
+
+DEMO_USERS = [
+    ("admin", "ผู้ดูแลระบบ", Role.ADMIN, data.MKH_CODE),
+    ("scheduler.mkh", "สมหญิง ใจดี (งานนัด รพ.มหาสารคาม)", Role.SCHEDULER, data.MKH_CODE),
+    ("radiologist.mkh", "นพ.วีระ รักษ์ภาพ (รังสีแพทย์)", Role.RADIOLOGIST, data.MKH_CODE),
+    ("staff.kudrang", "มาลี ศรีสุข (รพ.กุดรัง)", Role.REQUESTER, data.KUDRANG_CODE),
+    ("staff.kosum", "ประยุทธ์ บุญมา (รพ.โกสุมพิสัย)", Role.REQUESTER, data.KOSUM_CODE),
+]
+
+
+def load_users() -> None:
+    for username, full_name, role, code in DEMO_USERS:
+        hospital = db.session.scalar(select(Hospital).where(Hospital.code == code))
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(username=username, full_name=full_name, role=role,
+                        hospital_id=hospital.id, created_at=utcnow())
+            user.set_password(data.DEMO_PASSWORD)
+            db.session.add(user)
+    kudrang = db.session.scalar(select(Hospital).where(Hospital.code == data.KUDRANG_CODE))
+    _get_or_create(
+        ApiClient, {"name": "demo-his-kudrang"}, hospital_id=kudrang.id,
+        token_sha256=ApiClient.hash_token(data.DEMO_HIS_TOKEN),
+    )
+
+
+# 12-digit stems; the 13th (check) digit is computed so every ID validates.
+DEMO_PATIENTS = [
+    ("110170023070", "MRS", "สมศรี", "ทองดี", date(1968, 3, 14), Sex.FEMALE, "KR0001", data.KUDRANG_CODE),
+    ("340150012345", "MR", "บุญเลิศ", "ศรีสุวรรณ", date(1955, 9, 2), Sex.MALE, "KR0002", data.KUDRANG_CODE),
+    ("144990012277", "MISS", "กัญญารัตน์", "พลราช", date(1990, 12, 25), Sex.FEMALE, "KR0003", data.KUDRANG_CODE),
+    ("344020056781", "MR", "ประเสริฐ", "แก้วกาหลง", date(1972, 6, 30), Sex.MALE, "KS0001", data.KOSUM_CODE),
+    ("344020098765", "MRS", "จันทร์เพ็ญ", "มูลมณี", date(1961, 1, 8), Sex.FEMALE, "KS0002", data.KOSUM_CODE),
+    ("544990003211", "GIRL", "ปิยะดา", "สายทอง", date(2015, 4, 19), Sex.FEMALE, "KS0003", data.KOSUM_CODE),
+]  # fmt: skip
+
+
+def load_patients() -> None:
+    now = utcnow()
+    for stem, prefix, given, family, born, sex, hn, code in DEMO_PATIENTS:
+        cid = stem + national_id_check_digit(stem)
+        if find_patient(IdentifierType.NATIONAL_ID, cid) is not None:
+            continue
+        hospital = db.session.scalar(select(Hospital).where(Hospital.code == code))
+        register_patient(
+            DEMO_ACTOR, now, id_type=IdentifierType.NATIONAL_ID, id_value=cid, prefix=prefix,
+            given_name_th=given, family_name_th=family, birth_date=born, sex=sex,
+            hospital_id=hospital.id, hn=hn, phone="08" + stem[-8:], commit=False,
+        )
+
+
+def load_demo() -> dict[str, int]:
+    load_network()
+    load_users()
+    load_patients()
+    db.session.commit()
+    for hook in DEMO_HOOKS:
+        hook()
+    db.session.commit()
+    return {
+        "hospitals": db.session.scalar(select(func.count(Hospital.id))),
+        "devices": db.session.scalar(select(func.count(Device.id))),
+        "procedures": db.session.scalar(select(func.count(Procedure.id))),
+        "users": db.session.scalar(select(func.count(User.id))),
+    }
+
+
+# Later stages (capacity templates, bookings, LINE links) append loaders here; each
+# must be idempotent on its own.
+DEMO_HOOKS: list = []

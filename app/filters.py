@@ -1,0 +1,48 @@
+"""Jinja filters and globals: Buddhist-Era dates, local times, Thai names."""
+
+from __future__ import annotations
+
+from flask import Flask, g
+
+from app import thaidate
+from app.labels import label
+from scheduling.patients import mask_national_id, prefix_text
+
+
+def _locale() -> str:
+    return getattr(g, "locale", "th")
+
+
+def be_date(value, long: bool = False, weekday: bool = False) -> str:
+    return thaidate.display_date(value, _locale(), long=long, weekday=weekday)
+
+
+def patient_name(patient, locale: str | None = None) -> str:
+    locale = locale or _locale()
+    if patient is None:
+        return ""
+    if locale == "en" and patient.given_name_en:
+        return " ".join(
+            p for p in (prefix_text(patient.prefix, "en"), patient.given_name_en,
+                        patient.family_name_en) if p
+        )
+    return " ".join(
+        p for p in (prefix_text(patient.prefix, "th") + patient.given_name_th,
+                    patient.family_name_th) if p
+    )
+
+
+def localized(obj, attr: str = "name") -> str:
+    """``name_th`` or ``name_en`` of a model, by the current locale."""
+    return getattr(obj, f"{attr}_{_locale()}", None) or getattr(obj, f"{attr}_th", "")
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["be_date"] = be_date
+    app.jinja_env.filters["hhmm"] = thaidate.local_time
+    app.jinja_env.filters["patient_name"] = patient_name
+    app.jinja_env.filters["masked_id"] = mask_national_id
+    app.jinja_env.filters["localized"] = localized
+    app.jinja_env.globals["current_locale"] = _locale
+    app.jinja_env.filters["label"] = label

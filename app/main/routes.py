@@ -1,0 +1,74 @@
+"""Home, the request list every role starts from, request detail, language switch."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.main import bp
+from app.models import ImagingRequest, RequestStatus
+from scheduling.access import can_view_request, request_scope
+
+
+@bp.route("/")
+@login_required
+def index():
+    return redirect(url_for("main.request_list"))
+
+
+@bp.route("/requests")
+@login_required
+def request_list():
+    status_filter = request.args.get("status", "")
+    query = request_scope(current_user).options(
+        selectinload(ImagingRequest.patient),
+        selectinload(ImagingRequest.procedure),
+        selectinload(ImagingRequest.appointments),
+        selectinload(ImagingRequest.studies),
+        selectinload(ImagingRequest.requesting_hospital),
+    )
+    if status_filter in RequestStatus.__members__:
+        query = query.where(ImagingRequest.status == RequestStatus[status_filter])
+    query = query.order_by(ImagingRequest.created_at.desc()).limit(200)
+    requests_ = db.session.scalars(query).all()
+    return render_template(
+        "main/request_list.html",
+        requests=requests_,
+        statuses=list(RequestStatus),
+        status_filter=status_filter,
+    )
+
+
+@bp.route("/requests/<int:request_id>")
+@login_required
+def request_detail(request_id: int):
+    imaging_request = db.session.get(ImagingRequest, request_id)
+    # 404, not 403, for another hospital's request: do not confirm that it exists.
+    if imaging_request is None or not can_view_request(current_user, imaging_request):
+        abort(404)
+    return render_template("main/request_detail.html", req=imaging_request)
+
+
+@bp.route("/language/<lang>", methods=["POST"])
+def set_language(lang: str):
+    if lang in ("th", "en"):
+        session["locale"] = lang
+        if current_user.is_authenticated:
+            current_user.locale = lang
+            db.session.commit()
+    return redirect(_back())
+
+
+def _back() -> str:
+    target = request.referrer or ""
+    host = request.host_url
+    return target if target.startswith(host) else url_for("main.index")
+
+
+@bp.route("/healthz")
+def healthz():
+    db.session.execute(select(1))
+    return {"status": "ok"}

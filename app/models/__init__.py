@@ -1,0 +1,49 @@
+"""All models, importable from one place (``from app.models import Appointment``).
+
+Each area keeps its own module; a new module must be imported here so that
+Alembic autogenerate and ``db.create_all`` see it.
+"""
+
+from app.models.audit import AuditEvent
+from app.models.enums import (
+    AppointmentStatus,
+    DicomCharset,
+    HospitalLevel,
+    IdentifierType,
+    Interface,
+    PatientIdPolicy,
+    Priority,
+    RequestStatus,
+    Role,
+    Sex,
+    StudySource,
+)
+from app.models.network import ApiClient, Device, Hospital, Modality, Procedure, User
+from app.models.orders import Appointment, ImagingRequest, Study
+from app.models.patients import Patient, PatientHN
+
+__all__ = [
+    "ApiClient",
+    "Appointment",
+    "AppointmentStatus",
+    "AuditEvent",
+    "Device",
+    "DicomCharset",
+    "Hospital",
+    "HospitalLevel",
+    "IdentifierType",
+    "ImagingRequest",
+    "Interface",
+    "Modality",
+    "Patient",
+    "PatientHN",
+    "PatientIdPolicy",
+    "Priority",
+    "Procedure",
+    "RequestStatus",
+    "Role",
+    "Sex",
+    "Study",
+    "StudySource",
+    "User",
+]

@@ -1,0 +1,152 @@
+"""The hospital network: hospitals, people who log in, API clients, scanners, the catalogue."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models.enums import DicomCharset, HospitalLevel, PatientIdPolicy, Role
+from app.models.types import UTCDateTime
+
+
+class Hospital(db.Model):
+    __tablename__ = "hospital"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # รหัสสถานพยาบาล: the MOPH 5-digit health facility code.
+    code: Mapped[str] = mapped_column(String(5), unique=True)
+    name_th: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    level: Mapped[HospitalLevel] = mapped_column(Enum(HospitalLevel, native_enum=False, length=20))
+    province_th: Mapped[str] = mapped_column(String(100))
+    province_en: Mapped[str] = mapped_column(String(100))
+    is_hub: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hub setting: what goes out as DICOM Patient ID (and its issuer).
+    patient_id_policy: Mapped[PatientIdPolicy] = mapped_column(
+        Enum(PatientIdPolicy, native_enum=False, length=20), default=PatientIdPolicy.HN
+    )
+    address_th: Mapped[str | None] = mapped_column(Text)
+    map_url: Mapped[str | None] = mapped_column(String(500))
+    phone: Mapped[str | None] = mapped_column(String(50))
+
+    devices: Mapped[list[Device]] = relationship(back_populates="hospital")
+
+    def display_name(self, locale: str = "th") -> str:
+        return self.name_en if locale == "en" else self.name_th
+
+    def __repr__(self) -> str:
+        return f"<Hospital {self.code} {self.name_en}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"  # "user" is reserved in PostgreSQL
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), index=True)
+    is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(5), default="th")
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    hospital: Mapped[Hospital] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.is_active_account
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class ApiClient(db.Model):
+    """A system (HIS, PACS) that calls the FHIR API with a bearer token, scoped to a hospital."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), index=True)
+    # Only a SHA-256 of the token is kept: a database dump must not hand out API access.
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    hospital: Mapped[Hospital] = relationship()
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Modality(db.Model):
+    __tablename__ = "modality"
+
+    # DICOM Modality code (US, CT, MR, CR, DX, MG, BMD, NM, XA, RF).
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name_th: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+
+
+class Procedure(db.Model):
+    __tablename__ = "procedure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name_th: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    modality_code: Mapped[str] = mapped_column(ForeignKey("modality.code"), index=True)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    prep_th: Mapped[str] = mapped_column(Text, default="")
+    prep_en: Mapped[str] = mapped_column(Text, default="")
+    uses_contrast: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Preparation that clashes with other exams on the same day (e.g. "fasting",
+    # "full_bladder", "iodinated_contrast", "barium"); comma-separated tags.
+    prep_tags: Mapped[str] = mapped_column(String(200), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    modality: Mapped[Modality] = relationship()
+
+    def display_name(self, locale: str = "th") -> str:
+        return self.name_en if locale == "en" else self.name_th
+
+
+class Device(db.Model):
+    """A scanner at a hub; one DICOM AE title each."""
+
+    __tablename__ = "device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), index=True)
+    modality_code: Mapped[str] = mapped_column(ForeignKey("modality.code"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    ae_title: Mapped[str] = mapped_column(String(16), unique=True)
+    station_name: Mapped[str | None] = mapped_column(String(16))
+    room_th: Mapped[str] = mapped_column(String(100), default="")
+    room_en: Mapped[str] = mapped_column(String(100), default="")
+    charset: Mapped[DicomCharset] = mapped_column(
+        Enum(DicomCharset, native_enum=False, length=20), default=DicomCharset.UTF8
+    )
+    # Many scanners leave Scheduled Station AE Title empty in their MWL query;
+    # with this on, such a query is narrowed to the calling AE's own steps.
+    mwl_filter_by_calling_ae: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    hospital: Mapped[Hospital] = relationship(back_populates="devices")
+    modality: Mapped[Modality] = relationship()

@@ -1,0 +1,149 @@
+"""Requests, appointments and the studies that come back for them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.enums import AppointmentStatus, Priority, RequestStatus, StudySource
+from app.models.network import Device, Hospital, Procedure, User
+from app.models.patients import Patient
+from app.models.types import UTCDateTime
+
+
+class ImagingRequest(db.Model):
+    """An order for one imaging procedure, placed by a (usually community) hospital."""
+
+    __tablename__ = "imaging_request"
+    __table_args__ = (
+        UniqueConstraint("requesting_hospital_id", "placer_order_number"),
+        Index("ix_imaging_request_hub_status", "hub_hospital_id", "status"),
+        Index("ix_imaging_request_requester_status", "requesting_hospital_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    placer_order_number: Mapped[str] = mapped_column(String(40))
+    requesting_hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"))
+    # The hub that will perform it; set when the request is addressed or booked.
+    hub_hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospital.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedure.id"))
+    priority: Mapped[Priority] = mapped_column(
+        Enum(Priority, native_enum=False, length=10), default=Priority.ROUTINE
+    )
+    status: Mapped[RequestStatus] = mapped_column(
+        Enum(RequestStatus, native_enum=False, length=20), default=RequestStatus.DRAFT
+    )
+    indication: Mapped[str] = mapped_column(Text, default="")
+    icd10_code: Mapped[str | None] = mapped_column(String(10))
+    requesting_clinician: Mapped[str] = mapped_column(String(200), default="")
+    status_reason: Mapped[str | None] = mapped_column(Text)  # rejection / cancellation reason
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The report, from HL7 ORU or FHIR DiagnosticReport.
+    report_text: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_by: Mapped[str | None] = mapped_column(String(200))
+
+    requesting_hospital: Mapped[Hospital] = relationship(foreign_keys=[requesting_hospital_id])
+    hub_hospital: Mapped[Hospital | None] = relationship(foreign_keys=[hub_hospital_id])
+    patient: Mapped[Patient] = relationship()
+    procedure: Mapped[Procedure] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    appointments: Mapped[list[Appointment]] = relationship(
+        back_populates="request", order_by="Appointment.id"
+    )
+    studies: Mapped[list[Study]] = relationship(back_populates="request")
+
+    @property
+    def current_appointment(self) -> Appointment | None:
+        """The live booking, or the last one if none is live."""
+        live = [a for a in self.appointments if a.status is not AppointmentStatus.MOVED]
+        return live[-1] if live else None
+
+
+class Appointment(db.Model):
+    """One booked slot on one device. A reschedule closes this row as MOVED and adds a new one."""
+
+    __tablename__ = "appointment"
+    __table_args__ = (
+        UniqueConstraint("hub_hospital_id", "accession_number"),
+        Index("ix_appointment_device_start", "device_id", "start_at"),
+        Index("ix_appointment_patient_start", "patient_id", "start_at"),
+        Index("ix_appointment_status_start", "status", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("imaging_request.id"), index=True)
+    # Denormalised from the request so that patient-overlap checks need no join.
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    hub_hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[AppointmentStatus] = mapped_column(
+        Enum(AppointmentStatus, native_enum=False, length=20), default=AppointmentStatus.BOOKED
+    )
+    accession_number: Mapped[str] = mapped_column(String(16))
+    study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    requested_procedure_id: Mapped[str] = mapped_column(String(16))
+    sps_id: Mapped[str] = mapped_column(String(16))
+    # Short code printed on the slip and used to link LINE.
+    appointment_code: Mapped[str] = mapped_column(String(12), unique=True)
+    rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    booked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optimistic lock: a scheduler's edit from a stale page fails instead of overwriting.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    request: Mapped[ImagingRequest] = relationship(back_populates="appointments")
+    patient: Mapped[Patient] = relationship()
+    hub_hospital: Mapped[Hospital] = relationship()
+    device: Mapped[Device] = relationship()
+    booked_by: Mapped[User | None] = relationship()
+    rescheduled_from: Mapped[Appointment | None] = relationship(remote_side=[id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Study(db.Model):
+    """A DICOM study linked to a request; one row per Study Instance UID.
+
+    Whichever interface learns of the study first (MPPS, HL7, FHIR, PACS query) creates
+    it; the others only confirm and fill in what they know.
+    """
+
+    __tablename__ = "study"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("imaging_request.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    accession_number: Mapped[str | None] = mapped_column(String(16))
+    first_source: Mapped[StudySource] = mapped_column(
+        Enum(StudySource, native_enum=False, length=20)
+    )
+    # Sources that have confirmed it, comma-separated StudySource values.
+    confirmed_by: Mapped[str] = mapped_column(String(100), default="")
+    mpps_instance_uid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    mpps_status: Mapped[str | None] = mapped_column(String(20))
+    performed_series: Mapped[str | None] = mapped_column(Text)  # JSON list from MPPS
+    images_in_pacs_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    series_count: Mapped[int | None] = mapped_column(Integer)
+    instance_count: Mapped[int | None] = mapped_column(Integer)
+    viewer_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    request: Mapped[ImagingRequest] = relationship(back_populates="studies")
+    appointment: Mapped[Appointment | None] = relationship()

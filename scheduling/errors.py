@@ -1,0 +1,46 @@
+"""Errors raised by domain operations.
+
+Each carries an English msgid (marked with ``N_`` where raised, translated when
+shown: Thai by default) and a stable ``code`` that protocol adapters map to their
+own errors (HL7 ACK AE/AR, DICOM status, FHIR OperationOutcome).
+"""
+
+from __future__ import annotations
+
+from scheduling.i18n import translate
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, **params: object):
+        self.msgid = message
+        self.params = params
+        super().__init__(message % params if params else message)
+        if code:
+            self.code = code
+
+    def message(self, locale: str = "th") -> str:
+        return translate(self.msgid, locale, **self.params)
+
+    @property
+    def message_th(self) -> str:
+        return self.message("th")
+
+
+class ValidationFailed(DomainError):
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    code = "not-found"
+
+
+class NotAllowed(DomainError):
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    """The state changed under us: a slot was taken, a transition is no longer valid."""
+
+    code = "conflict"

@@ -1,0 +1,160 @@
+"""Patient identity: Thai national ID, DOPA name prefixes, romanised names, registration."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from stdnum.th import pin as thai_pin
+
+from app.extensions import db
+from app.models import IdentifierType, Patient, PatientHN, Sex
+from scheduling.audit import Actor, record
+from scheduling.errors import ValidationFailed
+from scheduling.i18n import N_
+
+# Name prefixes (คำนำหน้านาม) as DOPA registers them: code → (Thai, English).
+PREFIXES: dict[str, tuple[str, str]] = {
+    "MR": ("นาย", "Mr."),
+    "MRS": ("นาง", "Mrs."),
+    "MISS": ("นางสาว", "Miss"),
+    "MASTER": ("เด็กชาย", "Master"),
+    "GIRL": ("เด็กหญิง", "Miss (child)"),
+    "MONK": ("พระภิกษุ", "Phra"),
+    "NOVICE": ("สามเณร", "Novice"),
+    "NUN": ("แม่ชี", "Mae Chi"),
+    "DR": ("นายแพทย์", "Dr."),
+    "DR_F": ("แพทย์หญิง", "Dr."),
+    "OTHER": ("", ""),
+}
+
+
+def prefix_text(code: str, locale: str = "th") -> str:
+    th, en = PREFIXES.get(code, ("", ""))
+    return en if locale == "en" else th
+
+
+def normalise_national_id(raw: str) -> str:
+    """Digits only: staff type 1-2345-67890-12-1 as often as 1234567890121."""
+    return "".join(ch for ch in raw if ch.isdigit())
+
+
+def validate_national_id(raw: str) -> str:
+    """Return the 13 digits, or raise with a Thai message saying what is wrong."""
+    digits = normalise_national_id(raw)
+    if len(digits) != 13:
+        raise ValidationFailed(
+            N_("A Thai national ID has 13 digits"), code="cid-length"
+        )
+    if not thai_pin.is_valid(digits):
+        raise ValidationFailed(
+            N_("Invalid national ID: the check digit does not match"), code="cid-checksum"
+        )
+    return digits
+
+
+def national_id_check_digit(first12: str) -> str:
+    """The 13th digit for 12 given digits (used by demo data and tests)."""
+    total = sum(int(d) * (13 - i) for i, d in enumerate(first12))
+    return str((11 - total % 11) % 10)
+
+
+def mask_national_id(value: str) -> str:
+    """``1-1017-xxxxx-70-5``: enough to tell patients apart in a list, not enough to misuse."""
+    if len(value) != 13:
+        return value[:2] + "x" * max(len(value) - 4, 0) + value[-2:]
+    return f"{value[0]}-{value[1:5]}-xxxxx-{value[10:12]}-{value[12]}"
+
+
+def romanise_thai(text: str) -> str:
+    """Royal Thai General System transcription (pythainlp's ``royin`` engine)."""
+    from pythainlp.transliterate import romanize  # slow import; only when needed
+
+    words = [romanize(word, engine="royin") for word in text.split()]
+    return " ".join(w.capitalize() for w in words if w)
+
+
+def find_patient(id_type: IdentifierType, id_value: str) -> Patient | None:
+    return db.session.scalar(
+        select(Patient).where(Patient.id_type == id_type, Patient.id_value == id_value)
+    )
+
+
+def register_patient(
+    actor: Actor,
+    now: datetime,
+    *,
+    id_type: IdentifierType,
+    id_value: str,
+    prefix: str,
+    given_name_th: str,
+    family_name_th: str,
+    birth_date: date | None,
+    sex: Sex,
+    hospital_id: int,
+    hn: str | None = None,
+    phone: str | None = None,
+    given_name_en: str | None = None,
+    family_name_en: str | None = None,
+    medical_alerts: str | None = None,
+    commit: bool = True,
+) -> Patient:
+    """Register a patient, or update the one with the same identifier; attach the HN.
+
+    The romanised name is made from the Thai name unless staff typed one, in which
+    case it is marked as staff-corrected and never regenerated.
+    """
+    if id_type is IdentifierType.NATIONAL_ID:
+        id_value = validate_national_id(id_value)
+    else:
+        id_value = id_value.strip().upper()
+        if not id_value:
+            raise ValidationFailed(N_("Enter the passport or ID number"), code="id-value")
+    if prefix not in PREFIXES:
+        raise ValidationFailed(N_("Unknown name prefix"), code="prefix")
+    if not given_name_th.strip():
+        raise ValidationFailed(N_("Enter the given name"), code="name")
+    if birth_date is not None and birth_date > now.date():
+        raise ValidationFailed(
+            N_("The birth date cannot be in the future"), code="birth-date"
+        )
+
+    patient = find_patient(id_type, id_value)
+    created = patient is None
+    if patient is None:
+        patient = Patient(id_type=id_type, id_value=id_value, created_at=now)
+        db.session.add(patient)
+    patient.prefix = prefix
+    patient.given_name_th = given_name_th.strip()
+    patient.family_name_th = family_name_th.strip()
+    patient.birth_date = birth_date
+    patient.sex = sex
+    patient.phone = phone or patient.phone
+    patient.medical_alerts = medical_alerts or patient.medical_alerts
+    patient.updated_at = now
+    if given_name_en:
+        patient.given_name_en = given_name_en.strip()
+        patient.family_name_en = (family_name_en or "").strip()
+        patient.romanised_by_staff = True
+    elif not patient.romanised_by_staff:
+        patient.given_name_en = romanise_thai(patient.given_name_th)
+        patient.family_name_en = romanise_thai(patient.family_name_th)
+
+    if hn:
+        attach_hn(patient, hospital_id, hn.strip())
+    elif patient.hn_at(hospital_id) is None and created:
+        # Visibility is by HN; a patient registered without one still belongs to the registrar.
+        attach_hn(patient, hospital_id, f"N{id_value[-8:]}")
+    db.session.flush()
+    record(actor, "patient.register" if created else "patient.update", now, entity=patient)
+    if commit:
+        db.session.commit()
+    return patient
+
+
+def attach_hn(patient: Patient, hospital_id: int, hn: str) -> None:
+    for existing in patient.hospital_numbers:
+        if existing.hospital_id == hospital_id:
+            existing.hn = hn
+            return
+    patient.hospital_numbers.append(PatientHN(hospital_id=hospital_id, hn=hn))

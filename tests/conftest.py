@@ -1,0 +1,125 @@
+"""Shared fixtures.
+
+The suite runs once per database: SQLite by default, PostgreSQL when
+``TEST_DATABASE_URL`` is set (``make test`` runs both). The schema is built by
+the Alembic migrations, not ``create_all``, so every run also exercises them.
+Between tests every table is emptied, because the code under test commits.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from app import create_app
+from app.config import TestConfig
+from app.extensions import db as _db
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'radbook-test.sqlite'}"
+
+
+def reset_schema(engine) -> None:
+    """Drop everything in the test database (a previous run may have died midway)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    else:
+        _db.drop_all()
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in its own app context, as in production.
+
+    Tests hold an app context open for the database; without this, requests would
+    share its ``g`` (and Flask-Login's cached user) and its SQLAlchemy session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return _database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from flask_migrate import upgrade
+
+    class Config(TestConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    application = create_app(Config)
+    application.test_client_class = IsolatedClient
+    with application.app_context():
+        reset_schema(_db.engine)
+        upgrade()
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+def empty_all_tables() -> None:
+    engine = _db.engine
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    if engine.dialect.name == "postgresql":
+        quoted = ", ".join(f'"{name}"' for name in tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture
+def db(app):
+    """An app context over empty tables; emptied again afterwards."""
+    with app.app_context():
+        yield _db
+        _db.session.rollback()
+        _db.session.remove()
+        empty_all_tables()
+
+
+@pytest.fixture
+def demo(db):
+    """The demo network, users and patients, loaded through ``demo load``."""
+    from app.demo import load_demo
+
+    load_demo()
+    return db
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def now() -> datetime:
+    # A Saturday morning in Bangkok (02:00 UTC = 09:00 ICT): the brief's "today".
+    return datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+
+
+def login(client, username: str, password: str = "radbook-demo"):
+    return client.post(
+        "/login", data={"username": username, "password": password}, follow_redirects=False
+    )

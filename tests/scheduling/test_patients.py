@@ -1,0 +1,39 @@
+import pytest
+
+from scheduling.errors import ValidationFailed
+from scheduling.patients import (
+    mask_national_id,
+    national_id_check_digit,
+    romanise_thai,
+    validate_national_id,
+)
+
+
+def test_valid_national_id_with_dashes():
+    stem = "110170023070"
+    cid = stem + national_id_check_digit(stem)
+    assert validate_national_id(f"{cid[0]}-{cid[1:5]}-{cid[5:10]}-{cid[10:12]}-{cid[12]}") == cid
+
+
+def test_wrong_check_digit_is_a_thai_message():
+    stem = "110170023070"
+    wrong = stem + str((int(national_id_check_digit(stem)) + 1) % 10)
+    with pytest.raises(ValidationFailed) as error:
+        validate_national_id(wrong)
+    assert error.value.code == "cid-checksum"
+    assert "เลขบัตรประชาชนไม่ถูกต้อง" in error.value.message("th")
+    assert "check digit" in error.value.message("en")
+
+
+def test_short_id():
+    with pytest.raises(ValidationFailed) as error:
+        validate_national_id("12345")
+    assert error.value.message("th") == "เลขบัตรประชาชนต้องมี 13 หลัก"
+
+
+def test_mask():
+    assert mask_national_id("1101700230705") == "1-1017-xxxxx-70-5"
+
+
+def test_romanise_rtgs():
+    assert romanise_thai("สมชาย") == "Somchai"
