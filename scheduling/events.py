@@ -1,0 +1,21 @@
+"""Domain events, sent by the operations *inside* their transaction, before the commit.
+
+Subscribers (HL7 outbound queue, LINE outbox, ...) only add rows to ``db.session``:
+that way an outbound message exists exactly when the change it describes is
+committed, and a crash can lose neither. They must not commit, sleep or do network I/O.
+
+Every signal is sent with keyword arguments ``actor``, ``now`` and ``appointment``
+(``reschedule`` adds ``previous``, the appointment that was moved).
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+appointment_booked = _signals.signal("appointment-booked")
+appointment_rescheduled = _signals.signal("appointment-rescheduled")
+appointment_cancelled = _signals.signal("appointment-cancelled")
+# status changes after booking (arrived, in progress, completed, no-show, discontinued)
+appointment_status_changed = _signals.signal("appointment-status-changed")
+request_status_changed = _signals.signal("request-status-changed")  # kwargs: request
+study_linked = _signals.signal("study-linked")  # kwargs: study, request
