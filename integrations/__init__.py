@@ -1,0 +1,1 @@
+"""Adapters to other systems: HL7 v2, FHIR, LINE."""
