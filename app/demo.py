@@ -148,8 +148,9 @@ def load_demo() -> dict[str, int]:
     load_users()
     load_patients()
     db.session.commit()
-    for hook in DEMO_HOOKS:
-        hook()
+    from app.demo_schedule import load_capacity
+
+    load_capacity(DEMO_ACTOR, utcnow())
     db.session.commit()
     return {
         "hospitals": db.session.scalar(select(func.count(Hospital.id))),
@@ -158,7 +159,3 @@ def load_demo() -> dict[str, int]:
         "users": db.session.scalar(select(func.count(User.id))),
     }
 
-
-# Later stages (capacity templates, bookings, LINE links) append loaders here; each
-# must be idempotent on its own.
-DEMO_HOOKS: list = []

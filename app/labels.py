@@ -31,6 +31,7 @@ LABELS: dict[Enum, str] = {
     AppointmentStatus.CANCELLED: N_("Cancelled"),
     AppointmentStatus.NO_SHOW: N_("No-show"),
     AppointmentStatus.MOVED: N_("Moved"),
+    AppointmentStatus.DISCONTINUED: N_("Discontinued"),
     Priority.ROUTINE: N_("Routine"),
     Priority.URGENT: N_("Urgent"),
     Priority.STAT: N_("STAT"),

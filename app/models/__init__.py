@@ -5,6 +5,14 @@ Alembic autogenerate and ``db.create_all`` see it.
 """
 
 from app.models.audit import AuditEvent
+from app.models.capacity import (
+    AccessionCounter,
+    CapacityTemplate,
+    CapacityWindow,
+    Closure,
+    ClosureKind,
+    Quota,
+)
 from app.models.enums import (
     AppointmentStatus,
     DicomCharset,
@@ -23,6 +31,12 @@ from app.models.orders import Appointment, ImagingRequest, Study
 from app.models.patients import Patient, PatientHN
 
 __all__ = [
+    "AccessionCounter",
+    "CapacityTemplate",
+    "CapacityWindow",
+    "Closure",
+    "ClosureKind",
+    "Quota",
     "ApiClient",
     "Appointment",
     "AppointmentStatus",

@@ -60,6 +60,9 @@ class AppointmentStatus(enum.Enum):
     NO_SHOW = "no_show"
     # A booking replaced by a reschedule: kept so the history shows where it was.
     MOVED = "moved"
+    # The exam was started and stopped part-way (MPPS DISCONTINUED): the slot was used,
+    # unlike CANCELLED; the request goes back to ACCEPTED so it can be booked again.
+    DISCONTINUED = "discontinued"
 
 
 class DicomCharset(enum.Enum):

@@ -1,0 +1,64 @@
+"""Serialising writers that read-then-write (see ``scheduling/booking.py`` for why).
+
+PostgreSQL: ``SELECT … FOR UPDATE`` on the rows that stand for what is being
+decided (the request, the patient, the device), always in that order so two
+transactions can never wait on each other in a cycle. Under READ COMMITTED every
+statement after the lock sees what the previous holder committed.
+
+SQLite: one writer at a time is all it has; ``BEGIN IMMEDIATE`` takes the write lock
+*before* the checks read, so no other writer can commit in between (a plain
+deferred transaction would take it only at the first INSERT, after the reads). If
+the session is already in a write transaction (an adapter called us with
+``commit=False`` after writing its own rows), it already holds the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Appointment, Device, ImagingRequest, Patient
+
+
+def _sqlite_begin_immediate() -> bool:
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
+    raw = connection.connection.dbapi_connection
+    if not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return True
+
+
+def lock_request(request: ImagingRequest) -> ImagingRequest:
+    """Lock the request row and reload it, so its status is the committed one."""
+    if not _sqlite_begin_immediate():
+        db.session.execute(
+            select(ImagingRequest.id).where(ImagingRequest.id == request.id).with_for_update()
+        )
+    db.session.refresh(request)
+    # refresh() leaves lazy relationships as they were; these must be the committed ones.
+    db.session.expire(request, ["appointments", "studies"])
+    return request
+
+
+def lock_appointment(appointment: Appointment) -> Appointment:
+    """Lock the appointment's request, then the appointment, and reload both."""
+    lock_request(appointment.request)
+    if db.session.connection().dialect.name != "sqlite":
+        db.session.execute(
+            select(Appointment.id).where(Appointment.id == appointment.id).with_for_update()
+        )
+    db.session.refresh(appointment)
+    return appointment
+
+
+def lock_for_booking(patient_id: int, device_ids: Iterable[int]) -> None:
+    """Lock the patient (no overlapping exams) and the devices (capacity), in that order."""
+    if _sqlite_begin_immediate():
+        return
+    db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+    for device_id in sorted(set(device_ids)):
+        db.session.execute(select(Device.id).where(Device.id == device_id).with_for_update())

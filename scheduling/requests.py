@@ -1,0 +1,308 @@
+"""Imaging request operations: create, accept, reject, change, cancel.
+
+Each takes the acting ``actor`` and ``now`` first, locks the request row (see
+``scheduling/locks.py``), validates the transition through ``scheduling.states``,
+writes one audit event, sends ``request_status_changed`` inside the transaction and
+commits, unless ``commit=False`` (then it only flushes; the caller commits or rolls
+back).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import (
+    AppointmentStatus,
+    Hospital,
+    ImagingRequest,
+    Patient,
+    Priority,
+    Procedure,
+    RequestStatus,
+    Role,
+)
+from scheduling import events
+from scheduling.audit import Actor, record
+from scheduling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from scheduling.i18n import N_
+from scheduling.locks import lock_request
+from scheduling.states import LIVE_APPOINTMENT_STATUSES, transition
+
+_ORDER_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def check_aware(*values: datetime | None) -> None:
+    for value in values:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a scheduling operation")
+
+
+def finish(commit: bool) -> None:
+    """Commit, or only flush when the caller owns the transaction."""
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+
+
+class rollback_on_error:
+    """With ``commit=True`` a failed operation rolls back at once, releasing its locks
+    (on SQLite the database-wide write lock) instead of waiting for the caller."""
+
+    def __init__(self, commit: bool):
+        self.commit = commit
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None and self.commit:
+            db.session.rollback()
+        return False
+
+
+def _is_hub_side(actor: Actor, hub_hospital_id: int | None) -> bool:
+    user = actor.user
+    if user is not None and user.role is Role.ADMIN:
+        return True
+    if user is not None and user.role is Role.REQUESTER:
+        return False
+    acting = actor.acting_hospital_id
+    # Machines with no hospital (jobs, CLI) act for the system.
+    return acting is None or (hub_hospital_id is not None and acting == hub_hospital_id)
+
+
+def require_hub_side(actor: Actor, hub_hospital_id: int | None) -> None:
+    if not _is_hub_side(actor, hub_hospital_id):
+        raise NotAllowed(N_("Only the hub's staff can do this"), code="hub-only")
+
+
+def require_party(actor: Actor, request: ImagingRequest, hub_hospital_id: int | None) -> None:
+    """The requesting hospital, the hub, an admin or a system actor."""
+    acting = actor.acting_hospital_id
+    if actor.user is not None and actor.user.role is Role.ADMIN:
+        return
+    if acting is None or acting in (request.requesting_hospital_id, hub_hospital_id,
+                                    request.hub_hospital_id):
+        return
+    raise NotAllowed(N_("You cannot change another hospital's request"), code="not-party")
+
+
+def _signal(request: ImagingRequest, actor: Actor, now: datetime, previous: RequestStatus
+            ) -> None:
+    events.request_status_changed.send(
+        request, actor=actor, now=now, request=request, previous_status=previous
+    )
+
+
+def new_placer_order_number(now: datetime) -> str:
+    suffix = "".join(secrets.choice(_ORDER_ALPHABET) for _ in range(8))
+    return f"RB{now:%y%m%d}{suffix}"
+
+
+def create_request(
+    actor: Actor,
+    now: datetime,
+    *,
+    patient: Patient,
+    procedure: Procedure,
+    requesting_hospital_id: int,
+    hub_hospital_id: int | None = None,
+    priority: Priority = Priority.ROUTINE,
+    indication: str = "",
+    requesting_clinician: str = "",
+    icd10_code: str | None = None,
+    placer_order_number: str | None = None,
+    submit: bool = True,
+    commit: bool = True,
+) -> ImagingRequest:
+    """A new request, submitted to the hub unless ``submit=False`` (kept as a draft)."""
+    check_aware(now)
+    with rollback_on_error(commit):
+        acting = actor.acting_hospital_id
+        is_admin = actor.user is not None and actor.user.role is Role.ADMIN
+        if not is_admin and acting is not None and acting != requesting_hospital_id:
+            raise NotAllowed(
+                N_("You can only request exams for your own hospital"), code="not-own-hospital"
+            )
+        if db.session.get(Hospital, requesting_hospital_id) is None:
+            raise NotFound(N_("Unknown hospital"), code="hospital")
+        if hub_hospital_id is not None:
+            hub = db.session.get(Hospital, hub_hospital_id)
+            if hub is None or not hub.is_hub:
+                raise ValidationFailed(N_("That hospital does not take bookings"), code="not-hub")
+        if not procedure.is_active:
+            raise ValidationFailed(N_("This procedure is no longer offered"), code="procedure")
+        if placer_order_number:
+            placer_order_number = placer_order_number.strip()
+            duplicate = db.session.scalar(
+                select(ImagingRequest.id).where(
+                    ImagingRequest.requesting_hospital_id == requesting_hospital_id,
+                    ImagingRequest.placer_order_number == placer_order_number,
+                )
+            )
+            if duplicate is not None:
+                raise Conflict(
+                    N_("Order number %(number)s already exists"),
+                    code="duplicate-order", number=placer_order_number,
+                )
+        request = ImagingRequest(
+            placer_order_number=placer_order_number or new_placer_order_number(now),
+            requesting_hospital_id=requesting_hospital_id,
+            hub_hospital_id=hub_hospital_id,
+            patient_id=patient.id,
+            procedure_id=procedure.id,
+            priority=priority,
+            status=RequestStatus.SUBMITTED if submit else RequestStatus.DRAFT,
+            indication=indication.strip(),
+            icd10_code=(icd10_code or "").strip().upper() or None,
+            requesting_clinician=requesting_clinician.strip(),
+            created_by_id=actor.user.id if actor.user is not None else None,
+            created_at=now,
+            updated_at=now,
+            submitted_at=now if submit else None,
+        )
+        db.session.add(request)
+        db.session.flush()
+        record(
+            actor, "request.create", now, entity=request, hospital_id=requesting_hospital_id,
+            status=request.status.name, procedure=procedure.code, priority=priority.name,
+        )
+        events.request_status_changed.send(
+            request, actor=actor, now=now, request=request, previous_status=None
+        )
+        finish(commit)
+    return request
+
+
+def submit_request(actor: Actor, now: datetime, request: ImagingRequest, commit: bool = True
+                   ) -> ImagingRequest:
+    """Send a draft to the hub."""
+    check_aware(now)
+    with rollback_on_error(commit):
+        lock_request(request)
+        require_party(actor, request, None)
+        previous = transition(request, RequestStatus.SUBMITTED)
+        request.submitted_at = now
+        request.updated_at = now
+        record(actor, "request.submit", now, entity=request,
+               hospital_id=request.requesting_hospital_id)
+        _signal(request, actor, now, previous)
+        finish(commit)
+    return request
+
+
+def accept_request(actor: Actor, now: datetime, request: ImagingRequest, commit: bool = True
+                   ) -> ImagingRequest:
+    check_aware(now)
+    with rollback_on_error(commit):
+        lock_request(request)
+        hub_id = request.hub_hospital_id or actor.acting_hospital_id
+        require_hub_side(actor, hub_id)
+        previous = transition(request, RequestStatus.ACCEPTED)
+        if request.hub_hospital_id is None and hub_id is not None:
+            request.hub_hospital_id = hub_id
+        request.status_reason = None
+        request.updated_at = now
+        record(actor, "request.accept", now, entity=request, hospital_id=request.hub_hospital_id)
+        _signal(request, actor, now, previous)
+        finish(commit)
+    return request
+
+
+def reject_request(actor: Actor, now: datetime, request: ImagingRequest, reason: str,
+                   commit: bool = True) -> ImagingRequest:
+    check_aware(now)
+    with rollback_on_error(commit):
+        if not reason or not reason.strip():
+            raise ValidationFailed(N_("Give a reason for the rejection"), code="reason")
+        lock_request(request)
+        hub_id = request.hub_hospital_id or actor.acting_hospital_id
+        require_hub_side(actor, hub_id)
+        if request.status is RequestStatus.SCHEDULED:
+            raise Conflict(
+                N_("Cancel the booking before rejecting this request"), code="request-booked"
+            )
+        previous = transition(request, RequestStatus.REJECTED)
+        if request.hub_hospital_id is None and hub_id is not None:
+            request.hub_hospital_id = hub_id
+        request.status_reason = reason.strip()
+        request.updated_at = now
+        record(actor, "request.reject", now, entity=request, hospital_id=request.hub_hospital_id,
+               reason=request.status_reason)
+        _signal(request, actor, now, previous)
+        finish(commit)
+    return request
+
+
+def change_request(
+    actor: Actor,
+    now: datetime,
+    request: ImagingRequest,
+    *,
+    procedure: Procedure | None = None,
+    priority: Priority | None = None,
+    commit: bool = True,
+) -> ImagingRequest:
+    """Change the procedure (not once booked: the slot was sized for it) or the priority."""
+    check_aware(now)
+    with rollback_on_error(commit):
+        lock_request(request)
+        require_party(actor, request, None)
+        if request.status not in (RequestStatus.DRAFT, RequestStatus.SUBMITTED,
+                                  RequestStatus.ACCEPTED, RequestStatus.SCHEDULED):
+            raise Conflict(N_("This request can no longer be changed"), code="request-closed")
+        changes: dict[str, str] = {}
+        if procedure is not None and procedure.id != request.procedure_id:
+            if request.status is RequestStatus.SCHEDULED:
+                raise Conflict(
+                    N_("Cancel the booking before changing the procedure"),
+                    code="request-booked",
+                )
+            if not procedure.is_active:
+                raise ValidationFailed(
+                    N_("This procedure is no longer offered"), code="procedure"
+                )
+            changes["procedure"] = procedure.code
+            request.procedure_id = procedure.id
+            request.procedure = procedure
+        if priority is not None and priority is not request.priority:
+            changes["priority"] = priority.name
+            request.priority = priority
+        request.updated_at = now
+        record(actor, "request.change", now, entity=request,
+               hospital_id=request.requesting_hospital_id, **changes)
+        finish(commit)
+    return request
+
+
+def cancel_request(actor: Actor, now: datetime, request: ImagingRequest, reason: str,
+                   commit: bool = True) -> ImagingRequest:
+    """End the request; its live appointment (if any) is cancelled with it."""
+    from scheduling.booking import cancel_live_appointment
+
+    check_aware(now)
+    with rollback_on_error(commit):
+        lock_request(request)
+        require_party(actor, request, None)
+        live = [a for a in request.appointments if a.status in LIVE_APPOINTMENT_STATUSES]
+        if any(a.status is AppointmentStatus.IN_PROGRESS for a in live):
+            raise Conflict(
+                N_("The exam is in progress and cannot be cancelled"), code="exam-in-progress"
+            )
+        previous = transition(request, RequestStatus.CANCELLED)
+        request.status_reason = (reason or "").strip() or None
+        request.updated_at = now
+        for appointment in live:
+            cancel_live_appointment(actor, now, appointment, request.status_reason)
+        record(actor, "request.cancel", now, entity=request,
+               hospital_id=actor.acting_hospital_id or request.requesting_hospital_id,
+               reason=request.status_reason,
+               appointments=[a.id for a in live])
+        _signal(request, actor, now, previous)
+        finish(commit)
+    return request
