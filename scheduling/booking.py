@@ -10,7 +10,9 @@ both read before either inserts. ``book`` and ``reschedule`` therefore take lock
 2. the patient row: one booking at a time per patient, so two bookings for one
    patient on different devices cannot both pass the "no overlapping exams" check;
 3. the device row(s): one booking at a time per device, so the capacity count
-   (``rules.check_slot``) cannot change before the commit;
+   (``rules.check_slot``) cannot change before the commit; when the hub has a quota
+   for the device's whole modality, every device of that modality at the hub, so the
+   quota count cannot change either;
 4. the hub's accession counter row (``UPDATE … RETURNING``): numbers never repeat.
 
 Locks are always taken in this order, so transactions never wait on each other in
@@ -60,7 +62,7 @@ from scheduling.requests import (
     require_party,
     rollback_on_error,
 )
-from scheduling.rules import check_slot, local_day
+from scheduling.rules import check_slot, local_day, modality_quota_devices
 from scheduling.states import LIVE_APPOINTMENT_STATUSES, can_transition, transition
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
@@ -140,7 +142,7 @@ def book(actor: Actor, now: datetime, request: ImagingRequest, device: Device,
                     code="already-booked",
                 )
             transition(request, RequestStatus.SCHEDULED)  # raises the state conflict
-        lock_for_booking(request.patient_id, [device.id])
+        lock_for_booking(request.patient_id, modality_quota_devices(device))
         db.session.refresh(device)
         slot = check_slot(
             now, device, request.procedure, start_at,
@@ -175,7 +177,7 @@ def reschedule(actor: Actor, now: datetime, appointment: Appointment, device: De
         require_party(actor, request, device.hospital_id)
         if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
             transition(appointment, AppointmentStatus.MOVED)  # raises the state conflict
-        lock_for_booking(request.patient_id, [device.id])
+        lock_for_booking(request.patient_id, modality_quota_devices(device))
         db.session.refresh(device)
         slot = check_slot(
             now, device, request.procedure, start_at,

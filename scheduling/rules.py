@@ -1,20 +1,40 @@
-"""What makes a slot bookable, shared by ``availability.find_slots`` and ``booking.book``.
+"""What makes a slot bookable: the one set of rules behind ``find_slots`` and ``book``.
 
-Both call :func:`slot_problem` (or its bulk form) so the search never offers a slot
-that booking would refuse, and booking never accepts one the search would hide.
-Local wall-clock times (templates, holidays) are turned into aware datetimes in the
-hospital time zone (``RADBOOK_TIMEZONE``); everything compared is aware UTC.
+:class:`SlotRules` loads what the rules need for some devices and days (templates,
+closures, occupying appointments, quotas, the patient's own exams) and judges grid
+slots. ``availability.find_slots`` walks the grid with it; ``booking.book`` asks it
+about the one slot wanted (after taking its locks), so the search never offers a
+slot that booking would refuse and booking never accepts one the search would hide.
+
+Rules, in the order they are checked (the first that fails names the problem):
+
+1. *grid*: the start is on the device's template grid for that local day (weekday
+   window, slot length or procedure duration, validity dates);
+2. *lead-time*: not sooner than now + the template's lead time (urgent and stat:
+   not in the past);
+3. *horizon*: not later than today + the template's horizon in days;
+4. *closed*: no active closure (nationwide public holiday, hospital closure, device
+   downtime) overlaps it;
+5. *slot-taken*: fewer occupying appointments run at any instant of it than the
+   window's parallel capacity;
+6. *quota*: see :meth:`SlotRules.quota_problem`;
+7. *patient-overlap*: the patient has no occupying appointment overlapping it.
+
+Local wall-clock times (templates, holidays) become aware datetimes in the hospital
+time zone (``RADBOOK_TIMEZONE``); everything compared is aware UTC.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from math import ceil
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (
@@ -23,8 +43,10 @@ from app.models import (
     CapacityTemplate,
     Closure,
     Device,
+    ImagingRequest,
     Priority,
     Procedure,
+    Quota,
 )
 from app.timeutil import local_datetime, local_zone
 from scheduling.overlap import db_overlaps, overlaps
@@ -39,12 +61,25 @@ OCCUPYING_STATUSES: frozenset[AppointmentStatus] = frozenset({
     AppointmentStatus.DISCONTINUED,
 })
 
+PROBLEM_ORDER = ("not-a-slot", "lead-time", "horizon", "closed", "slot-taken", "quota",
+                 "patient-overlap")
+
 
 @dataclass(frozen=True)
 class GridSlot:
     start_at: datetime
     end_at: datetime
     capacity: int
+
+
+@dataclass(frozen=True)
+class Occupied:
+    """An occupying appointment as the rules see it."""
+
+    start_at: datetime
+    end_at: datetime
+    requesting_hospital_id: int | None  # None when no quota needed to know
+    priority: Priority
 
 
 def template_applies(template: CapacityTemplate, day: date) -> bool:
@@ -56,7 +91,7 @@ def template_applies(template: CapacityTemplate, day: date) -> bool:
 
 
 def pick_template(templates: Iterable[CapacityTemplate], day: date) -> CapacityTemplate | None:
-    """The template in force on ``day``: the applicable one that started latest."""
+    """The template in force on ``day``: of the applicable ones, the one that started latest."""
     best = None
     for template in templates:
         if not template_applies(template, day):
@@ -82,18 +117,24 @@ def slot_length(template: CapacityTemplate, procedure: Procedure) -> tuple[timed
     return length, length
 
 
-def day_grid(template: CapacityTemplate, day: date, procedure: Procedure) -> list[GridSlot]:
-    """Every slot start the template offers on ``day`` for the procedure, in time order."""
-    step, length = slot_length(template, procedure)
+def window_times(template: CapacityTemplate, day: date) -> list[tuple[datetime, datetime, int]]:
     weekday = day.weekday()
+    return [
+        (local_datetime(day, w.start_time), local_datetime(day, w.end_time), w.capacity)
+        for w in template.windows
+        if w.weekday == weekday
+    ]
+
+
+def day_grid(template: CapacityTemplate, day: date, procedure: Procedure) -> list[GridSlot]:
+    """Every slot the template offers on ``day`` for the procedure, in time order."""
+    step, length = slot_length(template, procedure)
     slots: list[GridSlot] = []
-    for window in template.windows:
-        if window.weekday != weekday:
-            continue
-        start = local_datetime(day, window.start_time)
-        window_end = local_datetime(day, window.end_time)
+    for start, window_end, capacity in window_times(template, day):
         while start + length <= window_end:
-            slots.append(GridSlot(start, start + length, window.capacity))
+            # UTC, like everything stored: callers compare and serialise one kind of value.
+            utc_start = start.astimezone(UTC)
+            slots.append(GridSlot(utc_start, utc_start + length, capacity))
             start += step
     slots.sort(key=lambda s: s.start_at)
     return slots
@@ -101,6 +142,11 @@ def day_grid(template: CapacityTemplate, day: date, procedure: Procedure) -> lis
 
 def local_day(value: datetime) -> date:
     return value.astimezone(local_zone()).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The local calendar day as a half-open UTC-comparable interval."""
+    return local_datetime(day, time(0)), local_datetime(day + timedelta(days=1), time(0))
 
 
 def earliest_start(template: CapacityTemplate, now: datetime, priority: Priority) -> datetime:
@@ -131,86 +177,363 @@ def max_concurrency(intervals: Sequence[tuple[datetime, datetime]], start: datet
     return peak
 
 
-# ---------------------------------------------------------------- bulk loading
+class _Timeline:
+    """Intervals sorted by start, for quick "what overlaps [s, e)" lookups."""
+
+    __slots__ = ("intervals", "starts", "longest")
+
+    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]):
+        self.intervals = sorted(intervals)
+        self.starts = [i[0] for i in self.intervals]
+        self.longest = max((e - s for s, e in self.intervals), default=timedelta(0))
+
+    def overlapping(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        hi = bisect_left(self.starts, end)  # everything from here on starts at or after end
+        lo = bisect_left(self.starts, start - self.longest)
+        return [i for i in self.intervals[lo:hi] if i[1] > start]
 
 
-def load_templates(device_ids: Sequence[int]) -> dict[int, list[CapacityTemplate]]:
-    from sqlalchemy.orm import selectinload
-
-    rows = db.session.scalars(
-        select(CapacityTemplate)
-        .where(CapacityTemplate.device_id.in_(device_ids), CapacityTemplate.is_active.is_(True))
-        .options(selectinload(CapacityTemplate.windows))
-    ).all()
-    result: dict[int, list[CapacityTemplate]] = defaultdict(list)
-    for row in rows:
-        result[row.device_id].append(row)
-    return result
+# ---------------------------------------------------------------- quotas
 
 
-def load_closures(devices: Sequence[Device], start: datetime, end: datetime
-                  ) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Closed periods per device id: nationwide, its hospital's, and its own downtime."""
-    device_ids = [d.id for d in devices]
-    hospital_ids = sorted({d.hospital_id for d in devices})
-    rows = db.session.execute(
-        select(Closure.hospital_id, Closure.device_id, Closure.start_at, Closure.end_at).where(
-            Closure.is_active.is_(True),
-            db_overlaps(Closure.start_at, Closure.end_at, start, end),
-            or_(
-                and_(Closure.hospital_id.is_(None), Closure.device_id.is_(None)),
-                and_(Closure.device_id.is_(None), Closure.hospital_id.in_(hospital_ids)),
-                Closure.device_id.in_(device_ids),
-            ),
+def quota_applies(quota: Quota, day: date) -> bool:
+    if not quota.is_active:
+        return False
+    if quota.valid_from is not None and day < quota.valid_from:
+        return False
+    if quota.valid_to is not None and day > quota.valid_to:
+        return False
+    if quota.on_date is not None:
+        return quota.on_date == day
+    return quota.weekday is None or quota.weekday == day.weekday()
+
+
+def quota_scope(quota: Quota) -> tuple:
+    if quota.device_id is not None:
+        return ("device", quota.device_id)
+    return ("modality", quota.hub_hospital_id, quota.modality_code)
+
+
+def quotas_in_force(quotas: Iterable[Quota], day: date) -> list[Quota]:
+    """Per holder and scope, the most specific quota for the day (date > weekday > daily)."""
+    best: dict[tuple, tuple[int, Quota]] = {}
+    for quota in quotas:
+        if not quota_applies(quota, day):
+            continue
+        rank = 2 if quota.on_date is not None else 1 if quota.weekday is not None else 0
+        key = (quota.referring_hospital_id, quota_scope(quota))
+        if key not in best or (rank, quota.id) > (best[key][0], best[key][1].id):
+            best[key] = (rank, quota)
+    return [q for _, q in best.values()]
+
+
+def counts_for_holder(quota: Quota, booking_hospital_id: int, priority: Priority) -> bool:
+    """Whether a booking by this hospital at this priority draws on ``quota``.
+
+    The hub's own reserve (no referring hospital) serves the hub's own requests and
+    every urgent or stat request.
+    """
+    if quota.referring_hospital_id is None:
+        return booking_hospital_id == quota.hub_hospital_id or priority is not Priority.ROUTINE
+    return quota.referring_hospital_id == booking_hospital_id
+
+
+def is_released(quota: Quota, start_at: datetime, now: datetime) -> bool:
+    return now >= start_at - timedelta(hours=quota.release_hours)
+
+
+# ---------------------------------------------------------------- the rules
+
+
+class SlotRules:
+    """The rules for one booking question (who books what, at which priority, when)."""
+
+    def __init__(self, now: datetime, procedure: Procedure, *, requesting_hospital_id: int,
+                 priority: Priority = Priority.ROUTINE, patient_id: int | None = None,
+                 exclude_appointment_id: int | None = None):
+        self.now = now
+        self.procedure = procedure
+        self.requesting_hospital_id = requesting_hospital_id
+        self.priority = priority
+        self.patient_id = patient_id
+        self.exclude_id = exclude_appointment_id
+        self.devices: dict[int, Device] = {}
+        self.templates: dict[int, list[CapacityTemplate]] = {}
+        self.quotas: dict[int, list[Quota]] = defaultdict(list)  # by hub
+        self.closures: dict[int, _Timeline] = {}
+        self.occupied: dict[tuple[int, date], list[Occupied]] = defaultdict(list)
+        self.timelines: dict[tuple[int, date], _Timeline] = {}
+        self.patient_busy = _Timeline([])
+        self.patient_day: dict[date, list[tuple[datetime, Procedure]]] = defaultdict(list)
+        self._template_cache: dict[tuple[int, date], CapacityTemplate | None] = {}
+        self._grid_cache: dict[tuple[int, date], list[GridSlot]] = {}
+        self._units_cache: dict[tuple[int, date], int] = {}
+        self._loaded_days: set[date] = set()
+
+    # -- loading ---------------------------------------------------------
+
+    def add_devices(self, devices: Sequence[Device]) -> None:
+        new = [d for d in devices if d.id not in self.devices]
+        if not new:
+            return
+        for device in new:
+            self.devices[device.id] = device
+        rows = db.session.scalars(
+            select(CapacityTemplate)
+            .where(CapacityTemplate.device_id.in_([d.id for d in new]),
+                   CapacityTemplate.is_active.is_(True))
+            .options(selectinload(CapacityTemplate.windows))
+        ).all()
+        for device in new:
+            self.templates[device.id] = []
+        for row in rows:
+            self.templates[row.device_id].append(row)
+        hubs = sorted({d.hospital_id for d in new} - set(self.quotas))
+        if hubs:
+            for quota in db.session.scalars(
+                select(Quota).where(Quota.hub_hospital_id.in_(hubs), Quota.is_active.is_(True))
+            ):
+                self.quotas[quota.hub_hospital_id].append(quota)
+            for hub in hubs:
+                self.quotas.setdefault(hub, [])
+        # Devices that share a modality quota with these must be known too.
+        scope_devices = self._modality_scope_devices(new)
+        if scope_devices:
+            self.add_devices(scope_devices)
+
+    def _modality_scope_devices(self, devices: Sequence[Device]) -> list[Device]:
+        wanted = {
+            (q.hub_hospital_id, q.modality_code)
+            for d in devices
+            for q in self.quotas.get(d.hospital_id, [])
+            if q.device_id is None and q.modality_code == d.modality_code
+        }
+        if not wanted:
+            return []
+        rows = db.session.scalars(
+            select(Device).where(
+                Device.is_active.is_(True),
+                or_(*[and_(Device.hospital_id == h, Device.modality_code == m)
+                      for h, m in wanted]),
+            )
+        ).all()
+        return [d for d in rows if d.id not in self.devices]
+
+    def load_days(self, day_from: date, day_to: date) -> None:
+        """Closures, occupying appointments and the patient's exams for these days."""
+        days = [day_from + timedelta(days=i) for i in range((day_to - day_from).days + 1)]
+        days = [d for d in days if d not in self._loaded_days]
+        if not days or not self.devices:
+            return
+        start, _ = day_bounds(days[0])
+        _, end = day_bounds(days[-1])
+        devices = list(self.devices.values())
+        device_ids = [d.id for d in devices]
+        self._load_closures(devices, start, end)
+
+        new_days = set(days)
+        zone = local_zone()
+        live = (
+            Appointment.device_id.in_(device_ids),
+            Appointment.status.in_(OCCUPYING_STATUSES),
+            db_overlaps(Appointment.start_at, Appointment.end_at, start, end),
+            *([Appointment.id != self.exclude_id] if self.exclude_id is not None else []),
         )
-    ).all()
-    result: dict[int, list[tuple[datetime, datetime]]] = {d.id: [] for d in devices}
-    for hospital_id, device_id, c_start, c_end in rows:
+        if any(self.quotas.get(d.hospital_id) for d in devices):
+            rows = db.session.execute(
+                select(Appointment.device_id, Appointment.start_at, Appointment.end_at,
+                       ImagingRequest.requesting_hospital_id, ImagingRequest.priority)
+                .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
+                .where(*live)
+            ).all()
+        else:
+            # No quotas here, so nobody needs to know who booked: skip the join
+            # (the search's hot path).
+            rows = [
+                (d, a, b, None, Priority.ROUTINE)
+                for d, a, b in db.session.execute(
+                    select(Appointment.device_id, Appointment.start_at, Appointment.end_at)
+                    .where(*live)
+                )
+            ]
+        for device_id, a_start, a_end, hospital_id, priority in rows:
+            key = (device_id, a_start.astimezone(zone).date())
+            if key[1] not in new_days:
+                continue
+            self.occupied[key].append(Occupied(a_start, a_end, hospital_id, priority))
+            self.timelines.pop(key, None)
+
+        if self.patient_id is not None:
+            rows = db.session.execute(
+                select(Appointment.start_at, Appointment.end_at, Procedure)
+                .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
+                .join(Procedure, Procedure.id == ImagingRequest.procedure_id)
+                .where(
+                    Appointment.patient_id == self.patient_id,
+                    Appointment.status.in_(OCCUPYING_STATUSES),
+                    db_overlaps(Appointment.start_at, Appointment.end_at, start, end),
+                    *([Appointment.id != self.exclude_id] if self.exclude_id else []),
+                )
+            ).all()
+            rows = [r for r in rows if local_day(r[0]) in new_days]
+            busy = list(self.patient_busy.intervals) + [(a, b) for a, b, _ in rows]
+            self.patient_busy = _Timeline(busy)
+            for a_start, _, procedure in rows:
+                self.patient_day[local_day(a_start)].append((a_start, procedure))
+        self._loaded_days.update(days)
+
+    def _load_closures(self, devices: Sequence[Device], start: datetime, end: datetime
+                       ) -> None:
+        device_ids = [d.id for d in devices]
+        hospital_ids = sorted({d.hospital_id for d in devices})
+        rows = db.session.execute(
+            select(Closure.hospital_id, Closure.device_id, Closure.start_at, Closure.end_at)
+            .where(
+                Closure.is_active.is_(True),
+                db_overlaps(Closure.start_at, Closure.end_at, start, end),
+                or_(
+                    and_(Closure.hospital_id.is_(None), Closure.device_id.is_(None)),
+                    and_(Closure.device_id.is_(None), Closure.hospital_id.in_(hospital_ids)),
+                    Closure.device_id.in_(device_ids),
+                ),
+            )
+        ).all()
         for device in devices:
-            if device_id is not None:
-                hit = device.id == device_id
+            mine = [
+                (c_start, c_end) for hospital_id, device_id, c_start, c_end in rows
+                if (device_id == device.id if device_id is not None
+                    else hospital_id is None or hospital_id == device.hospital_id)
+            ]
+            previous = self.closures.get(device.id)
+            if previous is not None:
+                mine += previous.intervals
+            self.closures[device.id] = _Timeline(mine)
+
+    # -- per device and day -------------------------------------------------
+
+    def template(self, device_id: int, day: date) -> CapacityTemplate | None:
+        key = (device_id, day)
+        if key not in self._template_cache:
+            self._template_cache[key] = pick_template(self.templates.get(device_id, []), day)
+        return self._template_cache[key]
+
+    def grid(self, device_id: int, day: date) -> list[GridSlot]:
+        key = (device_id, day)
+        if key not in self._grid_cache:
+            template = self.template(device_id, day)
+            self._grid_cache[key] = (
+                day_grid(template, day, self.procedure) if template is not None else []
+            )
+        return self._grid_cache[key]
+
+    def timeline(self, device_id: int, day: date) -> _Timeline:
+        key = (device_id, day)
+        line = self.timelines.get(key)
+        if line is None:
+            line = self.timelines[key] = _Timeline(
+                (o.start_at, o.end_at) for o in self.occupied.get(key, ())
+            )
+        return line
+
+    def day_units(self, device_id: int, day: date) -> int:
+        """Bookings of this procedure the device can take on the day, closures aside."""
+        key = (device_id, day)
+        if key not in self._units_cache:
+            template = self.template(device_id, day)
+            units = 0
+            if template is not None:
+                _, length = slot_length(template, self.procedure)
+                closed = self.closures.get(device_id, _Timeline([]))
+                for start, window_end, capacity in window_times(template, day):
+                    while start + length <= window_end:
+                        if not closed.overlapping(start, start + length):
+                            units += capacity
+                        start += length
+            self._units_cache[key] = units
+        return self._units_cache[key]
+
+    # -- judging ----------------------------------------------------------
+
+    def judge(self, device: Device, slot: GridSlot) -> tuple[str | None, int]:
+        """(problem or None, remaining parallel capacity) for a slot on the device's grid."""
+        day = local_day(slot.start_at)
+        template = self.template(device.id, day)
+        if template is None:
+            return "not-a-slot", 0
+        if slot.start_at < earliest_start(template, self.now, self.priority):
+            return "lead-time", 0
+        if day > last_day(template, self.now):
+            return "horizon", 0
+        closures = self.closures.get(device.id)
+        if closures is not None and closures.overlapping(slot.start_at, slot.end_at):
+            return "closed", 0
+        taken = self.timeline(device.id, day).overlapping(slot.start_at, slot.end_at)
+        used = len(taken) if len(taken) <= 1 else max_concurrency(taken, slot.start_at,
+                                                                   slot.end_at)
+        if used >= slot.capacity:
+            return "slot-taken", 0
+        if self.quotas.get(device.hospital_id) and self.quota_problem(device, slot, day):
+            return "quota", 0
+        if self.patient_busy.overlapping(slot.start_at, slot.end_at):
+            return "patient-overlap", 0
+        return None, slot.capacity - used
+
+    def quota_problem(self, device: Device, slot: GridSlot, day: date) -> bool:
+        """Whether booking this slot would eat into capacity held for someone else.
+
+        For each scope (this device; all the hub's devices of this modality) with quotas
+        in force that day: a booking that can draw on one of its own quotas with
+        bookings left passes. Any other booking passes only if, after it, the scope's
+        day still has room for every other holder's unused, unreleased bookings:
+        ``booked + 1 + held_by_others <= day capacity``. A quota counts as released
+        for a slot once ``now`` is within its ``release_hours`` of the slot's start.
+        """
+        in_force = [
+            q for q in quotas_in_force(self.quotas[device.hospital_id], day)
+            if q.device_id == device.id
+            or (q.device_id is None and q.modality_code == device.modality_code)
+        ]
+        if not in_force:
+            return False
+        by_scope: dict[tuple, list[Quota]] = defaultdict(list)
+        for quota in in_force:
+            by_scope[quota_scope(quota)].append(quota)
+        for scope, quotas in by_scope.items():
+            if scope[0] == "device":
+                scope_devices = [device.id]
             else:
-                hit = hospital_id is None or hospital_id == device.hospital_id
-            if hit:
-                result[device.id].append((c_start, c_end))
-    return result
+                scope_devices = [d.id for d in self.devices.values()
+                                 if d.hospital_id == scope[1] and d.modality_code == scope[2]
+                                 and d.is_active]
+            booked = [o for d in scope_devices for o in self.occupied.get((d, day), ())]
+            own_left = False
+            held_by_others = 0
+            for quota in quotas:
+                used = sum(1 for o in booked if o.requesting_hospital_id is not None
+                           and counts_for_holder(quota, o.requesting_hospital_id, o.priority))
+                left = max(0, quota.slots - used)
+                if counts_for_holder(quota, self.requesting_hospital_id, self.priority):
+                    own_left = own_left or left > 0
+                elif not is_released(quota, slot.start_at, self.now):
+                    held_by_others += left
+            if own_left:
+                continue
+            units = sum(self.day_units(d, day) for d in scope_devices)
+            if len(booked) + 1 + held_by_others > units:
+                return True
+        return False
 
-
-def load_occupied(device_ids: Sequence[int], start: datetime, end: datetime,
-                  exclude_id: int | None = None) -> dict[int, list[tuple[datetime, datetime]]]:
-    query = select(Appointment.device_id, Appointment.start_at, Appointment.end_at).where(
-        Appointment.device_id.in_(device_ids),
-        Appointment.status.in_(OCCUPYING_STATUSES),
-        db_overlaps(Appointment.start_at, Appointment.end_at, start, end),
-    )
-    if exclude_id is not None:
-        query = query.where(Appointment.id != exclude_id)
-    result: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for device_id, a_start, a_end in db.session.execute(query):
-        result[device_id].append((a_start, a_end))
-    return result
-
-
-def patient_busy(patient_id: int, start: datetime, end: datetime,
-                 exclude_id: int | None = None) -> list[tuple[datetime, datetime]]:
-    query = select(Appointment.start_at, Appointment.end_at).where(
-        Appointment.patient_id == patient_id,
-        Appointment.status.in_(OCCUPYING_STATUSES),
-        db_overlaps(Appointment.start_at, Appointment.end_at, start, end),
-    )
-    if exclude_id is not None:
-        query = query.where(Appointment.id != exclude_id)
-    return [(a, b) for a, b in db.session.execute(query)]
-
-
-@dataclass
-class SlotCheck:
-    """Why a wanted slot cannot be booked (None when it can)."""
-
-    problem: str | None = None
-    end_at: datetime | None = None
-    remaining: int = 0
-    detail: dict = field(default_factory=dict)
+    def judge_start(self, device: Device, start_at: datetime) -> tuple[GridSlot | None,
+                                                                       str | None, int]:
+        """Judge the slot of ``device`` that starts at ``start_at`` (for ``book``)."""
+        day = local_day(start_at)
+        self.add_devices([device])
+        self.load_days(day, day)
+        slot = next((s for s in self.grid(device.id, day) if s.start_at == start_at), None)
+        if slot is None:
+            return None, "not-a-slot", 0
+        problem, remaining = self.judge(device, slot)
+        return slot, problem, remaining
 
 
 def check_slot(
@@ -238,32 +561,39 @@ def check_slot(
         raise ValidationFailed(
             N_("This device cannot perform the requested procedure"), code="wrong-modality"
         )
-    day = local_day(start_at)
-    template = pick_template(load_templates([device.id]).get(device.id, []), day)
-    if template is None:
-        raise Conflict(N_("The device has no bookable hours on that day"), code="no-capacity")
-    slot = next((s for s in day_grid(template, day, procedure) if s.start_at == start_at), None)
-    if slot is None:
-        raise Conflict(
-            N_("That time is not a bookable slot on this device"), code="not-a-slot"
-        )
-    if start_at < earliest_start(template, now, priority):
-        raise Conflict(N_("That slot is too soon to book"), code="lead-time")
-    if day > last_day(template, now):
-        raise Conflict(N_("That day is beyond the booking horizon"), code="horizon")
-    if load_closures([device], slot.start_at, slot.end_at)[device.id]:
-        raise Conflict(N_("The hospital or device is closed at that time"), code="closed")
-    occupied = load_occupied([device.id], slot.start_at, slot.end_at,
-                             exclude_id=exclude_appointment_id).get(device.id, [])
-    if max_concurrency(occupied, slot.start_at, slot.end_at) >= slot.capacity:
-        raise Conflict(
-            N_("Sorry, this slot has just been taken. Please choose another time."),
-            code="slot-taken",
-        )
-    if patient_id is not None and patient_busy(
-        patient_id, slot.start_at, slot.end_at, exclude_id=exclude_appointment_id
-    ):
-        raise Conflict(
-            N_("The patient already has another exam at that time"), code="patient-overlap"
-        )
-    return slot
+    rules = SlotRules(now, procedure, requesting_hospital_id=requesting_hospital_id,
+                      priority=priority, patient_id=patient_id,
+                      exclude_appointment_id=exclude_appointment_id)
+    slot, problem, _ = rules.judge_start(device, start_at)
+    if problem is None and slot is not None:
+        return slot
+    messages = {
+        "not-a-slot": N_("That time is not a bookable slot on this device"),
+        "lead-time": N_("That slot is too soon to book"),
+        "horizon": N_("That day is beyond the booking horizon"),
+        "closed": N_("The hospital or device is closed at that time"),
+        "slot-taken": N_("Sorry, this slot has just been taken. Please choose another time."),
+        "quota": N_(
+            "The remaining places on that day are reserved for other hospitals. "
+            "Please choose another day."
+        ),
+        "patient-overlap": N_("The patient already has another exam at that time"),
+    }
+    assert problem is not None
+    raise Conflict(messages[problem], code=problem)
+
+
+def modality_quota_devices(device: Device) -> list[int]:
+    """Devices whose bookings share a modality quota with ``device`` (lock them all)."""
+    has_quota = db.session.scalar(
+        select(Quota.id).where(
+            Quota.hub_hospital_id == device.hospital_id, Quota.is_active.is_(True),
+            Quota.device_id.is_(None), Quota.modality_code == device.modality_code,
+        ).limit(1)
+    )
+    if has_quota is None:
+        return [device.id]
+    return list(db.session.scalars(
+        select(Device.id).where(Device.hospital_id == device.hospital_id,
+                                Device.modality_code == device.modality_code)
+    ))
