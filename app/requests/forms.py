@@ -1,0 +1,255 @@
+"""Forms for community-hospital staff: find/register a patient, request an exam, cancel.
+
+Messages are lazy msgids (``_l``) so each renders in the reader's language; the
+national-ID check reuses the domain's own validation and its Thai message.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask import g
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from app.models import IdentifierType, Priority, Sex
+from app.thaidate import BE_OFFSET, EN_MONTHS_SHORT, THAI_MONTHS_LONG
+from app.timeutil import local_today
+from scheduling.errors import DomainError
+from scheduling.patients import PREFIXES, validate_national_id
+
+# ICD-10 (WHO and the Thai modification ICD-10-TM): a letter, two digits, then up to
+# four more characters after an optional dot. HIS exports often drop the dot (E119).
+ICD10_RE = re.compile(r"^([A-Z][0-9]{2})\.?([0-9A-Z]{1,4})?$")
+PHONE_RE = re.compile(r"^\+?[0-9]{9,12}$")
+# Birth years staff may plausibly type, in the Buddhist Era (ค.ศ. 1857 = พ.ศ. 2400).
+MIN_BE_YEAR = 2400
+
+
+def locale() -> str:
+    return getattr(g, "locale", "th")
+
+
+def normalise_icd10(raw: str) -> str | None:
+    """``k802`` → ``K80.2``; ``None`` for empty; raises ``ValueError`` when malformed."""
+    text = re.sub(r"\s+", "", raw or "").upper()
+    if not text:
+        return None
+    match = ICD10_RE.match(text)
+    if match is None:
+        raise ValueError(text)
+    category, detail = match.groups()
+    return f"{category}.{detail}" if detail else category
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """``(value, label)`` pairs as WTForms choices (tuples are deprecated in WTForms 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def prefix_choices() -> list[SelectChoice]:
+    index = 1 if locale() == "en" else 0
+    return choices(
+        (code, names[index] if names[index] else _l("Other / none"))
+        for code, names in PREFIXES.items()
+    )
+
+
+def month_choices() -> list[SelectChoice]:
+    names = EN_MONTHS_SHORT if locale() == "en" else THAI_MONTHS_LONG
+    return choices([("", _l("Month"))] + [(str(i), name) for i, name in enumerate(names, 1)])
+
+
+class PatientLookupForm(FlaskForm):
+    """GET search: a national ID, an HN at this hospital, or part of a Thai name."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        _l("National ID, HN or name"),
+        validators=[DataRequired(_l("Enter a national ID, HN or name")), Length(max=100)],
+    )
+
+
+class PatientForm(FlaskForm):
+    id_type = SelectField(
+        _l("Identifier"),
+        choices=choices(
+            [
+                (IdentifierType.NATIONAL_ID.name, _l("Thai national ID (13 digits)")),
+                (IdentifierType.PASSPORT.name, _l("Passport")),
+                (IdentifierType.FOREIGNER_ID.name, _l("Non-Thai ID card")),
+            ]
+        ),
+        default=IdentifierType.NATIONAL_ID.name,
+    )
+    id_value = StringField(
+        _l("Identifier number"),
+        validators=[DataRequired(_l("Enter the national ID or passport number")), Length(max=20)],
+    )
+    hn = StringField(_l("HN at this hospital"), validators=[Optional(), Length(max=20)])
+    prefix = SelectField(_l("Name prefix"), validators=[InputRequired()])
+    given_name_th = StringField(
+        _l("Given name (Thai)"),
+        validators=[DataRequired(_l("Enter the given name")), Length(max=100)],
+    )
+    family_name_th = StringField(_l("Family name (Thai)"), validators=[Length(max=100)])
+    birth_day = SelectField(
+        _l("Day"),
+        choices=choices([("", "—")] + [(str(d), str(d)) for d in range(1, 32)]),
+        validators=[Optional()],
+    )
+    birth_month = SelectField(_l("Month"), validators=[Optional()])
+    # No Optional(): it would stop the chain before the all-or-none check below.
+    birth_year_be = StringField(_l("Year (B.E.)"), validators=[Length(max=4)])
+    sex = RadioField(
+        _l("Sex"),
+        choices=choices(
+            [
+                (Sex.FEMALE.name, _l("Female")),
+                (Sex.MALE.name, _l("Male")),
+                (Sex.OTHER.name, _l("Other")),
+                (Sex.UNKNOWN.name, _l("Unknown")),
+            ]
+        ),
+        default=Sex.UNKNOWN.name,
+        validators=[InputRequired(_l("Choose the sex"))],
+    )
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), Length(max=30)])
+    submit = SubmitField(_l("Save patient"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prefix.choices = prefix_choices()
+        self.birth_month.choices = month_choices()
+        self.birth_date: date | None = None
+
+    def validate_id_value(self, field: StringField) -> None:
+        if self.id_type.data == IdentifierType.NATIONAL_ID.name:
+            try:
+                field.data = validate_national_id(field.data or "")
+            except DomainError as exc:
+                raise ValidationError(exc.message(locale())) from exc
+
+    def validate_phone(self, field: StringField) -> None:
+        digits = re.sub(r"[\s-]", "", field.data or "")
+        if digits and not PHONE_RE.match(digits):
+            raise ValidationError(_l("Enter a phone number of 9 to 10 digits"))
+        field.data = digits or None
+
+    def validate_birth_year_be(self, field: StringField) -> None:
+        """Day, month and Buddhist-Era year: all three, or none (birth date unknown)."""
+        parts = (self.birth_day.data, self.birth_month.data, (field.data or "").strip())
+        if not any(parts):
+            return
+        if not all(parts):
+            raise ValidationError(_l("Give the day, month and year, or leave all three empty"))
+        if not parts[2].isdigit():
+            raise ValidationError(_l("The year has 4 digits, in the Buddhist Era (e.g. 2511)"))
+        year_be = int(parts[2])
+        this_year_be = local_today().year + BE_OFFSET
+        if year_be < MIN_BE_YEAR and MIN_BE_YEAR - BE_OFFSET <= year_be <= this_year_be - BE_OFFSET:
+            # 1857..today typed as-is is a Christian-Era year: say so rather than "invalid".
+            raise ValidationError(
+                _l(
+                    "This looks like a Christian-Era year; enter the Buddhist Era year "
+                    "(add 543: %(year)s)",
+                    year=year_be + BE_OFFSET,
+                )
+            )
+        if not MIN_BE_YEAR <= year_be <= this_year_be:
+            raise ValidationError(
+                _l(
+                    "Enter a Buddhist Era year between %(low)s and %(high)s",
+                    low=MIN_BE_YEAR,
+                    high=this_year_be,
+                )
+            )
+        try:
+            born = date(year_be - BE_OFFSET, int(parts[1]), int(parts[0]))
+        except ValueError as exc:
+            raise ValidationError(_l("This date does not exist")) from exc
+        if born > local_today():
+            raise ValidationError(_l("The birth date cannot be in the future"))
+        self.birth_date = born
+
+    def fill_birth_date(self, born: date | None) -> None:
+        if born is None:
+            return
+        self.birth_day.data = str(born.day)
+        self.birth_month.data = str(born.month)
+        self.birth_year_be.data = str(born.year + BE_OFFSET)
+
+
+class RequestForm(FlaskForm):
+    modality = SelectField(_l("Modality"), validators=[Optional()])
+    procedure_id = SelectField(
+        _l("Procedure"),
+        coerce=int,
+        validators=[InputRequired(_l("Choose a procedure"))],
+        validate_choice=False,  # checked against the active catalogue in the view
+    )
+    indication = TextAreaField(
+        _l("Clinical indication"),
+        validators=[DataRequired(_l("Enter the clinical indication")), Length(max=2000)],
+    )
+    icd10_code = StringField(_l("ICD-10 code (optional)"), validators=[Optional(), Length(max=10)])
+    priority = RadioField(
+        _l("Priority"),
+        choices=choices(
+            [
+                (Priority.ROUTINE.name, _l("Routine")),
+                (Priority.URGENT.name, _l("Urgent")),
+                (Priority.STAT.name, _l("STAT")),
+            ]
+        ),
+        default=Priority.ROUTINE.name,
+        validators=[InputRequired(_l("Choose the priority"))],
+    )
+    requesting_clinician = StringField(
+        _l("Requesting clinician"),
+        validators=[DataRequired(_l("Enter the requesting clinician")), Length(max=200)],
+    )
+    hub_hospital_id = SelectField(_l("Hospital to perform the exam"), validators=[Optional()])
+    submit = SubmitField(_l("Submit request and choose a slot"))
+
+    def validate_procedure_id(self, field: SelectField) -> None:
+        if field.data is None:
+            raise ValidationError(_l("Choose a procedure"))
+
+    def validate_icd10_code(self, field: StringField) -> None:
+        try:
+            field.data = normalise_icd10(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(
+                _l("An ICD-10 code is a letter and 2 digits, then optional detail (e.g. K80.2)")
+            ) from exc
+
+
+class ReasonForm(FlaskForm):
+    """Cancel a request, or give the reason for moving an appointment."""
+
+    reason = TextAreaField(
+        _l("Reason"), validators=[DataRequired(_l("Give a reason")), Length(max=500)]
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
+class BookForm(FlaskForm):
+    """One slot chosen from the suggestions or the calendar."""
+
+    device_id = HiddenField(validators=[DataRequired()])
+    start_at = HiddenField(validators=[DataRequired()])
+    reason = HiddenField()

@@ -1,0 +1,294 @@
+"""Views for community-hospital staff. Each validates a form, calls one ``scheduling``
+operation, and renders; a DomainError is shown in the reader's language."""
+
+from __future__ import annotations
+
+import re
+from functools import wraps
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.auth.routes import web_actor
+from app.extensions import db
+from app.models import (
+    Hospital,
+    IdentifierType,
+    Modality,
+    Patient,
+    PatientHN,
+    Priority,
+    Procedure,
+    Role,
+    Sex,
+)
+from app.requests import bp
+from app.requests.forms import PatientForm, PatientLookupForm, RequestForm, choices, locale
+from app.timeutil import utcnow
+from scheduling.access import can_view_patient, patient_scope
+from scheduling.errors import DomainError
+from scheduling.patients import register_patient, validate_national_id
+
+try:  # until the scheduling branch lands on main
+    from scheduling.requests import create_request
+except ModuleNotFoundError:  # pragma: no cover - removed with app/requests/interim.py
+    from app.requests.interim import create_request
+
+# The pilot was ultrasound; the rest follow in the order hubs opened them to referrals.
+MODALITY_ORDER = ("US", "CT", "MR", "DX", "CR", "MG", "BMD", "RF", "NM", "XA")
+NAME_SEARCH_LIMIT = 20
+
+
+def requester_required(view):
+    """Community-hospital staff (and admins, who may act for them)."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.has_role(Role.REQUESTER, Role.ADMIN):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _patient_or_404(patient_id: int) -> Patient:
+    patient = db.session.get(Patient, patient_id)
+    # 404 rather than 403: do not confirm another hospital's patient exists.
+    if patient is None or not can_view_patient(current_user, patient):
+        abort(404)
+    return patient
+
+
+# --- find or register a patient ---------------------------------------------------------
+
+
+@bp.route("/new")
+@requester_required
+def new():
+    """Step 1: find the patient by national ID, HN or name; else register them."""
+    form = PatientLookupForm(request.args)
+    results: list[Patient] | None = None
+    if "q" in request.args and form.validate():
+        query = form.q.data.strip()
+        compact = re.sub(r"[\s-]", "", query)
+        if compact.isdigit() and len(compact) >= 10:
+            # Looks like a national ID: it must be a valid one.
+            try:
+                cid = validate_national_id(compact)
+            except DomainError as exc:
+                form.q.errors.append(exc.message(locale()))
+            else:
+                patient = db.session.scalar(
+                    patient_scope(current_user).where(
+                        Patient.id_type == IdentifierType.NATIONAL_ID, Patient.id_value == cid
+                    )
+                )
+                if patient is not None:
+                    return redirect(url_for("requests.create", patient_id=patient.id))
+                flash(
+                    _("No patient with this national ID at your hospital yet: register them."),
+                    "info",
+                )
+                return redirect(url_for("requests.register_patient_view", id_value=cid))
+        else:
+            results = _search_patients(query)
+    return render_template("requests/patient_lookup.html", form=form, results=results)
+
+
+def _search_patients(query: str) -> list[Patient]:
+    """This hospital's patients by exact HN, or by every word appearing in the Thai name."""
+    hospital_id = current_user.hospital_id
+    by_hn = (
+        select(PatientHN.patient_id)
+        .where(PatientHN.hospital_id == hospital_id, PatientHN.hn == query.upper())
+        .scalar_subquery()
+    )
+    words = [w for w in query.split() if w]
+    name_match = and_(
+        *[
+            or_(
+                Patient.given_name_th.contains(w, autoescape=True),
+                Patient.family_name_th.contains(w, autoescape=True),
+                Patient.given_name_en.ilike(f"%{w}%"),
+                Patient.family_name_en.ilike(f"%{w}%"),
+            )
+            for w in words
+        ]
+    )
+    stmt = (
+        patient_scope(current_user)
+        .where(or_(Patient.id.in_(by_hn), name_match))
+        .options(selectinload(Patient.hospital_numbers))
+        .order_by(Patient.given_name_th, Patient.family_name_th)
+        .limit(NAME_SEARCH_LIMIT)
+    )
+    return list(db.session.scalars(stmt))
+
+
+@bp.route("/patients/new", methods=["GET", "POST"])
+@requester_required
+def register_patient_view():
+    form = PatientForm()
+    if request.method == "GET":
+        form.id_value.data = request.args.get("id_value", "")
+    if form.validate_on_submit() and _save_patient(form, None):
+        return redirect(url_for("requests.create", patient_id=form.saved_patient.id))
+    return render_template("requests/patient_form.html", form=form, patient=None)
+
+
+@bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
+@requester_required
+def edit_patient(patient_id: int):
+    patient = _patient_or_404(patient_id)
+    form = PatientForm(obj=patient if request.method == "GET" else None)
+    if request.method == "GET":
+        form.id_type.data = patient.id_type.name
+        form.sex.data = patient.sex.name
+        form.hn.data = patient.hn_at(current_user.hospital_id)
+        form.fill_birth_date(patient.birth_date)
+    if form.validate_on_submit() and _save_patient(form, patient):
+        flash(_("Patient details saved."), "success")
+        return redirect(url_for("requests.create", patient_id=patient.id))
+    return render_template("requests/patient_form.html", form=form, patient=patient)
+
+
+def _save_patient(form: PatientForm, patient: Patient | None) -> bool:
+    """Call ``register_patient``; put any error beside the field it concerns."""
+    id_type = IdentifierType[form.id_type.data]
+    id_value = form.id_value.data.strip()
+    if patient is not None and (patient.id_type, patient.id_value) != (id_type, id_value):
+        # Changing the identifier would silently merge into another person's record.
+        form.id_value.errors.append(_("The identifier of a registered patient cannot be changed"))
+        return False
+    hospital_id = current_user.hospital_id
+    hn = (form.hn.data or "").strip().upper() or None
+    if hn:
+        owner = db.session.scalar(
+            select(Patient)
+            .join(PatientHN)
+            .where(PatientHN.hospital_id == hospital_id, PatientHN.hn == hn)
+        )
+        if owner is not None and (owner.id_type, owner.id_value) != (id_type, id_value):
+            form.hn.errors.append(_("This HN belongs to another patient at your hospital"))
+            return False
+    try:
+        form.saved_patient = register_patient(
+            web_actor(),
+            utcnow(),
+            id_type=id_type,
+            id_value=id_value,
+            prefix=form.prefix.data,
+            given_name_th=form.given_name_th.data,
+            family_name_th=form.family_name_th.data or "",
+            birth_date=form.birth_date,
+            sex=Sex[form.sex.data],
+            hospital_id=hospital_id,
+            hn=hn,
+            phone=form.phone.data,
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        target = {
+            "cid-length": form.id_value,
+            "cid-checksum": form.id_value,
+            "id-value": form.id_value,
+            "prefix": form.prefix,
+            "name": form.given_name_th,
+            "birth-date": form.birth_year_be,
+        }.get(exc.code)
+        (target.errors if target is not None else form.form_errors).append(exc.message(locale()))
+        return False
+    return True
+
+
+# --- the request -------------------------------------------------------------------------
+
+
+def _procedures() -> list[Procedure]:
+    rows = db.session.scalars(
+        select(Procedure).where(Procedure.is_active.is_(True)).order_by(Procedure.code)
+    ).all()
+    rank = {code: i for i, code in enumerate(MODALITY_ORDER)}
+    return sorted(rows, key=lambda p: (rank.get(p.modality_code, 99), p.code))
+
+
+def _modalities(procedures: list[Procedure]) -> list[Modality]:
+    used = {p.modality_code for p in procedures}
+    rows = db.session.scalars(select(Modality).where(Modality.code.in_(used))).all()
+    rank = {code: i for i, code in enumerate(MODALITY_ORDER)}
+    return sorted(rows, key=lambda m: rank.get(m.code, 99))
+
+
+def _hubs() -> list[Hospital]:
+    """Hubs in the requester's own province first, then the rest of the region."""
+    own_province = current_user.hospital.province_th
+    rows = db.session.scalars(select(Hospital).where(Hospital.is_hub.is_(True))).all()
+    return sorted(rows, key=lambda h: (h.province_th != own_province, h.province_th, h.name_th))
+
+
+@bp.route("/patients/<int:patient_id>/request", methods=["GET", "POST"])
+@requester_required
+def create(patient_id: int):
+    """Step 2: the request itself. On success, straight on to choosing a slot."""
+    patient = _patient_or_404(patient_id)
+    procedures = _procedures()
+    modalities = _modalities(procedures)
+    hubs = _hubs()
+    form = RequestForm()
+    form.modality.choices = choices(
+        [("", _("All modalities"))]
+        + [(m.code, m.name_en if locale() == "en" else m.name_th) for m in modalities]
+    )
+    form.procedure_id.choices = choices((p.id, p.code) for p in procedures)
+    form.hub_hospital_id.choices = choices(
+        [("", _("Any hub: earliest slot"))]
+        + [(str(h.id), f"{h.display_name(locale())} ({localized_province(h)})") for h in hubs]
+    )
+    if request.method == "GET" and request.args.get("modality"):
+        form.modality.data = request.args["modality"]
+    if form.validate_on_submit():
+        by_id = {p.id: p for p in procedures}
+        procedure = by_id.get(form.procedure_id.data)
+        if procedure is None:
+            form.procedure_id.errors.append(_("Choose a procedure"))
+        else:
+            try:
+                imaging_request = create_request(
+                    web_actor(),
+                    utcnow(),
+                    patient=patient,
+                    procedure=procedure,
+                    requesting_hospital_id=current_user.hospital_id,
+                    hub_hospital_id=int(form.hub_hospital_id.data)
+                    if form.hub_hospital_id.data
+                    else None,
+                    priority=Priority[form.priority.data],
+                    indication=form.indication.data.strip(),
+                    requesting_clinician=form.requesting_clinician.data.strip(),
+                    icd10_code=form.icd10_code.data,
+                )
+            except DomainError as exc:
+                db.session.rollback()
+                form.form_errors.append(exc.message(locale()))
+            else:
+                flash(_("Request sent. Now choose an appointment slot."), "success")
+                return redirect(_after_create(imaging_request))
+    return render_template(
+        "requests/request_form.html",
+        form=form,
+        patient=patient,
+        procedures=procedures,
+        modalities=modalities,
+    )
+
+
+def localized_province(hospital: Hospital) -> str:
+    return hospital.province_en if locale() == "en" else hospital.province_th
+
+
+def _after_create(imaging_request) -> str:
+    return url_for("main.request_detail", request_id=imaging_request.id)

@@ -1,0 +1,86 @@
+"""Factories for the requester tests (indico-style: ``create_x(**params)``)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.models import Hospital, Patient, Procedure, User
+from scheduling.patients import national_id_check_digit
+from tests.conftest import login
+
+KUDRANG = "11008"
+KOSUM = "11005"
+MKH = "10707"
+
+
+def valid_cid(stem12: str) -> str:
+    return stem12 + national_id_check_digit(stem12)
+
+
+def invalid_cid(stem12: str) -> str:
+    """Same 12 digits with a wrong 13th: what a typo in the last digit looks like."""
+    good = national_id_check_digit(stem12)
+    return stem12 + str((int(good) + 1) % 10)
+
+
+def hospital(db, code: str) -> Hospital:
+    return db.session.scalar(select(Hospital).where(Hospital.code == code))
+
+
+def user(db, username: str) -> User:
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def patient_named(db, given_name_th: str) -> Patient:
+    return db.session.scalar(select(Patient).where(Patient.given_name_th == given_name_th))
+
+
+def procedure(db, code: str) -> Procedure:
+    return db.session.scalar(select(Procedure).where(Procedure.code == code))
+
+
+@pytest.fixture
+def kudrang_client(app, demo):
+    client = app.test_client()
+    assert login(client, "staff.kudrang").status_code == 302
+    return client
+
+
+@pytest.fixture
+def kosum_client(app, demo):
+    client = app.test_client()
+    assert login(client, "staff.kosum").status_code == 302
+    return client
+
+
+def patient_form(**overrides) -> dict[str, str]:
+    data = {
+        "id_type": "NATIONAL_ID",
+        "id_value": valid_cid("310990012345"),
+        "hn": "KR9001",
+        "prefix": "MRS",
+        "given_name_th": "บุญมี",
+        "family_name_th": "ดีงาม",
+        "birth_day": "14",
+        "birth_month": "3",
+        "birth_year_be": "2511",
+        "sex": "FEMALE",
+        "phone": "081-234-5678",
+    }
+    data.update(overrides)
+    return data
+
+
+def request_form(procedure_id: int, /, **overrides) -> dict[str, str]:
+    data = {
+        "modality": "",
+        "procedure_id": str(procedure_id),
+        "indication": "ปวดท้องด้านขวาบน สงสัยนิ่วในถุงน้ำดี",
+        "icd10_code": "",
+        "priority": "ROUTINE",
+        "requesting_clinician": "นพ.สมชาย ใจดี",
+        "hub_hospital_id": "",
+    }
+    data.update(overrides)
+    return data
