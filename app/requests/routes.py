@@ -31,11 +31,7 @@ from app.timeutil import utcnow
 from scheduling.access import can_view_patient, patient_scope
 from scheduling.errors import DomainError
 from scheduling.patients import register_patient, validate_national_id
-
-try:  # until the scheduling branch lands on main
-    from scheduling.requests import create_request
-except ModuleNotFoundError:  # pragma: no cover - removed with app/requests/interim.py
-    from app.requests.interim import create_request
+from scheduling.requests import create_request
 
 # The pilot was ultrasound; the rest follow in the order hubs opened them to referrals.
 MODALITY_ORDER = ("US", "CT", "MR", "DX", "CR", "MG", "BMD", "RF", "NM", "XA")
