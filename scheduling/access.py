@@ -17,9 +17,24 @@ def request_scope(user: User, query: Select | None = None) -> Select:
     query = query if query is not None else select(ImagingRequest)
     if user.role is Role.ADMIN:
         return query
-    own = ImagingRequest.requesting_hospital_id == user.hospital_id
-    if user.role in (Role.SCHEDULER, Role.RADIOLOGIST):
-        return query.where(or_(own, ImagingRequest.hub_hospital_id == user.hospital_id))
+    return hospital_request_scope(user.hospital_id, as_hub=_works_for_hub(user), query=query)
+
+
+def _works_for_hub(user: User) -> bool:
+    return user.role in (Role.SCHEDULER, Role.RADIOLOGIST)
+
+
+def hospital_request_scope(
+    hospital_id: int, *, as_hub: bool, query: Select | None = None
+) -> Select:
+    """Requests a hospital sees: its own, and (acting as a hub) those addressed to it.
+
+    For callers that act for a hospital rather than a user, e.g. a FHIR client system.
+    """
+    query = query if query is not None else select(ImagingRequest)
+    own = ImagingRequest.requesting_hospital_id == hospital_id
+    if as_hub:
+        return query.where(or_(own, ImagingRequest.hub_hospital_id == hospital_id))
     return query.where(own)
 
 
@@ -35,13 +50,21 @@ def patient_scope(user: User, query: Select | None = None) -> Select:
     query = query if query is not None else select(Patient)
     if user.role is Role.ADMIN:
         return query
+    return hospital_patient_scope(user.hospital_id, as_hub=_works_for_hub(user), query=query)
+
+
+def hospital_patient_scope(
+    hospital_id: int, *, as_hub: bool, query: Select | None = None
+) -> Select:
+    """Patients a hospital sees: those with its HN, and (as a hub) those of requests to it."""
+    query = query if query is not None else select(Patient)
     has_hn = exists().where(
-        PatientHN.patient_id == Patient.id, PatientHN.hospital_id == user.hospital_id
+        PatientHN.patient_id == Patient.id, PatientHN.hospital_id == hospital_id
     )
-    if user.role in (Role.SCHEDULER, Role.RADIOLOGIST):
+    if as_hub:
         addressed = exists().where(
             ImagingRequest.patient_id == Patient.id,
-            ImagingRequest.hub_hospital_id == user.hospital_id,
+            ImagingRequest.hub_hospital_id == hospital_id,
         )
         return query.where(or_(has_hn, addressed))
     return query.where(has_hn)

@@ -1,0 +1,227 @@
+"""The REST layer: ``/fhir/<type>``, ``/fhir/<type>/<id>``, ``/fhir/metadata``.
+
+Thin: authenticate, negotiate the format, call a handler, audit, answer. Every
+error leaves as an OperationOutcome with its HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import urlencode
+
+from fhir.resources.bundle import Bundle
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+from app.timeutil import utcnow
+from integrations.fhir import search
+from integrations.fhir.auth import FhirClient, authenticate
+from integrations.fhir.capability import capability_statement
+from integrations.fhir.errors import (
+    MSG_ACCEPT,
+    MSG_BAD_JSON,
+    MSG_MEDIA_TYPE,
+    MSG_METHOD,
+    MSG_SERVER,
+    MSG_UNKNOWN_TYPE,
+    MSG_WRONG_TYPE,
+    FhirError,
+    from_domain_error,
+    operation_outcome,
+)
+from integrations.fhir.registry import CREATORS, READERS
+from scheduling.audit import record
+from scheduling.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+_JSON_TYPES = {"application/fhir+json", "application/json", "json", "application/*", "*/*"}
+
+bp = Blueprint("fhir", __name__, url_prefix="/fhir")
+
+
+def fhir_response(resource: FHIRAbstractModel, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    body = resource.model_dump_json(exclude_none=True)
+    return Response(body, status=status, headers=headers,
+                    content_type=f"{FHIR_JSON}; charset=utf-8")
+
+
+def base_url() -> str:
+    return request.url_root.rstrip("/") + bp.url_prefix
+
+
+def _client() -> FhirClient:
+    return g.fhir_client
+
+
+@bp.before_request
+def _negotiate_and_authenticate() -> None:
+    fmt = request.args.get("_format")
+    if fmt is not None and fmt not in _JSON_TYPES:
+        raise FhirError(406, MSG_ACCEPT, code="format")
+    if request.accept_mimetypes and not any(
+        request.accept_mimetypes[m] for m in (FHIR_JSON, "application/json")
+    ):
+        raise FhirError(406, MSG_ACCEPT, code="format")
+    if request.endpoint == "fhir.metadata":
+        return  # the CapabilityStatement is public, as FHIR clients expect
+    g.fhir_client = authenticate(request)
+
+
+@bp.errorhandler(FhirError)
+def _fhir_error(error: FhirError) -> Response:
+    db.session.rollback()
+    client = g.get("fhir_client")
+    if client is not None and error.status == 403:
+        # Reaching for another hospital's rows is worth a line in the audit trail.
+        record(client.actor, "fhir.denied", utcnow(), path=request.path, code=error.code)
+        db.session.commit()
+    headers = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="RadBook FHIR"' + (
+            ', error="invalid_token"' if error.code == "invalid-token" else "")
+    return fhir_response(operation_outcome(error), error.status, headers)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> Response:
+    return _fhir_error(from_domain_error(error))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    message = MSG_METHOD if status == 405 else MSG_SERVER
+    return _fhir_error(FhirError(status, message, code=f"http-{status}",
+                                 detail=error.description))
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    if current_app.testing:
+        raise error
+    log.exception("FHIR request failed: %s %s", request.method, request.path)
+    return _fhir_error(FhirError(500, MSG_SERVER, code="exception"))
+
+
+@bp.get("/metadata")
+def metadata() -> Response:
+    return fhir_response(capability_statement(base_url()))
+
+
+def _reader(resource_type: str):
+    reader = READERS.get(resource_type)
+    if reader is None:
+        raise FhirError(404, MSG_UNKNOWN_TYPE, code="unknown-type", type=resource_type,
+                        issue_type="not-supported")
+    return reader
+
+
+@bp.route("/<resource_type>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def type_level(resource_type: str) -> Response:
+    reader = _reader(resource_type)
+    if request.method == "GET":
+        return _search(reader, request.args)
+    if request.method == "POST":
+        return _create(resource_type)
+    raise FhirError(405, MSG_METHOD, code="not-supported")
+
+
+@bp.route("/<resource_type>/_search", methods=["GET", "POST"])
+def search_endpoint(resource_type: str) -> Response:
+    reader = _reader(resource_type)
+    args = MultiDict(request.args)
+    for key, value in request.form.items(multi=True):
+        args.add(key, value)
+    return _search(reader, args)
+
+
+@bp.route("/<resource_type>/<id_>", methods=["GET", "PUT", "PATCH", "DELETE"])
+def instance_level(resource_type: str, id_: str) -> Response:
+    reader = _reader(resource_type)
+    if request.method != "GET":
+        # Updates and deletes go through the workflow (cancel, reschedule), not raw PUTs.
+        raise FhirError(405, MSG_METHOD, code="not-supported")
+    client = _client()
+    resource, row = reader.read(client, id_)
+    record(client.actor, "fhir.read", utcnow(), entity=row if _is_row(row) else None,
+           resource=f"{resource_type}/{id_}")
+    db.session.commit()
+    return fhir_response(resource)
+
+
+@bp.route("/", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unsupported(rest: str = "") -> Response:
+    raise FhirError(404, MSG_METHOD, code="not-supported", issue_type="not-supported")
+
+
+def _is_row(row) -> bool:
+    return hasattr(row, "__tablename__")
+
+
+def _search(reader, args: MultiDict) -> Response:
+    client = _client()
+    params = search.parse(args, reader.all_params())
+    resources, total = reader.search(client, params)
+    record(client.actor, "fhir.search", utcnow(), resource=reader.resource_type,
+           query=urlencode(list(args.items(multi=True))), total=total)
+    db.session.commit()
+    return fhir_response(_bundle(reader.resource_type, args, params, resources, total))
+
+
+def _bundle(resource_type: str, args: MultiDict, params: search.Params,
+            resources: list[FHIRAbstractModel], total: int | None) -> Bundle:
+    base = base_url()
+
+    def page_url(offset: int) -> str:
+        pairs = [(k, v) for k, v in args.items(multi=True) if k not in ("_offset", "_count")]
+        pairs += [("_count", str(params.count)), ("_offset", str(offset))]
+        return f"{base}/{resource_type}?{urlencode(pairs)}"
+
+    links = [{"relation": "self", "url": page_url(params.offset)}]
+    more = (total is None and len(resources) == params.count) or (
+        total is not None and params.offset + len(resources) < total)
+    if more:
+        links.append({"relation": "next", "url": page_url(params.offset + params.count)})
+    if params.offset > 0:
+        links.append({"relation": "previous",
+                      "url": page_url(max(params.offset - params.count, 0))})
+    return Bundle.model_validate({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": utcnow().isoformat(timespec="seconds"),
+        "total": total,
+        "link": links,
+        "entry": [
+            {"fullUrl": f"{base}/{r.get_resource_type()}/{r.id}", "resource": r,
+             "search": {"mode": "match"}}
+            for r in resources
+        ],
+    })
+
+
+def _create(resource_type: str) -> Response:
+    creator = CREATORS.get(resource_type)
+    if creator is None:
+        raise FhirError(405, MSG_METHOD, code="not-supported")
+    mimetype = request.mimetype
+    if mimetype not in ("application/fhir+json", "application/json"):
+        raise FhirError(415, MSG_MEDIA_TYPE, code="media-type")
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError as exc:
+        raise FhirError(400, MSG_BAD_JSON, code="json", detail=str(exc)) from exc
+    if not isinstance(body, dict) or body.get("resourceType") != resource_type:
+        raise FhirError(400, MSG_WRONG_TYPE, code="resource-type", expected=resource_type)
+    client = _client()
+    resource, row, created = creator(client, body, utcnow())
+    location = f"{base_url()}/{resource_type}/{resource.id}"
+    status = 201 if created else 200
+    return fhir_response(resource, status, {"Location": location})
