@@ -26,6 +26,16 @@ from app.models.enums import (
     Sex,
     StudySource,
 )
+from app.models.hl7 import (
+    Hl7Charset,
+    Hl7Destination,
+    Hl7InboundMessage,
+    Hl7OrderFormat,
+    Hl7OutboundEvent,
+    Hl7OutboxMessage,
+    Hl7Outcome,
+    OutboxStatus,
+)
 from app.models.network import ApiClient, Device, Hospital, Modality, Procedure, User
 from app.models.orders import Appointment, ImagingRequest, Study
 from app.models.patients import Patient, PatientHN
@@ -44,11 +54,19 @@ __all__ = [
     "Device",
     "DicomCharset",
     "Hospital",
+    "Hl7Charset",
+    "Hl7Destination",
+    "Hl7InboundMessage",
+    "Hl7OrderFormat",
+    "Hl7OutboundEvent",
+    "Hl7OutboxMessage",
+    "Hl7Outcome",
     "HospitalLevel",
     "IdentifierType",
     "ImagingRequest",
     "Interface",
     "Modality",
+    "OutboxStatus",
     "Patient",
     "PatientHN",
     "PatientIdPolicy",

@@ -1,0 +1,81 @@
+"""HL7 v2 adapter: MLLP listener (orders, ADT, results in), booking orders out to PACS/RIS.
+
+``init_app`` wires it into the Flask app: the ``hl7`` CLI group (``hl7 serve``), the
+listener as a ``flask serve`` service, the outbox job, the domain-signal receivers that
+queue outbound orders, and the admin pages (journal, outbox, destinations).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from flask import Flask
+
+DEFAULTS = {
+    # Listens on every interface: HIS and PACS connect from the hospital network
+    # (docs/deploy.md: allow-list them in the firewall).
+    "HL7_HOST": os.environ.get("HL7_HOST", "0.0.0.0"),
+    "HL7_MAX_MESSAGE_BYTES": int(os.environ.get("HL7_MAX_MESSAGE_BYTES", str(1024 * 1024))),
+    "HL7_WORKERS": int(os.environ.get("HL7_WORKERS", "4")),
+    "HL7_SEND_TIMEOUT": float(os.environ.get("HL7_SEND_TIMEOUT", "30")),
+    "HL7_OUTBOX_INTERVAL_SECONDS": int(os.environ.get("HL7_OUTBOX_INTERVAL_SECONDS", "15")),
+    "HL7_OUTBOX_MAX_ATTEMPTS": int(os.environ.get("HL7_OUTBOX_MAX_ATTEMPTS", "12")),
+}
+
+
+def make_listener(app: Flask, host: str | None = None, port: int | None = None):
+    """An MllpServer bound to this app's inbound processing (not started)."""
+    from integrations.hl7.inbound import InboundProcessor
+    from integrations.hl7.mllp import MllpServer
+
+    return MllpServer(
+        InboundProcessor(app),
+        host=app.config["HL7_HOST"] if host is None else host,
+        port=app.config["HL7_PORT"] if port is None else port,
+        max_message_bytes=app.config["HL7_MAX_MESSAGE_BYTES"],
+        workers=app.config["HL7_WORKERS"],
+    )
+
+
+def _warm_up() -> None:
+    # Loading pythainlp's romanisation takes most of a second: do it before the first
+    # message, not while a sender waits for its ACK.
+    from scheduling.patients import romanise_thai
+
+    romanise_thai("ทดสอบ")
+
+
+def start_listener_service(app: Flask) -> Callable[[], None]:
+    """``flask serve``: the listener in a background thread."""
+    _warm_up()
+    server = make_listener(app).start()
+    return server.stop
+
+
+def drain_job(app: Flask) -> None:
+    from integrations.hl7.outbound import drain_outbox
+
+    drain_outbox(app)
+
+
+def init_app(app: Flask) -> None:
+    from app.jobs import add_job
+    from app.models import Role
+    from app.navigation import add_nav_item
+    from app.services import add_service
+    from integrations.hl7.cli import hl7_cli
+    from integrations.hl7.outbound import connect_signals
+    from integrations.hl7.views import bp
+    from scheduling.i18n import N_
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.cli.add_command(hl7_cli)
+    add_service(app, "hl7", start_listener_service)
+    add_job(app, "hl7-outbox", drain_job, "interval",
+            seconds=app.config["HL7_OUTBOX_INTERVAL_SECONDS"])
+    connect_signals()
+    app.register_blueprint(bp)
+    add_nav_item(app, "hl7_admin.journal", N_("HL7 journal"), {Role.ADMIN}, order=900)
+    add_nav_item(app, "hl7_admin.outbox", N_("HL7 outbox"), {Role.ADMIN}, order=910)

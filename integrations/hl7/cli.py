@@ -1,0 +1,52 @@
+"""``flask --app wsgi hl7 …``: the listener, the outbox, and a sender for trying things."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+hl7_cli = AppGroup("hl7", help="HL7 v2: MLLP listener and outbound orders.")
+
+
+@hl7_cli.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default HL7_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default HL7_PORT, 2575).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the MLLP listener until interrupted."""
+    from integrations.hl7 import _warm_up, make_listener
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = current_app._get_current_object()
+    _warm_up()
+    server = make_listener(app, host, port)
+    click.echo(f"HL7 MLLP listener on {server.host}:{server.port or app.config['HL7_PORT']}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@hl7_cli.command("drain")
+def drain() -> None:
+    """Send the due outbox messages now (the jobs process does this every few seconds)."""
+    from integrations.hl7.outbound import drain_outbox
+
+    counts = drain_outbox(current_app._get_current_object())
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@hl7_cli.command("send")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=None)
+def send(path: Path, host: str, port: int | None) -> None:
+    """Send one message from a file (segments on lines) and print the answer."""
+    from integrations.hl7.mllp import send_block
+
+    data = path.read_bytes().replace(b"\r\n", b"\r").replace(b"\n", b"\r")
+    answer = send_block(host, port or current_app.config["HL7_PORT"], data)
+    click.echo(answer.replace(b"\r", b"\n").decode("utf-8", "replace"))

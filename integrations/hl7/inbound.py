@@ -1,0 +1,328 @@
+"""From an MLLP block to a committed journal entry and an ACK.
+
+Order of work for each message, in a worker thread with its own app context:
+
+1. decode (MSH-18) and split; anything unreadable is journaled and answered AR;
+2. a repeat of (MSH-3, MSH-4, MSH-10) already processed gets its original ACK again;
+3. an unsupported message type or an unknown sending facility (MSH-4 must be a
+   hospital's 5-digit MOPH code) is journaled and answered AR;
+4. the handler calls the ``scheduling`` operations with ``commit=False``; the journal
+   row is added and everything is committed once, *then* the ACK is returned to be
+   sent. A domain error rolls the change back and journals AE with an ERR segment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from app.extensions import db
+from app.models import Hl7Charset, Hl7InboundMessage, Hl7Outcome, Hospital, Interface
+from integrations.hl7.ack import AckContext, AckError, build_ack
+from integrations.hl7.errors import ack_error_for
+from integrations.hl7.message import (
+    Hl7Message,
+    Hl7ParseError,
+    codec_for,
+    decode_message,
+    encode_for,
+    peek_msh,
+)
+from integrations.hl7.mllp import Block
+from scheduling.audit import Actor
+from scheduling.errors import DomainError
+from scheduling.i18n import N_, translate
+
+log = logging.getLogger(__name__)
+
+RAW_LIMIT = 1_000_000  # characters of an unreadable block kept in the journal
+
+
+@dataclass
+class Inbound:
+    """What a message handler gets: the message, who sent it, and where to note results."""
+
+    msg: Hl7Message
+    now: datetime
+    actor: Actor
+    hospital_id: int  # the sender (MSH-4)
+    timezone: str
+    patient_id: int | None = None
+    request_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+Handler = Callable[[Inbound], None]
+
+
+class HospitalCodes:
+    """MOPH code → hospital id, cached for a minute: the lookup is on every message."""
+
+    def __init__(self, ttl: float = 60.0):
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, int | None]] = {}
+
+    def get(self, code: str) -> int | None:
+        code = code.strip()
+        if not code:
+            return None
+        hit = self._cache.get(code)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        hospital_id = db.session.scalar(select(Hospital.id).where(Hospital.code == code))
+        self._cache[code] = (now, hospital_id)
+        return hospital_id
+
+
+class InboundProcessor:
+    """Callable given to ``MllpServer``: (block, peer) → ACK bytes, or None for no answer."""
+
+    def __init__(self, app: Flask, handlers: dict[str, Handler] | None = None):
+        from integrations.hl7.handlers import HANDLERS
+
+        self.app = app
+        self.handlers = HANDLERS if handlers is None else handlers
+        self.timezone = app.config.get("RADBOOK_TIMEZONE", "Asia/Bangkok")
+        self.max_bytes = app.config.get("HL7_MAX_MESSAGE_BYTES")
+        self.hospitals = HospitalCodes()
+
+    def __call__(self, block: Block, peer: str) -> bytes | None:
+        with self.app.app_context():
+            try:
+                return self.process(block, peer)
+            except SQLAlchemyError:
+                # The journal itself could not be written: no ACK may claim it was stored.
+                # AR tells the sender to try again later.
+                log.exception("HL7: could not journal a message from %s", peer)
+                db.session.rollback()
+                return self._unstored_reject(block)
+
+    # ------------------------------------------------------------------------------------
+
+    def process(self, block: Block, peer: str) -> bytes | None:
+        now = datetime.now(UTC)
+        if not block.data.strip(b"\r\n\t "):
+            return None  # an empty block is not a message; there is nothing to answer
+        if block.oversized:
+            limit = self.max_bytes or 0
+            return self._reject_bytes(
+                block, peer, now,
+                AckError("100", f"message larger than {limit} bytes",
+                         translate(N_("The message is larger than %(limit)s bytes"), "th",
+                                   limit=limit),
+                         app_code="too-large"),
+                answer=not block.truncated,
+            )
+        if block.truncated:
+            self._reject_bytes(
+                block, peer, now,
+                AckError("100", "incomplete MLLP block (no end block before the next "
+                         "start block or the end of the connection)",
+                         translate(N_("The message arrived incomplete"), "th"),
+                         app_code="truncated"),
+                answer=False,
+            )
+            return None
+        try:
+            text, codec, msh18 = decode_message(block.data)
+            msg = Hl7Message(text)
+        except Hl7ParseError as exc:
+            return self._reject_bytes(
+                block, peer, now,
+                AckError(exc.code, str(exc),
+                         translate(N_("The message could not be read: %(reason)s"), "th",
+                                   reason=str(exc)),
+                         location=exc.location, app_code="unreadable"),
+            )
+        return self.process_message(msg, text, codec, msh18, peer, now)
+
+    def process_message(self, msg: Hl7Message, text: str, codec: str, msh18: str,
+                        peer: str, now: datetime) -> bytes:
+        ctx = AckContext.from_message(msg, msh18)
+        sender_app, sender_fac = msg.sending_application[:180], msg.sending_facility[:180]
+        control_id = msg.control_id[:64]
+        base = dict(
+            received_at=now, remote_addr=peer[:64] or None, sending_application=sender_app,
+            sending_facility=sender_fac, message_type=msg.message_type[:20],
+            control_id=control_id or None, version=msg.version[:10], charset=codec, raw=text,
+        )
+
+        def answer(entry: Hl7InboundMessage) -> bytes:
+            return encode_for(entry.ack, codec)
+
+        def reject(error: AckError, code: str = "AR") -> bytes:
+            outcome = Hl7Outcome.REJECTED if code == "AR" else Hl7Outcome.ERROR
+            entry = self._journal(base, outcome, build_ack(ctx, code, now, error=error,
+                                                           timezone=self.timezone), error)
+            return answer(entry)
+
+        if not control_id:
+            return reject(_error("101", "MSH-10 (message control ID) is missing",
+                                 N_("The message has no control ID (MSH-10)"), "MSH^1^10"))
+        if not msg.message_code:
+            return reject(_error("101", "MSH-9 (message type) is missing",
+                                 N_("The message has no message type (MSH-9)"), "MSH^1^9"))
+
+        previous = self._find_processed(sender_app, sender_fac, control_id)
+        if previous is not None:
+            return answer(self._note_duplicate(previous, now))
+
+        handler = self.handlers.get(msg.message_type)
+        if handler is None:
+            known_code = any(key.split("^")[0] == msg.message_code for key in self.handlers)
+            return reject(_error(
+                "201" if known_code else "200",
+                f"unsupported message type {msg.message_type}",
+                N_("RadBook does not accept %(type)s messages"), "MSH^1^9",
+                type=msg.message_type,
+            ))
+        hospital_id = self.hospitals.get(msg.sending_facility)
+        if hospital_id is None:
+            return reject(_error(
+                "103", f"unknown sending facility {msg.sending_facility!r} (MSH-4 must be the "
+                "5-digit MOPH code of a hospital in RadBook)",
+                N_("Unknown sending hospital %(code)s: MSH-4 must be the 5-digit MOPH code"),
+                "MSH^1^4", code=msg.sending_facility,
+            ))
+        base["hospital_id"] = hospital_id
+
+        actor = Actor(
+            interface=Interface.HL7,
+            name=(f"{sender_app}@{sender_fac}" if sender_app else sender_fac)[:90],
+            hospital_id=hospital_id,
+            remote_addr=peer[:64] or None,
+        )
+        work = Inbound(msg=msg, now=now, actor=actor, hospital_id=hospital_id,
+                       timezone=self.timezone)
+        try:
+            handler(work)
+            entry = Hl7InboundMessage(
+                **base, outcome=Hl7Outcome.ACCEPTED, dedupe_control_id=control_id,
+                patient_id=work.patient_id, request_id=work.request_id,
+                ack=build_ack(ctx, "AA", now, timezone=self.timezone),
+            )
+            db.session.add(entry)
+            db.session.commit()
+            return answer(entry)
+        except DomainError as exc:
+            db.session.rollback()
+            error = ack_error_for(exc)
+        except IntegrityError:
+            db.session.rollback()
+            previous = self._find_processed(sender_app, sender_fac, control_id)
+            if previous is not None:  # the same message raced in on another connection
+                return answer(self._note_duplicate(previous, now))
+            log.exception("HL7 %s %s: integrity error", msg.message_type, control_id)
+            error = _error("207", "the change conflicts with stored data",
+                           N_("The change conflicts with data already in RadBook"))
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            db.session.rollback()
+            log.exception("HL7 %s %s failed", msg.message_type, control_id)
+            error = AckError("207", f"internal error: {type(exc).__name__}: {exc}"[:500],
+                             translate(N_("RadBook could not process the message "
+                                          "(internal error); the administrator has the "
+                                          "details"), "th"),
+                             app_code="internal")
+        entry = self._journal(
+            base, Hl7Outcome.ERROR,
+            build_ack(ctx, "AE", now, error=error, timezone=self.timezone), error,
+            dedupe_control_id=control_id,
+        )
+        return answer(entry)
+
+    # ------------------------------------------------------------------------------------
+
+    def _find_processed(self, app_name: str, facility: str,
+                        control_id: str) -> Hl7InboundMessage | None:
+        return db.session.scalar(
+            select(Hl7InboundMessage).where(
+                Hl7InboundMessage.sending_application == app_name,
+                Hl7InboundMessage.sending_facility == facility,
+                Hl7InboundMessage.dedupe_control_id == control_id,
+            )
+        )
+
+    def _note_duplicate(self, entry: Hl7InboundMessage, now: datetime) -> Hl7InboundMessage:
+        entry.duplicates = (entry.duplicates or 0) + 1
+        entry.last_duplicate_at = now
+        db.session.commit()
+        return entry
+
+    def _journal(self, base: dict, outcome: Hl7Outcome, ack: str, error: AckError | None,
+                 **extra) -> Hl7InboundMessage:
+        entry = Hl7InboundMessage(
+            **base, **extra, outcome=outcome, ack=ack,
+            error_code=(error.app_code or error.hl7_code) if error else None,
+            error_en=error.text_en if error else None,
+            error_th=error.text_th if error else None,
+        )
+        db.session.add(entry)
+        db.session.commit()
+        return entry
+
+    def _reject_bytes(self, block: Block, peer: str, now: datetime, error: AckError,
+                      answer: bool = True) -> bytes | None:
+        """Journal and answer AR for a block that never became a message."""
+        try:
+            fields = peek_msh(block.data)
+            ctx = AckContext.from_msh_bytes(fields)
+        except Hl7ParseError:
+            fields, ctx = [], AckContext()
+        raw = block.data[:RAW_LIMIT].decode("utf-8", "replace")
+        # Answer in the sender's character set when it named one we know, else UTF-8
+        # (the Thai user message in ERR-8 needs one or the other).
+        msh18 = fields[18].decode("latin-1").strip() if len(fields) > 18 else ""
+        codec = codec_for(msh18) or ""
+        if not codec:
+            codec, msh18 = "utf-8", Hl7Charset.UTF8.value
+        ctx = dataclasses.replace(ctx, msh18=msh18)
+        ack = build_ack(ctx, "AR", now, error=error, timezone=self.timezone)
+
+        def first(n: int) -> str:
+            if n >= len(fields):
+                return ""
+            return fields[n].decode("latin-1").split("^")[0].strip()
+
+        base = dict(
+            received_at=now, remote_addr=peer[:64] or None,
+            sending_application=first(3)[:180], sending_facility=first(4)[:180],
+            message_type="^".join(
+                p.strip() for p in (fields[9].decode("latin-1").split("^")[:2]
+                                    if len(fields) > 9 else [])
+                if p.strip()
+            )[:20],
+            control_id=(ctx.control_id or None) and ctx.control_id[:64],
+            version=ctx.version[:10] if fields else "", charset="", raw=raw,
+        )
+        self._journal(base, Hl7Outcome.REJECTED, ack if answer else "", error)
+        return encode_for(ack, codec) if answer else None
+
+    def _unstored_reject(self, block: Block) -> bytes | None:
+        if block.truncated:
+            return None
+        try:
+            ctx = AckContext.from_msh_bytes(peek_msh(block.data))
+        except Hl7ParseError:
+            ctx = AckContext()
+        error = AckError("207", "the message could not be stored; send it again later",
+                         translate(N_("RadBook could not store the message; "
+                                      "send it again later"), "th"),
+                         app_code="not-stored")
+        ctx = dataclasses.replace(ctx, msh18=Hl7Charset.UTF8.value)
+        return build_ack(ctx, "AR", datetime.now(UTC), error=error,
+                         timezone=self.timezone).encode("utf-8")
+
+
+def _error(hl7_code: str, text_en: str, msgid: str, location: str = "", **params) -> AckError:
+    return AckError(hl7_code, text_en, translate(msgid, "th", **params), location=location)
