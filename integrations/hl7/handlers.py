@@ -17,6 +17,7 @@ from app.models import (
     Hospital,
     ImagingRequest,
     Patient,
+    PatientHN,
     Priority,
     Procedure,
     Study,
@@ -48,6 +49,17 @@ def ensure_patient(work: Inbound, pid: Segment, *, update: bool) -> Patient:
     registered only when RadBook has never seen them (an order for a new patient)."""
     data = read_pid(pid)
     patient = find_by_ids(data.ids, work.hospital_id)
+    if data.ids.hn:
+        holder = db.session.scalar(
+            select(PatientHN.patient_id).where(PatientHN.hospital_id == work.hospital_id,
+                                               PatientHN.hn == data.ids.hn)
+        )
+        if holder is not None and (patient is None or holder != patient.id):
+            raise Hl7DataError(
+                N_("HN %(hn)s already belongs to another patient at this hospital "
+                   "(merge them with ADT^A40)"),
+                hl7_code="205", location="PID^1^3", code="hn-taken", hn=data.ids.hn,
+            )
     if patient is not None and not update:
         if data.ids.hn and patient.hn_at(work.hospital_id) != data.ids.hn:
             attach_hn(patient, work.hospital_id, data.ids.hn)
@@ -178,8 +190,8 @@ def _procedure(group: OrderGroup) -> Procedure:
     if not codes:
         raise Hl7DataError(N_("The order has no procedure code (OBR-4)"), hl7_code="101",
                            location="OBR^1^4", code="no-procedure")
-    raise Hl7DataError(N_("Unknown procedure code %(code)s (OBR-4)"), hl7_code="103",
-                       location="OBR^1^4", code="unknown-procedure", code_value=codes[0])
+    raise Hl7DataError(N_("Unknown procedure code %(procedure)s (OBR-4)"), hl7_code="103",
+                       location="OBR^1^4", code="unknown-procedure", procedure=codes[0])
 
 
 def _priority(group: OrderGroup) -> Priority:
@@ -365,8 +377,13 @@ def _complete(work: Inbound, request: ImagingRequest) -> None:
     if appointment is None:
         raise NotFound(N_("The request has no appointment to complete"),
                        code="no-appointment")
-    if appointment.status is not AppointmentStatus.COMPLETED:
-        booking.complete_exam(work.actor, work.now, appointment, commit=False)
+    if appointment.status is AppointmentStatus.COMPLETED:
+        return  # already completed (by MPPS or an earlier message): nothing to do
+    if appointment.status is AppointmentStatus.BOOKED:
+        # The RIS/PACS saw the exam done although nobody marked the patient in:
+        # the exam did start, so record that first rather than refuse the message.
+        booking.start_exam(work.actor, work.now, appointment, commit=False)
+    booking.complete_exam(work.actor, work.now, appointment, commit=False)
 
 
 # --- results ----------------------------------------------------------------------------------

@@ -259,7 +259,7 @@ def component_of(raw: str, component: int = 1, subcomponent: int = 1,
 class Hl7Message:
     """A parsed message: segments in order, each split into fields; values read on demand."""
 
-    __slots__ = ("text", "delimiters", "segments", "_by_name")
+    __slots__ = ("text", "delimiters", "segments", "_by_name", "msh")
 
     def __init__(self, text: str):
         self.text = text

@@ -139,7 +139,6 @@ class MllpServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
-        self._connections: set[asyncio.Task] = set()
 
     # Running -------------------------------------------------------------------------------
 
@@ -184,10 +183,12 @@ class MllpServer:
     async def _close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
+        # Every connection task (also one already closing its socket) ends before the loop.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
             task.cancel()
-        if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -202,9 +203,6 @@ class MllpServer:
 
     async def _on_connection(self, reader: asyncio.StreamReader,
                              writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._connections.add(task)
         peer = writer.get_extra_info("peername")
         peer_host = peer[0] if isinstance(peer, tuple) else str(peer or "")
         deframer = Deframer(self.max_message_bytes)
@@ -231,8 +229,6 @@ class MllpServer:
         except Exception:
             log.exception("HL7 connection from %s failed", peer_host)
         finally:
-            if task is not None:
-                self._connections.discard(task)
             writer.close()
             try:
                 await writer.wait_closed()

@@ -159,16 +159,15 @@ def read_pid(pid: Segment) -> PidData:
 
 
 def find_by_ids(ids: PersonIds, hospital_id: int) -> Patient | None:
-    """The patient with this national ID / passport, else with this HN at the hospital."""
+    """The patient with this national ID / passport; only when there is none, the patient
+    with this HN at the hospital (an HN never overrides a national ID that disagrees)."""
     if ids.id_type is not None and ids.id_value:
         value = ids.id_value
         if ids.id_type is IdentifierType.NATIONAL_ID:
             value = normalise_national_id(value)
         else:
             value = value.strip().upper()
-        patient = find_patient(ids.id_type, value)
-        if patient is not None:
-            return patient
+        return find_patient(ids.id_type, value)
     if ids.hn:
         return db.session.scalar(
             select(Patient).join(PatientHN).where(

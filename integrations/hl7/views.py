@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
@@ -147,10 +148,10 @@ class DestinationForm(FlaskForm):
     port = IntegerField(_l("Port"), validators=[DataRequired(), NumberRange(1, 65535)])
     hub_hospital_id = SelectField(_l("Bookings of hub"), coerce=int, validators=[Optional()])
     order_format = SelectField(_l("Message"), choices=[
-        (f.name, f.value) for f in Hl7OrderFormat
+        SelectChoice(f.name, f.value) for f in Hl7OrderFormat
     ])
     charset = SelectField(_l("Character set (MSH-18)"), choices=[
-        (c.name, c.value) for c in Hl7Charset
+        SelectChoice(c.name, c.value) for c in Hl7Charset
     ])
     receiving_application = StringField(_l("Receiving application (MSH-5)"),
                                         validators=[Length(max=180)])
@@ -159,13 +160,15 @@ class DestinationForm(FlaskForm):
     is_enabled = BooleanField(_l("Enabled"), default=True)
 
 
-def _hub_choices() -> list[tuple[int, str]]:
+def _hub_choices() -> list[SelectChoice]:
     hubs = db.session.scalars(
         select(Hospital).where(Hospital.is_hub.is_(True)).order_by(Hospital.code)
     ).all()
     from app.filters import localized
 
-    return [(0, _("Every hub"))] + [(h.id, f"{h.code} {localized(h)}") for h in hubs]
+    return [SelectChoice(0, _("Every hub"))] + [
+        SelectChoice(h.id, f"{h.code} {localized(h)}") for h in hubs
+    ]
 
 
 @bp.route("/destinations", methods=["GET", "POST"])

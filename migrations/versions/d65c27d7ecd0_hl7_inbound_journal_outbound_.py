@@ -1,7 +1,7 @@
 """hl7 inbound journal, outbound destinations and outbox
 
 Revision ID: d65c27d7ecd0
-Revises: 697c5a1e6d22
+Revises: 853e2b4812fa
 Create Date: 2026-11-21 21:25:39.207910
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd65c27d7ecd0'
-down_revision = '697c5a1e6d22'
+down_revision = '853e2b4812fa'
 branch_labels = None
 depends_on = None
 
