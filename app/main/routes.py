@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.main import bp
-from app.models import ImagingRequest, RequestStatus
-from scheduling.access import can_view_request, request_scope
+from app.models import ImagingRequest
+from scheduling.access import can_view_request
 
 
 @bp.route("/")
@@ -22,22 +21,17 @@ def index():
 @bp.route("/requests")
 @login_required
 def request_list():
-    status_filter = request.args.get("status", "")
-    query = request_scope(current_user).options(
-        selectinload(ImagingRequest.patient),
-        selectinload(ImagingRequest.procedure),
-        selectinload(ImagingRequest.appointments),
-        selectinload(ImagingRequest.studies),
-        selectinload(ImagingRequest.requesting_hospital),
-    )
-    if status_filter in RequestStatus.__members__:
-        query = query.where(ImagingRequest.status == RequestStatus[status_filter])
-    query = query.order_by(ImagingRequest.created_at.desc()).limit(200)
-    requests_ = db.session.scalars(query).all()
+    from app.requests.listing import FILTERS, normalise_filter, request_page, status_counts
+
+    status_filter = normalise_filter(request.args.get("status"))
+    page = request.args.get("page", "1")
+    result = request_page(current_user, status_filter, int(page) if page.isdigit() else 1)
     return render_template(
         "main/request_list.html",
-        requests=requests_,
-        statuses=list(RequestStatus),
+        requests=result.requests,
+        page=result,
+        filters=FILTERS,
+        counts=status_counts(current_user),
         status_filter=status_filter,
     )
 

@@ -252,4 +252,8 @@ class BookForm(FlaskForm):
 
     device_id = HiddenField(validators=[DataRequired()])
     start_at = HiddenField(validators=[DataRequired()])
-    reason = HiddenField()
+    # Only when moving an existing appointment (then required, checked in the view).
+    reason = TextAreaField(
+        _l("Reason for moving the appointment"), validators=[Optional(), Length(max=500)]
+    )
+    submit = SubmitField(_l("Confirm appointment"))

@@ -4,34 +4,59 @@ operation, and renders; a DomainError is shown in the reader's language."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
 from functools import wraps
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.auth.routes import web_actor
 from app.extensions import db
 from app.models import (
+    Appointment,
+    AppointmentStatus,
+    Device,
     Hospital,
     IdentifierType,
+    ImagingRequest,
     Modality,
     Patient,
     PatientHN,
     Priority,
     Procedure,
+    RequestStatus,
     Role,
     Sex,
 )
-from app.requests import bp
-from app.requests.forms import PatientForm, PatientLookupForm, RequestForm, choices, locale
-from app.timeutil import utcnow
-from scheduling.access import can_view_patient, patient_scope
+from app.requests import bp, slots
+from app.requests.forms import (
+    BookForm,
+    PatientForm,
+    PatientLookupForm,
+    ReasonForm,
+    RequestForm,
+    choices,
+    locale,
+)
+from app.requests.slip import qr_svg, slip_link
+from app.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
+from app.timeutil import local_today, utcnow
+from scheduling.access import can_view_patient, can_view_request, patient_scope
+from scheduling.availability import warning_message
+from scheduling.booking import book
+from scheduling.booking import reschedule as reschedule_appointment
 from scheduling.errors import DomainError
 from scheduling.patients import register_patient, validate_national_id
-from scheduling.requests import create_request
+from scheduling.requests import cancel_request, create_request
+from scheduling.states import (
+    BOOKABLE_REQUEST_STATUSES,
+    LIVE_APPOINTMENT_STATUSES,
+    OPEN_REQUEST_STATUSES,
+)
 
 # The pilot was ultrasound; the rest follow in the order hubs opened them to referrals.
 MODALITY_ORDER = ("US", "CT", "MR", "DX", "CR", "MG", "BMD", "RF", "NM", "XA")
@@ -286,5 +311,242 @@ def localized_province(hospital: Hospital) -> str:
     return hospital.province_en if locale() == "en" else hospital.province_th
 
 
-def _after_create(imaging_request) -> str:
-    return url_for("main.request_detail", request_id=imaging_request.id)
+def _after_create(imaging_request: ImagingRequest) -> str:
+    return url_for("requests.slots_view", request_id=imaging_request.id)
+
+
+# --- choose a slot, confirm, reschedule -------------------------------------------------
+
+
+def _own_request_or_404(request_id: int) -> ImagingRequest:
+    """A request of the user's hospital (admins: any), with what the pages show loaded."""
+    imaging_request = db.session.get(
+        ImagingRequest,
+        request_id,
+        options=[
+            selectinload(ImagingRequest.appointments),
+            selectinload(ImagingRequest.patient),
+            selectinload(ImagingRequest.procedure),
+        ],
+    )
+    if imaging_request is None or not can_view_request(current_user, imaging_request):
+        abort(404)
+    if (
+        current_user.role is not Role.ADMIN
+        and imaging_request.requesting_hospital_id != current_user.hospital_id
+    ):
+        abort(404)
+    return imaging_request
+
+
+def _live_appointment(imaging_request: ImagingRequest) -> Appointment | None:
+    live = [a for a in imaging_request.appointments if a.status in LIVE_APPOINTMENT_STATUSES]
+    return live[-1] if live else None
+
+
+def _parse_day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
+    """The slot page for a first booking or, with ``moving``, a reschedule."""
+    now = utcnow()
+    exclude = moving.id if moving is not None else None
+    hubs = slots.hubs_for(imaging_request)
+    hub_ids = {h.id for h in hubs}
+    suggestions = slots.suggestions(
+        now,
+        imaging_request,
+        hub_hospital_id=imaging_request.hub_hospital_id
+        if imaging_request.hub_hospital_id in hub_ids and moving is None
+        else None,
+        exclude_appointment_id=exclude,
+    )
+    chosen_hub = _int_arg("hub")
+    if chosen_hub not in hub_ids:
+        chosen_hub = (
+            imaging_request.hub_hospital_id
+            if imaging_request.hub_hospital_id in hub_ids
+            else suggestions[0].hub.id
+            if suggestions
+            else hubs[0].id
+            if hubs
+            else None
+        )
+    weeks, day, day_list = [], _parse_day(request.args.get("day")), []
+    if chosen_hub is not None:
+        weeks = slots.calendar(now, imaging_request, chosen_hub, exclude_appointment_id=exclude)
+        if day is not None:
+            day_list = slots.day_slots(
+                now, imaging_request, chosen_hub, day, exclude_appointment_id=exclude
+            )
+    return render_template(
+        "requests/slots.html",
+        req=imaging_request,
+        moving=moving,
+        suggestions=suggestions,
+        hubs=hubs,
+        chosen_hub=chosen_hub,
+        weeks=weeks,
+        day=day,
+        day_slots=day_list,
+        weekday_names=[_(name) for name in slots.WEEKDAY_SHORT],
+        few_left=slots.FEW_LEFT,
+        today=local_today(now),
+    )
+
+
+@bp.route("/<int:request_id>/slots")
+@requester_required
+def slots_view(request_id: int):
+    """Step 3: the earliest slots across hubs first, then a calendar of one hub."""
+    imaging_request = _own_request_or_404(request_id)
+    live = _live_appointment(imaging_request)
+    if live is not None:
+        return redirect(url_for("requests.reschedule", request_id=request_id))
+    if imaging_request.status not in BOOKABLE_REQUEST_STATUSES:
+        flash(_("This request cannot be booked any more."), "warning")
+        return redirect(url_for("main.request_detail", request_id=request_id))
+    return _slot_page(imaging_request, moving=None)
+
+
+@bp.route("/<int:request_id>/reschedule")
+@requester_required
+def reschedule(request_id: int):
+    imaging_request = _own_request_or_404(request_id)
+    live = _live_appointment(imaging_request)
+    if live is None or live.status is not AppointmentStatus.BOOKED:
+        flash(_("Only a booked appointment can be moved."), "warning")
+        return redirect(url_for("main.request_detail", request_id=request_id))
+    return _slot_page(imaging_request, moving=live)
+
+
+@bp.route("/<int:request_id>/confirm", methods=["GET", "POST"])
+@requester_required
+def confirm(request_id: int):
+    """Confirm the chosen slot; a slot lost to someone else goes back to fresh suggestions."""
+    imaging_request = _own_request_or_404(request_id)
+    form = BookForm(request.args) if request.method == "GET" else BookForm()
+    device = (
+        db.session.get(Device, int(form.device_id.data))
+        if (form.device_id.data or "").isdigit()
+        else None
+    )
+    start_at = _parse_start(form.start_at.data)
+    if device is None or start_at is None:
+        abort(400)
+    moving = _live_appointment(imaging_request)
+    back = url_for(
+        "requests.reschedule" if moving else "requests.slots_view", request_id=request_id
+    )
+    if request.method == "POST" and form.validate():
+        reason = (form.reason.data or "").strip()
+        if moving is not None and not reason:
+            form.reason.errors = [_("Give a reason for moving the appointment")]
+        else:
+            try:
+                if moving is not None:
+                    appointment = reschedule_appointment(
+                        web_actor(), utcnow(), moving, device, start_at, reason=reason
+                    )
+                else:
+                    appointment = book(web_actor(), utcnow(), imaging_request, device, start_at)
+            except DomainError as exc:
+                db.session.rollback()
+                flash(exc.message(locale()), "error")
+                return redirect(back)
+            flash(_("Appointment booked. Print the slip for the patient."), "success")
+            return redirect(url_for("requests.slip", appointment_id=appointment.id))
+    duration = timedelta(minutes=imaging_request.procedure.duration_minutes)
+    return render_template(
+        "requests/confirm.html",
+        req=imaging_request,
+        device=device,
+        start_at=start_at,
+        end_at=start_at + duration,
+        form=form,
+        moving=moving,
+        back=back,
+    )
+
+
+def _parse_start(raw: str | None) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+# --- the slip ------------------------------------------------------------------------------
+
+
+@bp.route("/appointments/<int:appointment_id>/slip")
+@requester_required
+def slip(appointment_id: int):
+    """Step 4: the appointment slip, A5 by default (``?paper=a4`` for A4)."""
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None:
+        abort(404)
+    imaging_request = _own_request_or_404(appointment.request_id)
+    paper = "a4" if request.args.get("paper") == "a4" else "a5"
+    link = slip_link(appointment)
+    return render_template(
+        "requests/slip.html",
+        appt=appointment,
+        req=imaging_request,
+        paper=paper,
+        qr_svg=Markup(qr_svg(link, title=_("Scan to link LINE and open the appointment"))),
+        qr_link=link,
+        hn=appointment.patient.hn_at(imaging_request.requesting_hospital_id),
+    )
+
+
+# --- cancel --------------------------------------------------------------------------------
+
+
+@bp.route("/<int:request_id>/cancel", methods=["GET", "POST"])
+@requester_required
+def cancel(request_id: int):
+    imaging_request = _own_request_or_404(request_id)
+    if imaging_request.status not in OPEN_REQUEST_STATUSES | {RequestStatus.DRAFT}:
+        flash(_("This request is already closed."), "warning")
+        return redirect(url_for("main.request_detail", request_id=request_id))
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            cancel_request(web_actor(), utcnow(), imaging_request, form.reason.data.strip())
+        except DomainError as exc:
+            db.session.rollback()
+            form.reason.errors.append(exc.message(locale()))
+        else:
+            flash(_("The request has been cancelled."), "success")
+            return redirect(url_for("main.request_detail", request_id=request_id))
+    return render_template(
+        "requests/cancel.html",
+        req=imaging_request,
+        form=form,
+        live=_live_appointment(imaging_request),
+    )
+
+
+# --- template helpers ----------------------------------------------------------------------
+
+
+@bp.app_template_filter("month_short")
+def month_short(value: date) -> str:
+    names = EN_MONTHS_SHORT if locale() == "en" else THAI_MONTHS_SHORT
+    return names[value.month - 1]
+
+
+@bp.app_template_global("prep_warning")
+def prep_warning(code: str) -> str:
+    return warning_message(code, locale())

@@ -84,3 +84,57 @@ def request_form(procedure_id: int, /, **overrides) -> dict[str, str]:
     }
     data.update(overrides)
     return data
+
+
+def web_actor_for(db, username: str):
+    from app.models import Interface
+    from scheduling.audit import Actor
+
+    return Actor(interface=Interface.WEB, user=user(db, username))
+
+
+def make_request(
+    db, *, username: str = "staff.kudrang", patient: str = "สมศรี", code: str = "US-UPABD", **kwargs
+):
+    """A submitted request through the domain operation, as the given user."""
+    from app.timeutil import utcnow
+    from scheduling.requests import create_request
+
+    staff = user(db, username)
+    return create_request(
+        web_actor_for(db, username),
+        utcnow(),
+        patient=patient_named(db, patient),
+        procedure=procedure(db, code),
+        requesting_hospital_id=staff.hospital_id,
+        indication=kwargs.pop("indication", "ทดสอบ"),
+        **kwargs,
+    )
+
+
+def earliest_slot(db, req):
+    from app.timeutil import utcnow
+    from scheduling.availability import find_slots
+
+    return find_slots(
+        utcnow(),
+        req.procedure,
+        requesting_hospital_id=req.requesting_hospital_id,
+        patient=req.patient,
+        limit=1,
+    )[0]
+
+
+def book_earliest(db, req, username: str = "staff.kudrang"):
+    from app.models import Device
+    from app.timeutil import utcnow
+    from scheduling.booking import book
+
+    slot = earliest_slot(db, req)
+    return book(
+        web_actor_for(db, username),
+        utcnow(),
+        req,
+        db.session.get(Device, slot.device_id),
+        slot.start_at,
+    )

@@ -1,0 +1,171 @@
+"""What the slot page shows: the earliest suggestions across hubs and a per-day calendar.
+
+Both come from ``scheduling.availability.find_slots`` (the rules ``book`` applies), so
+whatever is offered is bookable unless someone takes it first. This module only
+groups and labels the slots for the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import Device, Hospital, ImagingRequest
+from app.timeutil import local_today, to_local
+from scheduling.availability import Slot, candidate_devices, find_slots
+from scheduling.i18n import N_
+
+SUGGESTIONS = 6
+CALENDAR_WEEKS = 5
+DAY_SLOTS_LIMIT = 200
+# Enough to hold every slot of one hub for the calendar's weeks (a hub with 4 devices
+# and 20-minute slots has ~90 a day); find_slots stops early when there are fewer.
+CALENDAR_LIMIT = 20_000
+FEW_LEFT = 3
+
+WEEKDAY_SHORT = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+@dataclass(frozen=True)
+class SlotView:
+    slot: Slot
+    device: Device
+    hub: Hospital
+
+    @property
+    def start_param(self) -> str:
+        """The slot's start as an ISO timestamp in UTC, as the confirm link carries it."""
+        return self.slot.start_at.isoformat()
+
+
+@dataclass(frozen=True)
+class DayCell:
+    day: date
+    count: int
+    bookable: bool  # inside today..horizon (else shown greyed)
+
+    @property
+    def iso(self) -> str:
+        return self.day.isoformat()
+
+
+def _views(slots: list[Slot]) -> list[SlotView]:
+    device_ids = {s.device_id for s in slots}
+    devices = (
+        {
+            d.id: d
+            for d in db.session.scalars(
+                select(Device)
+                .where(Device.id.in_(device_ids))
+                .options(selectinload(Device.hospital))
+            )
+        }
+        if device_ids
+        else {}
+    )
+    return [SlotView(s, devices[s.device_id], devices[s.device_id].hospital) for s in slots]
+
+
+def _search(
+    now: datetime, req: ImagingRequest, exclude_appointment_id: int | None, **kwargs
+) -> list[Slot]:
+    return find_slots(
+        now,
+        req.procedure,
+        requesting_hospital_id=req.requesting_hospital_id,
+        patient=req.patient,
+        priority=req.priority,
+        exclude_appointment_id=exclude_appointment_id,
+        **kwargs,
+    )
+
+
+def suggestions(
+    now: datetime,
+    req: ImagingRequest,
+    *,
+    hub_hospital_id: int | None = None,
+    exclude_appointment_id: int | None = None,
+) -> list[SlotView]:
+    """The earliest bookable slots, across every hub unless one is chosen."""
+    return _views(
+        _search(
+            now, req, exclude_appointment_id, hub_hospital_id=hub_hospital_id, limit=SUGGESTIONS
+        )
+    )
+
+
+def hubs_for(req: ImagingRequest) -> list[Hospital]:
+    """Hubs with an active device for the procedure's modality."""
+    hub_ids = {d.hospital_id for d in candidate_devices(req.procedure)}
+    if not hub_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Hospital).where(Hospital.id.in_(hub_ids)).order_by(Hospital.name_th)
+        )
+    )
+
+
+def calendar_start(now: datetime) -> date:
+    today = local_today(now)
+    return today - timedelta(days=today.weekday())  # the Monday of this week
+
+
+def calendar(
+    now: datetime,
+    req: ImagingRequest,
+    hub_hospital_id: int,
+    *,
+    exclude_appointment_id: int | None = None,
+) -> list[list[DayCell]]:
+    """Weeks (Monday first) of free-slot counts per day at one hub."""
+    start = calendar_start(now)
+    end = start + timedelta(days=7 * CALENDAR_WEEKS - 1)
+    today = local_today(now)
+    slots = _search(
+        now,
+        req,
+        exclude_appointment_id,
+        hub_hospital_id=hub_hospital_id,
+        date_from=today,
+        date_to=end,
+        limit=CALENDAR_LIMIT,
+    )
+    counts: dict[date, int] = {}
+    for slot in slots:
+        day = to_local(slot.start_at).date()
+        counts[day] = counts.get(day, 0) + 1
+    weeks = []
+    for w in range(CALENDAR_WEEKS):
+        week = []
+        for d in range(7):
+            day = start + timedelta(days=7 * w + d)
+            week.append(DayCell(day, counts.get(day, 0), day >= today))
+        weeks.append(week)
+    return weeks
+
+
+def day_slots(
+    now: datetime,
+    req: ImagingRequest,
+    hub_hospital_id: int,
+    day: date,
+    *,
+    exclude_appointment_id: int | None = None,
+) -> list[SlotView]:
+    return _views(
+        _search(
+            now,
+            req,
+            exclude_appointment_id,
+            hub_hospital_id=hub_hospital_id,
+            date_from=day,
+            date_to=day,
+            limit=DAY_SLOTS_LIMIT,
+        )
+    )

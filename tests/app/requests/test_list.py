@@ -1,0 +1,72 @@
+"""The request list: filters along a request's life, scoping, paging."""
+
+import re
+
+from app.models import Interface, StudySource
+from app.requests import listing
+from app.timeutil import utcnow
+from scheduling.audit import Actor
+from scheduling.requests import cancel_request
+from scheduling.studies import attach_report, link_study
+from tests.app.requests.conftest import book_earliest, make_request, web_actor_for
+
+PACS = Actor(interface=Interface.HL7, name="PACS_MKH")
+
+
+def _rows(client, **query) -> list[int]:
+    html = client.get("/requests", query_string=query).get_data(as_text=True)
+    return [int(n) for n in re.findall(r'<a href="/requests/(\d+)">', html)]
+
+
+def _life_cycle(demo):
+    submitted = make_request(demo, indication="ยังไม่นัด")
+    scheduled = make_request(demo, patient="บุญเลิศ")
+    appointment = book_earliest(demo, scheduled)
+    cancelled = make_request(demo, patient="กัญญารัตน์")
+    cancel_request(web_actor_for(demo, "staff.kudrang"), utcnow(), cancelled, "ซ้ำ")
+    imaged = make_request(demo, patient="กัญญารัตน์", code="DX-CHEST")
+    imaged_appt = book_earliest(demo, imaged)
+    link_study(PACS, utcnow(), source=StudySource.HL7,
+               study_instance_uid=imaged_appt.study_instance_uid, appointment=imaged_appt,
+               images_in_pacs=True)
+    attach_report(PACS, utcnow(), scheduled, text="ปกติ", reported_by="นพ.วีระ")
+    return submitted, scheduled, appointment, cancelled, imaged
+
+
+def test_filters_follow_the_life_of_a_request(kudrang_client, demo):
+    submitted, scheduled, _, cancelled, imaged = _life_cycle(demo)
+    assert set(_rows(kudrang_client)) == {submitted.id, scheduled.id, cancelled.id, imaged.id}
+    assert _rows(kudrang_client, status="submitted") == [submitted.id]
+    assert set(_rows(kudrang_client, status="scheduled")) == {scheduled.id, imaged.id}
+    assert _rows(kudrang_client, status="cancelled") == [cancelled.id]
+    assert _rows(kudrang_client, status="images") == [imaged.id]
+    assert _rows(kudrang_client, status="reported") == [scheduled.id]
+    assert _rows(kudrang_client, status="done") == []
+    # The first list's enum-name links keep working; unknown filters show everything.
+    assert _rows(kudrang_client, status="SUBMITTED") == [submitted.id]
+    assert len(_rows(kudrang_client, status="nonsense")) == 4
+
+
+def test_filter_labels_are_thai_with_open_counts(kudrang_client, demo):
+    _life_cycle(demo)
+    html = kudrang_client.get("/requests").get_data(as_text=True)
+    for thai in ("ส่งคำขอแล้ว", "นัดแล้ว", "ตรวจแล้ว", "ภาพอยู่ใน PACS", "มีผลอ่านแล้ว"):
+        assert thai in html, thai
+    scheduled_link = re.search(r'href="/requests\?status=scheduled"[^>]*>([^<]+)'
+                               r'<span class="count">(\d+)</span>', html)
+    assert scheduled_link.group(2) == "2"
+
+
+def test_another_hospital_sees_none_of_them(kosum_client, demo):
+    _life_cycle(demo)
+    for key in ("", "submitted", "scheduled", "images", "reported", "cancelled"):
+        assert _rows(kosum_client, status=key) == []
+
+
+def test_paging_newest_first(kudrang_client, demo, monkeypatch):
+    monkeypatch.setattr(listing, "PAGE_SIZE", 3)
+    made = [make_request(demo, indication=f"#{n}").id for n in range(5)]
+    assert _rows(kudrang_client) == made[::-1][:3]
+    assert _rows(kudrang_client, page=2) == made[::-1][3:]
+    html = kudrang_client.get("/requests", query_string={"page": 2}).get_data(as_text=True)
+    assert "หน้า 2" in html and "ใหม่กว่า" in html and "เก่ากว่า" not in html
