@@ -152,6 +152,9 @@ def load_demo() -> dict[str, int]:
 
     load_capacity(DEMO_ACTOR, utcnow())
     db.session.commit()
+    from integrations.line.demo import load_line_demo
+
+    load_line_demo()
     return {
         "hospitals": db.session.scalar(select(func.count(Hospital.id))),
         "devices": db.session.scalar(select(func.count(Device.id))),

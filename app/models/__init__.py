@@ -36,6 +36,17 @@ from app.models.hl7 import (
     Hl7Outcome,
     OutboxStatus,
 )
+from app.models.line import (
+    LineAccount,
+    LineLinkCode,
+    LineMessageKind,
+    LineOutbox,
+    LineOutboxStatus,
+    LinePatientLink,
+    LinePatientReply,
+    LineReplyKind,
+    LineWebhookEvent,
+)
 from app.models.network import ApiClient, Device, Hospital, Modality, Procedure, User
 from app.models.orders import Appointment, ImagingRequest, Study
 from app.models.patients import Patient, PatientHN
@@ -65,6 +76,15 @@ __all__ = [
     "IdentifierType",
     "ImagingRequest",
     "Interface",
+    "LineAccount",
+    "LineLinkCode",
+    "LineMessageKind",
+    "LineOutbox",
+    "LineOutboxStatus",
+    "LinePatientLink",
+    "LinePatientReply",
+    "LineReplyKind",
+    "LineWebhookEvent",
     "Modality",
     "OutboxStatus",
     "Patient",

@@ -1,0 +1,117 @@
+"""The webhook LINE calls, and the admin page that shows the outbox."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhook import WebhookParser
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import LineMessageKind, LineOutbox, LineOutboxStatus, Role
+from app.timeutil import utcnow
+from integrations.line import delivery, dialogue, settings
+from scheduling.i18n import N_
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("line", __name__, url_prefix="/line")
+
+MAX_WEBHOOK_BODY = 1024 * 1024
+
+LABELS = {
+    LineOutboxStatus.PENDING: N_("Waiting"),
+    LineOutboxStatus.SENT: N_("Sent"),
+    LineOutboxStatus.FAILED: N_("Failed"),
+    LineOutboxStatus.CANCELLED: N_("Withdrawn"),
+    LineOutboxStatus.SKIPPED: N_("Not sent"),
+    LineMessageKind.CONFIRMATION: N_("Booking confirmation"),
+    LineMessageKind.REMINDER: N_("Reminder"),
+    LineMessageKind.RESCHEDULED: N_("Rescheduled notice"),
+    LineMessageKind.CANCELLED: N_("Cancellation notice"),
+    LineMessageKind.DIALOGUE: N_("Chat answer"),
+}
+
+
+def line_label(value) -> str:
+    return _(LABELS[value]) if value in LABELS else str(value)
+
+
+@bp.post("/webhook")
+def webhook():
+    """LINE's webhook: the signature is the authentication, so no CSRF token and no login."""
+    secret = settings.setting("LINE_CHANNEL_SECRET")
+    signature = request.headers.get("X-Line-Signature", "")
+    if not secret or not signature:
+        return {"message": "signature required"}, 400
+    if (request.content_length or 0) > MAX_WEBHOOK_BODY:
+        return {"message": "too large"}, 413
+    body = request.get_data(as_text=True)
+    try:
+        events = WebhookParser(secret).parse(body, signature)
+    except InvalidSignatureError:
+        log.warning("LINE webhook with a bad signature from %s", request.remote_addr)
+        return {"message": "invalid signature"}, 400
+    except (ValueError, KeyError, TypeError):
+        return {"message": "invalid body"}, 400
+    now = utcnow()
+    row_ids = dialogue.handle_events(events, now)
+    if row_ids and settings.push_configured():
+        try:
+            delivery.send_rows_now(row_ids)
+        except Exception:  # the rows stay in the outbox; the job sends them
+            log.exception("sending LINE replies failed")
+    return {}, 200
+
+
+def _require_admin() -> None:
+    if current_user.role is not Role.ADMIN:
+        abort(403)
+
+
+@bp.get("/outbox")
+@login_required
+def outbox_page():
+    _require_admin()
+    status_filter = request.args.get("status", "")
+    query = (
+        select(LineOutbox).options(selectinload(LineOutbox.patient))
+        .order_by(LineOutbox.due_at.desc(), LineOutbox.id.desc()).limit(200)
+    )
+    if status_filter in LineOutboxStatus.__members__:
+        query = query.where(LineOutbox.status == LineOutboxStatus[status_filter])
+    return render_template(
+        "line/outbox.html",
+        rows=db.session.scalars(query).all(),
+        counts=delivery.outbox_counts(),
+        statuses=list(LineOutboxStatus),
+        status_filter=status_filter,
+        configured=settings.push_configured(),
+        webhook_ready=bool(settings.setting("LINE_CHANNEL_SECRET")),
+        api_base_url=settings.api_base_url(),
+        line_label=line_label,
+    )
+
+
+@bp.post("/outbox/<int:row_id>/requeue")
+@login_required
+def requeue(row_id: int):
+    _require_admin()
+    row = db.session.get(LineOutbox, row_id)
+    if row is None:
+        abort(404)
+    if row.status is LineOutboxStatus.FAILED:
+        from app.auth.routes import web_actor
+        from scheduling.audit import record
+
+        now = utcnow()
+        delivery.requeue(row, now)
+        record(web_actor(), "line.requeue", now, entity=row)
+        db.session.commit()
+        flash(_("The message will be sent again."), "success")
+    return redirect(url_for("line.outbox_page", status=request.args.get("status", "")))
