@@ -1,0 +1,23 @@
+"""Admin: hospitals, devices, procedures, users and roles, the audit log; wires the help pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from app.models import Role
+from scheduling.i18n import N_
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from app.admin import routes  # noqa: E402,F401
+
+
+def init_app(app: Flask) -> None:
+    from app import help as help_pages
+    from app.navigation import add_nav_item
+
+    app.register_blueprint(bp)
+    app.add_template_filter(routes.json_text, "json_text")
+    add_nav_item(app, "admin.index", N_("Administration"), {Role.ADMIN}, order=80)
+    add_nav_item(app, "admin.audit", N_("Audit log"), {Role.ADMIN}, order=81)
+    help_pages.init_app(app)

@@ -1,0 +1,169 @@
+"""Admin forms. Labels are lazy msgids; choices are filled per request (they are data)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
+
+from app.hub.fields import BEDateField
+from app.hub.formbase import RadBookForm, options
+from app.models import DicomCharset, HospitalLevel, Interface, PatientIdPolicy, Role
+
+
+def _enum_coerce(enum_class):
+    def coerce(value):
+        if isinstance(value, enum_class):
+            return value
+        try:
+            return enum_class[value]
+        except KeyError as exc:  # WTForms turns ValueError into "not a valid choice"
+            raise ValueError(value) from exc
+
+    return coerce
+
+
+class HospitalForm(RadBookForm):
+    code = StringField(
+        _l("MOPH code (5 digits)"),
+        validators=[DataRequired(_l("Enter the MOPH code")), Length(min=5, max=5)],
+    )
+    name_th = StringField(
+        _l("Name in Thai"), validators=[DataRequired(_l("Enter the Thai name")), Length(max=200)]
+    )
+    name_en = StringField(
+        _l("Name in English"),
+        validators=[DataRequired(_l("Enter the English name")), Length(max=200)],
+    )
+    level = SelectField(_l("Level"), coerce=_enum_coerce(HospitalLevel))
+    province_th = StringField(
+        _l("Province in Thai"), validators=[DataRequired(_l("Enter the province")), Length(max=100)]
+    )
+    province_en = StringField(
+        _l("Province in English"),
+        validators=[DataRequired(_l("Enter the province")), Length(max=100)],
+    )
+    is_hub = BooleanField(_l("Hub hospital (performs exams for others)"))
+    patient_id_policy = SelectField(
+        _l("Patient ID sent to scanners and PACS"), coerce=_enum_coerce(PatientIdPolicy)
+    )
+    address_th = TextAreaField(_l("Address"), validators=[Optional(), Length(max=1000)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50)])
+    map_url = StringField(
+        _l("Map link"),
+        validators=[
+            Optional(),
+            URL(message=_l("Enter a web address starting with https://")),
+            Length(max=500),
+        ],
+    )
+    submit = SubmitField(_l("Save"))
+
+
+class DeviceForm(RadBookForm):
+    hospital_id = SelectField(_l("Hub hospital"), coerce=int)
+    modality_code = SelectField(_l("Modality"))
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name")), Length(max=100)])
+    ae_title = StringField(
+        _l("AE title"),
+        validators=[
+            DataRequired(_l("Enter the AE title")),
+            Length(max=16, message=_l("At most 16 characters")),
+        ],
+    )
+    station_name = StringField(
+        _l("Station name"),
+        validators=[Optional(), Length(max=16, message=_l("At most 16 characters"))],
+    )
+    room_th = StringField(_l("Room in Thai"), validators=[Optional(), Length(max=100)])
+    room_en = StringField(_l("Room in English"), validators=[Optional(), Length(max=100)])
+    charset = SelectField(_l("DICOM character set"), coerce=_enum_coerce(DicomCharset))
+    mwl_filter_by_calling_ae = BooleanField(
+        _l("Worklist query without a station AE title returns only this device's exams"),
+        default=True,
+    )
+    is_active = BooleanField(_l("In service"), default=True)
+    submit = SubmitField(_l("Save"))
+
+
+class ProcedureForm(RadBookForm):
+    code = StringField(_l("Code"), validators=[DataRequired(_l("Enter a code")), Length(max=20)])
+    name_th = StringField(
+        _l("Name in Thai"), validators=[DataRequired(_l("Enter the Thai name")), Length(max=200)]
+    )
+    name_en = StringField(
+        _l("Name in English"),
+        validators=[DataRequired(_l("Enter the English name")), Length(max=200)],
+    )
+    modality_code = SelectField(_l("Modality"))
+    duration_minutes = IntegerField(
+        _l("Duration (minutes)"),
+        validators=[
+            InputRequired(_l("Enter the duration in minutes")),
+            NumberRange(min=5, max=480, message=_l("Between 5 and 480 minutes")),
+        ],
+    )
+    prep_th = TextAreaField(_l("Preparation in Thai"), validators=[Optional(), Length(max=4000)])
+    prep_en = TextAreaField(_l("Preparation in English"), validators=[Optional(), Length(max=4000)])
+    uses_contrast = BooleanField(_l("Uses contrast medium"))
+    prep_tags = StringField(_l("Preparation tags"), validators=[Optional(), Length(max=200)])
+    is_active = BooleanField(_l("Can be requested"), default=True)
+    submit = SubmitField(_l("Save"))
+
+
+class UserForm(RadBookForm):
+    username = StringField(
+        _l("Username"), validators=[DataRequired(_l("Enter a username")), Length(max=80)]
+    )
+    full_name = StringField(
+        _l("Full name"), validators=[DataRequired(_l("Enter the full name")), Length(max=200)]
+    )
+    role = SelectField(_l("Role"), coerce=_enum_coerce(Role))
+    hospital_id = SelectField(_l("Hospital"), coerce=int)
+    locale = SelectField(_l("Language"), choices=options([("th", "ไทย"), ("en", "English")]))
+    is_active_account = BooleanField(_l("Account active"), default=True)
+    password = PasswordField(_l("New password"), validators=[Optional(), Length(max=128)])
+    password_again = PasswordField(
+        _l("New password again"),
+        validators=[EqualTo("password", message=_l("The two passwords differ"))],
+    )
+    submit = SubmitField(_l("Save"))
+
+
+class AuditFilterForm(RadBookForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    action = StringField(_l("Action"), validators=[Optional(), Length(max=60)])
+    actor = StringField(_l("Who"), validators=[Optional(), Length(max=100)])
+    interface = SelectField(_l("Interface"), validators=[Optional()])
+    entity_type = SelectField(_l("Record type"), validators=[Optional()])
+    entity_id = IntegerField(_l("Record number"), validators=[Optional()])
+    hospital_id = SelectField(_l("Hospital"), coerce=int, validators=[Optional()])
+    date_from = BEDateField(_l("From"), validators=[Optional()])
+    date_to = BEDateField(_l("To"), validators=[Optional()])
+
+    def fill_choices(self, hospitals, entity_types, locale: str) -> None:
+        self.interface.choices = options(
+            [("", "—")] + [(i.name, i.value.upper()) for i in Interface]
+        )
+        self.entity_type.choices = options([("", "—")] + [(t, t) for t in entity_types])
+        self.hospital_id.choices = options(
+            [(0, "—")] + [(h.id, h.display_name(locale)) for h in hospitals]
+        )

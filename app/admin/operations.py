@@ -1,0 +1,267 @@
+"""Admin changes to the network: hospitals, devices, procedures, users.
+
+The same shape as the ``scheduling`` operations (actor and ``now`` first, one audit
+event, one commit) so the admin pages stay thin. These rows are reference data,
+not bookings, which is why they live with the admin adapter rather than in
+``scheduling``. An error that belongs to one form field is a ``FieldError`` naming
+the field, so the page can show it beside that field.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Device, Hospital, Procedure, Role, User
+from scheduling.audit import Actor, record
+from scheduling.errors import NotAllowed, ValidationFailed
+from scheduling.i18n import N_
+
+
+class FieldError(ValidationFailed):
+    """A validation failure that belongs to one form field."""
+
+    def __init__(self, field: str, message: str, *, code: str = "invalid", **params: object):
+        super().__init__(message, code=code, **params)
+        self.field = field
+
+
+# Fields never copied into the audit trail.
+_SECRET = {"password_hash"}
+
+HOSPITAL_FIELDS = (
+    "code", "name_th", "name_en", "level", "province_th", "province_en", "is_hub",
+    "patient_id_policy", "address_th", "map_url", "phone",
+)  # fmt: skip
+DEVICE_FIELDS = (
+    "hospital_id", "modality_code", "name", "ae_title", "station_name", "room_th", "room_en",
+    "charset", "mwl_filter_by_calling_ae", "is_active",
+)  # fmt: skip
+PROCEDURE_FIELDS = (
+    "code", "name_th", "name_en", "modality_code", "duration_minutes", "prep_th", "prep_en",
+    "uses_contrast", "prep_tags", "is_active",
+)  # fmt: skip
+USER_FIELDS = ("username", "full_name", "role", "hospital_id", "locale", "is_active_account")
+
+# DICOM PS3.5 AE: up to 16 characters of the default repertoire, no backslash or
+# control characters, and not only spaces. Upper case by convention of every scanner.
+_AE_TITLE = re.compile(r"^[A-Z0-9_\-. ]{1,16}$")
+_MOPH_CODE = re.compile(r"^\d{5}$")
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
+
+# The most common passwords in breach lists, plus the obvious local ones.
+_COMMON_PASSWORDS = {
+    "password", "password1", "password123", "12345678", "123456789", "1234567890",
+    "qwertyuiop", "qwerty123", "iloveyou", "admin1234", "administrator", "welcome123",
+    "radbook123", "radbook-demo", "hospital", "hospital123", "11111111", "00000000",
+    "abcd1234", "p@ssw0rd", "passw0rd",
+}  # fmt: skip
+PASSWORD_MIN_LENGTH = 10
+
+
+def password_problems(password: str, username: str = "") -> list[str]:
+    """What is wrong with a new password, as msgids (empty when it is acceptable).
+
+    NIST SP 800-63B: length and a block list matter; forced character classes do not.
+    """
+    problems = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(N_("The password must have at least 10 characters"))
+    if len(password) > 128:
+        problems.append(N_("The password may have at most 128 characters"))
+    lowered = password.lower()
+    if lowered in _COMMON_PASSWORDS:
+        problems.append(N_("This password is too common; choose another"))
+    if username and username.lower() in lowered:
+        problems.append(N_("The password must not contain the username"))
+    if len(set(password)) < 5:
+        problems.append(N_("The password repeats too few different characters"))
+    return problems
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.name
+    return value
+
+
+def _apply(row: Any, fields: tuple[str, ...], values: dict[str, Any]) -> dict[str, list]:
+    """Set the given fields; return {field: [old, new]} for the ones that changed."""
+    changes: dict[str, list] = {}
+    for name in fields:
+        if name not in values:
+            continue
+        new = values[name]
+        if isinstance(new, str):
+            new = new.strip()
+        old = getattr(row, name, None)
+        if old != new:
+            if name not in _SECRET:
+                changes[name] = [_plain(old), _plain(new)]
+            setattr(row, name, new)
+    return changes
+
+
+def _taken(model, column, value, own_id: int | None) -> bool:
+    query = select(func.count()).select_from(model).where(column == value)
+    if own_id is not None:
+        query = query.where(model.id != own_id)
+    return bool(db.session.scalar(query))
+
+
+def _finish(actor: Actor, now: datetime, action: str, row: Any, changes: dict, **extra) -> None:
+    db.session.flush()
+    record(actor, action, now, entity=row, changes=changes, **extra)
+    db.session.commit()
+
+
+def _require_admin(actor: Actor) -> None:
+    if actor.user is None or actor.user.role is not Role.ADMIN:
+        raise NotAllowed(N_("Only an administrator may change this"), code="admin-only")
+
+
+def save_hospital(
+    actor: Actor, now: datetime, hospital: Hospital | None, **values: Any
+) -> Hospital:
+    _require_admin(actor)
+    code = (values.get("code") or "").strip()
+    if not _MOPH_CODE.match(code):
+        raise FieldError("code", N_("The MOPH code has 5 digits"))
+    if _taken(Hospital, Hospital.code, code, hospital.id if hospital else None):
+        raise FieldError("code", N_("Another hospital already has this code"), code="duplicate")
+    created = hospital is None
+    if hospital is None:
+        hospital = Hospital()
+        db.session.add(hospital)
+    changes = _apply(hospital, HOSPITAL_FIELDS, values)
+    _finish(
+        actor,
+        now,
+        "admin.hospital.create" if created else "admin.hospital.update",
+        hospital,
+        changes,
+    )
+    return hospital
+
+
+def save_device(actor: Actor, now: datetime, device: Device | None, **values: Any) -> Device:
+    _require_admin(actor)
+    ae_title = (values.get("ae_title") or "").strip().upper()
+    values["ae_title"] = ae_title
+    if not _AE_TITLE.match(ae_title):
+        raise FieldError(
+            "ae_title",
+            N_("An AE title has 1 to 16 capital letters, digits, spaces or _ - ."),
+        )
+    if _taken(Device, Device.ae_title, ae_title, device.id if device else None):
+        raise FieldError(
+            "ae_title", N_("Another device already uses this AE title"), code="duplicate"
+        )
+    station = (values.get("station_name") or "").strip().upper() or None
+    values["station_name"] = station
+    if station is not None and not _AE_TITLE.match(station):
+        raise FieldError("station_name", N_("A station name has at most 16 characters"))
+    hospital = db.session.get(Hospital, values.get("hospital_id"))
+    if hospital is None or not hospital.is_hub:
+        raise FieldError("hospital_id", N_("Devices belong to a hub hospital"))
+    created = device is None
+    if device is None:
+        device = Device()
+        db.session.add(device)
+    changes = _apply(device, DEVICE_FIELDS, values)
+    _finish(
+        actor,
+        now,
+        "admin.device.create" if created else "admin.device.update",
+        device,
+        changes,
+        hospital_id=hospital.id,
+    )
+    return device
+
+
+def save_procedure(
+    actor: Actor, now: datetime, procedure: Procedure | None, **values: Any
+) -> Procedure:
+    _require_admin(actor)
+    code = (values.get("code") or "").strip().upper()
+    values["code"] = code
+    if not code:
+        raise FieldError("code", N_("Enter a code"))
+    if _taken(Procedure, Procedure.code, code, procedure.id if procedure else None):
+        raise FieldError("code", N_("Another procedure already has this code"), code="duplicate")
+    minutes = values.get("duration_minutes") or 0
+    if not 5 <= minutes <= 480:
+        raise FieldError("duration_minutes", N_("The duration is between 5 and 480 minutes"))
+    tags = values.get("prep_tags") or ""
+    values["prep_tags"] = ",".join(t.strip().lower() for t in tags.split(",") if t.strip())
+    created = procedure is None
+    if procedure is None:
+        procedure = Procedure()
+        db.session.add(procedure)
+    changes = _apply(procedure, PROCEDURE_FIELDS, values)
+    _finish(
+        actor,
+        now,
+        "admin.procedure.create" if created else "admin.procedure.update",
+        procedure,
+        changes,
+    )
+    return procedure
+
+
+def save_user(
+    actor: Actor,
+    now: datetime,
+    user: User | None,
+    *,
+    password: str | None = None,
+    **values: Any,
+) -> User:
+    """Create or change an account. A new account needs a password; an edit may set one."""
+    _require_admin(actor)
+    username = (values.get("username") or "").strip().lower()
+    values["username"] = username
+    if not _USERNAME.match(username):
+        raise FieldError(
+            "username",
+            N_("A username has 3 to 80 lower-case letters, digits, dots, dashes or underscores"),
+        )
+    if _taken(User, User.username, username, user.id if user else None):
+        raise FieldError("username", N_("This username is already taken"), code="duplicate")
+    if db.session.get(Hospital, values.get("hospital_id")) is None:
+        raise FieldError("hospital_id", N_("Choose a hospital"))
+    if user is not None and user.id == actor.user.id:
+        # An admin locking themself out leaves nobody to undo it.
+        if values.get("role", user.role) is not Role.ADMIN or not values.get(
+            "is_active_account", True
+        ):
+            raise FieldError("role", N_("You cannot remove your own administrator access"))
+    if user is None and not password:
+        raise FieldError("password", N_("Set a password for the new account"))
+    if password:
+        problems = password_problems(password, username)
+        if problems:
+            raise FieldError("password", problems[0])
+    created = user is None
+    if user is None:
+        user = User(created_at=now)
+        db.session.add(user)
+    changes = _apply(user, USER_FIELDS, values)
+    if password:
+        user.set_password(password)
+        changes["password"] = ["***", "***"]  # that it changed, never what to
+    _finish(
+        actor,
+        now,
+        "admin.user.create" if created else "admin.user.update",
+        user,
+        changes,
+        hospital_id=user.hospital_id,
+    )
+    return user

@@ -1,0 +1,436 @@
+"""Admin pages: the network's reference data, user accounts, and the audit log.
+
+Thin views: validate the form, call one operation in ``app.admin.operations``, render.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import time, timedelta
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.admin import bp
+from app.admin.forms import (
+    AuditFilterForm,
+    DeviceForm,
+    HospitalForm,
+    ProcedureForm,
+    UserForm,
+)
+from app.admin.labels import CHARSET_LABELS, PATIENT_ID_POLICY_LABELS
+from app.admin.operations import (
+    FieldError,
+    password_problems,
+    save_device,
+    save_hospital,
+    save_procedure,
+    save_user,
+)
+from app.extensions import db
+from app.hub.formbase import options
+from app.hub.web import actor, flash_error, locale, role_required
+from app.labels import label
+from app.models import (
+    AuditEvent,
+    Device,
+    DicomCharset,
+    Hospital,
+    HospitalLevel,
+    Interface,
+    Modality,
+    PatientIdPolicy,
+    Procedure,
+    Role,
+    User,
+)
+from app.timeutil import local_datetime, utcnow
+from scheduling.errors import DomainError
+
+admin_only = role_required(Role.ADMIN)
+
+
+def _save(form, operation, row, fields: tuple[str, ...], **extra):
+    """Run an operation with the form's data; put a field error beside its field."""
+    values = {name: getattr(form, name).data for name in fields}
+    try:
+        return operation(actor(), utcnow(), row, **values, **extra)
+    except FieldError as error:
+        db.session.rollback()
+        getattr(form, error.field).errors = [
+            *getattr(form, error.field).errors,
+            error.message(locale()),
+        ]
+    except DomainError as error:
+        db.session.rollback()
+        flash_error(error)
+    return None
+
+
+def _hospitals(hubs_only: bool = False) -> list[Hospital]:
+    query = select(Hospital).order_by(Hospital.code)
+    if hubs_only:
+        query = query.where(Hospital.is_hub.is_(True))
+    return list(db.session.scalars(query))
+
+
+def _modality_choices():
+    return options(
+        [
+            (m.code, f"{m.code} · {m.name_en if locale() == 'en' else m.name_th}")
+            for m in db.session.scalars(select(Modality).order_by(Modality.code))
+        ]
+    )
+
+
+def _get_or_404(model, row_id: int | None):
+    if row_id is None:
+        return None
+    row = db.session.get(model, row_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.route("/")
+@admin_only
+def index():
+    counts = {
+        "hospitals": db.session.scalar(select(func.count(Hospital.id))),
+        "devices": db.session.scalar(select(func.count(Device.id))),
+        "procedures": db.session.scalar(select(func.count(Procedure.id))),
+        "users": db.session.scalar(select(func.count(User.id))),
+    }
+    return render_template("admin/index.html", counts=counts)
+
+
+# -- hospitals -------------------------------------------------------------------------
+
+HOSPITAL_FORM_FIELDS = (
+    "code",
+    "name_th",
+    "name_en",
+    "level",
+    "province_th",
+    "province_en",
+    "is_hub",
+    "patient_id_policy",
+    "address_th",
+    "map_url",
+    "phone",
+)
+
+
+@bp.route("/hospitals")
+@admin_only
+def hospitals():
+    rows = db.session.scalars(
+        select(Hospital).options(selectinload(Hospital.devices)).order_by(Hospital.code)
+    ).all()
+    return render_template("admin/hospitals.html", hospitals=rows)
+
+
+@bp.route("/hospitals/new", methods=["GET", "POST"], defaults={"hospital_id": None})
+@bp.route("/hospitals/<int:hospital_id>", methods=["GET", "POST"])
+@admin_only
+def hospital_edit(hospital_id: int | None):
+    hospital = _get_or_404(Hospital, hospital_id)
+    form = HospitalForm(obj=hospital)
+    form.level.choices = options([(m.name, label(m)) for m in HospitalLevel])
+    form.patient_id_policy.choices = options(
+        [(m.name, _(PATIENT_ID_POLICY_LABELS[m])) for m in PatientIdPolicy]
+    )
+    if hospital is None and request.method == "GET":
+        form.level.data = HospitalLevel.COMMUNITY
+        form.patient_id_policy.data = PatientIdPolicy.HN
+    if form.validate_on_submit():
+        saved = _save(form, save_hospital, hospital, HOSPITAL_FORM_FIELDS)
+        if saved is not None:
+            flash(_("Saved %(name)s", name=saved.display_name(locale())), "success")
+            return redirect(url_for("admin.hospitals"))
+    return render_template(
+        "admin/edit.html",
+        form=form,
+        row=hospital,
+        title=_("Hospital"),
+        back=url_for("admin.hospitals"),
+    )
+
+
+# -- devices ---------------------------------------------------------------------------
+
+DEVICE_FORM_FIELDS = (
+    "hospital_id",
+    "modality_code",
+    "name",
+    "ae_title",
+    "station_name",
+    "room_th",
+    "room_en",
+    "charset",
+    "mwl_filter_by_calling_ae",
+    "is_active",
+)
+
+
+@bp.route("/devices")
+@admin_only
+def devices():
+    rows = db.session.scalars(
+        select(Device)
+        .join(Device.hospital)
+        .options(selectinload(Device.hospital))
+        .order_by(Hospital.code, Device.modality_code, Device.ae_title)
+    ).all()
+    return render_template("admin/devices.html", devices=rows, charset_labels=CHARSET_LABELS)
+
+
+@bp.route("/devices/new", methods=["GET", "POST"], defaults={"device_id": None})
+@bp.route("/devices/<int:device_id>", methods=["GET", "POST"])
+@admin_only
+def device_edit(device_id: int | None):
+    device = _get_or_404(Device, device_id)
+    form = DeviceForm(obj=device)
+    form.hospital_id.choices = options(
+        [(h.id, f"{h.code} · {h.display_name(locale())}") for h in _hospitals(hubs_only=True)]
+    )
+    form.modality_code.choices = _modality_choices()
+    form.charset.choices = options([(m.name, _(CHARSET_LABELS[m])) for m in DicomCharset])
+    if device is None and request.method == "GET":
+        form.charset.data = DicomCharset.UTF8
+    if form.validate_on_submit():
+        saved = _save(form, save_device, device, DEVICE_FORM_FIELDS)
+        if saved is not None:
+            flash(_("Saved %(name)s", name=saved.ae_title), "success")
+            return redirect(url_for("admin.devices"))
+    return render_template(
+        "admin/edit.html", form=form, row=device, title=_("Device"), back=url_for("admin.devices")
+    )
+
+
+# -- procedures ------------------------------------------------------------------------
+
+PROCEDURE_FORM_FIELDS = (
+    "code",
+    "name_th",
+    "name_en",
+    "modality_code",
+    "duration_minutes",
+    "prep_th",
+    "prep_en",
+    "uses_contrast",
+    "prep_tags",
+    "is_active",
+)
+
+
+@bp.route("/procedures")
+@admin_only
+def procedures():
+    modality = request.args.get("modality", "")
+    query = select(Procedure).order_by(Procedure.modality_code, Procedure.code)
+    if modality:
+        query = query.where(Procedure.modality_code == modality)
+    return render_template(
+        "admin/procedures.html",
+        procedures=db.session.scalars(query).all(),
+        modalities=db.session.scalars(select(Modality).order_by(Modality.code)).all(),
+        modality=modality,
+    )
+
+
+@bp.route("/procedures/new", methods=["GET", "POST"], defaults={"procedure_id": None})
+@bp.route("/procedures/<int:procedure_id>", methods=["GET", "POST"])
+@admin_only
+def procedure_edit(procedure_id: int | None):
+    procedure = _get_or_404(Procedure, procedure_id)
+    form = ProcedureForm(obj=procedure)
+    form.modality_code.choices = _modality_choices()
+    if form.validate_on_submit():
+        saved = _save(form, save_procedure, procedure, PROCEDURE_FORM_FIELDS)
+        if saved is not None:
+            flash(_("Saved %(name)s", name=saved.code), "success")
+            return redirect(url_for("admin.procedures"))
+    return render_template(
+        "admin/edit.html",
+        form=form,
+        row=procedure,
+        title=_("Procedure"),
+        back=url_for("admin.procedures"),
+    )
+
+
+# -- users -----------------------------------------------------------------------------
+
+USER_FORM_FIELDS = ("username", "full_name", "role", "hospital_id", "locale", "is_active_account")
+
+
+@bp.route("/users")
+@admin_only
+def users():
+    rows = db.session.scalars(
+        select(User)
+        .join(User.hospital)
+        .options(selectinload(User.hospital))
+        .order_by(Hospital.code, User.username)
+    ).all()
+    return render_template("admin/users.html", users=rows)
+
+
+@bp.route("/users/new", methods=["GET", "POST"], defaults={"user_id": None})
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_only
+def user_edit(user_id: int | None):
+    user = _get_or_404(User, user_id)
+    form = UserForm(obj=user)
+    form.role.choices = options([(r.name, label(r)) for r in Role])
+    form.hospital_id.choices = options(
+        [(h.id, f"{h.code} · {h.display_name(locale())}") for h in _hospitals()]
+    )
+    if user is None and request.method == "GET":
+        form.role.data = Role.REQUESTER
+    if form.validate_on_submit():
+        password = form.password.data or None
+        problems = password_problems(password, form.username.data) if password else []
+        if problems:
+            form.password.errors = [_(p) for p in problems]
+        else:
+            saved = _save(form, save_user, user, USER_FORM_FIELDS, password=password)
+            if saved is not None:
+                flash(_("Saved %(name)s", name=saved.username), "success")
+                return redirect(url_for("admin.users"))
+    return render_template(
+        "admin/edit.html",
+        form=form,
+        row=user,
+        title=_("User account"),
+        back=url_for("admin.users"),
+        hints={
+            "password": _(
+                "At least 10 characters; not a common "
+                "password; not containing the username. "
+                "Leave empty to keep the current one."
+            )
+        },
+    )
+
+
+# -- audit log -------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _audit_query(form: AuditFilterForm):
+    query = select(AuditEvent)
+    if form.action.data:
+        query = query.where(AuditEvent.action.startswith(form.action.data.strip()))
+    if form.actor.data:
+        query = query.where(AuditEvent.actor.contains(form.actor.data.strip()))
+    if form.interface.data in Interface.__members__:
+        query = query.where(AuditEvent.interface == Interface[form.interface.data])
+    if form.entity_type.data:
+        query = query.where(AuditEvent.entity_type == form.entity_type.data)
+    if form.entity_id.data:
+        query = query.where(AuditEvent.entity_id == form.entity_id.data)
+    if form.hospital_id.data:
+        query = query.where(AuditEvent.hospital_id == form.hospital_id.data)
+    if form.date_from.data:
+        query = query.where(AuditEvent.at >= local_datetime(form.date_from.data, time.min))
+    if form.date_to.data:
+        end = local_datetime(form.date_to.data + timedelta(days=1), time.min)
+        query = query.where(AuditEvent.at < end)
+    return query
+
+
+def _audit_form() -> tuple[AuditFilterForm, list[Hospital]]:
+    form = AuditFilterForm(request.args)
+    entity_types = [
+        t
+        for t in db.session.scalars(
+            select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)
+        )
+        if t
+    ]
+    hospitals = _hospitals()
+    form.fill_choices(hospitals, entity_types, locale())
+    return form, hospitals
+
+
+@bp.route("/audit")
+@admin_only
+def audit():
+    form, hospitals = _audit_form()
+    valid = form.validate()
+    query = _audit_query(form) if valid else select(AuditEvent).where(AuditEvent.id < 0)
+    page = db.paginate(
+        query.options(selectinload(AuditEvent.user)).order_by(
+            AuditEvent.at.desc(), AuditEvent.id.desc()
+        ),
+        page=request.args.get("page", 1, type=int),
+        per_page=AUDIT_PAGE_SIZE,
+        error_out=False,
+    )
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        page=page,
+        args=args,
+        hospital_names={h.id: h.display_name(locale()) for h in hospitals},
+    )
+
+
+@bp.route("/audit.csv")
+@admin_only
+def audit_csv():
+    form, _hospitals_ = _audit_form()
+    if not form.validate():
+        abort(400)
+    rows = db.session.scalars(
+        _audit_query(form).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(50_000)
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "at_utc",
+            "actor",
+            "interface",
+            "action",
+            "entity_type",
+            "entity_id",
+            "hospital_id",
+            "remote_addr",
+            "detail",
+        ]
+    )
+    for e in rows:
+        writer.writerow(
+            [
+                e.at.isoformat(),
+                e.actor,
+                e.interface.value,
+                e.action,
+                e.entity_type,
+                e.entity_id,
+                e.hospital_id,
+                e.remote_addr,
+                json_text(e.detail),
+            ]
+        )
+    # A BOM so Excel, which Thai offices open CSVs with, reads the Thai as UTF-8.
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=audit.csv"},
+    )
+
+
+def json_text(value) -> str:
+    """JSON with Thai left readable (Flask's ``tojson`` escapes it to \\uXXXX)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""

@@ -1,0 +1,37 @@
+"""The hub: schedulers' inbox, day and week views, capacity editors; radiologists' exam list."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Blueprint, Flask
+
+from app.models import Role
+from app.timeutil import local_today, to_local
+from scheduling.i18n import N_
+
+bp = Blueprint("hub", __name__, url_prefix="/hub")
+
+from app.hub import routes  # noqa: E402,F401
+
+
+def age_years(born: date, on: date | None = None) -> int:
+    on = on or local_today()
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def localdate(value: datetime) -> str:
+    """The local calendar day of an instant, ISO-formatted for links (``?date=``)."""
+    return to_local(value).date().isoformat()
+
+
+def init_app(app: Flask) -> None:
+    from app.navigation import add_nav_item
+
+    app.register_blueprint(bp)
+    app.add_template_filter(age_years)
+    app.add_template_filter(localdate)
+    add_nav_item(app, "hub.inbox", N_("Inbox"), {Role.SCHEDULER}, order=19)
+    add_nav_item(app, "hub.day", N_("Day view"), {Role.SCHEDULER}, order=20)
+    add_nav_item(app, "hub.week", N_("Week view"), {Role.SCHEDULER}, order=21)
+    add_nav_item(app, "hub.exams", N_("Exams"), {Role.RADIOLOGIST}, order=30)

@@ -1,0 +1,51 @@
+"""A FlaskForm whose built-in WTForms messages are translated through our own catalogue.
+
+WTForms ships no Thai catalogue, so "Not a valid integer value." would reach a Thai
+scheduler in English. The msgids WTForms uses are listed here with ``N_`` so that
+``pybabel extract`` puts them in ``messages.po`` where they get their Thai.
+"""
+
+from __future__ import annotations
+
+from flask_babel import get_translations
+from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
+
+from scheduling.i18n import N_
+
+WTFORMS_MESSAGES = (
+    N_("This field is required."),
+    N_("Not a valid choice."),
+    N_("Invalid Choice: could not coerce."),
+    N_("Not a valid integer value."),
+    N_("Not a valid decimal value."),
+    N_("Not a valid date value."),
+    N_("Invalid URL."),
+    N_("Invalid input."),
+    N_("Field must be equal to %(other_name)s."),
+    N_("Number must be between %(min)s and %(max)s."),
+    N_("Number must be at least %(min)s."),
+    N_("Number must be at most %(max)s."),
+    N_("Field must be between %(min)d and %(max)d characters long."),
+)
+
+
+class _CatalogueTranslations:
+    # The raw catalogue, not flask_babel.gettext: WTForms formats the result itself,
+    # and flask_babel.ngettext would format with only ``num`` and fail on ``%(min)d``.
+    def gettext(self, string: str) -> str:
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ungettext(singular, plural, n)
+
+
+class RadBookForm(FlaskForm):
+    class Meta:
+        def get_translations(self, form):
+            return _CatalogueTranslations()
+
+
+def options(pairs) -> list[SelectChoice]:
+    """``[(value, label), ...]`` as WTForms 3.3 wants select choices (tuples are deprecated)."""
+    return [SelectChoice(value, label) for value, label in pairs]

@@ -1,0 +1,51 @@
+"""Hub forms: the date picker of the day and week views, and the scheduler's actions."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.hub.fields import BEDateField
+from app.hub.formbase import RadBookForm
+
+
+class DayPickForm(RadBookForm):
+    class Meta:
+        csrf = False  # a GET navigation form
+
+    date = BEDateField(_l("Date"), validators=[Optional()])
+    modality = SelectField(_l("Modality"), validators=[Optional()])
+
+
+class ReasonForm(RadBookForm):
+    """Reject a request or cancel a booking: the reason goes to the requester and the audit."""
+
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[
+            DataRequired(_l("Enter the reason; the requesting hospital will see it")),
+            Length(max=1000, message=_l("At most 1000 characters")),
+        ],
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
+class ChangeRequestForm(RadBookForm):
+    procedure_id = SelectField(_l("Procedure"), coerce=int)
+    priority = SelectField(_l("Priority"))
+    submit = SubmitField(_l("Save changes"))
+
+
+class MoveSearchForm(RadBookForm):
+    class Meta:
+        csrf = False
+
+    date = BEDateField(_l("New date"), validators=[DataRequired(_l("Enter a date"))])
+    device_id = SelectField(_l("Device"), coerce=int, validators=[Optional()])
+
+
+class MoveForm(RadBookForm):
+    device_id = HiddenField()
+    start_at = HiddenField()
+    reason = StringField(_l("Reason for the move"), validators=[Optional(), Length(max=500)])
