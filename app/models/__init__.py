@@ -50,6 +50,7 @@ from app.models.line import (
 from app.models.network import ApiClient, Device, Hospital, Modality, Procedure, User
 from app.models.orders import Appointment, ImagingRequest, Study
 from app.models.patients import Patient, PatientHN
+from app.models.worklist import MppsStatus, PacsQueryState, PerformedProcedureStep
 
 __all__ = [
     "AccessionCounter",
@@ -86,10 +87,13 @@ __all__ = [
     "LineReplyKind",
     "LineWebhookEvent",
     "Modality",
+    "MppsStatus",
+    "PacsQueryState",
     "OutboxStatus",
     "Patient",
     "PatientHN",
     "PatientIdPolicy",
+    "PerformedProcedureStep",
     "Priority",
     "Procedure",
     "RequestStatus",

@@ -1,0 +1,99 @@
+"""The scanners allowed to talk to RadBook, kept in memory between short refreshes.
+
+The association check and every C-FIND need the calling scanner's settings
+(hub, character set, filter-by-calling-AE, the hub's Patient ID policy). Reading
+them from this directory keeps each C-FIND at one SQL query; a change made in the
+admin pages is picked up within ``DICOM_DEVICE_REFRESH_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Device, DicomCharset, Hospital, PatientIdPolicy
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: int
+    ae_title: str
+    name: str
+    station_name: str
+    modality_code: str
+    charset: DicomCharset
+    filter_by_calling_ae: bool
+    hospital_id: int
+    hospital_code: str
+    patient_id_policy: PatientIdPolicy
+
+
+def load_devices() -> dict[str, DeviceInfo]:
+    """Every active device, by AE title (needs an app context)."""
+    rows = db.session.execute(
+        select(
+            Device.id,
+            Device.ae_title,
+            Device.name,
+            Device.station_name,
+            Device.modality_code,
+            Device.charset,
+            Device.mwl_filter_by_calling_ae,
+            Hospital.id,
+            Hospital.code,
+            Hospital.patient_id_policy,
+        )
+        .join(Hospital, Hospital.id == Device.hospital_id)
+        .where(Device.is_active.is_(True))
+    ).all()
+    return {
+        row[1].strip(): DeviceInfo(
+            id=row[0],
+            ae_title=row[1].strip(),
+            name=row[2],
+            station_name=row[3] or row[1],
+            modality_code=row[4],
+            charset=row[5] or DicomCharset.UTF8,
+            filter_by_calling_ae=bool(row[6]),
+            hospital_id=row[7],
+            hospital_code=row[8],
+            patient_id_policy=row[9] or PatientIdPolicy.HN,
+        )
+        for row in rows
+    }
+
+
+class DeviceDirectory:
+    """AE title → DeviceInfo, reloaded from the database when older than ``max_age``."""
+
+    def __init__(self, app: Flask, max_age: float = 10.0):
+        self._app = app
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._devices: dict[str, DeviceInfo] = {}
+        self._loaded_at = float("-inf")
+
+    def refresh(self) -> None:
+        with self._app.app_context():
+            devices = load_devices()
+        with self._lock:
+            self._devices = devices
+            self._loaded_at = time.monotonic()
+
+    def _current(self) -> dict[str, DeviceInfo]:
+        if time.monotonic() - self._loaded_at > self._max_age:
+            self.refresh()
+        return self._devices
+
+    def get(self, ae_title: str | None) -> DeviceInfo | None:
+        if not ae_title:
+            return None
+        return self._current().get(ae_title.strip())
+
+    def ae_titles(self) -> list[str]:
+        return list(self._current())

@@ -1,0 +1,571 @@
+"""Modality Worklist: a C-FIND identifier → one SQL query → one identifier per step.
+
+Every live appointment is one Requested Procedure with one Scheduled Procedure
+Step. The matching keys of PS3.4 Annex K become WHERE clauses on indexed columns
+(``ix_appointment_device_start`` for the usual "my station, today" query), so the
+cost of a query follows the number of matches, not the size of the schedule.
+
+The answer carries exactly the attributes the query asked for (K.2.2.1.2): known
+ones with their values, unknown ones empty with their dictionary VR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.tag import Tag
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from app.extensions import db
+from app.models import (
+    Appointment,
+    AppointmentStatus,
+    Device,
+    DicomCharset,
+    Hospital,
+    ImagingRequest,
+    Patient,
+    PatientHN,
+    PatientIdPolicy,
+    Priority,
+    Procedure,
+)
+from scheduling.patients import PREFIXES
+from worklist import charsets
+from worklist.devices import DeviceInfo
+from worklist.matching import (
+    LIKE_ESCAPE,
+    NamePattern,
+    TimeRange,
+    combined_range,
+    has_wildcard,
+    is_universal,
+    parse_date_matching,
+    parse_name_matching,
+    parse_time_matching,
+    wildcard_to_like,
+)
+
+# Issuer of Patient ID for the national ID: the TH Core identifier system (as FHIR uses).
+NATIONAL_ID_ISSUER = "https://terms.sil-th.org/id/th-cid"
+# Procedure codes are RadBook's own catalogue codes ("99" = local coding scheme, PS3.16 8.2).
+PROCEDURE_CODING_SCHEME = "99RADBOOK"
+
+# Scheduled Procedure Step Status (0040,0020) ↔ appointment status.
+SPS_STATUS: dict[AppointmentStatus, str] = {
+    AppointmentStatus.BOOKED: "SCHEDULED",
+    AppointmentStatus.ARRIVED: "ARRIVED",
+    AppointmentStatus.IN_PROGRESS: "STARTED",
+    AppointmentStatus.COMPLETED: "COMPLETED",
+    AppointmentStatus.CANCELLED: "CANCELED",
+}
+if hasattr(AppointmentStatus, "DISCONTINUED"):
+    SPS_STATUS[AppointmentStatus.DISCONTINUED] = "DISCONTINUED"
+# Steps a scanner should still perform; the others are hidden unless asked for by status.
+OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+
+PRIORITY = {Priority.STAT: "STAT", Priority.URGENT: "HIGH", Priority.ROUTINE: "ROUTINE"}
+
+CONTRAST_AGENT = (
+    ("gadolinium", "Gadolinium contrast"),
+    ("iodinated", "Iodinated contrast"),
+    ("barium", "Barium"),
+)
+
+# Tags, by keyword, resolved once.
+T = {
+    kw: Tag(kw)
+    for kw in (
+        "SpecificCharacterSet",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "PatientName",
+        "PatientID",
+        "IssuerOfPatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "MedicalAlerts",
+        "Allergies",
+        "StudyInstanceUID",
+        "RequestedProcedureID",
+        "RequestedProcedureDescription",
+        "RequestedProcedureCodeSequence",
+        "RequestedProcedurePriority",
+        "ReasonForTheRequestedProcedure",
+        "PlacerOrderNumberImagingServiceRequest",
+        "FillerOrderNumberImagingServiceRequest",
+        "RequestingPhysician",
+        "RequestingService",
+        "ScheduledProcedureStepSequence",
+        "ScheduledStationAETitle",
+        "ScheduledProcedureStepStartDate",
+        "ScheduledProcedureStepStartTime",
+        "ScheduledProcedureStepEndDate",
+        "ScheduledProcedureStepEndTime",
+        "Modality",
+        "ScheduledPerformingPhysicianName",
+        "ScheduledProcedureStepDescription",
+        "ScheduledProtocolCodeSequence",
+        "ScheduledProcedureStepID",
+        "ScheduledStationName",
+        "ScheduledProcedureStepLocation",
+        "ScheduledProcedureStepStatus",
+        "RequestedContrastAgent",
+        "CodeValue",
+        "CodingSchemeDesignator",
+        "CodeMeaning",
+        "InstitutionName",
+    )
+}
+
+_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+
+
+# ---------------------------------------------------------------------------
+# The query
+# ---------------------------------------------------------------------------
+
+_requester = aliased(Hospital, name="requester")
+
+COLUMNS = (
+    Appointment.id.label("appointment_id"),
+    Appointment.accession_number,
+    Appointment.study_instance_uid,
+    Appointment.requested_procedure_id,
+    Appointment.sps_id,
+    Appointment.start_at,
+    Appointment.end_at,
+    Appointment.status,
+    Device.ae_title,
+    Device.name.label("device_name"),
+    Device.station_name,
+    Device.modality_code,
+    Patient.id_value,
+    Patient.prefix,
+    Patient.given_name_th,
+    Patient.family_name_th,
+    Patient.given_name_en,
+    Patient.family_name_en,
+    Patient.birth_date,
+    Patient.sex,
+    Patient.medical_alerts,
+    PatientHN.hn,
+    Procedure.code.label("procedure_code"),
+    Procedure.name_en.label("procedure_name_en"),
+    Procedure.name_th.label("procedure_name_th"),
+    Procedure.prep_tags,
+    ImagingRequest.placer_order_number,
+    ImagingRequest.priority,
+    ImagingRequest.indication,
+    ImagingRequest.requesting_clinician,
+    _requester.name_th.label("requester_name_th"),
+    _requester.name_en.label("requester_name_en"),
+)
+
+
+def _base_statement() -> Select:
+    return (
+        select(*COLUMNS)
+        .select_from(Appointment)
+        .join(Device, Device.id == Appointment.device_id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
+        .join(Procedure, Procedure.id == ImagingRequest.procedure_id)
+        .join(_requester, _requester.id == ImagingRequest.requesting_hospital_id)
+        .outerjoin(
+            PatientHN,
+            and_(
+                PatientHN.patient_id == Appointment.patient_id,
+                PatientHN.hospital_id == Appointment.hub_hospital_id,
+            ),
+        )
+    )
+
+
+def _text_value(ds: Dataset | None, tag: int) -> str | None:
+    """A matching key's value as text; None when absent or universal.
+
+    Values are read from the raw bytes where possible: converting an element makes
+    pydicom validate it and warn, and a malformed value here is the scanner's error,
+    reported back as a failure status rather than logged on every query.
+    """
+    if ds is None or tag not in ds:
+        return None
+    elem = ds.get_item(tag)
+    if isinstance(elem, RawDataElement) and not _is_pn(tag):
+        raw = elem.value or b""
+        value = raw.decode("utf-8", "replace").strip("\x00 ")
+    else:
+        value = ds[tag].value
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            # Several values: only UIDs may list them (C.2.2.2.2); keep the whole value
+            # as one string so an odd query never matches by accident.
+            value = (
+                "\\".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+            )
+    value = value.strip()
+    return None if is_universal(value) else value
+
+
+def _is_pn(tag: int) -> bool:
+    try:
+        return dictionary_VR(tag) == "PN"
+    except KeyError:
+        return False
+
+
+def _match(column, value: str, *, upper: bool = False):
+    if upper:
+        column = func.upper(column)
+        value = value.upper()
+    if has_wildcard(value):
+        return column.like(wildcard_to_like(value), escape=LIKE_ESCAPE)
+    return column == value
+
+
+def _name_expressions():
+    roman = func.rtrim(Patient.family_name_en + "^" + Patient.given_name_en, "^")
+    thai = func.rtrim(Patient.family_name_th + "^" + Patient.given_name_th, "^")
+    return roman, thai
+
+
+def _name_clause(pattern: NamePattern):
+    # Person names match case-insensitively (C.2.2.2.1 leaves it to the SCP): people
+    # type "somsri" at the console; Thai has no case, so this only concerns the Latin.
+    roman, thai = _name_expressions()
+    if pattern.any_group:
+        assert pattern.alphabetic is not None
+        return or_(
+            _match(roman, pattern.alphabetic, upper=True),
+            _match(thai, pattern.alphabetic, upper=True),
+        )
+    clauses = []
+    if pattern.alphabetic is not None:
+        clauses.append(_match(roman, pattern.alphabetic, upper=True))
+    if pattern.ideographic is not None:
+        clauses.append(_match(thai, pattern.ideographic, upper=True))
+    return and_(*clauses)
+
+
+def _status_clause(value: str | None):
+    if value is None:
+        return Appointment.status.in_(OPEN_STATUSES)
+    wanted = [
+        status
+        for status, code in SPS_STATUS.items()
+        if (code == value.upper() if not has_wildcard(value) else _like_py(code, value.upper()))
+    ]
+    return Appointment.status.in_(wanted) if wanted else None
+
+
+def _like_py(text: str, pattern: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(text, pattern.replace("[", "[[]"))
+
+
+@dataclass
+class Query:
+    statement: Select | None  # None: nothing can match
+    time_of_day: TimeRange | None  # applied to the fetched rows (a time with no date)
+
+
+def build_query(
+    identifier: Dataset,
+    caller: DeviceInfo,
+    directory_get: Callable[[str], DeviceInfo | None],
+    zone: tzinfo,
+) -> Query:
+    """Translate the matching keys of ``identifier`` into one SELECT.
+
+    Raises InvalidMatchingValue for a value that cannot be parsed.
+    """
+    stmt = _base_statement().where(Appointment.hub_hospital_id == caller.hospital_id)
+    sps_seq = identifier.get(T["ScheduledProcedureStepSequence"])
+    sps = sps_seq.value[0] if sps_seq is not None and sps_seq.VR == "SQ" and sps_seq.value else None
+
+    # Scheduled Station AE Title, or the caller's own steps when it is left empty.
+    station = _text_value(sps, T["ScheduledStationAETitle"])
+    if station is not None:
+        if has_wildcard(station):
+            stmt = stmt.where(_match(Device.ae_title, station))
+        else:
+            device = directory_get(station)
+            # An unknown or other hub's station has no steps here.
+            if device is None or device.hospital_id != caller.hospital_id:
+                return Query(None, None)
+            stmt = stmt.where(Appointment.device_id == device.id)
+    elif caller.filter_by_calling_ae and not _station_is_universal_wildcard(sps):
+        stmt = stmt.where(Appointment.device_id == caller.id)
+
+    modality = _text_value(sps, T["Modality"])
+    if modality is not None:
+        stmt = stmt.where(_match(Device.modality_code, modality))
+
+    dates = parse_date_matching(_text_value(sps, T["ScheduledProcedureStepStartDate"]))
+    times = parse_time_matching(_text_value(sps, T["ScheduledProcedureStepStartTime"]))
+    instants, time_of_day = combined_range(dates, times, zone)
+    if instants is not None:
+        if instants.low is not None:
+            stmt = stmt.where(Appointment.start_at >= instants.low)
+        if instants.high is not None:
+            stmt = stmt.where(Appointment.start_at < instants.high)
+
+    status_clause = _status_clause(_text_value(sps, T["ScheduledProcedureStepStatus"]))
+    if status_clause is None:
+        return Query(None, None)
+    stmt = stmt.where(status_clause)
+
+    if _text_value(sps, T["ScheduledPerformingPhysicianName"]) is not None:
+        # RadBook does not assign performing physicians: every step has an empty value,
+        # which only universal matching matches.
+        return Query(None, None)
+
+    sps_id = _text_value(sps, T["ScheduledProcedureStepID"])
+    if sps_id is not None:
+        stmt = stmt.where(_match(Appointment.sps_id, sps_id))
+
+    patient_id = _text_value(identifier, T["PatientID"])
+    if patient_id is not None:
+        if caller.patient_id_policy is PatientIdPolicy.NATIONAL_ID:
+            stmt = stmt.where(_match(Patient.id_value, patient_id))
+        else:
+            stmt = stmt.where(_match(PatientHN.hn, patient_id))
+
+    name = parse_name_matching(_text_value(identifier, T["PatientName"]))
+    if name is not None:
+        stmt = stmt.where(_name_clause(name))
+
+    for key, column in (
+        ("AccessionNumber", Appointment.accession_number),
+        ("RequestedProcedureID", Appointment.requested_procedure_id),
+        ("StudyInstanceUID", Appointment.study_instance_uid),
+    ):
+        value = _text_value(identifier, T[key])
+        if value is not None:
+            stmt = stmt.where(_match(column, value))
+
+    stmt = stmt.order_by(Appointment.start_at, Appointment.id)
+    return Query(stmt, time_of_day)
+
+
+def _station_is_universal_wildcard(sps: Dataset | None) -> bool:
+    """``*`` asks for every station explicitly; only a *missing or empty* value is narrowed."""
+    if sps is None or T["ScheduledStationAETitle"] not in sps:
+        return False
+    value = sps[T["ScheduledStationAETitle"]].value
+    return isinstance(value, str) and value.strip() != "" and set(value.strip()) == {"*"}
+
+
+def fetch(query: Query, zone: tzinfo) -> list[Any]:
+    """Run the one SELECT (needs an app context)."""
+    if query.statement is None:
+        return []
+    rows = db.session.execute(query.statement).all()
+    if query.time_of_day is not None:
+        rows = [r for r in rows if query.time_of_day.contains(r.start_at.astimezone(zone).time())]
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# The answer
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    caller: DeviceInfo
+    zone: tzinfo
+
+    @property
+    def charset(self) -> DicomCharset:
+        return self.caller.charset
+
+
+def _local(value: datetime, zone: tzinfo) -> datetime:
+    return value.astimezone(zone)
+
+
+def _alert_lines(text: str | None) -> list[str]:
+    if not text:
+        return []
+    lines = [line.strip() for line in text.replace(";", "\n").splitlines()]
+    return [line[:64] for line in lines if line]
+
+
+def _allergies(text: str | None) -> list[str]:
+    # RadBook keeps one free-text alerts field; the allergy lines (contrast first of all)
+    # also go to Allergies (0010,2110), which many consoles show in red.
+    return [line for line in _alert_lines(text) if "แพ้" in line or "allerg" in line.lower()]
+
+
+def _contrast(prep_tags: str | None) -> str:
+    tags = prep_tags or ""
+    for needle, text in CONTRAST_AGENT:
+        if needle in tags:
+            return text
+    return ""
+
+
+def _patient_name(row, ctx: Context) -> str:
+    prefix_th, prefix_en = PREFIXES.get(row.prefix, ("", ""))
+    return charsets.person_name(
+        ctx.charset,
+        family_en=row.family_name_en,
+        given_en=row.given_name_en,
+        family_th=row.family_name_th,
+        given_th=row.given_name_th,
+        prefix_en=prefix_en,
+        prefix_th=prefix_th,
+    )
+
+
+def _patient_id(row, ctx: Context) -> str:
+    if ctx.caller.patient_id_policy is PatientIdPolicy.NATIONAL_ID:
+        return row.id_value
+    # A patient booked without an HN at the hub still needs an ID on the scanner.
+    return row.hn or row.id_value
+
+
+def _issuer(row, ctx: Context) -> str:
+    if ctx.caller.patient_id_policy is PatientIdPolicy.NATIONAL_ID or not row.hn:
+        return NATIONAL_ID_ISSUER
+    return ctx.caller.hospital_code
+
+
+def _clinician(row, ctx: Context) -> str:
+    return charsets.free_text(ctx.charset, row.requesting_clinician).replace("^", " ")[:64]
+
+
+CODE_ITEM: dict[int, Callable[[Any, Context], Any]] = {
+    T["CodeValue"]: lambda r, c: r.procedure_code,
+    T["CodingSchemeDesignator"]: lambda r, c: PROCEDURE_CODING_SCHEME,
+    T["CodeMeaning"]: lambda r, c: r.procedure_name_en[:64],
+}
+
+
+Getter = Callable[[Any, Context], Any]
+
+SPS_ITEM: dict[int, Getter] = {
+    T["ScheduledStationAETitle"]: lambda r, c: r.ae_title,
+    T["ScheduledProcedureStepStartDate"]: lambda r, c: _local(r.start_at, c.zone).strftime(
+        "%Y%m%d"
+    ),
+    T["ScheduledProcedureStepStartTime"]: lambda r, c: _local(r.start_at, c.zone).strftime(
+        "%H%M%S"
+    ),
+    T["ScheduledProcedureStepEndDate"]: lambda r, c: _local(r.end_at, c.zone).strftime("%Y%m%d"),
+    T["ScheduledProcedureStepEndTime"]: lambda r, c: _local(r.end_at, c.zone).strftime("%H%M%S"),
+    T["Modality"]: lambda r, c: r.modality_code,
+    T["ScheduledPerformingPhysicianName"]: lambda r, c: "",
+    T["ScheduledProcedureStepDescription"]: lambda r, c: r.procedure_name_en[:64],
+    T["ScheduledProtocolCodeSequence"]: lambda r, c: [CODE_ITEM],
+    T["ScheduledProcedureStepID"]: lambda r, c: r.sps_id,
+    T["ScheduledStationName"]: lambda r, c: (r.station_name or r.ae_title)[:16],
+    T["ScheduledProcedureStepLocation"]: lambda r, c: charsets.ascii_only(r.device_name)[:16],
+    T["ScheduledProcedureStepStatus"]: lambda r, c: SPS_STATUS.get(r.status, ""),
+    T["RequestedContrastAgent"]: lambda r, c: _contrast(r.prep_tags),
+}
+
+TOP_LEVEL: dict[int, Getter] = {
+    T["AccessionNumber"]: lambda r, c: r.accession_number,
+    T["ReferringPhysicianName"]: _clinician,
+    T["PatientName"]: _patient_name,
+    T["PatientID"]: _patient_id,
+    T["IssuerOfPatientID"]: _issuer,
+    T["PatientBirthDate"]: lambda r, c: r.birth_date.strftime("%Y%m%d") if r.birth_date else "",
+    T["PatientSex"]: lambda r, c: r.sex.value if r.sex is not None else "",
+    T["MedicalAlerts"]: lambda r, c: _alert_lines(r.medical_alerts),
+    T["Allergies"]: lambda r, c: _allergies(r.medical_alerts),
+    T["StudyInstanceUID"]: lambda r, c: r.study_instance_uid,
+    T["RequestedProcedureID"]: lambda r, c: r.requested_procedure_id,
+    T["RequestedProcedureDescription"]: lambda r, c: r.procedure_name_en[:64],
+    T["RequestedProcedureCodeSequence"]: lambda r, c: [CODE_ITEM],
+    T["RequestedProcedurePriority"]: lambda r, c: PRIORITY.get(r.priority, "ROUTINE"),
+    T["ReasonForTheRequestedProcedure"]: lambda r, c: charsets.free_text(c.charset, r.indication)[
+        :64
+    ],
+    T["PlacerOrderNumberImagingServiceRequest"]: lambda r, c: r.placer_order_number,
+    T["FillerOrderNumberImagingServiceRequest"]: lambda r, c: r.accession_number,
+    T["RequestingPhysician"]: _clinician,
+    T["RequestingService"]: lambda r, c: charsets.free_text(
+        c.charset, r.requester_name_th, r.requester_name_en
+    )[:64],
+    T["RequestedContrastAgent"]: lambda r, c: _contrast(r.prep_tags),
+    T["ScheduledProcedureStepSequence"]: lambda r, c: [SPS_ITEM],
+}
+
+
+def _fit(value: Any, vr: str, charset: DicomCharset) -> Any:
+    """Keep text inside what the scanner's character set can carry."""
+    if vr not in _TEXT_VRS or charset is DicomCharset.UTF8:
+        return value
+    if isinstance(value, list):
+        return [_fit(v, vr, charset) for v in value]
+    if not isinstance(value, str) or value.isascii():
+        return value
+    if charset is DicomCharset.ASCII:
+        return charsets.ascii_only(value)
+    return value.encode("iso8859_11", "replace").decode("iso8859_11")
+
+
+def _empty(tag: int, vr: str) -> DataElement:
+    return DataElement(tag, vr, [] if vr == "SQ" else None)
+
+
+def _project(
+    template: Dataset | None, getters: dict[int, Getter], row: Any, ctx: Context
+) -> Dataset:
+    """Fill the attributes ``template`` asks for (all of ``getters`` when it is empty).
+
+    A sequence getter returns a list of getter maps, one per item.
+    """
+    out = Dataset()
+    tags: Iterable[int] = template.keys() if template is not None and len(template) else getters
+    for tag in tags:
+        tag = Tag(tag)
+        if tag.is_private or tag.element == 0 or tag == T["SpecificCharacterSet"]:
+            continue
+        vr = template.get_item(tag).VR if template is not None and tag in template else None
+        if vr is None or vr == "UN" or " or " in vr:
+            try:
+                vr = dictionary_VR(tag)
+            except KeyError:
+                continue
+        getter = getters.get(tag)
+        if getter is None:
+            out.add(_empty(tag, vr))
+            continue
+        value = getter(row, ctx)
+        if vr == "SQ":
+            nested_template = None
+            if template is not None and tag in template and template[tag].value:
+                nested_template = template[tag].value[0]
+            items = [_project(nested_template, item, row, ctx) for item in value]
+            out.add(DataElement(tag, "SQ", Sequence(items)))
+        elif value == "" or value == []:
+            out.add(_empty(tag, vr))
+        else:
+            out.add(DataElement(tag, vr, _fit(value, vr, ctx.charset)))
+    return out
+
+
+def identifier_for(query: Dataset, row: Any, ctx: Context) -> Dataset:
+    """The response identifier for one matching step."""
+    out = _project(query, TOP_LEVEL, row, ctx)
+    charset = charsets.SPECIFIC_CHARACTER_SET[ctx.charset]
+    if charset:
+        out.SpecificCharacterSet = charset
+    elif T["SpecificCharacterSet"] in query:
+        out.add(DataElement(T["SpecificCharacterSet"], "CS", None))
+    return out

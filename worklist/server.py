@@ -1,0 +1,194 @@
+"""The DICOM SCP: Verification, Modality Worklist C-FIND, MPPS N-CREATE / N-SET.
+
+Handlers follow pynetdicom's ``apps/qrscp``: bound with extra arguments through
+``evt_handlers``; ``handle_find`` is a generator yielding ``(0xFF00, identifier)``
+per match and checking ``event.is_cancelled``; errors become DICOM failure
+statuses. Each handler runs in the association's thread, which has no Flask
+request: it pushes its own app context, so it gets its own database session.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from pydicom.dataset import Dataset
+from pynetdicom import AE, _config, evt
+from pynetdicom.sop_class import (
+    ModalityWorklistInformationFind,
+    Verification,
+)
+from pynetdicom.transport import ThreadedAssociationServer
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.extensions import db
+from worklist import mwl
+from worklist.devices import DeviceDirectory
+from worklist.matching import InvalidMatchingValue
+
+log = logging.getLogger(__name__)
+
+# C-FIND failure statuses (PS3.4 C.4.1.1.4 / K.4.1.1.4).
+STATUS_PENDING = 0xFF00
+STATUS_CANCEL = 0xFE00
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_IDENTIFIER_MISMATCH = 0xA900  # identifier does not match SOP class
+STATUS_UNABLE_TO_PROCESS = 0xC000
+
+# An AE title no scanner can have ("\" is not allowed in AE): keeps pynetdicom's
+# calling-AE check switched on while no device exists yet.
+_NOBODY = "\\"
+
+# Identifier pretty-printing costs time on every query and puts patient data in
+# logs: off unless DICOM_LOG_IDENTIFIERS is set.
+_config.LOG_HANDLER_LEVEL = "none"
+
+
+def configure_logging(log_identifiers: bool) -> None:
+    _config.LOG_REQUEST_IDENTIFIERS = log_identifiers
+    _config.LOG_RESPONSE_IDENTIFIERS = log_identifiers
+
+
+class RadbookAE(AE):
+    """An AE whose accepted calling AE titles are the known, active devices."""
+
+    def __init__(self, ae_title: str, directory: DeviceDirectory):
+        super().__init__(ae_title=ae_title)
+        self._directory = directory
+
+    @property  # type: ignore[override]
+    def require_calling_aet(self) -> list[str]:
+        return self._directory.ae_titles() or [_NOBODY]
+
+    @require_calling_aet.setter
+    def require_calling_aet(self, ae_titles: list[str]) -> None:  # pragma: no cover
+        raise AttributeError("the accepted AE titles are the devices in the database")
+
+
+def _failure(status: int, comment: str) -> Dataset:
+    ds = Dataset()
+    ds.Status = status
+    ds.ErrorComment = comment[:64]
+    return ds
+
+
+def _zone(app: Flask) -> ZoneInfo:
+    return ZoneInfo(app.config["RADBOOK_TIMEZONE"])
+
+
+def handle_echo(event: evt.Event) -> int:
+    return 0x0000
+
+
+def handle_open(event: evt.Event) -> None:
+    """TCP_NODELAY on every accepted connection.
+
+    A C-FIND answer is a burst of small PDUs; with Nagle's algorithm each waits for
+    the peer's delayed ACK (40 ms on Linux), which alone would break the 5 ms target.
+    """
+    sock = getattr(event.assoc.dul.socket, "socket", None)
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # pragma: no cover - the peer may already be gone
+            pass
+
+
+def handle_find(event: evt.Event, app: Flask, directory: DeviceDirectory) -> Iterator[Any]:
+    """Modality Worklist C-FIND: one SQL query, one pending response per step."""
+    caller = directory.get(event.assoc.requestor.ae_title)
+    if caller is None:  # removed or disabled while the association was open
+        yield _failure(STATUS_UNABLE_TO_PROCESS, "Calling AE is not a known device"), None
+        return
+    try:
+        query = event.identifier
+    except Exception:
+        log.warning("MWL C-FIND from %s: identifier could not be decoded", caller.ae_title)
+        yield _failure(STATUS_IDENTIFIER_MISMATCH, "Identifier could not be decoded"), None
+        return
+
+    zone = _zone(app)
+    try:
+        with app.app_context():
+            rows = mwl.fetch(mwl.build_query(query, caller, directory.get, zone), zone)
+            db.session.rollback()  # read-only: end the transaction before answering
+    except InvalidMatchingValue as exc:
+        yield _failure(STATUS_IDENTIFIER_MISMATCH, str(exc)), None
+        return
+    except SQLAlchemyError:
+        log.exception("MWL C-FIND from %s: database error", caller.ae_title)
+        yield _failure(STATUS_OUT_OF_RESOURCES, "Database unavailable"), None
+        return
+
+    ctx = mwl.Context(caller=caller, zone=zone)
+    for row in rows:
+        if event.is_cancelled:
+            yield STATUS_CANCEL, None
+            return
+        yield STATUS_PENDING, mwl.identifier_for(query, row, ctx)
+
+
+@dataclass
+class WorklistServer:
+    """A running SCP; ``stop()`` closes it."""
+
+    ae: RadbookAE
+    server: ThreadedAssociationServer
+    directory: DeviceDirectory
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Stop listening, let open associations finish for ``grace`` seconds, abort the rest.
+
+        Aborting an association that is already closing trips pynetdicom's state
+        machine (Evt15 in Sta13), hence the grace period before ``ae.shutdown()``.
+        """
+        self.server.shutdown()
+        deadline = time.monotonic() + grace
+        while self.server.active_associations and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.ae.shutdown()
+
+
+def build_ae(app: Flask, directory: DeviceDirectory) -> RadbookAE:
+    ae = RadbookAE(app.config["DICOM_AE_TITLE"], directory)
+    ae.require_called_aet = False  # scanners are often set up with a different called AE
+    ae.maximum_associations = int(app.config.get("DICOM_MAX_ASSOCIATIONS", 50))
+    ae.network_timeout = 120
+    for sop_class in (Verification, ModalityWorklistInformationFind):
+        ae.add_supported_context(sop_class)
+    return ae
+
+
+def handlers(app: Flask, directory: DeviceDirectory) -> list:
+    return [
+        (evt.EVT_CONN_OPEN, handle_open),
+        (evt.EVT_C_ECHO, handle_echo),
+        (evt.EVT_C_FIND, handle_find, [app, directory]),
+    ]
+
+
+def start_server(app: Flask, host: str | None = None, port: int | None = None) -> WorklistServer:
+    """Start the SCP in a background thread (port 0 picks a free port)."""
+    configure_logging(
+        str(app.config.get("DICOM_LOG_IDENTIFIERS", "")).lower() in {"1", "true", "yes", "on"}
+    )
+    directory = DeviceDirectory(app, float(app.config.get("DICOM_DEVICE_REFRESH_SECONDS", 10)))
+    directory.refresh()
+    ae = build_ae(app, directory)
+    address = (
+        host if host is not None else app.config.get("DICOM_HOST", "0.0.0.0"),
+        port if port is not None else int(app.config["DICOM_PORT"]),
+    )
+    server = ae.start_server(address, block=False, evt_handlers=handlers(app, directory))
+    assert server is not None
+    return WorklistServer(ae=ae, server=server, directory=directory)
