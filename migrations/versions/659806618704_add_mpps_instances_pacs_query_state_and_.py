@@ -1,7 +1,7 @@
 """add MPPS instances, PACS query state and worklist indexes
 
 Revision ID: 659806618704
-Revises: d65c27d7ecd0
+Revises: 43a5c924bee1
 Create Date: 2026-11-21 21:23:20.906524
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '659806618704'
-down_revision = 'd65c27d7ecd0'
+down_revision = '43a5c924bee1'
 branch_labels = None
 depends_on = None
 
