@@ -12,7 +12,7 @@ from scheduling.i18n import N_
 
 bp = Blueprint("hub", __name__, url_prefix="/hub")
 
-from app.hub import routes  # noqa: E402,F401
+from app.hub import actions, routes  # noqa: E402,F401
 
 
 def age_years(born: date, on: date | None = None) -> int:

@@ -46,6 +46,7 @@ class MoveSearchForm(RadBookForm):
 
 
 class MoveForm(RadBookForm):
-    device_id = HiddenField()
-    start_at = HiddenField()
+    """The slot button pressed: ``<device id>|<ISO start>``; the optional reason for a move."""
+
+    slot = HiddenField(validators=[DataRequired()])
     reason = StringField(_l("Reason for the move"), validators=[Optional(), Length(max=500)])

@@ -28,13 +28,10 @@ from app.models import (
 )
 from app.timeutil import local_datetime, to_local
 
-# Bookings that hold (or held) their slot; cancelled and moved ones do not.
-OCCUPYING = (
-    AppointmentStatus.BOOKED,
-    AppointmentStatus.ARRIVED,
-    AppointmentStatus.IN_PROGRESS,
-    AppointmentStatus.COMPLETED,
-    AppointmentStatus.NO_SHOW,
+# Bookings a day view shows and counts: every one that holds or held its slot. A
+# no-show counts as booked time (the slot was lost); cancelled and moved ones freed it.
+OCCUPYING = tuple(
+    s for s in AppointmentStatus if s not in (AppointmentStatus.CANCELLED, AppointmentStatus.MOVED)
 )
 
 PRIORITY_ORDER = case(

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.hub import bp, queries
+from app.hub import bp, capacity_view, queries
 from app.hub.formbase import options
 from app.hub.forms import DayPickForm
-from app.hub.web import current_hub, hubs, locale, role_required
+from app.hub.web import actor, current_hub, flash_error, hubs, locale, role_required
 from app.models import Appointment, ImagingRequest, RequestStatus, Role
-from app.timeutil import local_today
+from app.timeutil import local_today, to_local, utcnow
+from scheduling.errors import DomainError
 
 scheduler_only = role_required(Role.SCHEDULER)
 hub_staff = role_required(Role.SCHEDULER, Role.RADIOLOGIST)
@@ -61,6 +63,7 @@ def day():
         prev_day=the_day - timedelta(days=1),
         next_day=the_day + timedelta(days=1),
         today=local_today(),
+        closures=capacity_view.closures_on(hub.id, the_day),
     )
 
 
@@ -98,8 +101,6 @@ def exams():
     _, end = queries.day_bounds(the_day + timedelta(days=UPCOMING_DAYS - 1))
     appointments = queries.appointments_between(devices, start, end)
     by_day: dict[date, list[Appointment]] = {}
-    from app.timeutil import to_local
-
     for appointment in appointments:
         by_day.setdefault(to_local(appointment.start_at).date(), []).append(appointment)
     return render_template(
@@ -162,12 +163,33 @@ def inbox():
 
 
 def _patient_replies(hub) -> list:
-    """Patients' LINE replies (confirm, ask to cancel) waiting for the hub, if LINE is wired."""
+    """Patients' LINE replies (confirm, ask to change) waiting for the hub, if LINE is wired."""
     try:
         from integrations.line.inbox import pending_patient_replies
     except ImportError:
         return []
     return list(pending_patient_replies(hub.id))
+
+
+@bp.route("/line-replies/<int:reply_id>/handled", methods=["POST"])
+@scheduler_only
+def line_reply_handled(reply_id: int):
+    # LINE is an optional adapter: imported here so the hub works without it.
+    from app.models.line import LinePatientReply
+    from integrations.line.inbox import mark_reply_handled
+
+    hub = current_hub()
+    reply = db.session.get(LinePatientReply, reply_id)
+    if reply is None or reply.hub_hospital_id != hub.id:
+        abort(404)
+    try:
+        mark_reply_handled(actor(), utcnow(), reply)
+    except DomainError as error:
+        db.session.rollback()
+        flash_error(error)
+    else:
+        flash(_("Reply marked as handled."), "success")
+    return redirect(url_for("hub.inbox"))
 
 
 @bp.route("/requests/<int:request_id>")
@@ -177,8 +199,13 @@ def request_view(request_id: int):
     req = db.session.get(ImagingRequest, request_id)
     if req is None or req.hub_hospital_id != hub.id:
         abort(404)
-    return render_template("hub/request.html", hub=hub, req=req, **_request_forms(req))
+    return request_page(req)
 
 
-def _request_forms(req: ImagingRequest) -> dict:
-    return {}
+def request_page(req: ImagingRequest, status: int = 200, **forms):
+    """The request with its action forms; ``forms`` replaces the blank ones (with errors)."""
+    from app.hub.actions import request_forms
+
+    context = request_forms(req)
+    context.update(forms)
+    return render_template("hub/request.html", hub=current_hub(), req=req, **context), status

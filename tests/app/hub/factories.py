@@ -109,3 +109,77 @@ def make_appointment(
         req.status = RequestStatus.SCHEDULED
     db.session.flush()
     return appt
+
+
+def user(username: str):
+    from app.models import User
+
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def actor_for(username: str):
+    from app.models import Interface
+    from scheduling.audit import Actor
+
+    return Actor(interface=Interface.WEB, user=user(username))
+
+
+def submit_request(
+    *,
+    patient_name: str = "สมศรี",
+    procedure_code: str = "US-UPABD",
+    requester: str = "11008",
+    requester_user: str = "staff.kudrang",
+    hub: str = "10707",
+    priority: Priority = Priority.ROUTINE,
+    indication: str = "ปวดท้องด้านขวาบน",
+) -> ImagingRequest:
+    """A submitted request made through the scheduling operation, as a requester would."""
+    from app.timeutil import utcnow
+    from scheduling.requests import create_request
+
+    return create_request(
+        actor_for(requester_user),
+        utcnow(),
+        patient=patient(patient_name),
+        procedure=procedure(procedure_code),
+        requesting_hospital_id=hospital(requester).id,
+        hub_hospital_id=hospital(hub).id,
+        priority=priority,
+        indication=indication,
+    )
+
+
+def free_slots(
+    req: ImagingRequest, *, days_ahead: int = 7, ae_title: str | None = None, limit: int = 5
+):
+    """Bookable slots for the request a week or more from today (clear of the lead time)."""
+    from app.timeutil import local_today, utcnow
+    from scheduling.availability import find_slots
+
+    return find_slots(
+        utcnow(),
+        req.procedure,
+        requesting_hospital_id=req.requesting_hospital_id,
+        patient=req.patient,
+        hub_hospital_id=req.hub_hospital_id,
+        device_id=device(ae_title).id if ae_title else None,
+        date_from=local_today() + timedelta(days=days_ahead),
+        priority=req.priority,
+        limit=limit,
+    )
+
+
+def book_request(req: ImagingRequest, *, days_ahead: int = 7, ae_title: str | None = None):
+    """Book the request's first free slot through the scheduling operation."""
+    from app.timeutil import utcnow
+    from scheduling.booking import book
+
+    slot = free_slots(req, days_ahead=days_ahead, ae_title=ae_title, limit=1)[0]
+    return book(
+        actor_for("scheduler.mkh"),
+        utcnow(),
+        req,
+        db.session.get(Device, slot.device_id),
+        slot.start_at,
+    )

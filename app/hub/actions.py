@@ -1,0 +1,331 @@
+"""The scheduler's actions: each view validates its form, calls one ``scheduling``
+operation, and shows the operation's own Thai message when it refuses.
+
+Requests: accept, reject (with a reason), change procedure or priority, book.
+Appointments: arrived, no-show, cancel (with a reason), move to another slot or device.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.extensions import db
+from app.hub import bp, queries
+from app.hub.formbase import options
+from app.hub.forms import ChangeRequestForm, MoveForm, MoveSearchForm, ReasonForm
+from app.hub.web import actor, current_hub, flash_error, locale, role_required
+from app.labels import label
+from app.models import (
+    Appointment,
+    Device,
+    ImagingRequest,
+    Priority,
+    Procedure,
+    RequestStatus,
+    Role,
+)
+from app.timeutil import local_today, to_local, utcnow
+from scheduling import booking
+from scheduling import requests as request_ops
+from scheduling.availability import find_slots, warning_message
+from scheduling.errors import DomainError
+
+scheduler_only = role_required(Role.SCHEDULER)
+
+MOVE_SLOT_LIMIT = 60  # one device-day of 10-minute slots, more than a screen
+
+
+def _back(default: str) -> str:
+    # Same-site relative paths only, so a crafted link cannot bounce a scheduler elsewhere.
+    target = request.form.get("next") or request.args.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+def _hub_request(request_id: int) -> ImagingRequest:
+    hub = current_hub()
+    req = db.session.get(ImagingRequest, request_id)
+    if req is None or req.hub_hospital_id != hub.id:
+        abort(404)
+    return req
+
+
+def _hub_appointment(appointment_id: int) -> Appointment:
+    hub = current_hub()
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None or appointment.hub_hospital_id != hub.id:
+        abort(404)
+    return appointment
+
+
+def _run(operation, *args, **kwargs):
+    """Call an operation; on a DomainError flash its message and return None."""
+    try:
+        return operation(actor(), utcnow(), *args, **kwargs)
+    except DomainError as error:
+        db.session.rollback()
+        flash_error(error)
+        return None
+
+
+def request_forms(req: ImagingRequest) -> dict:
+    """The action forms shown on a request page, pre-filled."""
+    change = ChangeRequestForm(prefix="change", obj=None)
+    change.procedure_id.choices = options(
+        (p.id, f"{p.code} · {p.display_name(locale())}")
+        for p in db.session.scalars(
+            select(Procedure)
+            .where(Procedure.is_active.is_(True))
+            .order_by(Procedure.modality_code, Procedure.code)
+        )
+    )
+    change.priority.choices = options((p.name, label(p)) for p in Priority)
+    if request.method == "GET" or not change.is_submitted():
+        change.procedure_id.data = req.procedure_id
+        change.priority.data = req.priority.name
+    return {"reject_form": ReasonForm(prefix="reject"), "change_form": change}
+
+
+def _request_page(req: ImagingRequest, status: int = 200, **forms):
+    from app.hub.routes import request_page
+
+    return request_page(req, status=status, **forms)
+
+
+@bp.route("/requests/<int:request_id>/accept", methods=["POST"])
+@scheduler_only
+def request_accept(request_id: int):
+    req = _hub_request(request_id)
+    if _run(request_ops.accept_request, req) is not None:
+        flash(_("Request accepted. Book a slot now or leave it in the accepted list."), "success")
+    return redirect(url_for("hub.request_view", request_id=req.id))
+
+
+@bp.route("/requests/<int:request_id>/reject", methods=["POST"])
+@scheduler_only
+def request_reject(request_id: int):
+    req = _hub_request(request_id)
+    form = ReasonForm(prefix="reject")
+    if not form.validate():
+        return _request_page(req, status=422, reject_form=form)
+    if _run(request_ops.reject_request, req, form.reason.data) is None:
+        return _request_page(req, status=409, reject_form=form)
+    flash(
+        _(
+            "Request rejected; %(hospital)s will see the reason.",
+            hospital=req.requesting_hospital.display_name(locale()),
+        ),
+        "success",
+    )
+    return redirect(url_for("hub.inbox"))
+
+
+@bp.route("/requests/<int:request_id>/change", methods=["POST"])
+@scheduler_only
+def request_change(request_id: int):
+    req = _hub_request(request_id)
+    forms = request_forms(req)
+    form = forms["change_form"]
+    if not form.validate():
+        return _request_page(req, status=422, change_form=form)
+    procedure = db.session.get(Procedure, form.procedure_id.data)
+    if (
+        _run(
+            request_ops.change_request,
+            req,
+            procedure=procedure,
+            priority=Priority[form.priority.data],
+        )
+        is None
+    ):
+        return _request_page(req, status=409, change_form=form)
+    flash(_("Request changed."), "success")
+    return redirect(url_for("hub.request_view", request_id=req.id))
+
+
+# -- appointments ------------------------------------------------------------------------
+
+
+def _day_url(appointment: Appointment) -> str:
+    day = to_local(appointment.start_at).date().isoformat()
+    return url_for("hub.day", date=day, _anchor=f"appt-{appointment.id}")
+
+
+@bp.route("/appointments/<int:appointment_id>/arrive", methods=["POST"])
+@scheduler_only
+def appointment_arrive(appointment_id: int):
+    appointment = _hub_appointment(appointment_id)
+    if _run(booking.mark_arrived, appointment) is not None:
+        flash(_("%(name)s has arrived.", name=_patient(appointment)), "success")
+    return redirect(_back(_day_url(appointment)))
+
+
+@bp.route("/appointments/<int:appointment_id>/no-show", methods=["POST"])
+@scheduler_only
+def appointment_no_show(appointment_id: int):
+    appointment = _hub_appointment(appointment_id)
+    if _run(booking.mark_no_show, appointment) is not None:
+        flash(
+            _(
+                "%(name)s marked as a no-show; the request can be booked again.",
+                name=_patient(appointment),
+            ),
+            "success",
+        )
+    return redirect(_back(_day_url(appointment)))
+
+
+@bp.route("/appointments/<int:appointment_id>/cancel", methods=["GET", "POST"])
+@scheduler_only
+def appointment_cancel(appointment_id: int):
+    appointment = _hub_appointment(appointment_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        if _run(booking.cancel_appointment, appointment, form.reason.data) is not None:
+            flash(_("Booking cancelled; the request is back in the accepted list."), "success")
+            return redirect(_back(_day_url(appointment)))
+    return render_template(
+        "hub/cancel.html", appt=appointment, form=form, back=_back(_day_url(appointment))
+    ), (422 if form.errors else 200)
+
+
+def _patient(appointment: Appointment) -> str:
+    from app.filters import patient_name
+
+    return patient_name(appointment.patient)
+
+
+def _slot_search(req: ImagingRequest, exclude: Appointment | None):
+    """The device/date form and the free slots it finds (for moving or booking)."""
+    hub = current_hub()
+    devices = queries.hub_devices(hub, req.procedure.modality_code)
+    form = MoveSearchForm(request.args)
+    form.device_id.choices = options(
+        [(0, _("Any device"))] + [(d.id, f"{d.name} ({d.ae_title})") for d in devices]
+    )
+    if not request.args.get("date"):
+        form.date.data = local_today()
+        form.date.raw_data = None
+        form.device_id.data = form.device_id.data or 0
+        valid = True
+    else:
+        valid = form.validate()
+    slots = []
+    if valid and form.date.data is not None:
+        slots = find_slots(
+            utcnow(),
+            req.procedure,
+            requesting_hospital_id=req.requesting_hospital_id,
+            patient=req.patient,
+            hub_hospital_id=hub.id,
+            device_id=form.device_id.data or None,
+            date_from=form.date.data,
+            date_to=form.date.data + timedelta(days=6),
+            priority=req.priority,
+            limit=MOVE_SLOT_LIMIT,
+            exclude_appointment_id=exclude.id if exclude is not None else None,
+        )
+    by_id = {d.id: d for d in devices}
+    return form, slots, by_id
+
+
+def _parse_slot(form: MoveForm) -> tuple[Device, datetime] | None:
+    device_id, _sep, start = (form.slot.data or "").partition("|")
+    try:
+        start_at = datetime.fromisoformat(start)
+        device = db.session.get(Device, int(device_id))
+    except ValueError:
+        return None
+    if start_at.tzinfo is None or device is None or device.hospital_id != current_hub().id:
+        return None
+    return device, start_at
+
+
+@bp.route("/appointments/<int:appointment_id>/move", methods=["GET", "POST"])
+@scheduler_only
+def appointment_move(appointment_id: int):
+    appointment = _hub_appointment(appointment_id)
+    req = appointment.request
+    if request.method == "POST":
+        form = MoveForm()
+        picked = _parse_slot(form) if form.validate() else None
+        if picked is None:
+            abort(400)
+        device, start_at = picked
+        new = _run(booking.reschedule, appointment, device, start_at, reason=form.reason.data or "")
+        if new is not None:
+            flash(
+                _(
+                    "Moved to %(date)s %(time)s on %(device)s.",
+                    date=_be(new.start_at),
+                    time=to_local(new.start_at).strftime("%H:%M"),
+                    device=device.ae_title,
+                ),
+                "success",
+            )
+            return redirect(_day_url(new))
+    search, slots, devices = _slot_search(req, appointment)
+    return render_template(
+        "hub/move.html",
+        appt=appointment,
+        req=req,
+        search=search,
+        slots=slots,
+        devices=devices,
+        warning_message=lambda code: warning_message(code, locale()),
+        action=url_for("hub.appointment_move", appointment_id=appointment.id),
+        title=_("Move booking"),
+    )
+
+
+@bp.route("/requests/<int:request_id>/book", methods=["GET", "POST"])
+@scheduler_only
+def request_book(request_id: int):
+    """Book an accepted (or submitted) request that has no slot yet."""
+    req = _hub_request(request_id)
+    if req.status not in (RequestStatus.SUBMITTED, RequestStatus.ACCEPTED):
+        flash(_("This request cannot be booked in its current state."), "error")
+        return redirect(url_for("hub.request_view", request_id=req.id))
+    if request.method == "POST":
+        form = MoveForm()
+        picked = _parse_slot(form) if form.validate() else None
+        if picked is None:
+            abort(400)
+        device, start_at = picked
+        new = _run(booking.book, req, device, start_at)
+        if new is not None:
+            flash(
+                _(
+                    "Booked for %(date)s %(time)s on %(device)s.",
+                    date=_be(new.start_at),
+                    time=to_local(new.start_at).strftime("%H:%M"),
+                    device=device.ae_title,
+                ),
+                "success",
+            )
+            return redirect(_day_url(new))
+    search, slots, devices = _slot_search(req, None)
+    return render_template(
+        "hub/move.html",
+        appt=None,
+        req=req,
+        search=search,
+        slots=slots,
+        devices=devices,
+        warning_message=lambda code: warning_message(code, locale()),
+        action=url_for("hub.request_book", request_id=req.id),
+        title=_("Book a slot"),
+    )
+
+
+def _be(value: datetime) -> str:
+    from app.filters import be_date
+
+    return be_date(value)
