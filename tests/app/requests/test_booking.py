@@ -153,8 +153,12 @@ def test_the_slip_has_the_buddhist_era_date_room_preparation_code_and_qr(kudrang
     assert appointment.appointment_code in html
     assert "HN KR0001" in html
     assert 'class="slip paper-a5"' in html
-    # The QR encodes the link (LINE linking once that adapter lands; the request page now).
-    expected = f"http://localhost/requests/{req.id}"
+    # The QR encodes the LINE linking URL with the appointment's one-time code (reused
+    # while unused, so asking again gives the same URL).
+    from integrations.line.linking import link_url_for_appointment
+
+    expected = link_url_for_appointment(appointment, utcnow())
+    assert expected.startswith("https://line.me/R/oaMessage/")
     assert qr_svg(expected, title="สแกนเพื่อเชื่อมต่อ LINE และดูนัดหมาย") in html
     a4 = _html(kudrang_client.get(f"/requests/appointments/{appointment.id}/slip?paper=a4"))
     assert 'class="slip paper-a4"' in a4
