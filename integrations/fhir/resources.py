@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
@@ -60,7 +61,8 @@ class Handler:
         query = self.base() if self.base is not None else select(self.model)
         return self.scope(client, query)
 
-    def read(self, client: FhirClient, id_: str) -> tuple[FHIRAbstractModel, Any]:
+    def read(self, client: FhirClient, id_: str, now: datetime | None = None
+             ) -> tuple[FHIRAbstractModel, Any]:
         row = self._get(id_)
         if row is None:
             raise FhirError(404, MSG_NOT_FOUND, code="not-found",
@@ -79,7 +81,8 @@ class Handler:
         base = self.base() if self.base is not None else select(self.model)
         return db.session.scalar(base.where(self.model.id == int(id_)))
 
-    def search(self, client: FhirClient, params: Params) -> tuple[list[FHIRAbstractModel], int]:
+    def search(self, client: FhirClient, params: Params, now: datetime | None = None
+               ) -> tuple[list[FHIRAbstractModel], int]:
         query = self.query(client)
         for name, values in params.criteria:
             param = self.all_params()[name]

@@ -149,8 +149,9 @@ def instance_level(resource_type: str, id_: str) -> Response:
         # Updates and deletes go through the workflow (cancel, reschedule), not raw PUTs.
         raise FhirError(405, MSG_METHOD, code="not-supported")
     client = _client()
-    resource, row = reader.read(client, id_)
-    record(client.actor, "fhir.read", utcnow(), entity=row if _is_row(row) else None,
+    now = utcnow()
+    resource, row = reader.read(client, id_, now)
+    record(client.actor, "fhir.read", now, entity=row if _is_row(row) else None,
            resource=f"{resource_type}/{id_}")
     db.session.commit()
     return fhir_response(resource)
@@ -169,8 +170,9 @@ def _is_row(row) -> bool:
 def _search(reader, args: MultiDict) -> Response:
     client = _client()
     params = search.parse(args, reader.all_params())
-    resources, total = reader.search(client, params)
-    record(client.actor, "fhir.search", utcnow(), resource=reader.resource_type,
+    now = utcnow()
+    resources, total = reader.search(client, params, now)
+    record(client.actor, "fhir.search", now, resource=reader.resource_type,
            query=urlencode(list(args.items(multi=True))), total=total)
     db.session.commit()
     return fhir_response(_bundle(reader.resource_type, args, params, resources, total))

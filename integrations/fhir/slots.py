@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fhir.resources.slot import Slot as FhirSlot
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Device, Procedure
-from app.timeutil import to_local
+from app.timeutil import to_local, utcnow
 from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
 from integrations.fhir.errors import MSG_NOT_FOUND, FhirError
@@ -79,8 +79,6 @@ class SlotReader:
         }
 
     def read(self, client: FhirClient, id_: str, now: datetime | None = None):
-        from app.timeutil import utcnow
-
         key = parse_slot_id(id_)
         if key is None:
             raise FhirError(404, MSG_NOT_FOUND, code="not-found", type="Slot", id=id_)
@@ -98,8 +96,6 @@ class SlotReader:
                                      end_at=end_at, procedure=key.procedure, free=bool(found))
 
     def search(self, client: FhirClient, params: Params, now: datetime | None = None):
-        from app.timeutil import utcnow
-
         now = now or utcnow()
         procedures = params.get("service-type")
         if len(procedures) != 1 or len(procedures[0]) != 1:
@@ -153,7 +149,5 @@ class SlotReader:
         return page, None
 
 
-def _duration(procedure: Procedure):
-    from datetime import timedelta
-
+def _duration(procedure: Procedure) -> timedelta:
     return timedelta(minutes=procedure.duration_minutes)

@@ -59,8 +59,7 @@ MSG_UNKNOWN_PROCEDURE = N_("Unknown procedure code %(procedure)s")
 MSG_PATIENT_ID = N_("The patient needs a national ID, passport or foreigner ID")
 MSG_FOREIGN_HN = N_("A client may only assign HNs of its own hospital")
 MSG_FOREIGN_PLACER = N_("A client may only use placer order numbers of its own hospital")
-MSG_DUPLICATE_ORDER = N_("Placer order number %(number)s already exists")
-MSG_STATUS = N_("A %(type)s cannot be created with status %(status)s")
+MSG_STATUS = N_("A %(type)s cannot be created with status %(value)s")
 MSG_BAD_SLOT = N_("Slot %(id)s does not exist")
 MSG_SLOT_PROCEDURE = N_("The slot is for a different procedure than the request")
 MSG_PATIENT_MISMATCH = N_("The patient does not match the request")
@@ -376,10 +375,10 @@ def create_service_request(client: FhirClient, body: dict, now: datetime):
     resource: ServiceRequest = _validate(ServiceRequest, body)
     if resource.status not in ("active", "draft"):
         raise FhirError(422, MSG_STATUS, code="status", type="ServiceRequest",
-                        status=resource.status)
+                        value=resource.status)
     if resource.intent not in ("order", "original-order"):
         raise FhirError(422, MSG_STATUS, code="intent", type="ServiceRequest",
-                        status=resource.intent)
+                        value=resource.intent)
     placer = None
     own_placer = systems.placer_system(client.hospital.code)
     for identifier in resource.identifier or []:
@@ -387,10 +386,6 @@ def create_service_request(client: FhirClient, body: dict, now: datetime):
             placer = identifier.value
         elif _is_placer(identifier):
             raise FhirError(422, MSG_FOREIGN_PLACER, code="foreign-placer")
-    if placer and db.session.scalar(select(ImagingRequest.id).where(
-            ImagingRequest.requesting_hospital_id == client.hospital_id,
-            ImagingRequest.placer_order_number == placer)):
-        raise FhirError(409, MSG_DUPLICATE_ORDER, code="duplicate-order", number=placer)
     procedure = _procedure(resource.code)
     hub_id = _hub(resource.performer)
     contained = {c.id: c.model_dump(mode="json", exclude_none=True)
@@ -424,14 +419,13 @@ def create_service_request(client: FhirClient, body: dict, now: datetime):
 # -- Appointment -----------------------------------------------------------------------
 
 def create_appointment(client: FhirClient, body: dict, now: datetime):
-    from scheduling.booking import book
-
     from integrations.fhir.slots import parse_slot_id
+    from scheduling.booking import book
 
     resource: FhirAppointment = _validate(FhirAppointment, body)
     if resource.status not in ("booked", "proposed", "pending"):
         raise FhirError(422, MSG_STATUS, code="status", type="Appointment",
-                        status=resource.status)
+                        value=resource.status)
     slots = resource.slot or []
     if len(slots) != 1:
         raise _required("slot")
@@ -474,7 +468,7 @@ def create_imaging_study(client: FhirClient, body: dict, now: datetime):
     resource: ImagingStudy = _validate(ImagingStudy, body)
     if resource.status in ("cancelled", "entered-in-error"):
         raise FhirError(422, MSG_STATUS, code="status", type="ImagingStudy",
-                        status=resource.status)
+                        value=resource.status)
     uid = _study_uid(resource)
     request_row, appointment = _resolve_request(client, resource.basedOn, resource.identifier)
     if appointment is None:
@@ -512,7 +506,7 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
     resource: DiagnosticReport = _validate(DiagnosticReport, body)
     if resource.status not in ("final", "amended", "corrected", "appended"):
         raise FhirError(422, MSG_STATUS, code="status", type="DiagnosticReport",
-                        status=resource.status)
+                        value=resource.status)
     references = list(resource.basedOn or [])
     request_row = None
     for study_ref in resource.study or []:
