@@ -12,7 +12,7 @@ from scheduling.i18n import N_
 
 bp = Blueprint("hub", __name__, url_prefix="/hub")
 
-from app.hub import actions, routes  # noqa: E402,F401
+from app.hub import actions, capacity, routes  # noqa: E402,F401
 
 
 def age_years(born: date, on: date | None = None) -> int:
@@ -34,4 +34,5 @@ def init_app(app: Flask) -> None:
     add_nav_item(app, "hub.inbox", N_("Inbox"), {Role.SCHEDULER}, order=19)
     add_nav_item(app, "hub.day", N_("Day view"), {Role.SCHEDULER}, order=20)
     add_nav_item(app, "hub.week", N_("Week view"), {Role.SCHEDULER}, order=21)
+    add_nav_item(app, "hub.capacity", N_("Capacity"), {Role.SCHEDULER}, order=22)
     add_nav_item(app, "hub.exams", N_("Exams"), {Role.RADIOLOGIST}, order=30)
