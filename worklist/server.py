@@ -21,6 +21,7 @@ from flask import Flask
 from pydicom.dataset import Dataset
 from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import (
+    ModalityPerformedProcedureStep,
     ModalityWorklistInformationFind,
     Verification,
 )
@@ -164,16 +165,24 @@ def build_ae(app: Flask, directory: DeviceDirectory) -> RadbookAE:
     ae.require_called_aet = False  # scanners are often set up with a different called AE
     ae.maximum_associations = int(app.config.get("DICOM_MAX_ASSOCIATIONS", 50))
     ae.network_timeout = 120
-    for sop_class in (Verification, ModalityWorklistInformationFind):
+    for sop_class in (
+        Verification,
+        ModalityWorklistInformationFind,
+        ModalityPerformedProcedureStep,
+    ):
         ae.add_supported_context(sop_class)
     return ae
 
 
 def handlers(app: Flask, directory: DeviceDirectory) -> list:
+    from worklist import mpps
+
     return [
         (evt.EVT_CONN_OPEN, handle_open),
         (evt.EVT_C_ECHO, handle_echo),
         (evt.EVT_C_FIND, handle_find, [app, directory]),
+        (evt.EVT_N_CREATE, mpps.handle_create, [app, directory]),
+        (evt.EVT_N_SET, mpps.handle_set, [app, directory]),
     ]
 
 
