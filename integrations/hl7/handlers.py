@@ -17,7 +17,6 @@ from app.models import (
     Hospital,
     ImagingRequest,
     Patient,
-    PatientHN,
     Priority,
     Procedure,
     Study,
@@ -26,7 +25,12 @@ from app.models import (
 from integrations.hl7.errors import Hl7DataError
 from integrations.hl7.inbound import Handler, Inbound
 from integrations.hl7.message import Segment, parse_datetime
-from integrations.hl7.patients import find_by_ids, read_identifiers, read_pid
+from integrations.hl7.patients import (
+    find_by_ids,
+    find_with_hn_holder,
+    read_identifiers,
+    read_pid,
+)
 from scheduling.errors import NotFound
 from scheduling.i18n import N_
 from scheduling.patients import attach_hn, register_patient
@@ -48,20 +52,16 @@ def ensure_patient(work: Inbound, pid: Segment, *, update: bool) -> Patient:
     """The patient of a PID: registered or updated when ``update`` (ADT), else found, and
     registered only when RadBook has never seen them (an order for a new patient)."""
     data = read_pid(pid)
-    patient = find_by_ids(data.ids, work.hospital_id)
-    if data.ids.hn:
-        holder = db.session.scalar(
-            select(PatientHN.patient_id).where(PatientHN.hospital_id == work.hospital_id,
-                                               PatientHN.hn == data.ids.hn)
+    # One query: the patient, and who holds the message's HN at the sending hospital.
+    patient, holder = find_with_hn_holder(data.ids, work.hospital_id)
+    if holder is not None and (patient is None or holder != patient.id):
+        raise Hl7DataError(
+            N_("HN %(hn)s already belongs to another patient at this hospital "
+               "(merge them with ADT^A40)"),
+            hl7_code="205", location="PID^1^3", code="hn-taken", hn=data.ids.hn,
         )
-        if holder is not None and (patient is None or holder != patient.id):
-            raise Hl7DataError(
-                N_("HN %(hn)s already belongs to another patient at this hospital "
-                   "(merge them with ADT^A40)"),
-                hl7_code="205", location="PID^1^3", code="hn-taken", hn=data.ids.hn,
-            )
     if patient is not None and not update:
-        if data.ids.hn and patient.hn_at(work.hospital_id) != data.ids.hn:
+        if data.ids.hn and holder is None:
             attach_hn(patient, work.hospital_id, data.ids.hn)
         work.patient_id = patient.id
         return patient
@@ -178,13 +178,13 @@ def _result_groups(work: Inbound) -> list[OrderGroup]:
     return groups
 
 
-def _procedure(group: OrderGroup) -> Procedure:
+def _procedure(work: Inbound, group: OrderGroup) -> Procedure:
     obr = group.obr
     codes = []
     if obr is not None:
         codes = [c for c in (obr.get(4, 1), obr.get(4, 4)) if c]
     for code in codes:
-        procedure = db.session.scalar(select(Procedure).where(Procedure.code == code))
+        procedure = work.reference.procedure(code)
         if procedure is not None and procedure.is_active:
             return procedure
     if not codes:
@@ -232,12 +232,12 @@ def _indication(group: OrderGroup) -> str:
 
 
 def _hub_id(work: Inbound) -> int | None:
-    code = work.msg.receiving_facility
-    if not code:
+    """The hub named in MSH-6, if it is one (an HIS may name itself or leave it empty)."""
+    hub = work.reference.hospital(work.msg.receiving_facility)
+    if hub is None or not hub.is_hub:
         return None
-    return db.session.scalar(
-        select(Hospital.id).where(Hospital.code == code, Hospital.is_hub.is_(True))
-    )
+    work.attached.append(hub)
+    return hub.id
 
 
 def find_request(work: Inbound, group: OrderGroup) -> ImagingRequest:
@@ -340,7 +340,7 @@ def handle_order(work: Inbound) -> None:
             request = requests_ops.create_request(
                 work.actor, work.now,
                 patient=patient,
-                procedure=_procedure(group),
+                procedure=_procedure(work, group),
                 requesting_hospital_id=work.hospital_id,
                 hub_hospital_id=_hub_id(work),
                 priority=_priority(group),
@@ -361,7 +361,7 @@ def handle_order(work: Inbound) -> None:
         elif control == "XO":
             request = find_request(work, group)
             obr = group.obr
-            procedure = _procedure(group) if obr is not None and obr.get(4, 1) else None
+            procedure = _procedure(work, group) if obr is not None and obr.get(4, 1) else None
             requests_ops.change_request(work.actor, work.now, request, procedure=procedure,
                                         priority=_priority(group), commit=False)
         else:

@@ -21,11 +21,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.extensions import db
-from app.models import Hl7Charset, Hl7InboundMessage, Hl7Outcome, Hospital, Interface
+from app.models import (
+    Hl7Charset,
+    Hl7InboundMessage,
+    Hl7Outcome,
+    Hospital,
+    Interface,
+    Procedure,
+)
 from integrations.hl7.ack import AckContext, AckError, build_ack
 from integrations.hl7.errors import ack_error_for
 from integrations.hl7.message import (
@@ -46,6 +53,40 @@ log = logging.getLogger(__name__)
 RAW_LIMIT = 1_000_000  # characters of an unreadable block kept in the journal
 
 
+class ReferenceCache:
+    """Hospitals and procedures by code, kept for a minute: every message needs them.
+
+    Instances are kept detached and attached to each message's session with
+    ``merge(load=False)`` (no SELECT), so the domain operations find them in the
+    session's identity map. An admin's edit is seen within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float = 60.0):
+        self.ttl = ttl
+        self._cache: dict[tuple[type, str], tuple[float, object | None]] = {}
+
+    def _get(self, model, column, key: str):
+        key = key.strip()
+        if not key:
+            return None
+        hit = self._cache.get((model, key))
+        now = time.monotonic()
+        if hit is None or now - hit[0] >= self.ttl:
+            instance = db.session.scalar(select(model).where(column == key))
+            if instance is not None:
+                db.session.expunge(instance)  # never expired by this session's commit
+            hit = (now, instance)
+            self._cache[(model, key)] = hit
+        instance = hit[1]
+        return None if instance is None else db.session.merge(instance, load=False)
+
+    def hospital(self, code: str) -> Hospital | None:
+        return self._get(Hospital, Hospital.code, code)
+
+    def procedure(self, code: str) -> Procedure | None:
+        return self._get(Procedure, Procedure.code, code)
+
+
 @dataclass
 class Inbound:
     """What a message handler gets: the message, who sent it, and where to note results."""
@@ -55,32 +96,15 @@ class Inbound:
     actor: Actor
     hospital_id: int  # the sender (MSH-4)
     timezone: str
+    reference: ReferenceCache = field(default_factory=ReferenceCache)
     patient_id: int | None = None
     request_id: int | None = None
-    notes: list[str] = field(default_factory=list)
+    # Reference objects merged into the session: held here because the identity map only
+    # keeps weak references, and the operations look them up again with session.get().
+    attached: list[object] = field(default_factory=list)
 
 
 Handler = Callable[[Inbound], None]
-
-
-class HospitalCodes:
-    """MOPH code → hospital id, cached for a minute: the lookup is on every message."""
-
-    def __init__(self, ttl: float = 60.0):
-        self.ttl = ttl
-        self._cache: dict[str, tuple[float, int | None]] = {}
-
-    def get(self, code: str) -> int | None:
-        code = code.strip()
-        if not code:
-            return None
-        hit = self._cache.get(code)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        hospital_id = db.session.scalar(select(Hospital.id).where(Hospital.code == code))
-        self._cache[code] = (now, hospital_id)
-        return hospital_id
 
 
 class InboundProcessor:
@@ -93,7 +117,7 @@ class InboundProcessor:
         self.handlers = HANDLERS if handlers is None else handlers
         self.timezone = app.config.get("RADBOOK_TIMEZONE", "Asia/Bangkok")
         self.max_bytes = app.config.get("HL7_MAX_MESSAGE_BYTES")
-        self.hospitals = HospitalCodes()
+        self.reference = ReferenceCache()
 
     def __call__(self, block: Block, peer: str) -> bytes | None:
         with self.app.app_context():
@@ -156,14 +180,11 @@ class InboundProcessor:
             control_id=control_id or None, version=msg.version[:10], charset=codec, raw=text,
         )
 
-        def answer(entry: Hl7InboundMessage) -> bytes:
-            return encode_for(entry.ack, codec)
-
         def reject(error: AckError, code: str = "AR") -> bytes:
             outcome = Hl7Outcome.REJECTED if code == "AR" else Hl7Outcome.ERROR
-            entry = self._journal(base, outcome, build_ack(ctx, code, now, error=error,
-                                                           timezone=self.timezone), error)
-            return answer(entry)
+            ack = build_ack(ctx, code, now, error=error, timezone=self.timezone)
+            self._journal(base, outcome, ack, error)
+            return encode_for(ack, codec)
 
         if not control_id:
             return reject(_error("101", "MSH-10 (message control ID) is missing",
@@ -172,9 +193,9 @@ class InboundProcessor:
             return reject(_error("101", "MSH-9 (message type) is missing",
                                  N_("The message has no message type (MSH-9)"), "MSH^1^9"))
 
-        previous = self._find_processed(sender_app, sender_fac, control_id)
+        previous = self._repeat(sender_app, sender_fac, control_id, now)
         if previous is not None:
-            return answer(self._note_duplicate(previous, now))
+            return encode_for(previous, codec)
 
         handler = self.handlers.get(msg.message_type)
         if handler is None:
@@ -185,15 +206,15 @@ class InboundProcessor:
                 N_("RadBook does not accept %(type)s messages"), "MSH^1^9",
                 type=msg.message_type,
             ))
-        hospital_id = self.hospitals.get(msg.sending_facility)
-        if hospital_id is None:
+        hospital = self.reference.hospital(msg.sending_facility)
+        if hospital is None:
             return reject(_error(
                 "103", f"unknown sending facility {msg.sending_facility!r} (MSH-4 must be the "
                 "5-digit MOPH code of a hospital in RadBook)",
                 N_("Unknown sending hospital %(code)s: MSH-4 must be the 5-digit MOPH code"),
                 "MSH^1^4", code=msg.sending_facility,
             ))
-        base["hospital_id"] = hospital_id
+        hospital_id = base["hospital_id"] = hospital.id
 
         actor = Actor(
             interface=Interface.HL7,
@@ -202,25 +223,24 @@ class InboundProcessor:
             remote_addr=peer[:64] or None,
         )
         work = Inbound(msg=msg, now=now, actor=actor, hospital_id=hospital_id,
-                       timezone=self.timezone)
+                       timezone=self.timezone, reference=self.reference)
         try:
             handler(work)
-            entry = Hl7InboundMessage(
-                **base, outcome=Hl7Outcome.ACCEPTED, dedupe_control_id=control_id,
-                patient_id=work.patient_id, request_id=work.request_id,
-                ack=build_ack(ctx, "AA", now, timezone=self.timezone),
-            )
-            db.session.add(entry)
+            ack = build_ack(ctx, "AA", now, timezone=self.timezone)
+            db.session.execute(_JOURNAL_INSERT, [_row(
+                base, outcome=Hl7Outcome.ACCEPTED, dedupe_control_id=control_id,
+                patient_id=work.patient_id, request_id=work.request_id, ack=ack,
+            )])
             db.session.commit()
-            return answer(entry)
+            return encode_for(ack, codec)
         except DomainError as exc:
             db.session.rollback()
             error = ack_error_for(exc)
         except IntegrityError:
             db.session.rollback()
-            previous = self._find_processed(sender_app, sender_fac, control_id)
+            previous = self._repeat(sender_app, sender_fac, control_id, now)
             if previous is not None:  # the same message raced in on another connection
-                return answer(self._note_duplicate(previous, now))
+                return encode_for(previous, codec)
             log.exception("HL7 %s %s: integrity error", msg.message_type, control_id)
             error = _error("207", "the change conflicts with stored data",
                            N_("The change conflicts with data already in RadBook"))
@@ -234,42 +254,33 @@ class InboundProcessor:
                                           "(internal error); the administrator has the "
                                           "details"), "th"),
                              app_code="internal")
-        entry = self._journal(
-            base, Hl7Outcome.ERROR,
-            build_ack(ctx, "AE", now, error=error, timezone=self.timezone), error,
-            dedupe_control_id=control_id,
-        )
-        return answer(entry)
+        ack = build_ack(ctx, "AE", now, error=error, timezone=self.timezone)
+        self._journal(base, Hl7Outcome.ERROR, ack, error, dedupe_control_id=control_id)
+        return encode_for(ack, codec)
 
     # ------------------------------------------------------------------------------------
 
-    def _find_processed(self, app_name: str, facility: str,
-                        control_id: str) -> Hl7InboundMessage | None:
-        return db.session.scalar(
-            select(Hl7InboundMessage).where(
-                Hl7InboundMessage.sending_application == app_name,
-                Hl7InboundMessage.sending_facility == facility,
-                Hl7InboundMessage.dedupe_control_id == control_id,
-            )
-        )
-
-    def _note_duplicate(self, entry: Hl7InboundMessage, now: datetime) -> Hl7InboundMessage:
-        entry.duplicates = (entry.duplicates or 0) + 1
-        entry.last_duplicate_at = now
+    def _repeat(self, app_name: str, facility: str, control_id: str,
+                now: datetime) -> str | None:
+        """The ACK already given to this (sender, MSH-10), counting the repeat; else None."""
+        found = db.session.execute(
+            _REPEAT_LOOKUP, {"app": app_name, "facility": facility, "control_id": control_id}
+        ).first()
+        if found is None:
+            return None
+        db.session.execute(_REPEAT_COUNT, {"entry_id": found.id, "now": now})
         db.session.commit()
-        return entry
+        return found.ack
 
     def _journal(self, base: dict, outcome: Hl7Outcome, ack: str, error: AckError | None,
-                 **extra) -> Hl7InboundMessage:
-        entry = Hl7InboundMessage(
-            **base, **extra, outcome=outcome, ack=ack,
+                 **extra) -> None:
+        db.session.execute(_JOURNAL_INSERT, [_row(
+            base, **extra, outcome=outcome, ack=ack,
             error_code=(error.app_code or error.hl7_code) if error else None,
             error_en=error.text_en if error else None,
             error_th=error.text_th if error else None,
-        )
-        db.session.add(entry)
+        )])
         db.session.commit()
-        return entry
 
     def _reject_bytes(self, block: Block, peer: str, now: datetime, error: AckError,
                       answer: bool = True) -> bytes | None:
@@ -322,6 +333,33 @@ class InboundProcessor:
         ctx = dataclasses.replace(ctx, msh18=Hl7Charset.UTF8.value)
         return build_ack(ctx, "AR", datetime.now(UTC), error=error,
                          timezone=self.timezone).encode("utf-8")
+
+
+_JOURNAL_DEFAULTS = {
+    "hospital_id": None, "dedupe_control_id": None, "patient_id": None, "request_id": None,
+    "error_code": None, "error_en": None, "error_th": None, "duplicates": 0,
+    "last_duplicate_at": None,
+}
+
+
+def _row(base: dict, **values) -> dict:
+    """All journal columns for one Core insert (every row of an executemany has the same)."""
+    return {**_JOURNAL_DEFAULTS, **base, **values}
+
+
+# Built once: on the hot path, building a statement costs several times running it.
+_JOURNAL = Hl7InboundMessage.__table__
+_REPEAT_LOOKUP = select(_JOURNAL.c.id, _JOURNAL.c.ack).where(
+    _JOURNAL.c.sending_application == bindparam("app"),
+    _JOURNAL.c.sending_facility == bindparam("facility"),
+    _JOURNAL.c.dedupe_control_id == bindparam("control_id"),
+)
+_REPEAT_COUNT = (
+    update(_JOURNAL)
+    .where(_JOURNAL.c.id == bindparam("entry_id"))
+    .values(duplicates=_JOURNAL.c.duplicates + 1, last_duplicate_at=bindparam("now"))
+)
+_JOURNAL_INSERT = insert(_JOURNAL)
 
 
 def _error(hl7_code: str, text_en: str, msgid: str, location: str = "", **params) -> AckError:

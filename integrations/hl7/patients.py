@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from stdnum.th import pin as thai_pin
 
 from app.extensions import db
@@ -175,3 +175,38 @@ def find_by_ids(ids: PersonIds, hospital_id: int) -> Patient | None:
             )
         )
     return None
+
+
+_HN_HOLDER = (
+    select(PatientHN.patient_id)
+    .where(PatientHN.hospital_id == bindparam("hospital_id"), PatientHN.hn == bindparam("hn"))
+    .scalar_subquery()
+)
+# Built once (the listener's hot path): the patient by identifier, with the HN's holder.
+_PATIENT_AND_HN_HOLDER = select(Patient, _HN_HOLDER).where(
+    Patient.id_type == bindparam("id_type"), Patient.id_value == bindparam("id_value")
+)
+_HN_HOLDER_ONLY = select(_HN_HOLDER)
+
+
+def find_with_hn_holder(ids: PersonIds, hospital_id: int) -> tuple[Patient | None, int | None]:
+    """``find_by_ids`` and, in the same query, the id of the patient who holds ``ids.hn``
+    at the hospital (None when nobody does or there is no HN)."""
+    if ids.id_type is not None and ids.id_value:
+        value = ids.id_value
+        if ids.id_type is IdentifierType.NATIONAL_ID:
+            value = normalise_national_id(value)
+        else:
+            value = value.strip().upper()
+        params = {"id_type": ids.id_type, "id_value": value,
+                  "hospital_id": hospital_id, "hn": ids.hn or ""}
+        row = db.session.execute(_PATIENT_AND_HN_HOLDER, params).first()
+        if row is not None:
+            return row[0], row[1] if ids.hn else None
+        if not ids.hn:
+            return None, None
+        return None, db.session.scalar(_HN_HOLDER_ONLY, params)
+    if not ids.hn:
+        return None, None
+    patient = find_by_ids(ids, hospital_id)
+    return patient, patient.id if patient is not None else None
