@@ -112,10 +112,39 @@ def capacity():
         device_names={d.id: d.ae_title for d in devices},
         days=QUOTA_USE_DAYS,
         one_minute=timedelta(minutes=1),
+        summarise_windows=summarise_windows,
     )
 
 
 # -- templates ---------------------------------------------------------------------------
+
+
+def summarise_windows(windows) -> list[str]:
+    """``จันทร์–ศุกร์ 08:30–16:00``: weekdays with the same hours grouped into runs."""
+    by_day: dict[int, tuple] = defaultdict(tuple)
+    for w in windows:
+        by_day[w.weekday] += ((w.start_time, w.end_time, w.capacity),)
+    lines, day = [], 0
+    while day < 7:
+        hours = by_day.get(day)
+        if not hours:
+            day += 1
+            continue
+        end = day
+        while end + 1 < 7 and by_day.get(end + 1) == hours:
+            end += 1
+        days = (
+            str(WEEKDAY_LABELS[day])
+            if end == day
+            else (f"{WEEKDAY_LABELS[day]}–{WEEKDAY_LABELS[end]}")
+        )
+        times = ", ".join(
+            f"{a.strftime('%H:%M')}–{b.strftime('%H:%M')}" + (f" × {n}" if n > 1 else "")
+            for a, b, n in hours
+        )
+        lines.append(f"{days} {times}")
+        day = end + 1
+    return lines
 
 
 def _fill_windows(form: TemplateForm, template: CapacityTemplate | None) -> None:

@@ -67,7 +67,9 @@ class BEDateField(StringField):
         super().__init__(label, validators, render_kw=render_kw, **kwargs)
 
     def _value(self) -> str:
-        if self.raw_data:
+        # Echo what was typed only when it was unreadable (so it can be corrected);
+        # a readable date, even an ISO one from a link, is shown the Thai way.
+        if self.raw_data and self.raw_data[0].strip() and parse_be_date(self.raw_data[0]) is None:
             return self.raw_data[0]
         return format_be_date(self.data, getattr(g, "locale", "th"))
 

@@ -58,7 +58,7 @@ def _template_form(**windows_and_values):
 def test_capacity_page_lists_hours_quotas_and_closures(scheduler):
     html = _html(scheduler.get("/hub/capacity"))
     assert "เวลาทำการ" in html and "MKH_US1" in html
-    assert "จันทร์ 08:30–16:00" in html  # the demo's office hours
+    assert "จันทร์–ศุกร์ 08:30–16:00" in html  # the demo's office hours, one line
     assert "โควตา" in html and "วันปิดทำการและวันหยุด" in html
 
 
@@ -283,3 +283,19 @@ def test_scheduler_cannot_switch_off_a_public_holiday(scheduler, demo):
     assert "เฉพาะผู้ดูแลระบบ" in _html(response)
     demo.session.expire_all()
     assert demo.session.get(Closure, holiday.id).is_active is True
+
+
+def test_summarise_windows_groups_weekdays_with_the_same_hours():
+    from types import SimpleNamespace as W
+
+    from app.hub.capacity import summarise_windows
+
+    windows = [
+        W(weekday=d, start_time=time(8, 30), end_time=time(12), capacity=1) for d in range(4)
+    ]
+    windows += [W(weekday=d, start_time=time(13), end_time=time(16), capacity=2) for d in range(4)]
+    windows.append(W(weekday=5, start_time=time(8), end_time=time(12), capacity=1))
+    assert [str(line) for line in summarise_windows(windows)] == [
+        "Monday–Thursday 08:30–12:00, 13:00–16:00 × 2",
+        "Saturday 08:00–12:00",
+    ]
