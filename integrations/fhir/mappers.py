@@ -61,6 +61,8 @@ APPOINTMENT_STATUS = {
     AppointmentStatus.CANCELLED: "cancelled",
     AppointmentStatus.NO_SHOW: "noshow",
     AppointmentStatus.MOVED: "cancelled",
+    # Started and stopped part-way (MPPS DISCONTINUED); the request goes back to be rebooked.
+    AppointmentStatus.DISCONTINUED: "cancelled",
 }
 
 GENDER = {Sex.MALE: "male", Sex.FEMALE: "female", Sex.OTHER: "other", Sex.UNKNOWN: "unknown"}
@@ -335,7 +337,7 @@ def appointment_resource(appointment: Appointment) -> FhirAppointment:
             {"system": systems.appointment_code_system(),
              "value": appointment.appointment_code},
         ],
-        "status": APPOINTMENT_STATUS.get(appointment.status, "cancelled"),
+        "status": APPOINTMENT_STATUS[appointment.status],
         "serviceCategory": [{"coding": [{"system": systems.DICOM_DCM,
                                          "code": procedure.modality_code}]}],
         "serviceType": [{"concept": procedure_concept(procedure)}],
@@ -356,7 +358,7 @@ def appointment_resource(appointment: Appointment) -> FhirAppointment:
              "status": "accepted"},
         ],
     }
-    if appointment.status in (AppointmentStatus.CANCELLED, AppointmentStatus.MOVED):
+    if APPOINTMENT_STATUS[appointment.status] == "cancelled":
         data["cancellationDate"] = instant(appointment.updated_at)
         reason = appointment.status_reason or (
             "rescheduled" if appointment.status is AppointmentStatus.MOVED else None)

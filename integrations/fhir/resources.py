@@ -195,8 +195,7 @@ def _date_column_clause(name: str, column, value: str) -> ColumnElement[bool]:
 def _string(*columns) -> Clause:
     def clause(value: str, client: FhirClient) -> ColumnElement[bool]:
         # RadBook matches names anywhere in the word: Thai has no spaces between words.
-        pattern = f"%{value.lower()}%"
-        return or_(*(func.lower(c).like(pattern) for c in columns))
+        return or_(*(func.lower(c).contains(value.lower(), autoescape=True) for c in columns))
     return clause
 
 

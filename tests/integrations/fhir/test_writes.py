@@ -427,3 +427,35 @@ def test_request_made_by_models_can_be_booked(kudrang, network, now):
     slot = free_slots(kudrang)[0]
     assert parsed(kudrang.post("Appointment", booking(slot.id, request.id)), 201).status == (
         "booked")
+
+
+def test_every_radbook_status_has_a_fhir_status():
+    from app.models import AppointmentStatus
+    from integrations.fhir.mappers import APPOINTMENT_STATUS, REQUEST_STATUS
+
+    assert set(APPOINTMENT_STATUS) == set(AppointmentStatus)
+    assert set(REQUEST_STATUS) == set(RequestStatus)
+
+
+def test_reschedule_and_cancel_show_in_fhir(kudrang, scheduled, db):
+    from app.models import Device
+    from scheduling.booking import cancel_appointment, reschedule
+
+    request_id, first = scheduled
+    actor = Actor(interface=Interface.WEB, name="test", hospital_id=first.hub_hospital_id)
+    later = next(s for s in free_slots(kudrang) if s.start != first.start_at)
+    device = db.session.get(Device, int(later.schedule.reference.split("/")[1]))
+    moved_to = reschedule(actor, utcnow(), first, device, later.start, reason="เครื่องเสีย")
+    old = parsed(kudrang.get(f"Appointment/{first.id}"))
+    assert old.status == "cancelled" and old.cancellationReason.text
+    new = parsed(kudrang.get(f"Appointment/{moved_to.id}"))
+    assert new.status == "booked" and new.previousAppointment.reference == (
+        f"Appointment/{first.id}")
+    assert ids(parsed(kudrang.get(f"Appointment?based-on={request_id}&status=booked"))) == [
+        str(moved_to.id)]
+    cancel_appointment(actor, utcnow(), moved_to, "ผู้ป่วยขอยกเลิก")
+    cancelled = parsed(kudrang.get(f"Appointment/{moved_to.id}"))
+    assert cancelled.status == "cancelled"
+    assert cancelled.cancellationReason.text == "ผู้ป่วยขอยกเลิก"
+    sr = parsed(kudrang.get(f"ServiceRequest/{request_id}"))
+    assert sr.extension[0].valueCode == "accepted" and sr.occurrencePeriod is None
