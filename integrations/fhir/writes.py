@@ -28,6 +28,7 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from flask import request as http_request
 from pydantic import ValidationError
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import (
@@ -66,6 +67,7 @@ MSG_PATIENT_MISMATCH = N_("The patient does not match the request")
 MSG_AMBIGUOUS = N_("The accession number %(number)s matches more than one request")
 MSG_NO_REPORT_TEXT = N_("The report has no text: send conclusion or a text/plain presentedForm")
 MSG_NOT_A_HUB = N_("The performer must be a hub hospital")
+MSG_STUDY_ELSEWHERE = N_("This Study Instance UID is already linked to another request")
 MSG_NEEDS_REQUEST = N_(
     "Link to the request with basedOn (ServiceRequest reference, placer order number or "
     "accession number)"
@@ -107,8 +109,6 @@ def _conditional(handler, client: FhirClient) -> Any | None:
     header = http_request.headers.get("If-None-Exist")
     if not header:
         return None
-    from werkzeug.datastructures import MultiDict
-
     params = parse_search(MultiDict(parse_qsl(header.lstrip("?"))), handler.all_params())
     resources, total = handler.search(client, params)
     if total == 0:
@@ -477,7 +477,10 @@ def create_imaging_study(client: FhirClient, body: dict, now: datetime):
     if accession is None and appointment is not None:
         accession = appointment.accession_number
     viewer = _extension(resource, systems.viewer_url_extension())
-    known = db.session.scalar(select(Study.id).where(Study.study_instance_uid == uid))
+    known = db.session.scalar(select(Study).where(Study.study_instance_uid == uid))
+    if known is not None and known.request_id != request_row.id:
+        # Confirming would rewrite another request's study (maybe another hospital's).
+        raise FhirError(409, MSG_STUDY_ELSEWHERE, code="study-elsewhere")
     study = link_study(
         client.actor, now, source=StudySource.FHIR, study_instance_uid=uid,
         appointment=appointment, request=request_row, accession_number=accession,

@@ -372,6 +372,15 @@ def test_imaging_study_errors(kudrang, kosum, scheduled):
     assert outcome(kudrang.post("ImagingStudy", study_body(
         "1.2.3", based_on={"reference": "ServiceRequest/99999"})), 422)[3] == (
         "reference-not-found")
+    # Kosum cannot re-point (or rewrite) Kud Rang's study from one of its own requests
+    parsed(kudrang.post("ImagingStudy", study_body(
+        appointment.study_instance_uid, based_on={"reference": f"ServiceRequest/{request_id}"})),
+        201)
+    theirs = make_request(utcnow(), patient=patient_named("ประเสริฐ"), requester="11005",
+                          placer="KS-1")
+    assert outcome(kosum.post("ImagingStudy", study_body(
+        appointment.study_instance_uid, based_on={"reference": f"ServiceRequest/{theirs.id}"})),
+        409)[3] == "study-elsewhere"
 
 
 def report_body(text: str, **links) -> dict:
