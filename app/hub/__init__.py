@@ -20,6 +20,18 @@ def age_years(born: date, on: date | None = None) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+WEEKDAYS_SHORT = {
+    "th": ("จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา."),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def weekday_short(day: date) -> str:
+    from flask import g
+
+    return WEEKDAYS_SHORT.get(getattr(g, "locale", "th"), WEEKDAYS_SHORT["th"])[day.weekday()]
+
+
 def localdate(value: datetime) -> str:
     """The local calendar day of an instant, ISO-formatted for links (``?date=``)."""
     return to_local(value).date().isoformat()
@@ -31,6 +43,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_filter(age_years)
     app.add_template_filter(localdate)
+    app.add_template_filter(weekday_short)
     add_nav_item(app, "hub.inbox", N_("Inbox"), {Role.SCHEDULER}, order=19)
     add_nav_item(app, "hub.day", N_("Day view"), {Role.SCHEDULER}, order=20)
     add_nav_item(app, "hub.week", N_("Week view"), {Role.SCHEDULER}, order=21)
