@@ -50,3 +50,39 @@ def send(path: Path, host: str, port: int | None) -> None:
     data = path.read_bytes().replace(b"\r\n", b"\r").replace(b"\n", b"\r")
     answer = send_block(host, port or current_app.config["HL7_PORT"], data)
     click.echo(answer.replace(b"\r", b"\n").decode("utf-8", "replace"))
+
+
+@hl7_cli.command("stand-in")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=2576)
+@click.option("--answer", type=click.Choice(["AA", "AE", "AR"]), default="AA")
+def stand_in(host: str, port: int, answer: str) -> None:
+    """A PACS/RIS stand-in for trying outbound orders: prints each message, answers AA.
+
+    Add a destination at /admin/hl7/destinations pointing at it (127.0.0.1:2576).
+    """
+    from datetime import UTC, datetime
+
+    from integrations.hl7.ack import AckContext, AckError, build_ack
+    from integrations.hl7.message import Hl7Message, Hl7ParseError, decode_message
+    from integrations.hl7.mllp import MllpServer
+
+    def handle(block, peer):
+        try:
+            text, codec, msh18 = decode_message(block.data)
+            msg = Hl7Message(text)
+        except Hl7ParseError as exc:
+            click.echo(f"unreadable block from {peer}: {exc}")
+            return None
+        click.echo(f"--- {msg.message_type} {msg.control_id} from {peer}")
+        click.echo(text.replace("\r", "\n"))
+        error = None if answer == "AA" else AckError("207", "stand-in refused", "ทดสอบการปฏิเสธ")
+        return build_ack(AckContext.from_message(msg, msh18), answer, datetime.now(UTC),
+                         error=error).encode(codec)
+
+    server = MllpServer(handle, host, port)
+    click.echo(f"HL7 stand-in receiver on {host}:{port}, answering {answer}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
