@@ -62,3 +62,7 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(key, os.environ.get(key, default))
     app.cli.add_command(worklist_cli)
     add_service(app, "dicom", _start_service)
+
+    from worklist import pacs_query
+
+    pacs_query.configure(app)

@@ -155,14 +155,20 @@ def test_mpps_round_trip(db, scp, scanner, booked):
     assert performed["instances"] == 3 and performed["description"] == "Liver"
     step = db.session.scalar(select(PerformedProcedureStep))
     assert (step.sop_instance_uid, step.appointment_id) == (uid, booked.id)
-    actors = set(db.session.scalars(select(AuditEvent.actor).where(
-        AuditEvent.action.in_(["appointment.start", "appointment.complete", "study.link"]))))
+    actors = set(
+        db.session.scalars(
+            select(AuditEvent.actor).where(
+                AuditEvent.action.in_(["appointment.start", "appointment.complete", "study.link"])
+            )
+        )
+    )
     assert actors == {"dicom:MKH_US1"}
 
 
 def test_round_trip_shows_on_the_request_page(app, db, scp, scanner, booked, network):
-    user = User(username="sched.test", full_name="งานนัด", role=Role.SCHEDULER,
-                hospital_id=network.hub.id)
+    user = User(
+        username="sched.test", full_name="งานนัด", role=Role.SCHEDULER, hospital_id=network.hub.id
+    )
     user.set_password("radbook-demo")
     db.session.add(user)
     db.session.commit()
@@ -198,8 +204,9 @@ def test_n_create_missing_a_required_attribute(db, scanner, booked):
 
 
 def test_n_create_must_be_in_progress(db, scanner, booked):
-    status = scanner.create(generate_uid(),
-                            in_progress(booked, PerformedProcedureStepStatus="COMPLETED"))
+    status = scanner.create(
+        generate_uid(), in_progress(booked, PerformedProcedureStepStatus="COMPLETED")
+    )
     assert status.Status == 0x0106
     assert reload(db, booked).status is AppointmentStatus.BOOKED
 
@@ -258,8 +265,14 @@ def test_intermediate_n_set_keeps_the_step_in_progress(db, scanner, booked):
 
 
 def test_a_cancelled_booking_cannot_be_started(db, network, scanner):
-    cancelled = book_step(db, network, network.somsri, "MKH_US1", local(TODAY, "1000"),
-                          status=AppointmentStatus.CANCELLED)
+    cancelled = book_step(
+        db,
+        network,
+        network.somsri,
+        "MKH_US1",
+        local(TODAY, "1000"),
+        status=AppointmentStatus.CANCELLED,
+    )
     assert scanner.create(generate_uid(), in_progress(cancelled)).Status == 0x0110
     assert db.session.scalar(select(func.count(PerformedProcedureStep.id))) == 0
 
@@ -289,8 +302,9 @@ def test_n_create_without_uid_gets_one_from_the_scp(db, scp, booked):
     ae.add_requested_context(ModalityPerformedProcedureStep)
     assoc = ae.associate("127.0.0.1", scp.port)
     try:
-        status, attrs = assoc.send_n_create(in_progress(booked), ModalityPerformedProcedureStep,
-                                            None)
+        status, attrs = assoc.send_n_create(
+            in_progress(booked), ModalityPerformedProcedureStep, None
+        )
     finally:
         assoc.release()
     assert status.Status == 0x0000
@@ -313,6 +327,8 @@ def test_mwl_and_mpps_contexts_are_offered(scp, network):
     assoc = ae.associate("127.0.0.1", scp.port)
     try:
         assert {cx.abstract_syntax for cx in assoc.accepted_contexts} == {
-            ModalityWorklistInformationFind, ModalityPerformedProcedureStep}
+            ModalityWorklistInformationFind,
+            ModalityPerformedProcedureStep,
+        }
     finally:
         assoc.release()
