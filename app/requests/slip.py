@@ -26,9 +26,10 @@ def slip_link(appointment: Appointment, now: datetime | None = None) -> str:
     return link_url_for_appointment(appointment, now or utcnow())
 
 
-def qr_svg(data: str, *, title: str = "", scale: int = 4) -> str:
+def qr_svg(data: str, *, title: str = "") -> str:
+    """Inline SVG with a viewBox and no fixed size: CSS sizes it for screen and paper."""
     # Error level M survives a smudged or folded paper slip; border 4 is the spec's quiet zone.
     code = segno.make(data, error="m", micro=False)
     return code.svg_inline(
-        scale=scale, border=4, title=title or None, svgclass="qr", lineclass=None
+        border=4, omitsize=True, title=title or None, svgclass="qr", lineclass=None
     )

@@ -201,3 +201,24 @@ def save_screenshot(tmp_path_factory):
         return path
 
     return _save
+
+
+def tab_to(page, selector: str, limit: int = 80) -> int:
+    """Press Tab until the focused element matches ``selector``; the number of presses.
+
+    Fails when it is never reached: that element is not usable with the keyboard alone.
+    """
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate(
+            "(s) => document.activeElement && document.activeElement.matches(s)", selector
+        ):
+            return presses
+    raise AssertionError(f"{selector} not reachable with Tab in {limit} presses on {page.url}")
+
+
+def assert_fits_width(page) -> None:
+    """No horizontal scrolling: the page is no wider than the viewport."""
+    width = page.viewport_size["width"]
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{page.url} is {scroll}px wide on a {width}px screen"
