@@ -498,14 +498,17 @@ def slip(appointment_id: int):
         abort(404)
     imaging_request = _own_request_or_404(appointment.request_id)
     paper = "a4" if request.args.get("paper") == "a4" else "a5"
-    link = slip_link(appointment)
+    # Only a live booking gets a LINE code; a cancelled or moved slip is shown for the record.
+    live = appointment.status in LIVE_APPOINTMENT_STATUSES
+    link = slip_link(appointment, utcnow()) if live else None
+    qr = qr_svg(link.url, title=_("Scan to link LINE and open the appointment")) if link else ""
     return render_template(
         "requests/slip.html",
         appt=appointment,
         req=imaging_request,
         paper=paper,
-        qr_svg=Markup(qr_svg(link, title=_("Scan to link LINE and open the appointment"))),
-        qr_link=link,
+        qr_svg=Markup(qr),
+        link=link,
         hn=appointment.patient.hn_at(imaging_request.requesting_hospital_id),
     )
 

@@ -1,4 +1,6 @@
-"""The appointment slip's QR code: a link that lets the patient link LINE and open it.
+"""The appointment slip's QR code: it opens the hospital's LINE Official Account with the
+slip's one-time link code typed in (``integrations.line.linking``), so the patient can
+link LINE and get the appointment and reminders there.
 
 Drawn server-side with segno as inline SVG (no image request, nothing from the
 internet, sharp at any print resolution).
@@ -6,24 +8,31 @@ internet, sharp at any print resolution).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import segno
-from flask import url_for
 
 from app.models import Appointment
-from app.timeutil import utcnow
+from integrations.line.linking import CODE_PREFIX, code_for_appointment, link_url
+from integrations.line.settings import setting
 
 
-def slip_link(appointment: Appointment, now: datetime | None = None) -> str:
-    """The LINE linking URL when the LINE adapter is installed, else the appointment's page."""
-    try:
-        from integrations.line.linking import link_url_for_appointment
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("integrations.line", "integrations.line.linking"):
-            raise
-        return url_for("main.request_detail", request_id=appointment.request_id, _external=True)
-    return link_url_for_appointment(appointment, now or utcnow())
+@dataclass(frozen=True)
+class SlipLink:
+    url: str  # what the QR code encodes
+    code: str  # the same code, typed by hand when the phone cannot scan (RB-7K3Q9X)
+    official_account: str  # the LINE @id to add as a friend
+
+
+def slip_link(appointment: Appointment, now: datetime) -> SlipLink:
+    """The appointment's LINE link (an unused code is reused; a new one is committed)."""
+    code = code_for_appointment(appointment, now)
+    return SlipLink(
+        url=link_url(code),
+        code=f"{CODE_PREFIX}{code.code}",
+        official_account=setting("LINE_OA_BASIC_ID") or "@radbook-demo",
+    )
 
 
 def qr_svg(data: str, *, title: str = "") -> str:

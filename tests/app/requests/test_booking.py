@@ -13,7 +13,7 @@ from app.models import (
     ImagingRequest,
     RequestStatus,
 )
-from app.requests.slip import qr_svg
+from app.requests.slip import qr_svg, slip_link
 from app.thaidate import thai_date
 from app.timeutil import to_local, utcnow
 from scheduling.availability import find_slots
@@ -154,12 +154,13 @@ def test_the_slip_has_the_buddhist_era_date_room_preparation_code_and_qr(kudrang
     assert "HN KR0001" in html
     assert 'class="slip paper-a5"' in html
     # The QR encodes the LINE linking URL with the appointment's one-time code (reused
-    # while unused, so asking again gives the same URL).
+    # while unused, so asking again gives the same URL); the code is printed too.
     from integrations.line.linking import link_url_for_appointment
 
     expected = link_url_for_appointment(appointment, utcnow())
     assert expected.startswith("https://line.me/R/oaMessage/")
     assert qr_svg(expected, title="สแกนเพื่อเชื่อมต่อ LINE และดูนัดหมาย") in html
+    assert slip_link(appointment, utcnow()).code in html
     a4 = _html(kudrang_client.get(f"/requests/appointments/{appointment.id}/slip?paper=a4"))
     assert 'class="slip paper-a4"' in a4
     css = kudrang_client.get("/static/css/slip.css")
@@ -250,3 +251,15 @@ def test_a_malformed_slot_is_a_bad_request(kudrang_client, demo):
         assert (
             kudrang_client.get(f"/requests/{req.id}/confirm", query_string=query).status_code == 400
         )
+
+
+def test_a_cancelled_appointments_slip_has_no_line_code(kudrang_client, demo):
+    from scheduling.requests import cancel_request
+    from tests.app.requests.conftest import web_actor_for
+
+    req = make_request(demo)
+    appointment = book_earliest(demo, req)
+    cancel_request(web_actor_for(demo, "staff.kudrang"), utcnow(), req, "ไม่มาแล้ว")
+    html = _html(kudrang_client.get(f"/requests/appointments/{appointment.id}/slip"))
+    assert "นัดหมายนี้ไม่อยู่ในสถานะนัดแล้ว" in html
+    assert 'class="qr"' not in html

@@ -26,9 +26,14 @@ def _life_cycle(demo):
     cancel_request(web_actor_for(demo, "staff.kudrang"), utcnow(), cancelled, "ซ้ำ")
     imaged = make_request(demo, patient="กัญญารัตน์", code="DX-CHEST")
     imaged_appt = book_earliest(demo, imaged)
-    link_study(PACS, utcnow(), source=StudySource.HL7,
-               study_instance_uid=imaged_appt.study_instance_uid, appointment=imaged_appt,
-               images_in_pacs=True)
+    link_study(
+        PACS,
+        utcnow(),
+        source=StudySource.HL7,
+        study_instance_uid=imaged_appt.study_instance_uid,
+        appointment=imaged_appt,
+        images_in_pacs=True,
+    )
     attach_report(PACS, utcnow(), scheduled, text="ปกติ", reported_by="นพ.วีระ")
     return submitted, scheduled, appointment, cancelled, imaged
 
@@ -52,8 +57,11 @@ def test_filter_labels_are_thai_with_open_counts(kudrang_client, demo):
     html = kudrang_client.get("/requests").get_data(as_text=True)
     for thai in ("ส่งคำขอแล้ว", "นัดแล้ว", "ตรวจแล้ว", "ภาพอยู่ใน PACS", "มีผลอ่านแล้ว"):
         assert thai in html, thai
-    scheduled_link = re.search(r'href="/requests\?status=scheduled"[^>]*>([^<]+)'
-                               r'<span class="count">(\d+)</span>', html)
+    scheduled_link = re.search(
+        r'href="/requests\?status=scheduled"[^>]*>([^<]+)'
+        r'<span class="count">(\d+)</span>',
+        html,
+    )
     assert scheduled_link.group(2) == "2"
 
 
