@@ -248,3 +248,22 @@ def test_adt_a40_with_nobody_known_is_an_error(listener):
     merge = (msh("ADT^A40^ADT_A39", "ADT0300") + "\rPID|1||X1^^^11008^MR\rMRG|X2^^^11008^MR\r")
     [ack] = exchange(listener.port, merge)
     assert msa(ack)[0] == "AE" and str(err(ack)[5][0][0]) == "merge-unknown"
+
+
+def _two_orders(control_id: str, second_code: str) -> str:
+    lines = orm(control_id, CID1, "PO2001").rstrip("\r").split("\r")
+    lines += [
+        segment("ORC", {1: "NW", 2: f"PO2002^{KUDRANG}"}),
+        segment("OBR", {1: "2", 2: f"PO2002^{KUDRANG}", 4: second_code}),
+    ]
+    return "\r".join(lines) + "\r"
+
+
+def test_one_message_with_two_orders_is_all_or_nothing(listener):
+    [bad] = exchange(listener.port, _two_orders("ORM3001", "XX-NOPE"))
+    assert msa(bad)[0] == "AE"
+    assert db.session.scalar(select(func.count()).select_from(ImagingRequest)) == 0
+    [ok] = exchange(listener.port, _two_orders("ORM3002", "CT-BRAIN"))
+    assert msa(ok)[0] == "AA"
+    assert request_by_placer("PO2001").procedure.code == "US-UPABD"
+    assert request_by_placer("PO2002").procedure.code == "CT-BRAIN"
