@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.models import (
@@ -32,6 +32,7 @@ from app.models import (
 from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
 from integrations.fhir.errors import MSG_NOT_FOUND, MSG_OUT_OF_SCOPE, FhirError
+from integrations.fhir.mappers import Built
 from integrations.fhir.search import Params, any_of, bad, date_bounds, date_clause, reference_id
 from integrations.fhir.search import token as parse_token
 
@@ -51,18 +52,24 @@ class Handler:
 
     resource_type: str
     model: type
-    to_resource: Callable[[Any, FhirClient], FHIRAbstractModel]
+    to_resource: Callable[[Any, FhirClient], Built]
     params: dict[str, SearchParam] = field(default_factory=dict)
     scope: Callable[[FhirClient, Select], Select] = lambda client, query: query
     order: Callable[[], list] | None = None
     base: Callable[[], Select] | None = None  # rows that exist as this resource at all
+    # What the mapper touches, loaded with the rows (a search page otherwise lazy-loads
+    # each row's hospital, patient and procedure one query at a time).
+    options: Callable[[], list] | None = None
 
     def query(self, client: FhirClient) -> Select:
         query = self.base() if self.base is not None else select(self.model)
         return self.scope(client, query)
 
+    def _loaded(self, query: Select) -> Select:
+        return query.options(*self.options()) if self.options is not None else query
+
     def read(self, client: FhirClient, id_: str, now: datetime | None = None
-             ) -> tuple[FHIRAbstractModel, Any]:
+             ) -> tuple[Built, Any]:
         row = self._get(id_)
         if row is None:
             raise FhirError(404, MSG_NOT_FOUND, code="not-found",
@@ -79,10 +86,10 @@ class Handler:
         if not id_.isdigit():
             return None
         base = self.base() if self.base is not None else select(self.model)
-        return db.session.scalar(base.where(self.model.id == int(id_)))
+        return db.session.scalar(self._loaded(base.where(self.model.id == int(id_))))
 
     def search(self, client: FhirClient, params: Params, now: datetime | None = None
-               ) -> tuple[list[FHIRAbstractModel], int]:
+               ) -> tuple[list[Built], int]:
         query = self.query(client)
         for name, values in params.criteria:
             param = self.all_params()[name]
@@ -90,7 +97,7 @@ class Handler:
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         order = self.order() if self.order is not None else [self.model.id]
         rows = db.session.scalars(
-            query.order_by(*order).offset(params.offset).limit(params.count)
+            self._loaded(query.order_by(*order).offset(params.offset).limit(params.count))
         ).all()
         return [self.to_resource(row, client) for row in rows], total
 
@@ -252,9 +259,14 @@ def _device_type(value: str, client: FhirClient):
     return Device.modality_code == code
 
 
+def _device_options() -> list:
+    return [joinedload(Device.hospital), joinedload(Device.modality)]
+
+
 device = Handler(
     "Device", Device,
     lambda row, client: mappers.device_resource(row),
+    options=_device_options,
     params={
         "identifier": SearchParam("token", _device_identifier, "DICOM AE title"),
         "organization": SearchParam("reference", _device_organization, "the hub"),
@@ -288,6 +300,7 @@ def _schedule_active(value: str, client: FhirClient):
 schedule = Handler(
     "Schedule", Device,
     lambda row, client: mappers.schedule_resource(row, _schedule_procedures(row)),
+    options=_device_options,
     params={
         "actor": SearchParam("reference", _schedule_actor, "Device/<id>"),
         "identifier": SearchParam("token", _device_identifier, "DICOM AE title of the scanner"),
@@ -308,6 +321,7 @@ patient = Handler(
     "Patient", Patient,
     lambda row, client: mappers.patient_resource(row, viewer_hospital_id=client.hospital_id),
     scope=lambda client, query: client.patient_scope(query),
+    options=lambda: [selectinload(Patient.hospital_numbers).joinedload(PatientHN.hospital)],
     params={
         "identifier": SearchParam("token", lambda v, c: _patient_ids_by_identifier(v),
                                   "th-cid, passport, or an HN system"),
@@ -363,10 +377,20 @@ def _request_code(value: str, client: FhirClient):
     return ImagingRequest.procedure_id.in_(_procedure_ids(value))
 
 
+def _request_options() -> list:
+    return [
+        joinedload(ImagingRequest.requesting_hospital), joinedload(ImagingRequest.hub_hospital),
+        joinedload(ImagingRequest.patient), joinedload(ImagingRequest.procedure),
+        selectinload(ImagingRequest.appointments).joinedload(Appointment.hub_hospital),
+        selectinload(ImagingRequest.studies),
+    ]
+
+
 service_request = Handler(
     "ServiceRequest", ImagingRequest,
     lambda row, client: mappers.service_request_resource(row),
     scope=lambda client, query: client.request_scope(query),
+    options=_request_options,
     params={
         "identifier": SearchParam("token", _request_identifier,
                                   "placer order number or accession number"),
@@ -432,6 +456,11 @@ appointment = Handler(
     "Appointment", Appointment,
     lambda row, client: mappers.appointment_resource(row),
     scope=_appointment_scope,
+    options=lambda: [
+        joinedload(Appointment.request).joinedload(ImagingRequest.procedure),
+        joinedload(Appointment.patient), joinedload(Appointment.device),
+        joinedload(Appointment.hub_hospital),
+    ],
     order=lambda: [Appointment.start_at, Appointment.id],
     params={
         "identifier": SearchParam("token", _appointment_identifier,
@@ -513,6 +542,9 @@ imaging_study = Handler(
     "ImagingStudy", Study,
     lambda row, client: mappers.imaging_study_resource(row),
     scope=_study_scope,
+    options=lambda: [
+        joinedload(Study.request).options(*_request_options()), joinedload(Study.appointment),
+    ],
     params={
         "identifier": SearchParam("token", _study_identifier,
                                   "Study Instance UID (urn:dicom:uid) or accession number"),
@@ -537,6 +569,7 @@ diagnostic_report = Handler(
     lambda row, client: mappers.diagnostic_report_resource(row),
     base=lambda: select(ImagingRequest).where(ImagingRequest.report_text.is_not(None)),
     scope=lambda client, query: client.request_scope(query),
+    options=_request_options,
     params={
         "identifier": SearchParam("token", lambda v, c: (
             ImagingRequest.id.in_(q) if (q := _accession_request_ids(v)) is not None else None),

@@ -33,6 +33,7 @@ from integrations.fhir.errors import (
     from_domain_error,
     operation_outcome,
 )
+from integrations.fhir.mappers import Built
 from integrations.fhir.registry import CREATORS, READERS
 from scheduling.audit import record
 from scheduling.errors import DomainError
@@ -45,9 +46,12 @@ _JSON_TYPES = {"application/fhir+json", "application/json", "json", "application
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
 
-def fhir_response(resource: FHIRAbstractModel, status: int = 200,
+def fhir_response(resource: Built | FHIRAbstractModel, status: int = 200,
                   headers: dict[str, str] | None = None) -> Response:
-    body = resource.model_dump_json(exclude_none=True)
+    if isinstance(resource, Built):
+        body = resource.json()
+    else:
+        body = resource.model_dump_json(exclude_none=True)
     return Response(body, status=status, headers=headers,
                     content_type=f"{FHIR_JSON}; charset=utf-8")
 
@@ -179,7 +183,7 @@ def _search(reader, args: MultiDict) -> Response:
 
 
 def _bundle(resource_type: str, args: MultiDict, params: search.Params,
-            resources: list[FHIRAbstractModel], total: int | None) -> Bundle:
+            resources: list[Built], total: int | None) -> Built:
     base = base_url()
 
     def page_url(offset: int) -> str:
@@ -195,18 +199,27 @@ def _bundle(resource_type: str, args: MultiDict, params: search.Params,
     if params.offset > 0:
         links.append({"relation": "previous",
                       "url": page_url(max(params.offset - params.count, 0))})
-    return Bundle.model_validate({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "timestamp": utcnow().isoformat(timespec="seconds"),
-        "total": total,
-        "link": links,
-        "entry": [
-            {"fullUrl": f"{base}/{r.get_resource_type()}/{r.id}", "resource": r,
-             "search": {"mode": "match"}}
-            for r in resources
-        ],
-    })
+    def bundle(resource_of) -> dict:
+        data: dict = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "timestamp": utcnow().isoformat(timespec="seconds"),
+            "link": links,
+            "entry": [
+                {"fullUrl": f"{base}/{r.resource_type}/{r.id}", "resource": resource_of(r),
+                 "search": {"mode": "match"}}
+                for r in resources
+            ],
+        }
+        if total is not None:
+            data["total"] = total
+        if not resources:
+            del data["entry"]
+        return data
+
+    # The entries were each checked when built; the Bundle is checked around those models.
+    checked = Bundle.model_validate(bundle(lambda r: r.model))
+    return Built(checked, bundle(lambda r: r.data))
 
 
 def _create(resource_type: str) -> Response:

@@ -46,13 +46,14 @@ from app.models import (
 from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
 from integrations.fhir.errors import MSG_BAD_RESOURCE, MSG_OUT_OF_SCOPE, FhirError
+from integrations.fhir.mappers import Built
 from integrations.fhir.resources import patient as patient_handler
 from integrations.fhir.resources import service_request as request_handler
 from integrations.fhir.search import parse as parse_search
 from scheduling.i18n import N_
 from scheduling.patients import PREFIXES, find_patient, register_patient
 
-Creator = Callable[[FhirClient, dict, datetime], tuple[FHIRAbstractModel, Any, bool]]
+Creator = Callable[[FhirClient, dict, datetime], tuple[Built, Any, bool]]
 
 MSG_REF_MISSING = N_("The referenced %(ref)s was not found")
 MSG_REQUIRED = N_("%(field)s is required")
