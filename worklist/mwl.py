@@ -11,7 +11,7 @@ ones with their values, unknown ones empty with their dictionary VR.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -39,7 +39,7 @@ from app.models import (
     Procedure,
 )
 from scheduling.patients import PREFIXES
-from worklist import charsets
+from worklist import charsets, encoding
 from worklist.devices import DeviceInfo
 from worklist.matching import (
     LIKE_ESCAPE,
@@ -454,7 +454,8 @@ CODE_ITEM: dict[int, Callable[[Any, Context], Any]] = {
 }
 
 
-Getter = Callable[[Any, Context], Any]
+# A value getter, or a getter map for a sequence of one item made from the same row.
+Getter = Callable[[Any, Context], Any] | dict
 
 SPS_ITEM: dict[int, Getter] = {
     T["ScheduledStationAETitle"]: lambda r, c: r.ae_title,
@@ -469,7 +470,7 @@ SPS_ITEM: dict[int, Getter] = {
     T["Modality"]: lambda r, c: r.modality_code,
     T["ScheduledPerformingPhysicianName"]: lambda r, c: "",
     T["ScheduledProcedureStepDescription"]: lambda r, c: r.procedure_name_en[:64],
-    T["ScheduledProtocolCodeSequence"]: lambda r, c: [CODE_ITEM],
+    T["ScheduledProtocolCodeSequence"]: CODE_ITEM,
     T["ScheduledProcedureStepID"]: lambda r, c: r.sps_id,
     T["ScheduledStationName"]: lambda r, c: (r.station_name or r.ae_title)[:16],
     T["ScheduledProcedureStepLocation"]: lambda r, c: charsets.ascii_only(r.device_name)[:16],
@@ -490,7 +491,7 @@ TOP_LEVEL: dict[int, Getter] = {
     T["StudyInstanceUID"]: lambda r, c: r.study_instance_uid,
     T["RequestedProcedureID"]: lambda r, c: r.requested_procedure_id,
     T["RequestedProcedureDescription"]: lambda r, c: r.procedure_name_en[:64],
-    T["RequestedProcedureCodeSequence"]: lambda r, c: [CODE_ITEM],
+    T["RequestedProcedureCodeSequence"]: CODE_ITEM,
     T["RequestedProcedurePriority"]: lambda r, c: PRIORITY.get(r.priority, "ROUTINE"),
     T["ReasonForTheRequestedProcedure"]: lambda r, c: charsets.free_text(c.charset, r.indication)[
         :64
@@ -502,7 +503,7 @@ TOP_LEVEL: dict[int, Getter] = {
         c.charset, r.requester_name_th, r.requester_name_en
     )[:64],
     T["RequestedContrastAgent"]: lambda r, c: _contrast(r.prep_tags),
-    T["ScheduledProcedureStepSequence"]: lambda r, c: [SPS_ITEM],
+    T["ScheduledProcedureStepSequence"]: SPS_ITEM,
 }
 
 
@@ -519,21 +520,29 @@ def _fit(value: Any, vr: str, charset: DicomCharset) -> Any:
     return value.encode("iso8859_11", "replace").decode("iso8859_11")
 
 
-def _empty(tag: int, vr: str) -> DataElement:
-    return DataElement(tag, vr, [] if vr == "SQ" else None)
+@dataclass(frozen=True)
+class Slot:
+    """One attribute of the answer: where its value comes from, or a nested item's slots."""
+
+    tag: int
+    vr: str
+    getter: Callable[[Any, Context], Any] | None
+    item: tuple[Slot, ...] | None = None  # SQ: the slots of its one item
 
 
-def _project(
-    template: Dataset | None, getters: dict[int, Getter], row: Any, ctx: Context
-) -> Dataset:
-    """Fill the attributes ``template`` asks for (all of ``getters`` when it is empty).
+@dataclass(frozen=True)
+class ResponsePlan:
+    """What a query asks for, worked out once per C-FIND and applied to every row."""
 
-    A sequence getter returns a list of getter maps, one per item.
-    """
-    out = Dataset()
-    tags: Iterable[int] = template.keys() if template is not None and len(template) else getters
-    for tag in tags:
-        tag = Tag(tag)
+    slots: tuple[Slot, ...]
+    wants_charset: bool
+
+
+def _slots(template: Dataset | None, getters: dict[int, Getter]) -> tuple[Slot, ...]:
+    """The attributes ``template`` asks for (all of ``getters`` when it has none)."""
+    tags = list(template.keys()) if template is not None and len(template) else list(getters)
+    slots = []
+    for tag in sorted(Tag(t) for t in tags):
         if tag.is_private or tag.element == 0 or tag == T["SpecificCharacterSet"]:
             continue
         vr = template.get_item(tag).VR if template is not None and tag in template else None
@@ -543,29 +552,69 @@ def _project(
             except KeyError:
                 continue
         getter = getters.get(tag)
-        if getter is None:
-            out.add(_empty(tag, vr))
-            continue
-        value = getter(row, ctx)
         if vr == "SQ":
-            nested_template = None
+            nested = None
             if template is not None and tag in template and template[tag].value:
-                nested_template = template[tag].value[0]
-            items = [_project(nested_template, item, row, ctx) for item in value]
-            out.add(DataElement(tag, "SQ", Sequence(items)))
-        elif value == "" or value == []:
-            out.add(_empty(tag, vr))
+                nested = template[tag].value[0]
+            item = _slots(nested, getter) if isinstance(getter, dict) else None
+            slots.append(Slot(tag, vr, None, item))
         else:
-            out.add(DataElement(tag, vr, _fit(value, vr, ctx.charset)))
+            slots.append(Slot(tag, vr, getter if callable(getter) else None))
+    return tuple(slots)
+
+
+def response_plan(query: Dataset) -> ResponsePlan:
+    return ResponsePlan(_slots(query, TOP_LEVEL), T["SpecificCharacterSet"] in query)
+
+
+def _values(slots: tuple[Slot, ...], row: Any, ctx: Context) -> list[tuple[int, str, Any]]:
+    out = []
+    for slot in slots:
+        if slot.vr == "SQ":
+            items = [] if slot.item is None else [_values(slot.item, row, ctx)]
+            out.append((slot.tag, "SQ", items))
+        elif slot.getter is None:
+            out.append((slot.tag, slot.vr, None))
+        else:
+            value = slot.getter(row, ctx)
+            out.append((slot.tag, slot.vr, _fit(value, slot.vr, ctx.charset) or None))
     return out
+
+
+def answer_elements(plan: ResponsePlan, row: Any, ctx: Context) -> list[tuple[int, str, Any]]:
+    """The answer for one step as (tag, VR, value) in tag order, Specific Character Set first."""
+    values = _values(plan.slots, row, ctx)
+    charset = charsets.SPECIFIC_CHARACTER_SET[ctx.charset]
+    if charset or plan.wants_charset:
+        values.insert(0, (T["SpecificCharacterSet"], "CS", charset or None))
+    return values
+
+
+def _to_dataset(elements: list[tuple[int, str, Any]]) -> Dataset:
+    ds = Dataset()
+    for tag, vr, value in elements:
+        if vr == "SQ":
+            ds.add(DataElement(tag, vr, Sequence([_to_dataset(item) for item in value])))
+        else:
+            ds.add(DataElement(tag, vr, value))
+    return ds
 
 
 def identifier_for(query: Dataset, row: Any, ctx: Context) -> Dataset:
-    """The response identifier for one matching step."""
-    out = _project(query, TOP_LEVEL, row, ctx)
-    charset = charsets.SPECIFIC_CHARACTER_SET[ctx.charset]
-    if charset:
-        out.SpecificCharacterSet = charset
-    elif T["SpecificCharacterSet"] in query:
-        out.add(DataElement(T["SpecificCharacterSet"], "CS", None))
-    return out
+    """The answer for one step as a pydicom Dataset (worklist files, tests)."""
+    return encoding_free_identifier(response_plan(query), row, ctx)
+
+
+def encoding_free_identifier(plan: ResponsePlan, row: Any, ctx: Context) -> Dataset:
+    """The answer as a plain pydicom Dataset, for pydicom to encode however it must."""
+    return _to_dataset(answer_elements(plan, row, ctx))
+
+
+def answer_bytes(plan: ResponsePlan, row: Any, ctx: Context, implicit: bool) -> bytes:
+    """The answer for one step as the encoded data set (little endian)."""
+    return encoding.encode_elements(answer_elements(plan, row, ctx), ctx.charset, implicit)
+
+
+def encoded_identifier(plan: ResponsePlan, row: Any, ctx: Context, implicit: bool) -> Dataset:
+    """The answer for one step, already encoded for a little-endian transfer syntax."""
+    return encoding.raw_dataset(answer_elements(plan, row, ctx), ctx.charset, implicit)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import (
     ModalityPerformedProcedureStep,
@@ -31,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from worklist import mwl
 from worklist.devices import DeviceDirectory
+from worklist.fastfind import PendingSender
 from worklist.matching import InvalidMatchingValue
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,9 @@ def handle_open(event: evt.Event) -> None:
             pass
 
 
-def handle_find(event: evt.Event, app: Flask, directory: DeviceDirectory) -> Iterator[Any]:
+def handle_find(
+    event: evt.Event, app: Flask, directory: DeviceDirectory, fast: bool = True
+) -> Iterator[Any]:
     """Modality Worklist C-FIND: one SQL query, one pending response per step."""
     caller = directory.get(event.assoc.requestor.ae_title)
     if caller is None:  # removed or disabled while the association was open
@@ -128,11 +132,27 @@ def handle_find(event: evt.Event, app: Flask, directory: DeviceDirectory) -> Ite
         return
 
     ctx = mwl.Context(caller=caller, zone=zone)
+    plan = mwl.response_plan(query)
+    syntax = UID(event.context.transfer_syntax)
+    if fast and syntax.is_little_endian:
+        # Pending responses go out pre-encoded (worklist.fastfind); pynetdicom sends
+        # the final one when this generator ends.
+        sender = PendingSender(event)
+        for row in rows:
+            if event.is_cancelled:
+                yield STATUS_CANCEL, None
+                return
+            if not sender.send(mwl.answer_bytes(plan, row, ctx, syntax.is_implicit_VR)):
+                return  # aborted or released under us
+        return
     for row in rows:
         if event.is_cancelled:
             yield STATUS_CANCEL, None
             return
-        yield STATUS_PENDING, mwl.identifier_for(query, row, ctx)
+        if syntax.is_little_endian:
+            yield STATUS_PENDING, mwl.encoded_identifier(plan, row, ctx, syntax.is_implicit_VR)
+        else:
+            yield STATUS_PENDING, mwl.encoding_free_identifier(plan, row, ctx)
 
 
 @dataclass
@@ -174,13 +194,20 @@ def build_ae(app: Flask, directory: DeviceDirectory) -> RadbookAE:
     return ae
 
 
+def _flag(app: Flask, key: str, default: bool) -> bool:
+    value = app.config.get(key)
+    if value is None or value == "":
+        return default
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
 def handlers(app: Flask, directory: DeviceDirectory) -> list:
     from worklist import mpps
 
     return [
         (evt.EVT_CONN_OPEN, handle_open),
         (evt.EVT_C_ECHO, handle_echo),
-        (evt.EVT_C_FIND, handle_find, [app, directory]),
+        (evt.EVT_C_FIND, handle_find, [app, directory, _flag(app, "DICOM_FAST_FIND", True)]),
         (evt.EVT_N_CREATE, mpps.handle_create, [app, directory]),
         (evt.EVT_N_SET, mpps.handle_set, [app, directory]),
     ]
@@ -188,9 +215,7 @@ def handlers(app: Flask, directory: DeviceDirectory) -> list:
 
 def start_server(app: Flask, host: str | None = None, port: int | None = None) -> WorklistServer:
     """Start the SCP in a background thread (port 0 picks a free port)."""
-    configure_logging(
-        str(app.config.get("DICOM_LOG_IDENTIFIERS", "")).lower() in {"1", "true", "yes", "on"}
-    )
+    configure_logging(_flag(app, "DICOM_LOG_IDENTIFIERS", False))
     directory = DeviceDirectory(app, float(app.config.get("DICOM_DEVICE_REFRESH_SECONDS", 10)))
     directory.refresh()
     ae = build_ae(app, directory)
