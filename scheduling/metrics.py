@@ -24,16 +24,17 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (
     Appointment,
     AppointmentStatus,
     CapacityTemplate,
+    CapacityWindow,
     Closure,
     Device,
     Hospital,
@@ -79,17 +80,56 @@ def _closed_minutes(start: datetime, end: datetime,
     return int(covered // 60)
 
 
+class _Template(NamedTuple):
+    """A capacity template as plain values: what ``pick_template``/``window_times`` read.
+
+    Loaded with Core rather than the ORM: a hub with fifty devices has hundreds of
+    windows, and building ORM objects for them dominated the day view's time.
+    """
+
+    id: int
+    is_active: bool
+    valid_from: date | None
+    valid_to: date | None
+    windows: list
+
+
+class _Window(NamedTuple):
+    weekday: int
+    start_time: time
+    end_time: time
+    capacity: int
+
+
+def _templates(device_ids: list[int]) -> dict[int, list[_Template]]:
+    by_id: dict[int, _Template] = {}
+    by_device: dict[int, list[_Template]] = defaultdict(list)
+    for tid, device_id, active, valid_from, valid_to in db.session.execute(
+        select(CapacityTemplate.id, CapacityTemplate.device_id, CapacityTemplate.is_active,
+               CapacityTemplate.valid_from, CapacityTemplate.valid_to)
+        .where(CapacityTemplate.device_id.in_(device_ids))
+    ):
+        template = _Template(tid, active, valid_from, valid_to, [])
+        by_id[tid] = template
+        by_device[device_id].append(template)
+    if by_id:
+        for template_id, weekday, start, end, capacity in db.session.execute(
+            select(CapacityWindow.template_id, CapacityWindow.weekday,
+                   CapacityWindow.start_time, CapacityWindow.end_time,
+                   CapacityWindow.capacity)
+            .where(CapacityWindow.template_id.in_(list(by_id)))
+            .order_by(CapacityWindow.weekday, CapacityWindow.start_time)
+        ):
+            by_id[template_id].windows.append(_Window(weekday, start, end, capacity))
+    return by_device
+
+
 def capacity_minutes(devices: list[Device], first: date, last: date
                      ) -> dict[tuple[int, date], int]:
     """{(device id, day): bookable minutes}; a device with no template that day is absent."""
     if not devices:
         return {}
-    templates: dict[int, list[CapacityTemplate]] = defaultdict(list)
-    for template in db.session.scalars(
-        select(CapacityTemplate).where(CapacityTemplate.device_id.in_([d.id for d in devices]))
-        .options(selectinload(CapacityTemplate.windows))
-    ):
-        templates[template.device_id].append(template)
+    templates = _templates([d.id for d in devices])
     start, _ = day_bounds(first)
     _, end = day_bounds(last)
     closures: dict[int, Closure] = {}
@@ -108,7 +148,8 @@ def capacity_minutes(devices: list[Device], first: date, last: date
                 total = 0
                 for w_start, w_end, parallel in window_times(template, day):
                     open_minutes = int((w_end - w_start).total_seconds() // 60)
-                    open_minutes -= _closed_minutes(w_start, w_end, closed)
+                    if closed:
+                        open_minutes -= _closed_minutes(w_start, w_end, closed)
                     total += max(0, open_minutes) * parallel
                 result[(device.id, day)] = total
             day += timedelta(days=1)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import Date, Interval, case, cast, func, literal, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -80,6 +80,8 @@ def appointments_between(
     *,
     full: bool = True,
     statuses: tuple[AppointmentStatus, ...] = OCCUPYING,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Appointment]:
     if not devices:
         return []
@@ -93,6 +95,8 @@ def appointments_between(
         )
         .order_by(Appointment.start_at, Appointment.id)
     )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     if full:
         query = query.options(
             joinedload(Appointment.patient),
@@ -109,6 +113,7 @@ class DeviceDay:
     appointments: list[Appointment] = field(default_factory=list)
     booked_minutes: int = 0
     capacity_minutes: int | None = None  # None: no capacity template known for the day
+    booking_count: int = 0
 
     @property
     def occupancy(self) -> float | None:
@@ -118,25 +123,69 @@ class DeviceDay:
 
     @property
     def count(self) -> int:
-        return len(self.appointments)
+        return self.booking_count
 
 
-def _minutes(appointment: Appointment) -> int:
-    return int((appointment.end_at - appointment.start_at).total_seconds() // 60)
+def _minutes_sum():
+    """SUM of booking lengths in minutes, in each database's own date arithmetic."""
+    if db.engine.dialect.name == "postgresql":
+        return func.sum(func.extract("epoch", Appointment.end_at - Appointment.start_at)) / 60
+    return func.sum(
+        (func.julianday(Appointment.end_at) - func.julianday(Appointment.start_at)) * 1440
+    )
 
 
-def day_view(hub: Hospital, day: date, modality: str | None = None) -> list[DeviceDay]:
+# Above this many bookings in a day, the day view lists one device at a time (a big hub
+# has thousands a day; a page of thousands of rows helps nobody and takes seconds).
+DETAIL_LIMIT = 150
+
+
+@dataclass
+class DayView:
+    rows: list[DeviceDay]
+    detail: list[DeviceDay]  # the devices whose bookings are listed
+    one_at_a_time: bool  # too many bookings: only the selected device is listed
+
+    @property
+    def total(self) -> int:
+        return sum(row.count for row in self.rows)
+
+
+def day_view(
+    hub: Hospital, day: date, modality: str | None = None, device_id: int | None = None
+) -> DayView:
     devices = hub_devices(hub, modality)
     start, end = day_bounds(day)
     rows = {d.id: DeviceDay(d) for d in devices}
-    for appointment in appointments_between(devices, start, end):
-        row = rows[appointment.device_id]
-        row.appointments.append(appointment)
-        row.booked_minutes += _minutes(appointment)
+    counts: dict[int, int] = defaultdict(int)
+    # Counted in SQL: a big hub's day has thousands of bookings, too many to fetch.
+    for dev_id, count, minutes in db.session.execute(
+        select(Appointment.device_id, func.count(Appointment.id), _minutes_sum())
+        .where(
+            Appointment.device_id.in_(list(rows) or [-1]),
+            Appointment.start_at >= start,
+            Appointment.start_at < end,
+            Appointment.status.in_(OCCUPYING),
+        )
+        .group_by(Appointment.device_id)
+    ):
+        counts[dev_id] = count
+        rows[dev_id].booked_minutes = int(round(minutes or 0))
     capacity = capacity_view.capacity_minutes(devices, day, day)
     for row in rows.values():
         row.capacity_minutes = capacity.get((row.device.id, day))
-    return list(rows.values())
+        row.booking_count = counts.get(row.device.id, 0)
+    one_at_a_time = sum(counts.values()) > DETAIL_LIMIT
+    if one_at_a_time:
+        chosen = rows.get(device_id) if device_id else None
+        if chosen is None:
+            chosen = next((r for r in rows.values() if r.booking_count), None)
+        detail = [chosen] if chosen is not None else []
+    else:
+        detail = list(rows.values())
+    for appointment in appointments_between([r.device for r in detail], start, end):
+        rows[appointment.device_id].appointments.append(appointment)
+    return DayView(list(rows.values()), detail, one_at_a_time)
 
 
 @dataclass
@@ -169,18 +218,10 @@ def week_view(
     _, end = day_bounds(days[-1])
     index = {d: i for i, d in enumerate(days)}
     cells: dict[int, list[WeekCell]] = {d.id: [WeekCell() for _ in days] for d in devices}
-    rows = db.session.execute(
-        select(Appointment.device_id, Appointment.start_at, Appointment.end_at).where(
-            Appointment.device_id.in_([d.id for d in devices] or [-1]),
-            Appointment.start_at >= start,
-            Appointment.start_at < end,
-            Appointment.status.in_(OCCUPYING),
-        )
-    )
-    for device_id, start_at, end_at in rows:
-        cell = cells[device_id][index[to_local(start_at).date()]]
-        cell.count += 1
-        cell.booked_minutes += int((end_at - start_at).total_seconds() // 60)
+    for (device_id, day), (count, minutes) in per_device_day(devices, start, end).items():
+        cell = cells[device_id][index[day]]
+        cell.count += count
+        cell.booked_minutes += minutes
     capacity = capacity_view.capacity_minutes(devices, days[0], days[-1])
     for device in devices:
         for i, day in enumerate(days):
@@ -213,3 +254,70 @@ def inbox(hub: Hospital, statuses: tuple[RequestStatus, ...]) -> list[ImagingReq
             .limit(500)
         )
     )
+
+
+def inbox_counts(hub: Hospital) -> dict[RequestStatus, int]:
+    """How many of the hub's requests wait in each inbox tab."""
+    rows = db.session.execute(
+        select(ImagingRequest.status, func.count(ImagingRequest.id))
+        .where(
+            ImagingRequest.hub_hospital_id == hub.id,
+            ImagingRequest.status.in_((RequestStatus.SUBMITTED, RequestStatus.ACCEPTED)),
+        )
+        .group_by(ImagingRequest.status)
+    )
+    return {status: count for status, count in rows}
+
+
+def bookings_per_day(devices: list[Device], first: date, days: int) -> dict[date, int]:
+    """How many bookings each local day holds, for a strip of day links."""
+    start, _ = day_bounds(first)
+    _, end = day_bounds(first + timedelta(days=days - 1))
+    counts: dict[date, int] = {first + timedelta(days=i): 0 for i in range(days)}
+    for (_device_id, day), (count, _minutes) in per_device_day(devices, start, end).items():
+        counts[day] += count
+    return counts
+
+
+def per_device_day(
+    devices: list[Device], start: datetime, end: datetime
+) -> dict[tuple[int, date], tuple[int, int]]:
+    """{(device id, local day): (bookings, booked minutes)} for bookings starting in
+    [start, end).
+
+    Grouped in SQL when the zone's UTC offset is the same over the whole period (always
+    so for Asia/Bangkok): a week of a big hub is tens of thousands of bookings. Across
+    a daylight-saving change the rows are fetched and bucketed here instead.
+    """
+    ids = [d.id for d in devices] or [-1]
+    where = (
+        Appointment.device_id.in_(ids),
+        Appointment.start_at >= start,
+        Appointment.start_at < end,
+        Appointment.status.in_(OCCUPYING),
+    )
+    offset = to_local(start).utcoffset()
+    result: dict[tuple[int, date], tuple[int, int]] = {}
+    if offset == to_local(end).utcoffset():
+        minutes = int(offset.total_seconds() // 60)
+        if db.engine.dialect.name == "postgresql":
+            local_day = cast(
+                Appointment.start_at + literal(timedelta(minutes=minutes), Interval()), Date
+            )
+        else:
+            local_day = func.date(Appointment.start_at, f"{minutes:+d} minutes")
+        for device_id, day, count, booked in db.session.execute(
+            select(Appointment.device_id, local_day, func.count(Appointment.id), _minutes_sum())
+            .where(*where)
+            .group_by(Appointment.device_id, local_day)
+        ):
+            day = day if isinstance(day, date) else date.fromisoformat(day)
+            result[(device_id, day)] = (count, int(round(booked or 0)))
+        return result
+    for device_id, start_at, end_at in db.session.execute(
+        select(Appointment.device_id, Appointment.start_at, Appointment.end_at).where(*where)
+    ):
+        key = (device_id, to_local(start_at).date())
+        count, booked = result.get(key, (0, 0))
+        result[key] = (count + 1, booked + int((end_at - start_at).total_seconds() // 60))
+    return result

@@ -18,8 +18,16 @@ from app.hub import bp, capacity_view, queries
 from app.hub.formbase import options
 from app.hub.forms import DayPickForm
 from app.hub.web import actor, current_hub, flash_error, hubs, locale, role_required
-from app.models import Appointment, ImagingRequest, RequestStatus, Role
-from app.timeutil import local_today, to_local, utcnow
+from app.labels import label
+from app.models import (
+    Appointment,
+    AppointmentStatus,
+    ImagingRequest,
+    Priority,
+    RequestStatus,
+    Role,
+)
+from app.timeutil import local_today, utcnow
 from scheduling.errors import DomainError
 
 scheduler_only = role_required(Role.SCHEDULER)
@@ -51,20 +59,50 @@ def _pick(hub) -> tuple[DayPickForm, date, str]:
 def day():
     hub = current_hub()
     form, the_day, modality = _pick(hub)
-    rows = queries.day_view(hub, the_day, modality or None)
+    view = queries.day_view(hub, the_day, modality or None, request.args.get("device", type=int))
     return render_template(
         "hub/day.html",
+        view=view,
+        appt_urls=appointment_urls(),
+        labels=enum_labels(),
+        t=action_labels(),
         hub=hub,
         hubs=hubs(),
         form=form,
         day=the_day,
         modality=modality,
-        rows=rows,
         prev_day=the_day - timedelta(days=1),
         next_day=the_day + timedelta(days=1),
         today=local_today(),
         closures=capacity_view.closures_on(hub.id, the_day),
     )
+
+
+def enum_labels() -> dict:
+    """Translated labels of priorities and appointment statuses, looked up once per page."""
+    return {member: label(member) for enum in (Priority, AppointmentStatus) for member in enum}
+
+
+def action_labels() -> dict[str, str]:
+    """The booking buttons' labels, translated once per page rather than once per row."""
+    return {"arrived": _("Arrived"), "no_show": _("No-show"), "move": _("Move"),
+            "cancel": _("Cancel booking"), "details": _("Details")}
+
+
+def appointment_urls() -> dict[str, str]:
+    """URL patterns for a booking's actions, built once per page: ``url_for`` per row and
+    action was a large share of a busy day view's time. ``{id}`` is the appointment id."""
+    endpoints = {
+        "arrive": "hub.appointment_arrive",
+        "no_show": "hub.appointment_no_show",
+        "move": "hub.appointment_move",
+        "cancel": "hub.appointment_cancel",
+        "exam": "hub.exam",
+    }
+    return {
+        name: url_for(endpoint, appointment_id=987654321).replace("987654321", "{id}")
+        for name, endpoint in endpoints.items()
+    }
 
 
 @bp.route("/week")
@@ -90,19 +128,25 @@ def week():
     )
 
 
+EXAMS_PAGE_SIZE = 100
+
+
 @bp.route("/exams")
 @hub_staff
 def exams():
-    """Today's and the coming week's exams, as a radiologist protocols and reads them."""
+    """One day's exams as a radiologist protocols and reads them, with the coming week's
+    counts as links; a page holds at most ``EXAMS_PAGE_SIZE`` exams."""
     hub = current_hub()
     form, the_day, modality = _pick(hub)
     devices = queries.hub_devices(hub, modality or None)
-    start, _ = queries.day_bounds(the_day)
-    _, end = queries.day_bounds(the_day + timedelta(days=UPCOMING_DAYS - 1))
-    appointments = queries.appointments_between(devices, start, end)
-    by_day: dict[date, list[Appointment]] = {}
-    for appointment in appointments:
-        by_day.setdefault(to_local(appointment.start_at).date(), []).append(appointment)
+    strip = queries.bookings_per_day(devices, local_today(), UPCOMING_DAYS)
+    total = queries.bookings_per_day(devices, the_day, 1)[the_day]
+    pages = max(1, -(-total // EXAMS_PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    start, end = queries.day_bounds(the_day)
+    appointments = queries.appointments_between(
+        devices, start, end, limit=EXAMS_PAGE_SIZE, offset=(page - 1) * EXAMS_PAGE_SIZE
+    )
     return render_template(
         "hub/exams.html",
         hub=hub,
@@ -110,9 +154,14 @@ def exams():
         form=form,
         day=the_day,
         modality=modality,
-        by_day=by_day,
+        appointments=appointments,
+        strip=strip,
+        total=total,
+        page=page,
+        pages=pages,
         today=local_today(),
-        days=UPCOMING_DAYS,
+        labels=enum_labels(),
+        exam_url=url_for("hub.exam", appointment_id=987654321).replace("987654321", "{id}"),
     )
 
 
@@ -131,7 +180,15 @@ def exam(appointment_id: int):
         .order_by(Appointment.start_at.desc())
         .limit(20)
     ).all()
-    return render_template("hub/exam.html", hub=hub, appt=appointment, req=req, history=history)
+    return render_template(
+        "hub/exam.html",
+        hub=hub,
+        appt=appointment,
+        req=req,
+        history=history,
+        appt_urls=appointment_urls(),
+        t=action_labels(),
+    )
 
 
 @bp.route("/inbox")
@@ -145,6 +202,7 @@ def inbox():
     }.get(tab)
     if statuses is None:
         abort(404)
+    counts = queries.inbox_counts(hub)
     return render_template(
         "hub/inbox.html",
         hub=hub,
@@ -152,11 +210,8 @@ def inbox():
         tab=tab,
         requests=queries.inbox(hub, statuses),
         counts={
-            name: len(queries.inbox(hub, sts))
-            for name, sts in (
-                ("new", (RequestStatus.SUBMITTED,)),
-                ("accepted", (RequestStatus.ACCEPTED,)),
-            )
+            "new": counts.get(RequestStatus.SUBMITTED, 0),
+            "accepted": counts.get(RequestStatus.ACCEPTED, 0),
         },
         replies=_patient_replies(hub),
     )

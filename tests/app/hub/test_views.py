@@ -110,8 +110,11 @@ def test_radiologist_exams_show_indication_priority_preparation(client, demo, bo
     assert "ด่วน" in html
     assert "แพ้สารทึบรังสี" in html
     assert "งดน้ำและอาหารทุกชนิด 6–8 ชั่วโมงก่อนตรวจ" in html  # US upper abdomen preparation
-    assert "กัญญารัตน์" in html  # Tuesday is within the coming week
-    assert "ปิยะดา" not in html
+    assert "ปิยะดา" not in html  # Udon Thani's
+    # One day at a time; the coming days are links with their counts.
+    assert "กัญญารัตน์" not in html
+    tuesday = _html(client.get("/hub/exams?date=24/11/2569"))
+    assert "กัญญารัตน์" in tuesday and "สมศรี" not in tuesday
 
 
 def test_exam_shows_images_in_pacs_and_report_once_linked(client, demo, booked, now):
@@ -210,3 +213,26 @@ def test_help_menu_is_for_everyone_and_lists_own_guide_first(client, demo):
     menu = _html(client.get("/hub/exams"))
     assert 'href="/help/"' in menu
     assert client.get("/help/nobody").status_code == 404
+
+
+def test_bookings_are_counted_on_their_bangkok_day(demo, now):
+    """Grouped in SQL by local day: 23:30 and 00:10 Bangkok fall on different days even
+    though both are the same UTC date (16:30 and 17:10 UTC)."""
+    from app.hub.queries import day_bounds, per_device_day
+    from tests.app.hub.factories import device
+
+    us1 = device("MKH_US1")
+    late = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)  # Monday 23:30 in Bangkok
+    early = datetime(2026, 11, 23, 17, 10, tzinfo=UTC)  # Tuesday 00:10 in Bangkok
+    make_appointment(make_request(now=now), ae_title="MKH_US1", start_at=late, minutes=20)
+    make_appointment(
+        make_request(now=now, patient_name="บุญเลิศ"), ae_title="MKH_US1", start_at=early, minutes=15
+    )
+    demo.session.commit()
+    monday, tuesday = late.date(), late.date() + timedelta(days=1)
+    start, _ = day_bounds(monday)
+    _, end = day_bounds(tuesday)
+    assert per_device_day([us1], start, end) == {
+        (us1.id, monday): (1, 20),
+        (us1.id, tuesday): (1, 15),
+    }
