@@ -110,10 +110,13 @@ def measure(url: str, rounds: int) -> None:
     with app.app_context():
         response = client.post("/login", data={"username": USERNAME, "password": PASSWORD})
         assert response.status_code == 302, "login failed"
+    def day(k: int) -> str:
+        return (FIRST_DAY + timedelta(days=k)).isoformat()
+
     pages = {
-        "day view": lambda k: f"/hub/day?date={(FIRST_DAY + timedelta(days=k % 14)).isoformat()}",
-        "week view": lambda k: f"/hub/week?date={(FIRST_DAY + timedelta(days=7 * (k % 2))).isoformat()}",
-        "exams (one day)": lambda k: f"/hub/exams?date={(FIRST_DAY + timedelta(days=k % 7)).isoformat()}",
+        "day view": lambda k: f"/hub/day?date={day(k % 14)}",
+        "week view": lambda k: f"/hub/week?date={day(7 * (k % 2))}",
+        "exams (one day)": lambda k: f"/hub/exams?date={day(k % 7)}",
     }
     print(f"database: {url.split('://')[0]}  hub id {hub_id} with {device_count} devices")
     with app.app_context():
