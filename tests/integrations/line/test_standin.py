@@ -28,9 +28,9 @@ def call(server, path, body, token="t", key=None):
 PUSH = {"to": "U" + "1" * 32, "messages": [{"type": "text", "text": "สวัสดี"}]}
 
 
-@pytest.fixture
-def server():
-    with LineStandIn(access_token="t") as s:
+@pytest.fixture(params=[True, "light"], ids=["full-validation", "light-validation"])
+def server(request):
+    with LineStandIn(access_token="t", validate=request.param) as s:
         yield s
 
 
