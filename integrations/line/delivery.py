@@ -30,11 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import defer, selectinload
+from sqlalchemy import or_, select, update
 
 from app.extensions import db
 from app.models import (
+    Appointment,
     AppointmentStatus,
     LineAccount,
     LineMessageKind,
@@ -54,10 +54,9 @@ MAX_ATTEMPTS = 12
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 HTTP_TIMEOUT = (3.0, 10.0)  # connect, read (seconds)
-PUSH_RESPONSE_TYPES = {  # as in MessagingApi.push_message_with_http_info
-    "200": "PushMessageResponse", "400": "ErrorResponse", "403": "ErrorResponse",
-    "409": "ErrorResponse", "429": "ErrorResponse",
-}
+# Errors raise ApiException before any parsing; the 200 body (sent message IDs) is not
+# used, so it is not parsed into the SDK's models either.
+PUSH_RESPONSE_TYPES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -202,126 +201,170 @@ def backoff(attempts: int) -> timedelta:
     return delay * (0.8 + 0.4 * random.random())
 
 
+# Columns a send needs. Rows are handled as plain values and written back with one
+# bulk UPDATE per step: building ORM objects and flushing them one by one cost more
+# than the pushes themselves (about 1 ms a row).
+_COLUMNS = (
+    "id", "kind", "line_user_id", "patient_id", "appointment_id", "messages", "due_at",
+    "quiet_exempt", "retry_key", "reply_token", "reply_attempted_at", "attempts",
+    "first_attempt_at", "created_at",
+)
+
+
+class _Row:
+    """A claimed outbox row; ``set`` records what the next bulk UPDATE writes."""
+
+    __slots__ = (*_COLUMNS, "changes")
+
+    def __init__(self, values: Iterable) -> None:
+        for name, value in zip(_COLUMNS, values, strict=True):
+            setattr(self, name, value)
+        self.changes: dict = {}
+
+    def set(self, **values) -> None:
+        for name, value in values.items():
+            if name in _COLUMNS:
+                setattr(self, name, value)
+        self.changes.update(values)
+
+
+def _write(rows: list[_Row]) -> None:
+    changed = [{"id": row.id, **row.changes} for row in rows if row.changes]
+    # Rows with the same set of changed columns go in one executemany.
+    groups: dict[tuple, list[dict]] = {}
+    for values in changed:
+        groups.setdefault(tuple(sorted(values)), []).append(values)
+    for group in groups.values():
+        db.session.execute(update(LineOutbox), group)
+    for row in rows:
+        row.changes = {}
+
+
 @dataclass
 class _BatchFacts:
-    """Accounts and links for a batch, read in two queries rather than two per row."""
+    """What the policy checks need for a batch, in three queries rather than per row."""
 
-    accounts: dict[str, LineAccount]
+    accounts: dict[str, tuple[int, bool, bool]]  # LINE user id -> (id, following, opted out)
     links: set[tuple[int, int]]  # (account id, patient id)
+    appointments: dict[int, tuple[datetime, AppointmentStatus]]
 
     @classmethod
-    def load(cls, rows: list[LineOutbox]) -> _BatchFacts:
+    def load(cls, rows: list[_Row]) -> _BatchFacts:
         user_ids = {row.line_user_id for row in rows}
-        accounts = {a.line_user_id: a for a in db.session.scalars(
-            select(LineAccount).where(LineAccount.line_user_id.in_(user_ids)))}
+        accounts = {user_id: (account_id, following, opted_out)
+                    for account_id, user_id, following, opted_out in db.session.execute(
+                        select(LineAccount.id, LineAccount.line_user_id,
+                               LineAccount.is_following, LineAccount.opted_out)
+                        .where(LineAccount.line_user_id.in_(user_ids)))}
         patient_ids = {row.patient_id for row in rows if row.patient_id is not None}
         links = {(account_id, patient_id) for account_id, patient_id in db.session.execute(
             select(LinePatientLink.account_id, LinePatientLink.patient_id)
             .where(LinePatientLink.patient_id.in_(patient_ids))
         )} if patient_ids else set()
-        return cls(accounts, links)
+        appointment_ids = {row.appointment_id for row in rows if row.appointment_id}
+        appointments = {appointment_id: (start_at, status)
+                        for appointment_id, start_at, status in db.session.execute(
+                            select(Appointment.id, Appointment.start_at, Appointment.status)
+                            .where(Appointment.id.in_(appointment_ids)))
+                        } if appointment_ids else {}
+        return cls(accounts, links, appointments)
 
 
-def _skip_reason(row: LineOutbox, now: datetime, facts: _BatchFacts) -> str | None:
+def _skip_reason(row: _Row, now: datetime, facts: _BatchFacts) -> str | None:
     """Why a row must not go out any more, checked at send time (things change)."""
     account = facts.accounts.get(row.line_user_id)
-    if account is None or not account.is_following:
+    if account is None or not account[1]:
         return "LINE user unfollowed or blocked the account"
     if row.kind is LineMessageKind.DIALOGUE:
         return None
-    if account.opted_out:
+    if account[2]:
         return "patient opted out"
-    if row.patient_id is not None and (account.id, row.patient_id) not in facts.links:
+    if row.patient_id is not None and (account[0], row.patient_id) not in facts.links:
         return "patient no longer linked to this LINE user"
-    appointment = row.appointment
-    if appointment is not None:
-        if appointment.start_at <= now:
+    if row.appointment_id is not None and row.appointment_id in facts.appointments:
+        start_at, status = facts.appointments[row.appointment_id]
+        if start_at <= now:
             return "appointment time has passed"
-        if row.kind is not LineMessageKind.CANCELLED and appointment.status is not (
-            AppointmentStatus.BOOKED
-        ):
-            return f"appointment is {appointment.status.value}"
+        if row.kind is not LineMessageKind.CANCELLED and status is not AppointmentStatus.BOOKED:
+            return f"appointment is {status.value}"
     return None
 
 
 # -- the send loop -------------------------------------------------------------------------
-def _due_rows(now: datetime, limit: int, only_ids: Iterable[int] | None) -> list[LineOutbox]:
+def _due_rows(now: datetime, limit: int, only_ids: Iterable[int] | None) -> list[_Row]:
     query = (
-        select(LineOutbox)
+        select(*(getattr(LineOutbox, name) for name in _COLUMNS))
         .where(LineOutbox.status == LineOutboxStatus.PENDING, LineOutbox.due_at <= now,
                or_(LineOutbox.next_attempt_at.is_(None), LineOutbox.next_attempt_at <= now))
         .order_by(LineOutbox.due_at, LineOutbox.id)
         .limit(limit)
-        .options(selectinload(LineOutbox.appointment))
     )
     if only_ids is not None:
         query = query.where(LineOutbox.id.in_(list(only_ids)))
     # Two senders (a stray second jobs process) skip each other's rows on PostgreSQL.
-    return list(db.session.scalars(query.with_for_update(skip_locked=True)))
+    return [_Row(values) for values in db.session.execute(
+        query.with_for_update(skip_locked=True))]
 
 
-def _record(row: LineOutbox, outcome: Outcome, now: datetime, report: SendReport) -> None:
+def _record(row: _Row, outcome: Outcome, now: datetime, report: SendReport) -> None:
     report.statuses[outcome.status or "no-answer"] += 1
-    row.last_attempt_at = now
     if outcome.status in (200, 409):
         # 409: LINE already accepted this retry key, so the patient has the message.
-        row.status = LineOutboxStatus.SENT
-        row.sent_at = now
-        row.line_request_id = outcome.request_id
-        row.last_error = None if outcome.status == 200 else "409: accepted earlier (retry key)"
+        row.set(status=LineOutboxStatus.SENT, sent_at=now, last_attempt_at=now,
+                line_request_id=outcome.request_id,
+                last_error=None if outcome.status == 200 else "409: accepted earlier (retry key)")
         report.sent += 1
         return
-    row.last_error = outcome.error or f"HTTP {outcome.status}"
+    row.set(last_attempt_at=now, last_error=outcome.error or f"HTTP {outcome.status}")
     if outcome.via_reply:
         # The reply failed outright; the push path (with the retry key) takes over.
-        row.reply_token = None
-        row.next_attempt_at = now
+        row.set(reply_token=None, next_attempt_at=now)
         report.reply_fallbacks += 1
         return
     transient = outcome.status is None or outcome.status == 429 or outcome.status >= 500
     if transient and row.attempts < MAX_ATTEMPTS:
-        row.next_attempt_at = now + backoff(row.attempts)
+        row.set(next_attempt_at=now + backoff(row.attempts))
         report.retried += 1
         if outcome.status == 429:
             report.rate_limited = True
         return
-    row.status = LineOutboxStatus.FAILED
+    row.set(status=LineOutboxStatus.FAILED)
     report.failed += 1
 
 
-def _prepare(rows: list[LineOutbox], now: datetime, report: SendReport) -> list[Outgoing]:
+def _prepare(rows: list[_Row], now: datetime, report: SendReport) -> list[Outgoing]:
     """Apply policy to claimed rows; return what should be sent now."""
     quiet_end = in_quiet_hours(now)
     facts = _BatchFacts.load(rows)
     outgoing = []
     for row in rows:
         if reason := _skip_reason(row, now, facts):
-            row.status, row.last_error = LineOutboxStatus.SKIPPED, reason
+            row.set(status=LineOutboxStatus.SKIPPED, last_error=reason)
             report.skipped += 1
             continue
         if row.first_attempt_at is not None and now - row.first_attempt_at > RETRY_WINDOW:
-            row.status = LineOutboxStatus.FAILED
-            row.last_error = "not delivered within the retry-key window; not sent again"
+            row.set(status=LineOutboxStatus.FAILED,
+                    last_error="not delivered within the retry-key window; not sent again")
             report.failed += 1
             continue
         if row.reply_token and row.reply_attempted_at is not None:
-            row.status = LineOutboxStatus.FAILED
-            row.last_error = "stopped during a reply; whether it arrived is unknown"
+            row.set(status=LineOutboxStatus.FAILED,
+                    last_error="stopped during a reply; whether it arrived is unknown")
             report.failed += 1
             continue
         exempt = row.quiet_exempt and now - row.due_at <= QUIET_GRACE
         if quiet_end is not None and not exempt and row.kind is not LineMessageKind.DIALOGUE:
-            row.next_attempt_at = quiet_end
+            row.set(next_attempt_at=quiet_end)
             report.deferred += 1
             continue
         use_reply = bool(row.reply_token) and now - row.created_at <= REPLY_TOKEN_FRESH
         if row.reply_token and not use_reply:
-            row.reply_token = None  # too old to use; push instead
+            row.set(reply_token=None)  # too old to use; push instead
         if use_reply:
-            row.reply_attempted_at = now
-        else:
-            row.first_attempt_at = row.first_attempt_at or now
-        row.attempts += 1
+            row.set(reply_attempted_at=now)
+        elif row.first_attempt_at is None:
+            row.set(first_attempt_at=now)
+        row.set(attempts=row.attempts + 1)
         outgoing.append(Outgoing(row.id, row.line_user_id, row.messages, row.retry_key,
                                  row.reply_token if use_reply else None))
     return outgoing
@@ -367,18 +410,17 @@ def send_due(now: datetime | None = None, *, client: LineClient | None = None,
             batches += 1
             batch = SendReport()
             outgoing = _prepare(rows, now, batch)
+            _write(rows)
             # first_attempt_at / reply_attempted_at must be durable before anything leaves.
             db.session.commit()
             if outgoing:
                 outcomes = _send_all(client, outgoing, pool)
                 if after_batch_sent is not None:
                     after_batch_sent(outgoing)
-                by_id = {row.id: row for row in db.session.scalars(
-                    select(LineOutbox).where(LineOutbox.id.in_([o.row_id for o in outgoing]))
-                    .options(defer(LineOutbox.messages))  # big JSON, not needed to record
-                )}
+                by_id = {row.id: row for row in rows}
                 for item, outcome in zip(outgoing, outcomes, strict=True):
                     _record(by_id[item.row_id], outcome, now, batch)
+                _write(rows)
                 db.session.commit()
             report.merge(batch)
             # Every claimed row has left the due set (sent, skipped, failed, or given a

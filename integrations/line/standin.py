@@ -145,6 +145,17 @@ def _actions(node: Any):
             yield from _actions(item)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A sender killed mid-request (the benchmark's SIGKILL) resets its connections.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class LineStandIn:
     """The server and its record. Use as a context manager, or ``start()``/``stop()``."""
 
@@ -161,8 +172,7 @@ class LineStandIn:
         self._reply_tokens_used: set[str] = set()
         self.requests = Counter()  # "push 200", "push 409", "push 429", ...
         self.rejected_bodies: list[tuple[str, str]] = []  # (error, raw body)
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------
