@@ -11,6 +11,7 @@ ones with their values, unknown ones empty with their dictionary VR.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -66,9 +67,8 @@ SPS_STATUS: dict[AppointmentStatus, str] = {
     AppointmentStatus.IN_PROGRESS: "STARTED",
     AppointmentStatus.COMPLETED: "COMPLETED",
     AppointmentStatus.CANCELLED: "CANCELED",
+    AppointmentStatus.DISCONTINUED: "DISCONTINUED",
 }
-if hasattr(AppointmentStatus, "DISCONTINUED"):
-    SPS_STATUS[AppointmentStatus.DISCONTINUED] = "DISCONTINUED"
 # Steps a scanner should still perform; the others are hidden unless asked for by status.
 OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
 
@@ -122,7 +122,6 @@ T = {
         "CodeValue",
         "CodingSchemeDesignator",
         "CodeMeaning",
-        "InstitutionName",
     )
 }
 
@@ -171,7 +170,7 @@ COLUMNS = (
 )
 
 
-def _base_statement() -> Select:
+def _build_base_statement() -> Select:
     return (
         select(*COLUMNS)
         .select_from(Appointment)
@@ -188,6 +187,18 @@ def _base_statement() -> Select:
             ),
         )
     )
+
+
+_BASE_STATEMENT: Select | None = None
+
+
+def _base_statement() -> Select:
+    # Built once: a Select is immutable (every .where() makes a new one), and building
+    # the joins cost more than running the query.
+    global _BASE_STATEMENT
+    if _BASE_STATEMENT is None:
+        _BASE_STATEMENT = _build_base_statement()
+    return _BASE_STATEMENT
 
 
 def _text_value(ds: Dataset | None, tag: int) -> str | None:
@@ -269,8 +280,7 @@ def _status_clause(value: str | None):
 
 
 def _like_py(text: str, pattern: str) -> bool:
-    import fnmatch
-
+    """DICOM wildcard matching in Python, for the few status codes (no SQL needed)."""
     return fnmatch.fnmatchcase(text, pattern.replace("[", "[[]"))
 
 

@@ -1,0 +1,530 @@
+"""DICOM Modality Worklist benchmark: RadBook's SCP against DCMTK's wlmscpfs.
+
+The same ``findscu`` query (one ultrasound station's list for one day: 20 matching
+steps, 16 keys, ``TCP_NODELAY=1`` in findscu's environment) against
+
+* RadBook's SCP (``worklist.server``), the steps in the database, and
+* DCMTK's ``wlmscpfs`` (single-process mode, incomplete-file check off: its fastest
+  settings) serving the very same entries as ``.wl`` files written with pydicom,
+
+with 1,000, 10,000 and 100,000 scheduled steps in total (the other steps are other
+stations and other days, so every run answers the same 20). Two timings:
+
+* per query inside one association: ``findscu --repeat M`` minus ``--repeat 1``,
+  divided by M - 1 (median of several runs);
+* per fresh association: one ``findscu`` run (process start, association,
+  one query, release), median wall time.
+
+    .venv/bin/python benchmarks/dicom_mwl.py                       # SQLite file in a temp dir
+    .venv/bin/python benchmarks/dicom_mwl.py --database-url postgresql+psycopg://postgres@127.0.0.1/radbook_dicom_bench
+    .venv/bin/python benchmarks/dicom_mwl.py --sizes 1000,10000    # fewer sizes
+
+The database named by ``--database-url`` is emptied first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+FINDSCU = shutil.which("findscu") or "/usr/bin/findscu"
+WLMSCPFS = shutil.which("wlmscpfs") or "/usr/bin/wlmscpfs"
+BANGKOK = ZoneInfo("Asia/Bangkok")
+DAY = date(2026, 11, 23)  # the queried day
+TARGET_AE = "MKH_US1"
+PER_DAY = 20  # steps per station per day (20-minute slots from 08:00)
+STATIONS = [f"MKH_US{i}" for i in range(1, 5)] + ["MKH_CT1", "MKH_CT2", "MKH_MR1", "MKH_DX1"]
+MODALITY = {"US": "US", "CT": "CT", "MR": "MR", "DX": "DX"}
+PATIENTS = 2000
+SPS = "ScheduledProcedureStepSequence[0]."
+QUERY_KEYS = [
+    "SpecificCharacterSet",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "AccessionNumber",
+    "RequestedProcedureID",
+    "RequestedProcedureDescription",
+    "StudyInstanceUID",
+    "ReferringPhysicianName",
+    SPS + f"ScheduledStationAETitle={TARGET_AE}",
+    SPS + f"ScheduledProcedureStepStartDate={DAY:%Y%m%d}",
+    SPS + "ScheduledProcedureStepStartTime",
+    SPS + "Modality=US",
+    SPS + "ScheduledProcedureStepDescription",
+    SPS + "ScheduledProcedureStepID",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def station_of(ae: str) -> str:
+    return ae.split("_")[1].rstrip("0123456789")
+
+
+class Plan:
+    """Maps each step number to a unique block so every step has its own slot."""
+
+    def __init__(self):
+        self._next_block = 0
+        self._used: set[tuple[str, date]] = {(TARGET_AE, DAY)}
+
+    def steps(self, start: int, stop: int):
+        for i in range(start, stop):
+            if i < PER_DAY:
+                yield i, TARGET_AE, DAY, i
+                continue
+            slot = (i - PER_DAY) % PER_DAY
+            if slot == 0:
+                while True:
+                    block = self._next_block
+                    self._next_block += 1
+                    station = STATIONS[block % len(STATIONS)]
+                    k = block // len(STATIONS)
+                    offset = (k + 1) // 2 * (1 if k % 2 else -1)
+                    key = (station, DAY + timedelta(days=offset))
+                    if key not in self._used:
+                        self._used.add(key)
+                        self._current = key
+                        break
+            yield i, self._current[0], self._current[1], slot
+
+
+# ---------------------------------------------------------------------------
+# RadBook side
+# ---------------------------------------------------------------------------
+
+
+def make_app(database_url: str):
+    from app import create_app
+    from app.config import Config
+
+    class BenchConfig(Config):
+        SQLALCHEMY_DATABASE_URI = database_url
+        DICOM_DEVICE_REFRESH_SECONDS = "3600"
+
+    return create_app(BenchConfig)
+
+
+def reset_and_migrate(app) -> None:
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+
+
+def load_network(app) -> dict:
+    from sqlalchemy import insert
+
+    from app.extensions import db
+    from app.models import (
+        Device,
+        DicomCharset,
+        Hospital,
+        HospitalLevel,
+        IdentifierType,
+        Modality,
+        Patient,
+        PatientHN,
+        Procedure,
+        Sex,
+    )
+    from scheduling.patients import national_id_check_digit
+
+    with app.app_context():
+        hub = Hospital(
+            code="10707",
+            name_th="โรงพยาบาลมหาสารคาม",
+            name_en="Mahasarakham Hospital",
+            level=HospitalLevel.GENERAL,
+            province_th="มหาสารคาม",
+            province_en="Maha Sarakham",
+            is_hub=True,
+        )
+        requester = Hospital(
+            code="11008",
+            name_th="โรงพยาบาลกุดรัง",
+            name_en="Kut Rang Hospital",
+            level=HospitalLevel.COMMUNITY,
+            province_th="มหาสารคาม",
+            province_en="Maha Sarakham",
+            is_hub=False,
+        )
+        db.session.add_all([hub, requester])
+        for code in MODALITY:
+            db.session.add(Modality(code=code, name_th=code, name_en=code))
+        db.session.flush()
+        procedures = {}
+        for code in MODALITY:
+            procedures[code] = Procedure(
+                code=f"{code}-BENCH",
+                name_th=f"ตรวจ {code}",
+                name_en=f"{code} examination",
+                modality_code=code,
+                duration_minutes=20,
+            )
+            db.session.add(procedures[code])
+        devices = {}
+        for ae in STATIONS:
+            devices[ae] = Device(
+                hospital_id=hub.id,
+                modality_code=station_of(ae),
+                name=ae,
+                ae_title=ae,
+                station_name=ae,
+                charset=DicomCharset.UTF8,
+                mwl_filter_by_calling_ae=False,
+            )
+            db.session.add(devices[ae])
+        db.session.flush()
+        now = datetime.now(UTC)
+        patients = []
+        hns = []
+        given = ["สมศรี", "บุญเลิศ", "กัญญารัตน์", "ประเสริฐ", "จันทร์เพ็ญ"]
+        family = ["ทองดี", "ศรีสุวรรณ", "พลราช", "แก้วกาหลง", "มูลมณี"]
+        given_en = ["Somsri", "Bunloet", "Kanyarat", "Prasoet", "Chanphen"]
+        family_en = ["Thongdi", "Sisuwan", "Phonrat", "Kaeokalong", "Mulmani"]
+        for p in range(PATIENTS):
+            stem = f"1{p:011d}"
+            patients.append(
+                dict(
+                    id=p + 1,
+                    id_type=IdentifierType.NATIONAL_ID,
+                    id_value=stem + national_id_check_digit(stem),
+                    prefix="MRS",
+                    given_name_th=given[p % 5],
+                    family_name_th=family[(p // 5) % 5],
+                    given_name_en=given_en[p % 5],
+                    family_name_en=family_en[(p // 5) % 5],
+                    romanised_by_staff=False,
+                    birth_date=date(1950 + p % 50, 1 + p % 12, 1 + p % 28),
+                    sex=Sex.FEMALE,
+                    preferred_language="th",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            hns.append(dict(patient_id=p + 1, hospital_id=hub.id, hn=f"MK{p:06d}"))
+        db.session.execute(insert(Patient), patients)
+        db.session.execute(insert(PatientHN), hns)
+        db.session.commit()
+        return {
+            "hub": hub.id,
+            "requester": requester.id,
+            "devices": {ae: d.id for ae, d in devices.items()},
+            "procedures": {code: p.id for code, p in procedures.items()},
+        }
+
+
+def add_steps(app, ids: dict, plan: Plan, start: int, stop: int) -> None:
+    from sqlalchemy import insert, text
+
+    from app.extensions import db
+    from app.models import Appointment, AppointmentStatus, ImagingRequest, Priority, RequestStatus
+
+    now = datetime.now(UTC)
+    requests, appointments = [], []
+    for i, ae, day, slot in plan.steps(start, stop):
+        start_at = datetime.combine(day, dtime(8, 0), tzinfo=BANGKOK) + timedelta(minutes=20 * slot)
+        past = day < DAY
+        requests.append(
+            dict(
+                id=i + 1,
+                placer_order_number=f"P{i:07d}",
+                requesting_hospital_id=ids["requester"],
+                hub_hospital_id=ids["hub"],
+                patient_id=i % PATIENTS + 1,
+                procedure_id=ids["procedures"][station_of(ae)],
+                priority=Priority.ROUTINE,
+                status=RequestStatus.COMPLETED if past else RequestStatus.SCHEDULED,
+                indication="",
+                requesting_clinician="นพ.สมชาย ใจดี",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        appointments.append(
+            dict(
+                id=i + 1,
+                request_id=i + 1,
+                patient_id=i % PATIENTS + 1,
+                hub_hospital_id=ids["hub"],
+                device_id=ids["devices"][ae],
+                start_at=start_at,
+                end_at=start_at + timedelta(minutes=20),
+                status=AppointmentStatus.COMPLETED if past else AppointmentStatus.BOOKED,
+                accession_number=f"1070769{i:06d}",
+                study_instance_uid=f"2.25.{10**20 + i}",
+                requested_procedure_id=f"1070769{i:06d}",
+                sps_id=f"1070769{i:06d}S1",
+                appointment_code=f"B{i:07d}",
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+        )
+    with app.app_context():
+        for chunk in range(0, len(requests), 5000):
+            db.session.execute(insert(ImagingRequest), requests[chunk : chunk + 5000])
+            db.session.execute(insert(Appointment), appointments[chunk : chunk + 5000])
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))  # fresh planner statistics on both databases
+        db.session.commit()
+
+
+def write_wl_files(app, directory: Path, start: int, stop: int) -> None:
+    """The same steps as DICOM worklist files, as RadBook would answer them in full."""
+    from pydicom.dataset import FileMetaDataset
+
+    from app.extensions import db
+    from app.models import Appointment
+    from worklist import mwl
+    from worklist.devices import load_devices
+
+    with app.app_context():
+        devices = load_devices()
+        stmt = mwl._base_statement().where(Appointment.id > start, Appointment.id <= stop)
+        rows = db.session.execute(stmt).all()
+    for row in rows:
+        ctx = mwl.Context(caller=devices[row.ae_title], zone=BANGKOK)
+        ds = mwl.identifier_for(mwl.Dataset(), row, ctx)
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.276.0.7230010.3.1.0.1"  # DCMTK's worklist
+        ds.file_meta.MediaStorageSOPInstanceUID = row.study_instance_uid
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+        ds.save_as(directory / f"{row.appointment_id:07d}.wl", enforce_file_format=True)
+
+
+# ---------------------------------------------------------------------------
+# Timing with findscu
+# ---------------------------------------------------------------------------
+
+
+def findscu(port: int, called: str, repeat: int = 1) -> float:
+    args = [FINDSCU, "-W", "-aet", TARGET_AE, "-aec", called]
+    if repeat > 1:
+        args += ["--repeat", str(repeat)]
+    for key in QUERY_KEYS:
+        args += ["-k", key]
+    args += ["127.0.0.1", str(port)]
+    env = {**os.environ, "TCP_NODELAY": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, env=env, timeout=3600)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"findscu failed: {proc.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def count_matches(port: int, called: str) -> list[str]:
+    with tempfile.TemporaryDirectory() as out:
+        args = [FINDSCU, "-W", "-aet", TARGET_AE, "-aec", called, "-X", "-od", out]
+        for key in QUERY_KEYS:
+            args += ["-k", key]
+        subprocess.run(
+            args + ["127.0.0.1", str(port)],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "TCP_NODELAY": "1"},
+            timeout=3600,
+        )
+        import pydicom
+
+        return sorted(pydicom.dcmread(p).AccessionNumber for p in Path(out).glob("rsp*.dcm"))
+
+
+@dataclass
+class Figures:
+    per_query: float  # wall seconds per query inside one association
+    cpu_per_query: float  # the server's CPU seconds per query
+    per_association: float  # wall seconds per fresh findscu run
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process: RadBook's server threads
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int):
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+    return cpu
+
+
+def measure(port: int, called: str, cpu, budget: float = 8.0) -> Figures:
+    """Median of three runs each; the repeat count keeps a run near ``budget`` seconds."""
+    findscu(port, called)  # warm-up
+    one = [findscu(port, called) for _ in range(3)]
+    guess = statistics.median(one)
+    runs = max(3, min(25, int(budget / max(guess, 1e-3))))
+    per_assoc = statistics.median(one + [findscu(port, called) for _ in range(runs - 3)])
+    repeat = max(3, min(401, int(budget / max(guess, 1e-3))))
+    per_query, cpu_per_query = [], []
+    for _ in range(3):
+        c0 = cpu()
+        many = findscu(port, called, repeat)
+        c1 = cpu()
+        single = findscu(port, called)
+        c2 = cpu()
+        per_query.append((many - single) / (repeat - 1))
+        cpu_per_query.append(((c1 - c0) - (c2 - c1)) / (repeat - 1))
+    return Figures(statistics.median(per_query), statistics.median(cpu_per_query), per_assoc)
+
+
+def start_wlmscpfs(directory: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [WLMSCPFS, "-s", "-dfr", "-csk", "-dfp", str(directory), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("wlmscpfs did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL URL (emptied first); default SQLite")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument(
+        "--standard-path",
+        type=int,
+        default=10000,
+        help="also time pynetdicom's own C-FIND path at this size (0: never)",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    from worklist.server import start_server
+
+    work = Path(tempfile.mkdtemp(prefix="radbook-mwl-bench-"))
+    database_url = args.database_url or f"sqlite:///{work / 'bench.sqlite'}"
+    app = make_app(database_url)
+    reset_and_migrate(app)
+    ids = load_network(app)
+    wl_dir = work / "worklists" / "WLMSCPFS"
+    wl_dir.mkdir(parents=True)
+    (wl_dir / "lockfile").touch()
+    plan = Plan()
+
+    print(
+        f"database: {'PostgreSQL' if args.database_url else 'SQLite (WAL)'}; "
+        f"load average before: {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs"
+    )
+    rows = []
+    done = 0
+    for n in sizes:
+        t0 = time.perf_counter()
+        add_steps(app, ids, plan, done, n)
+        write_wl_files(app, wl_dir, done, n)
+        done = n
+        print(
+            f"  N={n:,}: steps and .wl files ready in {time.perf_counter() - t0:.1f} s", flush=True
+        )
+
+        radbook = start_server(app, "127.0.0.1", 0)
+        wlm, wlm_port = start_wlmscpfs(work / "worklists")
+        try:
+            ours = count_matches(radbook.port, "RADBOOK")
+            theirs = count_matches(wlm_port, "WLMSCPFS")
+            if ours != theirs or len(ours) != PER_DAY:
+                raise SystemExit(f"answers differ: RadBook {len(ours)}, wlmscpfs {len(theirs)}")
+            r = measure(radbook.port, "RADBOOK", own_cpu)
+            w = measure(wlm_port, "WLMSCPFS", process_cpu(wlm.pid))
+        finally:
+            radbook.stop()
+            wlm.terminate()
+            wlm.wait(timeout=10)
+        standard = None
+        if args.standard_path and n == args.standard_path:
+            app.config["DICOM_FAST_FIND"] = "0"
+            plain = start_server(app, "127.0.0.1", 0)
+            try:
+                standard = measure(plain.port, "RADBOOK", own_cpu)
+            finally:
+                plain.stop()
+                app.config["DICOM_FAST_FIND"] = "1"
+        rows.append((n, r, w, standard))
+        print(
+            f"  N={n:,}: RadBook {r.per_query * 1000:.2f} ms/query "
+            f"(CPU {r.cpu_per_query * 1000:.2f}), wlmscpfs {w.per_query * 1000:.1f} ms/query "
+            f"(CPU {w.cpu_per_query * 1000:.1f}); load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+
+    print()
+    print(
+        f"Same findscu query ({PER_DAY} matches, {len(QUERY_KEYS)} keys), TCP_NODELAY=1; "
+        f"load average after: {os.getloadavg()[0]:.1f}"
+    )
+    print()
+    print(
+        "| steps | RadBook ms/query | RadBook server CPU ms/query | wlmscpfs ms/query "
+        "| wlmscpfs CPU ms/query | speed-up (wall) | RadBook ms/association "
+        "| wlmscpfs ms/association |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, r, w, _ in rows:
+        print(
+            f"| {n:,} | {r.per_query * 1000:.2f} | {r.cpu_per_query * 1000:.2f} "
+            f"| {w.per_query * 1000:.1f} | {w.cpu_per_query * 1000:.1f} "
+            f"| {w.per_query / r.per_query:.0f}× | {r.per_association * 1000:.1f} "
+            f"| {w.per_association * 1000:.1f} |"
+        )
+    for n, _, _, standard in rows:
+        if standard is not None:
+            print()
+            print(
+                f"pynetdicom's own C-FIND path (DICOM_FAST_FIND=0) at {n:,}: "
+                f"{standard.per_query * 1000:.2f} ms/query, "
+                f"CPU {standard.cpu_per_query * 1000:.2f} ms/query"
+            )
+    if len(rows) > 1:
+        print()
+        print(
+            f"RadBook largest/smallest N per query: "
+            f"{rows[-1][1].per_query / rows[0][1].per_query:.2f}× "
+            "(target ≤ 1.2×); target ≤ 5 ms per query; target ≥ 50× at 10,000"
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
