@@ -468,3 +468,13 @@ def test_reschedule_and_cancel_show_in_fhir(kudrang, scheduled, db):
     assert cancelled.cancellationReason.text == "ผู้ป่วยขอยกเลิก"
     sr = parsed(kudrang.get(f"ServiceRequest/{request_id}"))
     assert sr.extension[0].valueCode == "accepted" and sr.occurrencePeriod is None
+
+
+def test_draft_order_stays_unsubmitted(kudrang, db):
+    somsri = {"reference": f"Patient/{patient_named('สมศรี').id}"}
+    sr = parsed(kudrang.post("ServiceRequest", order(somsri, status="draft", priority="asap")),
+                201)
+    row = db.session.get(ImagingRequest, int(sr.id))
+    assert row.status is RequestStatus.DRAFT and row.submitted_at is None
+    assert row.priority is Priority.URGENT  # FHIR asap is RadBook's urgent
+    assert sr.status == "draft" and sr.priority == "urgent"
