@@ -36,6 +36,18 @@ PYDICOM_ENCODINGS = {
 }
 
 _ITEM = struct.Struct("<HHI")
+US_LENGTH = struct.Struct("<H")
+UL_LENGTH = struct.Struct("<I")
+
+
+def header(tag: int, vr: str, implicit: bool) -> tuple[bytes, struct.Struct]:
+    """An element's bytes before its length, and the length's format."""
+    group, element = tag >> 16, tag & 0xFFFF
+    if implicit:
+        return struct.pack("<HH", group, element), UL_LENGTH
+    if vr in LONG_LENGTH_VRS:
+        return struct.pack("<HH2sH", group, element, vr.encode(), 0), UL_LENGTH
+    return struct.pack("<HH2s", group, element, vr.encode()), US_LENGTH
 
 
 def value_bytes(vr: str, value: object, charset: DicomCharset) -> bytes:

@@ -620,9 +620,60 @@ def encoding_free_identifier(plan: ResponsePlan, row: Any, ctx: Context) -> Data
     return _to_dataset(answer_elements(plan, row, ctx))
 
 
+# A compiled slot: (bytes before the length, length format, VR, getter, compiled item or
+# None, the whole element when its value is always empty or None).
+_Compiled = tuple[bytes, Any, str, Any, Any, bytes | None]
+
+
+def _compile(slots: tuple[Slot, ...], implicit: bool) -> tuple[_Compiled, ...]:
+    compiled = []
+    for slot in slots:
+        prefix, length = encoding.header(slot.tag, slot.vr, implicit)
+        if slot.vr == "SQ":
+            item = None if slot.item is None else _compile(slot.item, implicit)
+            empty = prefix + length.pack(0) if item is None else None
+            compiled.append((prefix, length, "SQ", None, item, empty))
+        else:
+            empty = prefix + length.pack(0) if slot.getter is None else None
+            compiled.append((prefix, length, slot.vr, slot.getter, None, empty))
+    return tuple(compiled)
+
+
+def _render(compiled: tuple[_Compiled, ...], row: Any, ctx: Context) -> bytes:
+    parts = []
+    charset = ctx.charset
+    for prefix, length, vr, getter, item, empty in compiled:
+        if empty is not None:
+            parts.append(empty)
+            continue
+        if item is not None:
+            payload = encoding.item_bytes(_render(item, row, ctx))
+        else:
+            value = getter(row, ctx)
+            payload = encoding.value_bytes(vr, _fit(value, vr, charset) or None, charset)
+        parts.append(prefix + length.pack(len(payload)) + payload)
+    return b"".join(parts)
+
+
+class AnswerEncoder:
+    """A query's answer layout compiled once into element headers; then bytes per row."""
+
+    def __init__(self, plan: ResponsePlan, charset: DicomCharset, implicit: bool):
+        self._compiled = _compile(plan.slots, implicit)
+        value = charsets.SPECIFIC_CHARACTER_SET[charset]
+        self._head = b""
+        if value or plan.wants_charset:
+            prefix, length = encoding.header(T["SpecificCharacterSet"], "CS", implicit)
+            payload = encoding.value_bytes("CS", value or None, charset)
+            self._head = prefix + length.pack(len(payload)) + payload
+
+    def encode(self, row: Any, ctx: Context) -> bytes:
+        return self._head + _render(self._compiled, row, ctx)
+
+
 def answer_bytes(plan: ResponsePlan, row: Any, ctx: Context, implicit: bool) -> bytes:
     """The answer for one step as the encoded data set (little endian)."""
-    return encoding.encode_elements(answer_elements(plan, row, ctx), ctx.charset, implicit)
+    return AnswerEncoder(plan, ctx.charset, implicit).encode(row, ctx)
 
 
 def encoded_identifier(plan: ResponsePlan, row: Any, ctx: Context, implicit: bool) -> Dataset:

@@ -138,11 +138,12 @@ def handle_find(
         # Pending responses go out pre-encoded (worklist.fastfind); pynetdicom sends
         # the final one when this generator ends.
         sender = PendingSender(event)
+        encoder = mwl.AnswerEncoder(plan, caller.charset, syntax.is_implicit_VR)
         for row in rows:
             if event.is_cancelled:
                 yield STATUS_CANCEL, None
                 return
-            if not sender.send(mwl.answer_bytes(plan, row, ctx, syntax.is_implicit_VR)):
+            if not sender.send(encoder.encode(row, ctx)):
                 return  # aborted or released under us
         return
     for row in rows:
