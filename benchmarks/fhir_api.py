@@ -8,7 +8,8 @@ fhir.resources and each read/search audited and committed:
 - ``GET ServiceRequest/<id>``,
 - ``GET ServiceRequest?patient=…`` (searchset Bundle),
 - ``GET Slot?service-type=US-UPABD&_count=10`` (computed availability),
-- ``POST Appointment`` against the first free slot (→ ``book``).
+- ``POST Patient`` (→ ``register_patient``, with romanisation of the Thai name),
+- ``GET Slot`` then ``POST Appointment`` on the first free slot (→ ``book``).
 
     .venv/bin/python benchmarks/fhir_api.py                 # SQLite file in a temp dir
     .venv/bin/python benchmarks/fhir_api.py --database-url postgresql+psycopg://postgres@127.0.0.1/radbook_bench
@@ -75,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url")
     parser.add_argument("-n", type=int, default=300, help="requests per measurement")
+    parser.add_argument("--bookings", type=int, default=40, help="patients registered and booked")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite"
@@ -121,7 +123,21 @@ def main() -> None:
               lambda i: call("GET", "Slot?service-type=US-UPABD&_count=10"))
 
         # Book distinct patients so the "one exam at a time" rule does not refuse them.
-        others = [e["resource"]["id"] for e in call("GET", "Patient")["entry"]]
+        from scheduling.patients import national_id_check_digit
+
+        def register(i: int) -> None:
+            stem = f"1{i + 1:011d}"
+            call("POST", "Patient", {
+                "resourceType": "Patient",
+                "identifier": [{"system": systems.TH_CID,
+                                "value": stem + national_id_check_digit(stem)},
+                               {"system": systems.hn_system("11008"), "value": f"BN{i:05d}"}],
+                "name": [{"given": ["ทดสอบ"], "family": f"คนที่ {i}", "prefix": ["นาย"]}],
+                "gender": "male", "birthDate": "1970-01-01",
+            }, 201)
+
+        timed("POST Patient (register_patient)", args.bookings, register)
+        others = [e["resource"]["id"] for e in call("GET", "Patient?_count=200")["entry"]]
         bookable = []
         for i, pid in enumerate(others):
             body = order(i, "K")
