@@ -24,8 +24,8 @@ def request_list():
     from app.requests.listing import FILTERS, normalise_filter, request_page, status_counts
 
     status_filter = normalise_filter(request.args.get("status"))
-    page = request.args.get("page", "1")
-    result = request_page(current_user, status_filter, int(page) if page.isdigit() else 1)
+    before = request.args.get("before", "")
+    result = request_page(current_user, status_filter, int(before) if before.isdigit() else None)
     return render_template(
         "main/request_list.html",
         requests=result.requests,

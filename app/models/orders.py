@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -21,7 +21,16 @@ class ImagingRequest(db.Model):
     __table_args__ = (
         UniqueConstraint("requesting_hospital_id", "placer_order_number"),
         Index("ix_imaging_request_hub_status", "hub_hospital_id", "status"),
-        Index("ix_imaging_request_requester_status", "requesting_hospital_id", "status"),
+        # The requester's list (app/requests/listing.py): newest first, whole or by status,
+        # read in index order so a page costs its 50 rows, not the hospital's history.
+        Index("ix_imaging_request_requester_status", "requesting_hospital_id", "status",
+              "created_at", "id"),
+        Index("ix_imaging_request_requester_created", "requesting_hospital_id", "created_at",
+              "id"),
+        # ... and its "reported" filter, over the few reported rows only.
+        Index("ix_imaging_request_requester_reported", "requesting_hospital_id", "created_at",
+              "id", sqlite_where=text("reported_at IS NOT NULL"),
+              postgresql_where=text("reported_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, exists, func, select, tuple_
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.models import ImagingRequest, RequestStatus, Study, User
@@ -71,33 +71,51 @@ def apply_filter(query: Select, key: str) -> Select:
 @dataclass
 class Page:
     requests: list[ImagingRequest]
-    page: int
-    has_next: bool
+    before: int | None  # the request this page continues after (None: the newest)
+    next_before: int | None  # for the "older" link; None on the last page
 
 
-def request_page(user: User, key: str, page: int = 1) -> Page:
-    """One page of the user's requests, newest first, with what each row shows loaded."""
-    page = max(page, 1)
-    query = apply_filter(request_scope(user), key).options(
-        selectinload(ImagingRequest.patient),
-        selectinload(ImagingRequest.procedure),
+def request_page(user: User, key: str, before: int | None = None) -> Page:
+    """One page of the user's requests, newest first, with what each row shows loaded.
+
+    Paged by key (``before`` = the last request id of the previous page), not by offset:
+    page 100 costs what page 1 costs, because the index is entered where the previous
+    page stopped instead of being walked past 5,000 rows.
+    """
+    query = apply_filter(request_scope(user), key)
+    if before is not None:
+        anchor = db.session.execute(
+            request_scope(user, select(ImagingRequest.created_at, ImagingRequest.id))
+            .where(ImagingRequest.id == before)
+        ).first()
+        if anchor is not None:
+            query = query.where(
+                tuple_(ImagingRequest.created_at, ImagingRequest.id) < tuple_(*anchor)
+            )
+        else:
+            before = None  # not theirs, or gone: start from the newest
+    # Many-to-one rows joined into the page query, collections in one IN query each:
+    # three round trips in all, whatever the page size.
+    query = query.options(
+        joinedload(ImagingRequest.patient, innerjoin=True),
+        joinedload(ImagingRequest.procedure, innerjoin=True),
+        joinedload(ImagingRequest.requesting_hospital, innerjoin=True),
         selectinload(ImagingRequest.appointments),
         selectinload(ImagingRequest.studies),
-        selectinload(ImagingRequest.requesting_hospital),
     )
-    # One row more than the page tells whether there is a next page, without a COUNT(*).
-    query = (
-        query.order_by(ImagingRequest.created_at.desc(), ImagingRequest.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE + 1)
+    # One row more than the page tells whether there is an older page, without a COUNT(*).
+    query = query.order_by(ImagingRequest.created_at.desc(), ImagingRequest.id.desc()).limit(
+        PAGE_SIZE + 1
     )
-    rows = list(db.session.scalars(query))
-    return Page(rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE)
+    rows = list(db.session.scalars(query).unique())
+    page = rows[:PAGE_SIZE]
+    return Page(page, before, page[-1].id if len(rows) > PAGE_SIZE else None)
 
 
 def status_counts(user: User) -> dict[str, int]:
     """Open requests per status filter (the badges on the filter links)."""
-    query = request_scope(user, select(ImagingRequest.status, func.count(ImagingRequest.id)))
+    # count(*), not count(id): the (hospital, status, …) index answers it alone.
+    query = request_scope(user, select(ImagingRequest.status, func.count()))
     query = query.where(
         ImagingRequest.status.in_(
             [RequestStatus.SUBMITTED, RequestStatus.ACCEPTED, RequestStatus.SCHEDULED]

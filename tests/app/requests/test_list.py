@@ -71,10 +71,17 @@ def test_another_hospital_sees_none_of_them(kosum_client, demo):
         assert _rows(kosum_client, status=key) == []
 
 
-def test_paging_newest_first(kudrang_client, demo, monkeypatch):
-    monkeypatch.setattr(listing, "PAGE_SIZE", 3)
+def test_paging_newest_first_by_key(kudrang_client, kosum_client, demo, monkeypatch):
+    monkeypatch.setattr(listing, "PAGE_SIZE", 2)
     made = [make_request(demo, indication=f"#{n}").id for n in range(5)]
-    assert _rows(kudrang_client) == made[::-1][:3]
-    assert _rows(kudrang_client, page=2) == made[::-1][3:]
-    html = kudrang_client.get("/requests", query_string={"page": 2}).get_data(as_text=True)
-    assert "หน้า 2" in html and "ใหม่กว่า" in html and "เก่ากว่า" not in html
+    newest_first = made[::-1]
+    assert _rows(kudrang_client) == newest_first[:2]
+    assert _rows(kudrang_client, before=newest_first[1]) == newest_first[2:4]
+    html = kudrang_client.get("/requests", query_string={"before": newest_first[3]}).get_data(
+        as_text=True)
+    assert _rows(kudrang_client, before=newest_first[3]) == newest_first[4:]
+    assert "กลับไปรายการล่าสุด" in html and "เก่ากว่า" not in html  # the last page
+    first = kudrang_client.get("/requests").get_data(as_text=True)
+    assert f"before={newest_first[1]}" in first and "กลับไปรายการล่าสุด" not in first
+    # Another hospital's request id as the key gives nothing away: the newest of their own.
+    assert _rows(kosum_client, before=newest_first[1]) == []
