@@ -182,6 +182,16 @@ def appointment_no_show(appointment_id: int):
     return redirect(_back(_day_url(appointment)))
 
 
+@bp.route("/appointments/<int:appointment_id>/complete", methods=["POST"])
+@scheduler_only
+def appointment_complete(appointment_id: int):
+    """The exam is done, for scanners that send no MPPS (the same operation MPPS uses)."""
+    appointment = _hub_appointment(appointment_id)
+    if _run(booking.complete_exam, appointment) is not None:
+        flash(_("Exam of %(name)s recorded as done.", name=_patient(appointment)), "success")
+    return redirect(_back(_day_url(appointment)))
+
+
 @bp.route("/appointments/<int:appointment_id>/cancel", methods=["GET", "POST"])
 @scheduler_only
 def appointment_cancel(appointment_id: int):

@@ -85,8 +85,14 @@ def enum_labels() -> dict:
 
 def action_labels() -> dict[str, str]:
     """The booking buttons' labels, translated once per page rather than once per row."""
-    return {"arrived": _("Arrived"), "no_show": _("No-show"), "move": _("Move"),
-            "cancel": _("Cancel booking"), "details": _("Details")}
+    return {
+        "arrived": _("Arrived"),
+        "no_show": _("No-show"),
+        "move": _("Move"),
+        "cancel": _("Cancel booking"),
+        "details": _("Details"),
+        "done": _("Exam done"),
+    }
 
 
 def appointment_urls() -> dict[str, str]:
@@ -96,6 +102,7 @@ def appointment_urls() -> dict[str, str]:
         "arrive": "hub.appointment_arrive",
         "no_show": "hub.appointment_no_show",
         "move": "hub.appointment_move",
+        "complete": "hub.appointment_complete",
         "cancel": "hub.appointment_cancel",
         "exam": "hub.exam",
     }

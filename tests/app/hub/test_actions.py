@@ -297,3 +297,16 @@ def test_line_replies_show_in_the_inbox_and_can_be_handled(scheduler, demo):
 
 def test_hospital_lookup_helper_sanity(demo):
     assert demo.session.scalar(select(Hospital).where(Hospital.code == "10707")).is_hub
+
+
+def test_exam_done_after_arrival_completes_the_request(scheduler, demo):
+    appointment = book_request(submit_request())
+    day = to_local(appointment.start_at).date().isoformat()
+    scheduler.post(f"/hub/appointments/{appointment.id}/arrive")
+    html = _html(scheduler.get(f"/hub/day?date={day}"))
+    assert f"/hub/appointments/{appointment.id}/complete" in html and "ตรวจเสร็จแล้ว" in html
+    scheduler.post(f"/hub/appointments/{appointment.id}/complete")
+    done = _fresh(demo, Appointment, appointment.id)
+    assert done.status is AppointmentStatus.COMPLETED
+    assert done.request.status is RequestStatus.COMPLETED
+    assert _actions(demo, "appointment.complete") == [("appointment.complete", "scheduler.mkh")]
