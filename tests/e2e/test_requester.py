@@ -24,6 +24,13 @@ CID = STEM + national_id_check_digit(STEM)
 WRONG_CID = STEM + str((int(national_id_check_digit(STEM)) + 1) % 10)
 
 
+def _pdf_pages(page) -> list[str]:
+    """Width and height (pt) of each page of the printed PDF."""
+    pdf = page.pdf(prefer_css_page_size=True)
+    return [m.decode() for m in re.findall(rb"/Type\s*/Page[^s].*?/MediaBox\s*\[0 0 ([\d. ]+)\]",
+                                           pdf, flags=re.S)]
+
+
 def _earliest_ultrasound(db, request: ImagingRequest):
     return find_slots(
         utcnow(),
@@ -119,8 +126,10 @@ def test_kudrang_books_the_earliest_ultrasound_and_kosum_cannot_see_it(
     assert re.search(r"/requests/appointments/\d+/slip$", page.url)
     slip_url = page.url
     save_screenshot(page, "requester-slip-desktop")
-    # Printing uses the A5 page rules (no pixels compared: the PDF is produced at all).
-    assert page.pdf(prefer_css_page_size=True)[:4] == b"%PDF"
+    # Printed, the slip is one A5 page (420 x 595 pt), or one A4 page with ?paper=a4.
+    assert _pdf_pages(page) == ["420 594.95996"]
+    page.goto(slip_url + "?paper=a4")
+    assert _pdf_pages(page) == ["594.95996 841.91998"]
     assert page.context.external_requests == []
 
     # รพ.โกสุมพิสัย: not in the list, 404 on the request and on the slip.

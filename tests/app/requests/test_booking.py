@@ -161,11 +161,14 @@ def test_the_slip_has_the_buddhist_era_date_room_preparation_code_and_qr(kudrang
     assert expected.startswith("https://line.me/R/oaMessage/")
     assert qr_svg(expected, title="สแกนเพื่อเชื่อมต่อ LINE และดูนัดหมาย") in html
     assert slip_link(appointment, utcnow()).code in html
+    assert 'href="/static/css/slip-a5.css"' in html
     a4 = _html(kudrang_client.get(f"/requests/appointments/{appointment.id}/slip?paper=a4"))
-    assert 'class="slip paper-a4"' in a4
-    css = kudrang_client.get("/static/css/slip.css")
-    assert "size: A5" in css.get_data(as_text=True)
-    css.close()
+    assert 'class="slip paper-a4"' in a4 and 'href="/static/css/slip-a4.css"' in a4
+    for paper, size in (("a5", "size: A5"), ("a4", "size: A4")):
+        css = kudrang_client.get(f"/static/css/slip-{paper}.css")
+        text = css.get_data(as_text=True)
+        css.close()
+        assert size in text
 
 
 def test_moving_needs_a_reason_and_keeps_the_history(kudrang_client, demo):
