@@ -24,7 +24,7 @@ def test_requester_books_with_the_keyboard_alone_on_a_phone(
     tab_to(page, "a[href='/requests/new']")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="ส่งตรวจทางรังสีใหม่")).to_be_visible()
-    # autofocus is on the search field
+    tab_to(page, "#q")  # autofocus usually has it already
     page.keyboard.type("KR0001")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="ผู้ป่วยที่พบ")).to_be_visible()
@@ -91,5 +91,10 @@ def test_registration_errors_sit_beside_their_fields_on_a_phone(
         "กรุณาใส่วัน เดือน และปี ให้ครบ หรือเว้นว่างทั้งสามช่อง"
     )
     assert page.locator("#given_name_th").get_attribute("aria-invalid") == "true"
+    # The server's message is not repeated by the live check; editing hands over to it.
+    expect(page.locator("#id_value-live")).to_have_text("")
+    page.get_by_label("เลขบัตร", exact=True).fill("1101700230708")
+    expect(page.locator("#id_value-error")).to_be_hidden()
+    expect(page.locator("#id_value-live")).to_have_text("เลขบัตรประชาชนถูกต้อง")
     assert_fits_width(page)
     save_screenshot(page, "phone-6-registration-errors")

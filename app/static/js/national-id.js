@@ -39,12 +39,20 @@
       input.setAttribute("aria-invalid", "true");
     }
 
+    // The server's own message (after a submit) stands until they change the value;
+    // then the live check takes over, so the same message is never shown twice.
+    var serverError = document.getElementById(input.id + "-error");
+    function edited() {
+      if (serverError) { serverError.hidden = true; serverError = null; }
+      update();
+    }
+
     input.setAttribute("aria-describedby",
       ((input.getAttribute("aria-describedby") || "") + " " + live.id).trim());
-    input.addEventListener("input", update);
-    input.addEventListener("blur", update);
-    if (typeField) { typeField.addEventListener("change", update); }
-    if (input.value) { update(); }
+    input.addEventListener("input", edited);
+    input.addEventListener("blur", function () { if (!serverError) { update(); } });
+    if (typeField) { typeField.addEventListener("change", edited); }
+    if (input.value && !serverError) { update(); }
   }
 
   document.querySelectorAll("input[data-national-id]").forEach(attach);
