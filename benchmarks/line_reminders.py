@@ -311,7 +311,9 @@ def main() -> None:
         post(standin_url + "/_standin/reset")
         t0 = time.perf_counter()
         sender = run_sender(env)
-        half = args.count // 2
+        # Halfway, but off the batch boundaries (200): the kill lands while a batch's
+        # pushes are in flight and before its commit, the case the retry key is for.
+        half = args.count // 2 + 97
         while get_json(standin_url + "/_standin/stats")["accepted"] < half:
             if sender.poll() is not None:
                 raise SystemExit("sender finished before it could be killed")
