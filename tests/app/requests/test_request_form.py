@@ -72,6 +72,8 @@ def test_a_valid_request_is_created_for_the_users_hospital(kudrang_client, demo)
     assert req.status is RequestStatus.SUBMITTED
     assert req.requesting_clinician == "นพ.สมชาย ใจดี"
     assert req.created_by_id == user(demo, "staff.kudrang").id
+    detail = kudrang_client.get(f"/requests/{req.id}").get_data(as_text=True)
+    assert "K80.2" in detail and "นพ.สมชาย ใจดี" in detail and "โรงพยาบาลมหาสารคาม" in detail
 
 
 @pytest.mark.parametrize(
