@@ -124,6 +124,48 @@ def register_patient(
     if patient is None:
         patient = Patient(id_type=id_type, id_value=id_value, created_at=now)
         db.session.add(patient)
+    # Another hospital's registration of the same person (same national ID) must not
+    # overwrite the demographics kept by the hospitals that already treat them: it only
+    # adds its own HN. Those hospitals correct the record themselves.
+    may_update = created or patient.hn_at(hospital_id) is not None
+    if may_update:
+        _apply_demographics(
+            patient, now, prefix=prefix, given_name_th=given_name_th,
+            family_name_th=family_name_th, birth_date=birth_date, sex=sex, phone=phone,
+            given_name_en=given_name_en, family_name_en=family_name_en,
+            medical_alerts=medical_alerts,
+        )
+
+    if hn:
+        attach_hn(patient, hospital_id, hn.strip())
+    elif patient.hn_at(hospital_id) is None:
+        # Visibility is by HN; a patient registered without one still belongs to the registrar.
+        attach_hn(patient, hospital_id, f"N{id_value[-8:]}")
+    db.session.flush()
+    if created:
+        action = "patient.register"
+    else:
+        action = "patient.update" if may_update else "patient.attach_hn"
+    record(actor, action, now, entity=patient)
+    if commit:
+        db.session.commit()
+    return patient
+
+
+def _apply_demographics(
+    patient: Patient,
+    now: datetime,
+    *,
+    prefix: str,
+    given_name_th: str,
+    family_name_th: str,
+    birth_date: date | None,
+    sex: Sex,
+    phone: str | None,
+    given_name_en: str | None,
+    family_name_en: str | None,
+    medical_alerts: str | None,
+) -> None:
     patient.prefix = prefix
     patient.given_name_th = given_name_th.strip()
     patient.family_name_th = family_name_th.strip()
@@ -139,17 +181,6 @@ def register_patient(
     elif not patient.romanised_by_staff:
         patient.given_name_en = romanise_thai(patient.given_name_th)
         patient.family_name_en = romanise_thai(patient.family_name_th)
-
-    if hn:
-        attach_hn(patient, hospital_id, hn.strip())
-    elif patient.hn_at(hospital_id) is None and created:
-        # Visibility is by HN; a patient registered without one still belongs to the registrar.
-        attach_hn(patient, hospital_id, f"N{id_value[-8:]}")
-    db.session.flush()
-    record(actor, "patient.register" if created else "patient.update", now, entity=patient)
-    if commit:
-        db.session.commit()
-    return patient
 
 
 def attach_hn(patient: Patient, hospital_id: int, hn: str) -> None:

@@ -37,3 +37,28 @@ def test_mask():
 
 def test_romanise_rtgs():
     assert romanise_thai("สมชาย") == "Somchai"
+
+
+def test_another_hospital_cannot_overwrite_a_patient_it_does_not_hold(demo, now):
+    from sqlalchemy import select
+
+    from app.models import AuditEvent, Hospital, IdentifierType, Interface, Sex
+    from scheduling.audit import Actor
+    from scheduling.patients import find_patient, register_patient
+
+    stem = "110170023070"
+    cid = stem + national_id_check_digit(stem)  # สมศรี ทองดี, held by รพ.กุดรัง (demo)
+    kosum = demo.session.scalar(select(Hospital).where(Hospital.code == "11005"))
+    register_patient(
+        Actor(interface=Interface.FHIR, name="kosum-his", hospital_id=kosum.id), now,
+        id_type=IdentifierType.NATIONAL_ID, id_value=cid, prefix="MR",
+        given_name_th="ชื่อปลอม", family_name_th="นามสกุลปลอม", birth_date=None,
+        sex=Sex.MALE, hospital_id=kosum.id,
+    )
+    patient = find_patient(IdentifierType.NATIONAL_ID, cid)
+    assert (patient.given_name_th, patient.family_name_th) == ("สมศรี", "ทองดี")
+    assert patient.sex is Sex.FEMALE
+    # ...but Kosum now holds an HN for the person it registered, so it can see them.
+    assert patient.hn_at(kosum.id) is not None
+    last = demo.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert last.action == "patient.attach_hn"
