@@ -148,9 +148,9 @@ def load_demo() -> dict[str, int]:
     load_users()
     load_patients()
     db.session.commit()
-    from app.demo_schedule import load_capacity
+    from app.demo_schedule import load_schedule
 
-    load_capacity(DEMO_ACTOR, utcnow())
+    load_schedule(DEMO_ACTOR, utcnow())
     db.session.commit()
     from integrations.line.demo import load_line_demo
 
