@@ -14,7 +14,7 @@ def demo_load() -> None:
     """Load the demo network, users and bookings. Running it twice changes nothing."""
     from app.demo import load_demo
 
-    summary = load_demo()
+    summary = load_demo(with_bookings=True)
     for key, value in summary.items():
         click.echo(f"{key}: {value}")
 

@@ -143,14 +143,17 @@ def load_patients() -> None:
         )
 
 
-def load_demo() -> dict[str, int]:
+def load_demo(with_bookings: bool = False) -> dict[str, int]:
+    """Load (or top up) the demo. ``flask demo load`` passes ``with_bookings=True``; the
+    test fixture ``demo`` leaves bookings out (tests make their own), ``demo_bookings``
+    puts them in."""
     load_network()
     load_users()
     load_patients()
     db.session.commit()
     from app.demo_schedule import load_schedule
 
-    load_schedule(DEMO_ACTOR, utcnow())
+    load_schedule(DEMO_ACTOR, utcnow(), with_bookings=with_bookings)
     db.session.commit()
     from integrations.line.demo import load_line_demo
 

@@ -319,9 +319,10 @@ def load_bookings(actor: Actor, now: datetime) -> int:
     return made
 
 
-def load_schedule(actor: Actor, now: datetime) -> None:
+def load_schedule(actor: Actor, now: datetime, *, with_bookings: bool = True) -> None:
     load_capacity(actor, now)
     load_holidays(actor, now)
     load_quotas(actor, now)
     db.session.flush()
-    load_bookings(actor, now)
+    if with_bookings:
+        load_bookings(actor, now)

@@ -109,6 +109,16 @@ def demo(db):
 
 
 @pytest.fixture
+def demo_bookings(db):
+    """The demo with its requests and bookings over today and the coming weeks, as
+    ``flask demo load`` makes them (the ``demo`` fixture leaves them out)."""
+    from app.demo import load_demo
+
+    load_demo(with_bookings=True)
+    return db
+
+
+@pytest.fixture
 def client(app, db):
     return app.test_client()
 

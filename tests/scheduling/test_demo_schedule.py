@@ -37,7 +37,8 @@ def test_every_active_device_has_a_template(demo):
     assert weekly_minutes(udn) > 3 * weekly_minutes(pen)
 
 
-def test_bookings_today_on_mkh_us1_and_over_the_coming_weeks(demo):
+def test_bookings_today_on_mkh_us1_and_over_the_coming_weeks(demo_bookings):
+    demo = demo_bookings
     today = local_today()
     appointments = demo.session.scalars(select(Appointment)).all()
     us1 = demo.session.scalar(select(Device).where(Device.ae_title == "MKH_US1"))
@@ -71,11 +72,14 @@ def test_quotas_and_holidays(demo):
     assert holidays >= 15
 
 
-def test_second_load_changes_nothing(demo):
+def test_second_load_changes_nothing(demo_bookings):
+    demo = demo_bookings
+
     def counts():
         return [demo.session.scalar(select(func.count(m.id)))
                 for m in (Appointment, CapacityTemplate, Quota, Closure)]
 
     before = counts()
-    load_demo()
+    assert before[0] > 0
+    load_demo(with_bookings=True)
     assert counts() == before
