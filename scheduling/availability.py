@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import Device, Hospital, Patient, Priority, Procedure
 from app.timeutil import local_zone
 from scheduling.i18n import N_, translate
-from scheduling.rules import SlotRules, last_day, local_day
+from scheduling.rules import SlotRules, iter_grid, last_day, local_day
 
 # How many days to load at a time: one day is enough when it has free slots (the
 # usual case); a fully booked week should not cost seven round trips.
@@ -163,7 +163,10 @@ def _day_slots(rules: SlotRules, devices: list[Device], wanted: set[int], day: d
         if device.id not in wanted:
             continue
         taken_here = 0
-        for slot in rules.grid(device.id, day):
+        template = rules.template(device.id, day)
+        if template is None:
+            continue
+        for slot in iter_grid(template, day, rules.procedure):
             if cutoff is not None and slot.start_at > cutoff:
                 break  # later than what we already have: cannot make the first ``limit``
             if time_from is not None or time_to is not None:

@@ -28,13 +28,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from math import ceil
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (
@@ -65,6 +64,10 @@ PROBLEM_ORDER = ("not-a-slot", "lead-time", "horizon", "closed", "slot-taken", "
                  "patient-overlap")
 
 
+# The ORM row or its plain-values copy (``TemplateRow``): the rules read the same fields.
+AnyTemplate = "CapacityTemplate | TemplateRow"
+
+
 @dataclass(frozen=True)
 class GridSlot:
     start_at: datetime
@@ -82,7 +85,7 @@ class Occupied:
     priority: Priority
 
 
-def template_applies(template: CapacityTemplate, day: date) -> bool:
+def template_applies(template: AnyTemplate, day: date) -> bool:
     return (
         template.is_active
         and (template.valid_from is None or template.valid_from <= day)
@@ -90,7 +93,7 @@ def template_applies(template: CapacityTemplate, day: date) -> bool:
     )
 
 
-def pick_template(templates: Iterable[CapacityTemplate], day: date) -> CapacityTemplate | None:
+def pick_template(templates: Iterable[AnyTemplate], day: date) -> AnyTemplate | None:
     """The template in force on ``day``: of the applicable ones, the one that started latest."""
     best = None
     for template in templates:
@@ -103,7 +106,7 @@ def pick_template(templates: Iterable[CapacityTemplate], day: date) -> CapacityT
     return best
 
 
-def slot_length(template: CapacityTemplate, procedure: Procedure) -> tuple[timedelta, timedelta]:
+def slot_length(template: AnyTemplate, procedure: Procedure) -> tuple[timedelta, timedelta]:
     """(grid step, booking length) for this procedure under this template.
 
     With a fixed slot length a procedure takes as many whole slots as its duration
@@ -117,7 +120,7 @@ def slot_length(template: CapacityTemplate, procedure: Procedure) -> tuple[timed
     return length, length
 
 
-def window_times(template: CapacityTemplate, day: date) -> list[tuple[datetime, datetime, int]]:
+def window_times(template: AnyTemplate, day: date) -> list[tuple[datetime, datetime, int]]:
     weekday = day.weekday()
     return [
         (local_datetime(day, w.start_time), local_datetime(day, w.end_time), w.capacity)
@@ -126,18 +129,37 @@ def window_times(template: CapacityTemplate, day: date) -> list[tuple[datetime, 
     ]
 
 
-def day_grid(template: CapacityTemplate, day: date, procedure: Procedure) -> list[GridSlot]:
-    """Every slot the template offers on ``day`` for the procedure, in time order."""
+def iter_grid(template: AnyTemplate, day: date, procedure: Procedure) -> Iterator[GridSlot]:
+    """The template's slots on ``day`` for the procedure, in time order, made as needed
+    (the search stops early on most devices)."""
     step, length = slot_length(template, procedure)
-    slots: list[GridSlot] = []
-    for start, window_end, capacity in window_times(template, day):
-        while start + length <= window_end:
-            # UTC, like everything stored: callers compare and serialise one kind of value.
-            utc_start = start.astimezone(UTC)
-            slots.append(GridSlot(utc_start, utc_start + length, capacity))
+    windows = sorted(window_times(template, day))
+    for start, window_end, capacity in windows:
+        # UTC, like everything stored: callers compare and serialise one kind of value.
+        start = start.astimezone(UTC)
+        last_start = window_end.astimezone(UTC) - length
+        while start <= last_start:
+            yield GridSlot(start, start + length, capacity)
             start += step
-    slots.sort(key=lambda s: s.start_at)
-    return slots
+
+
+def day_grid(template: AnyTemplate, day: date, procedure: Procedure) -> list[GridSlot]:
+    """Every slot the template offers on ``day`` for the procedure, in time order."""
+    return list(iter_grid(template, day, procedure))
+
+
+def grid_slot_at(template: AnyTemplate, procedure: Procedure, start_at: datetime
+                 ) -> GridSlot | None:
+    """The slot starting exactly at ``start_at``, if the template's grid has one."""
+    step, length = slot_length(template, procedure)
+    for start, window_end, capacity in window_times(template, local_day(start_at)):
+        offset = start_at - start
+        if offset >= timedelta(0) and offset % step == timedelta(0) and (
+            start_at + length <= window_end
+        ):
+            return GridSlot(start_at.astimezone(UTC), start_at.astimezone(UTC) + length,
+                            capacity)
+    return None
 
 
 def local_day(value: datetime) -> date:
@@ -149,14 +171,14 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return local_datetime(day, time(0)), local_datetime(day + timedelta(days=1), time(0))
 
 
-def earliest_start(template: CapacityTemplate, now: datetime, priority: Priority) -> datetime:
+def earliest_start(template: AnyTemplate, now: datetime, priority: Priority) -> datetime:
     # Urgent and stat requests skip the lead time (the hub fits them in today).
     if priority is Priority.ROUTINE:
         return now + timedelta(minutes=template.lead_time_minutes)
     return now
 
 
-def last_day(template: CapacityTemplate, now: datetime) -> date:
+def last_day(template: AnyTemplate, now: datetime) -> date:
     return local_day(now) + timedelta(days=template.horizon_days)
 
 
@@ -175,6 +197,52 @@ def max_concurrency(intervals: Sequence[tuple[datetime, datetime]], start: datet
         running += delta
         peak = max(peak, running)
     return peak
+
+
+@dataclass(frozen=True)
+class WindowRow:
+    weekday: int
+    start_time: time
+    end_time: time
+    capacity: int
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    """A capacity template as plain values: the search reads hundreds per call, and
+    building ORM objects for them (and their windows) cost more than the search itself."""
+
+    id: int
+    device_id: int
+    valid_from: date | None
+    valid_to: date | None
+    slot_minutes: int | None
+    lead_time_minutes: int
+    horizon_days: int
+    is_active: bool
+    windows: tuple[WindowRow, ...]
+
+
+def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
+    from app.models import CapacityWindow
+
+    t = CapacityTemplate
+    rows = db.session.execute(
+        select(t.id, t.device_id, t.valid_from, t.valid_to, t.slot_minutes,
+               t.lead_time_minutes, t.horizon_days, t.is_active).where(
+            t.device_id.in_(device_ids), t.is_active.is_(True))
+    ).all()
+    if not rows:
+        return []
+    windows: dict[int, list[WindowRow]] = defaultdict(list)
+    w = CapacityWindow
+    for template_id, weekday, start, end, capacity in db.session.execute(
+        select(w.template_id, w.weekday, w.start_time, w.end_time, w.capacity)
+        .where(w.template_id.in_([r[0] for r in rows]))
+        .order_by(w.template_id, w.weekday, w.start_time)
+    ):
+        windows[template_id].append(WindowRow(weekday, start, end, capacity))
+    return [TemplateRow(*row, windows=tuple(windows[row[0]])) for row in rows]
 
 
 class _Timeline:
@@ -258,15 +326,14 @@ class SlotRules:
         self.patient_id = patient_id
         self.exclude_id = exclude_appointment_id
         self.devices: dict[int, Device] = {}
-        self.templates: dict[int, list[CapacityTemplate]] = {}
+        self.templates: dict[int, list[TemplateRow]] = {}
         self.quotas: dict[int, list[Quota]] = defaultdict(list)  # by hub
         self.closures: dict[int, _Timeline] = {}
         self.occupied: dict[tuple[int, date], list[Occupied]] = defaultdict(list)
         self.timelines: dict[tuple[int, date], _Timeline] = {}
         self.patient_busy = _Timeline([])
         self.patient_day: dict[date, list[tuple[datetime, Procedure]]] = defaultdict(list)
-        self._template_cache: dict[tuple[int, date], CapacityTemplate | None] = {}
-        self._grid_cache: dict[tuple[int, date], list[GridSlot]] = {}
+        self._template_cache: dict[tuple[int, date], TemplateRow | None] = {}
         self._units_cache: dict[tuple[int, date], int] = {}
         self._loaded_days: set[date] = set()
 
@@ -278,16 +345,10 @@ class SlotRules:
             return
         for device in new:
             self.devices[device.id] = device
-        rows = db.session.scalars(
-            select(CapacityTemplate)
-            .where(CapacityTemplate.device_id.in_([d.id for d in new]),
-                   CapacityTemplate.is_active.is_(True))
-            .options(selectinload(CapacityTemplate.windows))
-        ).all()
         for device in new:
             self.templates[device.id] = []
-        for row in rows:
-            self.templates[row.device_id].append(row)
+        for template in load_template_rows([d.id for d in new]):
+            self.templates[template.device_id].append(template)
         hubs = sorted({d.hospital_id for d in new} - set(self.quotas))
         if hubs:
             for quota in db.session.scalars(
@@ -411,20 +472,11 @@ class SlotRules:
 
     # -- per device and day -------------------------------------------------
 
-    def template(self, device_id: int, day: date) -> CapacityTemplate | None:
+    def template(self, device_id: int, day: date) -> TemplateRow | None:
         key = (device_id, day)
         if key not in self._template_cache:
             self._template_cache[key] = pick_template(self.templates.get(device_id, []), day)
         return self._template_cache[key]
-
-    def grid(self, device_id: int, day: date) -> list[GridSlot]:
-        key = (device_id, day)
-        if key not in self._grid_cache:
-            template = self.template(device_id, day)
-            self._grid_cache[key] = (
-                day_grid(template, day, self.procedure) if template is not None else []
-            )
-        return self._grid_cache[key]
 
     def timeline(self, device_id: int, day: date) -> _Timeline:
         key = (device_id, day)
@@ -529,7 +581,8 @@ class SlotRules:
         day = local_day(start_at)
         self.add_devices([device])
         self.load_days(day, day)
-        slot = next((s for s in self.grid(device.id, day) if s.start_at == start_at), None)
+        template = self.template(device.id, day)
+        slot = grid_slot_at(template, self.procedure, start_at) if template else None
         if slot is None:
             return None, "not-a-slot", 0
         problem, remaining = self.judge(device, slot)

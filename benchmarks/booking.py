@@ -1,0 +1,210 @@
+"""Concurrent booking on the region dataset: bookings per second and double bookings.
+
+    .venv/bin/python -m benchmarks.booking postgresql --clients 32 --seconds 30
+    .venv/bin/python -m benchmarks.booking postgresql --clients 32 --mode book-only
+
+32 clients = ``--processes`` × threads (the GIL would make 32 threads in one process
+measure Python, not the database); each thread has its own session and connection,
+like a web worker or the HL7 listener. Two modes:
+
+- ``search+book`` (default): each booking is what a requester does: ``find_slots`` on
+  a random device and day for a fresh request, then ``book`` the first offer; a lost
+  race (``Conflict``) moves on to the next offer.
+- ``book-only``: offers are found before the clock starts; only ``book`` is timed.
+  Clients are pointed at the same few devices so that races happen.
+
+Afterwards the script counts double bookings with SQL (two occupying appointments on
+one device overlapping; every benchmark device has capacity 1) and prints both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import statistics
+import threading
+import time
+from datetime import timedelta
+
+from benchmarks.common import COMMUNITY, HORIZON_DAYS, HUBS, NOW, default_urls, make_app
+
+DOUBLE_BOOKINGS_SQL = """
+SELECT count(*) FROM (
+  SELECT start_at, lag(end_at) OVER (PARTITION BY device_id ORDER BY start_at, id) AS prev_end
+  FROM appointment WHERE status IN ('BOOKED', 'ARRIVED', 'IN_PROGRESS', 'COMPLETED',
+                                    'DISCONTINUED')
+) t WHERE start_at < prev_end
+"""
+
+
+def make_requests(app, count: int, seed: int, run: int) -> list[int]:
+    """Fresh SUBMITTED requests for fresh patients (no patient-lock contention between
+    clients: requesters book different people)."""
+    from sqlalchemy import insert, select
+
+    from app.extensions import db
+    from app.models import ImagingRequest, Patient, Procedure
+
+    rng = random.Random(seed)
+    with app.app_context():
+        procedures = list(db.session.scalars(select(Procedure.id)))
+        now = NOW
+        patients = [{"id_type": "NATIONAL_ID", "id_value": f"8{run:05d}{seed:04d}{i:06d}",
+                     "prefix": "MR", "given_name_th": "B", "family_name_th": "",
+                     "given_name_en": "", "family_name_en": "", "romanised_by_staff": False,
+                     "sex": "MALE", "preferred_language": "th"} for i in range(count)]
+        db.session.execute(insert(Patient.__table__), patients)
+        ids = list(db.session.scalars(select(Patient.id).where(
+            Patient.id_value.like(f"8{run:05d}{seed:04d}%")).order_by(Patient.id)))
+        rows = [{"placer_order_number": f"BK{run:05d}{seed:04d}{i:06d}",
+                 "requesting_hospital_id": HUBS + 1 + rng.randrange(COMMUNITY),
+                 "patient_id": pid, "procedure_id": rng.choice(procedures),
+                 "priority": "ROUTINE", "status": "SUBMITTED", "indication": "",
+                 "requesting_clinician": "", "created_at": now, "updated_at": now}
+                for i, pid in enumerate(ids)]
+        db.session.execute(insert(ImagingRequest.__table__), rows)
+        db.session.commit()
+        return list(db.session.scalars(select(ImagingRequest.id).where(
+            ImagingRequest.placer_order_number.like(f"BK{run:05d}{seed:04d}%"))))
+
+
+def client_loop(app, request_ids: list[int], deadline_start, seconds: float, mode: str,
+                seed: int, results: list, lock: threading.Lock) -> None:
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Device, ImagingRequest, Interface
+    from scheduling.audit import Actor
+    from scheduling.availability import find_slots
+    from scheduling.booking import book
+    from scheduling.errors import Conflict
+
+    actor = Actor(interface=Interface.CLI, name="bench")
+    rng = random.Random(seed)
+    booked = conflicts = 0
+    latencies: list[float] = []
+    with app.app_context():
+        devices_by_modality: dict[str, list[int]] = {}
+        for device_id, modality in db.session.execute(select(Device.id, Device.modality_code)):
+            devices_by_modality.setdefault(modality, []).append(device_id)
+        plans = []
+        if mode == "book-only":
+            # Find offers first; point clients at a few hot devices so that they race.
+            for request_id in request_ids:
+                request = db.session.get(ImagingRequest, request_id)
+                hot = devices_by_modality[request.procedure.modality_code][:3]
+                day = NOW.date() + timedelta(days=rng.randrange(20, 80))
+                slots = find_slots(NOW, request.procedure,
+                                   requesting_hospital_id=request.requesting_hospital_id,
+                                   device_id=rng.choice(hot), date_from=day, date_to=day,
+                                   limit=4)
+                plans.append((request_id, [(s.device_id, s.start_at) for s in slots]))
+            db.session.remove()
+        start = deadline_start()
+        end = start + seconds
+        index = 0
+        while time.time() < end and index < len(request_ids):
+            request_id = request_ids[index]
+            index += 1
+            request = db.session.get(ImagingRequest, request_id)
+            t0 = time.perf_counter()
+            if mode == "book-only":
+                offers = plans[index - 1][1]
+            else:
+                modality = request.procedure.modality_code
+                device_id = rng.choice(devices_by_modality[modality])
+                day = NOW.date() + timedelta(
+                    days=rng.randrange(1, HORIZON_DAYS - 5))
+                offers = [(s.device_id, s.start_at) for s in find_slots(
+                    NOW, request.procedure,
+                    requesting_hospital_id=request.requesting_hospital_id,
+                    patient=request.patient, device_id=device_id, date_from=day,
+                    date_to=day + timedelta(days=3), limit=3)]
+            for device_id, start_at in offers:
+                try:
+                    book(actor, NOW, request, db.session.get(Device, device_id), start_at)
+                    booked += 1
+                    break
+                except Conflict:
+                    conflicts += 1
+                    request = db.session.get(ImagingRequest, request_id)
+            latencies.append(time.perf_counter() - t0)
+            db.session.remove()
+    with lock:
+        results.append((booked, conflicts, latencies))
+
+
+def process_main(url: str, threads: int, seconds: float, mode: str, proc: int,
+                 requests_per_thread: int, run: int, barrier, queue) -> None:
+    app = make_app(url, pool_size=threads + 2)
+    lists = [make_requests(app, requests_per_thread, proc * 100 + t, run)
+             for t in range(threads)]
+    results: list = []
+    lock = threading.Lock()
+    start_at: list[float] = []
+
+    def deadline_start() -> float:
+        return start_at[0]
+
+    barrier.wait()
+    start_at.append(time.time())
+    workers = [threading.Thread(target=client_loop,
+                                args=(app, lists[t], deadline_start, seconds, mode,
+                                      proc * 1000 + t, results, lock))
+               for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    queue.put((results, time.time() - start_at[0]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("database", choices=["sqlite", "postgresql"])
+    parser.add_argument("--url")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--processes", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--mode", choices=["search+book", "book-only"], default="search+book")
+    parser.add_argument("--requests-per-client", type=int, default=400)
+    args = parser.parse_args()
+    url = args.url or default_urls()[args.database]
+    threads = max(1, args.clients // args.processes)
+    run = int(time.time()) % 100_000  # fresh patients and order numbers per run
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(args.processes)
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=process_main,
+                         args=(url, threads, args.seconds, args.mode, p,
+                               args.requests_per_client, run, barrier, queue))
+             for p in range(args.processes)]
+    for p in procs:
+        p.start()
+    outcomes = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    booked = sum(b for results, _ in outcomes for b, _, _ in results)
+    conflicts = sum(c for results, _ in outcomes for _, c, _ in results)
+    latencies = sorted(x for results, _ in outcomes for _, _, lat in results for x in lat)
+    elapsed = max(e for _, e in outcomes)
+    app = make_app(url)
+    with app.app_context():
+        from app.extensions import db
+
+        doubles = db.session.execute(db.text(DOUBLE_BOOKINGS_SQL)).scalar()
+        dialect = db.engine.dialect.name
+    print(f"concurrent booking on {dialect}: {args.processes} processes x {threads} threads "
+          f"= {args.processes * threads} clients, mode {args.mode}, {elapsed:.1f} s")
+    print(f"  bookings {booked:,}  ->  {booked / elapsed:.0f} bookings/s   "
+          f"lost races (Conflict) {conflicts:,}")
+    if latencies:
+        print(f"  per booking attempt: median {statistics.median(latencies) * 1000:.1f} ms, "
+              f"p90 {latencies[int(len(latencies) * 0.9) - 1] * 1000:.1f} ms")
+    print(f"  double bookings in the database: {doubles}")
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,83 @@
+"""Earliest-slot search on the region dataset: median, p90 and p99 of ``find_slots``.
+
+    .venv/bin/python -m benchmarks.search sqlite
+    .venv/bin/python -m benchmarks.search postgresql
+
+Each search: a random procedure (weighted by the number of devices of its modality),
+a random community hospital as requester (some hold quotas), half of them with a
+patient (patient-overlap and preparation checks), no hub chosen (every hub that can
+perform it), the earliest 10 slots. A fresh session per search: nothing cached
+between searches beyond what the database itself caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+from benchmarks.common import COMMUNITY, DEVICES, HUBS, NOW, PATIENTS, default_urls, make_app
+
+
+def run(url: str, searches: int, warmup: int) -> dict:
+    app = make_app(url)
+    with app.app_context():
+        from app.extensions import db
+        from app.models import Patient, Procedure
+        from scheduling.availability import find_slots
+
+        procedures = {p.modality_code: p.id for p in db.session.query(Procedure)}
+        modalities = list(DEVICES)
+        weights = [DEVICES[m][0] for m in modalities]
+        rng = random.Random(21)
+        timings, found, days_out = [], [], []
+        for n in range(warmup + searches):
+            modality = rng.choices(modalities, weights)[0]
+            requester = HUBS + 1 + rng.randrange(COMMUNITY)
+            patient_id = 1 + rng.randrange(PATIENTS) if rng.random() < 0.5 else None
+            db.session.remove()
+            procedure = db.session.get(Procedure, procedures[modality])
+            patient = db.session.get(Patient, patient_id) if patient_id else None
+            started = time.perf_counter()
+            slots = find_slots(NOW, procedure, requesting_hospital_id=requester,
+                               patient=patient, limit=10)
+            elapsed = time.perf_counter() - started
+            if n >= warmup:
+                timings.append(elapsed * 1000)
+                found.append(len(slots))
+                if slots:
+                    days_out.append((slots[0].start_at - NOW).total_seconds() / 86400)
+        timings.sort()
+        return {
+            "database": db.engine.dialect.name,
+            "searches": searches,
+            "median_ms": statistics.median(timings),
+            "p90_ms": timings[int(len(timings) * 0.9) - 1],
+            "p99_ms": timings[int(len(timings) * 0.99) - 1],
+            "mean_ms": statistics.fmean(timings),
+            "slots_found_mean": statistics.fmean(found),
+            "first_slot_days_out_median": statistics.median(days_out) if days_out else None,
+            "appointments": db.session.execute(
+                db.text("SELECT count(*) FROM appointment")).scalar(),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("database", choices=["sqlite", "postgresql"])
+    parser.add_argument("--url")
+    parser.add_argument("--searches", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+    result = run(args.url or default_urls()[args.database], args.searches, args.warmup)
+    print(f"earliest-slot search on {result['database']} "
+          f"({result['appointments']:,} appointments), {result['searches']} searches:")
+    print(f"  median {result['median_ms']:.1f} ms   p90 {result['p90_ms']:.1f} ms   "
+          f"p99 {result['p99_ms']:.1f} ms   mean {result['mean_ms']:.1f} ms")
+    print(f"  slots returned per search (mean) {result['slots_found_mean']:.1f}; first slot "
+          f"{result['first_slot_days_out_median']:.1f} days out (median)")
+
+
+if __name__ == "__main__":
+    main()
