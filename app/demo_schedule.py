@@ -95,8 +95,13 @@ def region8_windows(per_day: float, slot_minutes: int, exam_minutes: int
     return _windows(WORKDAYS, time(8, 0), end_time, capacity)
 
 
-def load_capacity(actor: Actor, now: datetime) -> None:
-    """A template for every active device that has none."""
+def load_capacity(actor: Actor, now: datetime, sized: bool = True) -> None:
+    """A template for every active device that has none.
+
+    ``sized``: Mahasarakham's real hours and Region 8 sized by the CONTEXT.md figures;
+    otherwise plain office hours (Monday-Friday 08:30-16:00, the procedure's own
+    duration) for every device, which is what the tests' ``demo`` fixture uses.
+    """
     have = set(db.session.scalars(select(CapacityTemplate.device_id)))
     devices = {d.ae_title: d for d in db.session.scalars(select(Device).order_by(Device.id))}
     plans: dict[str, tuple[int | None, list[WindowSpec], str]] = {
@@ -118,11 +123,11 @@ def load_capacity(actor: Actor, now: datetime) -> None:
                                 MR_AVERAGE_MINUTES),
                 f"MRI {mri_month:,} ราย/เดือน",
             )
+    office = (None, _windows(WORKDAYS, time(8, 30), time(16, 0)), "เวลาทำการ")
     for ae, device in devices.items():
         if device.id in have or not device.is_active:
             continue
-        slot, windows, name = plans.get(
-            ae, (None, _windows(WORKDAYS, time(8, 30), time(16, 0)), "เวลาทำการ"))
+        slot, windows, name = plans.get(ae, office) if sized else office
         create_template(actor, now, device=device, windows=windows, slot_minutes=slot,
                         lead_time_minutes=60, horizon_days=90, name=name, commit=False)
 
@@ -320,9 +325,13 @@ def load_bookings(actor: Actor, now: datetime) -> int:
 
 
 def load_schedule(actor: Actor, now: datetime, *, with_bookings: bool = True) -> None:
-    load_capacity(actor, now)
+    """``with_bookings`` (``flask demo load``): sized templates, Thai public holidays,
+    Mahasarakham's quotas and the bookings. Without (the tests' ``demo`` fixture):
+    office-hours templates only, so tests start from a plain, predictable hub."""
+    load_capacity(actor, now, sized=with_bookings)
+    if not with_bookings:
+        return
     load_holidays(actor, now)
     load_quotas(actor, now)
     db.session.flush()
-    if with_bookings:
-        load_bookings(actor, now)
+    load_bookings(actor, now)

@@ -11,7 +11,8 @@ like a web worker or the HL7 listener. Two modes:
   a random device and day for a fresh request, then ``book`` the first offer; a lost
   race (``Conflict``) moves on to the next offer.
 - ``book-only``: offers are found before the clock starts; only ``book`` is timed.
-  Clients are pointed at the same few devices so that races happen.
+  With ``--hot-devices N`` every client aims at the first N devices of each modality,
+  so that races happen (a lost race tries the next offer).
 
 Afterwards the script counts double bookings with SQL (two occupying appointments on
 one device overlapping; every benchmark device has capacity 1) and prints both.
@@ -28,6 +29,8 @@ import time
 from datetime import timedelta
 
 from benchmarks.common import COMMUNITY, HORIZON_DAYS, HUBS, NOW, default_urls, make_app
+
+HOT_DEVICES = 0  # set from --hot-devices (in each process)
 
 DOUBLE_BOOKINGS_SQL = """
 SELECT count(*) FROM (
@@ -93,7 +96,8 @@ def client_loop(app, request_ids: list[int], deadline_start, seconds: float, mod
             # Find offers first; point clients at a few hot devices so that they race.
             for request_id in request_ids:
                 request = db.session.get(ImagingRequest, request_id)
-                hot = devices_by_modality[request.procedure.modality_code][:3]
+                candidates = devices_by_modality[request.procedure.modality_code]
+                hot = candidates[:HOT_DEVICES] if HOT_DEVICES else candidates
                 day = NOW.date() + timedelta(days=rng.randrange(20, 80))
                 slots = find_slots(NOW, request.procedure,
                                    requesting_hospital_id=request.requesting_hospital_id,
@@ -136,7 +140,9 @@ def client_loop(app, request_ids: list[int], deadline_start, seconds: float, mod
 
 
 def process_main(url: str, threads: int, seconds: float, mode: str, proc: int,
-                 requests_per_thread: int, run: int, barrier, queue) -> None:
+                 requests_per_thread: int, run: int, hot: int, barrier, queue) -> None:
+    global HOT_DEVICES
+    HOT_DEVICES = hot
     app = make_app(url, pool_size=threads + 2)
     lists = [make_requests(app, requests_per_thread, proc * 100 + t, run)
              for t in range(threads)]
@@ -169,6 +175,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--mode", choices=["search+book", "book-only"], default="search+book")
     parser.add_argument("--requests-per-client", type=int, default=400)
+    parser.add_argument("--hot-devices", type=int, default=0)
     args = parser.parse_args()
     url = args.url or default_urls()[args.database]
     threads = max(1, args.clients // args.processes)
@@ -178,7 +185,8 @@ def main() -> None:
     queue = ctx.Queue()
     procs = [ctx.Process(target=process_main,
                          args=(url, threads, args.seconds, args.mode, p,
-                               args.requests_per_client, run, barrier, queue))
+                               args.requests_per_client, run, args.hot_devices, barrier,
+                               queue))
              for p in range(args.processes)]
     for p in procs:
         p.start()
@@ -196,7 +204,8 @@ def main() -> None:
         doubles = db.session.execute(db.text(DOUBLE_BOOKINGS_SQL)).scalar()
         dialect = db.engine.dialect.name
     print(f"concurrent booking on {dialect}: {args.processes} processes x {threads} threads "
-          f"= {args.processes * threads} clients, mode {args.mode}, {elapsed:.1f} s")
+          f"= {args.processes * threads} clients, mode {args.mode}"
+          f"{f', hot devices {args.hot_devices}' if args.hot_devices else ''}, {elapsed:.1f} s")
     print(f"  bookings {booked:,}  ->  {booked / elapsed:.0f} bookings/s   "
           f"lost races (Conflict) {conflicts:,}")
     if latencies:

@@ -32,8 +32,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from math import ceil
+from operator import sub
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import DateTime, and_, or_, select, type_coerce
 
 from app.extensions import db
 from app.models import (
@@ -75,14 +76,18 @@ class GridSlot:
     capacity: int
 
 
-@dataclass(frozen=True)
-class Occupied:
-    """An occupying appointment as the rules see it."""
+# No capacity window spans midnight, so no booking is longer than a day; queries use
+# this as a lower bound on start_at so the (device_id, start_at) index does the work.
+MAX_BOOKING_LENGTH = timedelta(days=1)
 
-    start_at: datetime
-    end_at: datetime
-    requesting_hospital_id: int | None  # None when no quota needed to know
-    priority: Priority
+
+def naive(column):
+    """The column's value as stored (naive UTC), without the aware-datetime conversion."""
+    return type_coerce(column, DateTime())
+
+
+def to_naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def template_applies(template: AnyTemplate, day: date) -> bool:
@@ -182,11 +187,11 @@ def last_day(template: AnyTemplate, now: datetime) -> date:
     return local_day(now) + timedelta(days=template.horizon_days)
 
 
-def max_concurrency(intervals: Sequence[tuple[datetime, datetime]], start: datetime,
-                    end: datetime) -> int:
-    """Most intervals running at one instant within [start, end)."""
+def max_concurrency(intervals: Sequence[tuple], start: datetime, end: datetime) -> int:
+    """Most intervals (tuples starting with start, end) running at one instant within
+    [start, end)."""
     events: list[tuple[datetime, int]] = []
-    for a_start, a_end in intervals:
+    for a_start, a_end, *_ in intervals:
         if overlaps(a_start, a_end, start, end):
             events.append((max(a_start, start), 1))
             events.append((min(a_end, end), -1))
@@ -227,7 +232,8 @@ def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
     from app.models import CapacityWindow
 
     t = CapacityTemplate
-    rows = db.session.execute(
+    connection = db.session.connection()
+    rows = connection.execute(
         select(t.id, t.device_id, t.valid_from, t.valid_to, t.slot_minutes,
                t.lead_time_minutes, t.horizon_days, t.is_active).where(
             t.device_id.in_(device_ids), t.is_active.is_(True))
@@ -236,7 +242,7 @@ def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
         return []
     windows: dict[int, list[WindowRow]] = defaultdict(list)
     w = CapacityWindow
-    for template_id, weekday, start, end, capacity in db.session.execute(
+    for template_id, weekday, start, end, capacity in connection.execute(
         select(w.template_id, w.weekday, w.start_time, w.end_time, w.capacity)
         .where(w.template_id.in_([r[0] for r in rows]))
         .order_by(w.template_id, w.weekday, w.start_time)
@@ -250,12 +256,15 @@ class _Timeline:
 
     __slots__ = ("intervals", "starts", "longest")
 
-    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]):
-        self.intervals = sorted(intervals)
+    def __init__(self, intervals: Iterable[tuple], presorted: bool = False):
+        # Only the first two items of each tuple count (start, end); rows carrying more
+        # (who booked) are used as they are rather than copied.
+        self.intervals = list(intervals) if presorted else sorted(intervals)
         self.starts = [i[0] for i in self.intervals]
-        self.longest = max((e - s for s, e in self.intervals), default=timedelta(0))
+        self.longest = max(map(sub, [i[1] for i in self.intervals], self.starts),
+                           default=timedelta(0))
 
-    def overlapping(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    def overlapping(self, start: datetime, end: datetime) -> list[tuple]:
         hi = bisect_left(self.starts, end)  # everything from here on starts at or after end
         lo = bisect_left(self.starts, start - self.longest)
         return [i for i in self.intervals[lo:hi] if i[1] > start]
@@ -329,12 +338,15 @@ class SlotRules:
         self.templates: dict[int, list[TemplateRow]] = {}
         self.quotas: dict[int, list[Quota]] = defaultdict(list)  # by hub
         self.closures: dict[int, _Timeline] = {}
-        self.occupied: dict[tuple[int, date], list[Occupied]] = defaultdict(list)
+        # (device, local day) -> [(start, end, requesting hospital, priority)], naive UTC
+        self.occupied: dict[tuple[int, date], list[tuple]] = defaultdict(list)
         self.timelines: dict[tuple[int, date], _Timeline] = {}
         self.patient_busy = _Timeline([])
         self.patient_day: dict[date, list[tuple[datetime, Procedure]]] = defaultdict(list)
         self._template_cache: dict[tuple[int, date], TemplateRow | None] = {}
         self._units_cache: dict[tuple[int, date], int] = {}
+        self._scope_cache: dict[tuple, tuple[int, dict[int, int], int]] = {}
+        self._limits: dict[int, tuple[datetime, date]] = {}
         self._loaded_days: set[date] = set()
 
     # -- loading ---------------------------------------------------------
@@ -394,64 +406,86 @@ class SlotRules:
 
         new_days = set(days)
         zone = local_zone()
+        connection = db.session.connection()
+        # Naive UTC straight from the column (no per-row time-zone conversion: the
+        # search reads thousands of rows); everything the timelines hold is naive UTC.
+        a_start, a_end = naive(Appointment.start_at), naive(Appointment.end_at)
+        start_n, end_n = to_naive(start), to_naive(end)
         live = (
             Appointment.device_id.in_(device_ids),
             Appointment.status.in_(OCCUPYING_STATUSES),
-            db_overlaps(Appointment.start_at, Appointment.end_at, start, end),
+            a_start < end_n,
+            a_end > start_n,
+            # A lower bound on start_at, so the (device_id, start_at) index is scanned
+            # for this range only, not for every earlier appointment of the device.
+            a_start > start_n - MAX_BOOKING_LENGTH,
             *([Appointment.id != self.exclude_id] if self.exclude_id is not None else []),
         )
-        if any(self.quotas.get(d.hospital_id) for d in devices):
-            rows = db.session.execute(
-                select(Appointment.device_id, Appointment.start_at, Appointment.end_at,
+        quota_hubs = {d.hospital_id for d in devices if self.quotas.get(d.hospital_id)}
+        rows: list = []
+        if quota_hubs:
+            rows += connection.execute(
+                select(Appointment.device_id, a_start, a_end,
                        ImagingRequest.requesting_hospital_id, ImagingRequest.priority)
                 .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
-                .where(*live)
+                .where(*live, Appointment.hub_hospital_id.in_(quota_hubs))
+                .order_by(Appointment.start_at)
             ).all()
-        else:
-            # No quotas here, so nobody needs to know who booked: skip the join
-            # (the search's hot path).
-            rows = [
-                (d, a, b, None, Priority.ROUTINE)
-                for d, a, b in db.session.execute(
-                    select(Appointment.device_id, Appointment.start_at, Appointment.end_at)
-                    .where(*live)
-                )
-            ]
-        for device_id, a_start, a_end, hospital_id, priority in rows:
-            key = (device_id, a_start.astimezone(zone).date())
-            if key[1] not in new_days:
+        # Where there are no quotas nobody needs to know who booked: skip the join
+        # (the search's hot path).
+        rows += [
+            (d, a, b, None, Priority.ROUTINE)
+            for d, a, b in connection.execute(
+                select(Appointment.device_id, a_start, a_end)
+                .where(*live, Appointment.hub_hospital_id.not_in(quota_hubs))
+                .order_by(Appointment.start_at)
+            )
+        ]
+        if quota_hubs:
+            rows.sort(key=lambda r: r[1])
+        single_day = days[0] if len(days) == 1 else None
+        for device_id, begin, finish, hospital_id, priority in rows:
+            day = single_day or begin.replace(tzinfo=UTC).astimezone(zone).date()
+            if single_day is not None and begin < start_n:
+                day = begin.replace(tzinfo=UTC).astimezone(zone).date()
+            if day not in new_days:
                 continue
-            self.occupied[key].append(Occupied(a_start, a_end, hospital_id, priority))
+            key = (device_id, day)
+            self.occupied[key].append((begin, finish, hospital_id, priority))
             self.timelines.pop(key, None)
 
         if self.patient_id is not None:
-            rows = db.session.execute(
-                select(Appointment.start_at, Appointment.end_at, Procedure)
+            rows = connection.execute(
+                select(a_start, a_end, ImagingRequest.procedure_id)
                 .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
-                .join(Procedure, Procedure.id == ImagingRequest.procedure_id)
                 .where(
                     Appointment.patient_id == self.patient_id,
                     Appointment.status.in_(OCCUPYING_STATUSES),
-                    db_overlaps(Appointment.start_at, Appointment.end_at, start, end),
+                    a_start < end_n, a_end > start_n,
+                    a_start > start_n - MAX_BOOKING_LENGTH,
                     *([Appointment.id != self.exclude_id] if self.exclude_id else []),
                 )
             ).all()
-            rows = [r for r in rows if local_day(r[0]) in new_days]
+            rows = [r for r in rows if local_day(r[0].replace(tzinfo=UTC)) in new_days]
             busy = list(self.patient_busy.intervals) + [(a, b) for a, b, _ in rows]
             self.patient_busy = _Timeline(busy)
-            for a_start, _, procedure in rows:
-                self.patient_day[local_day(a_start)].append((a_start, procedure))
+            for begin, _, procedure_id in rows:
+                aware = begin.replace(tzinfo=UTC)
+                self.patient_day[local_day(aware)].append(
+                    (aware, db.session.get(Procedure, procedure_id)))
         self._loaded_days.update(days)
 
     def _load_closures(self, devices: Sequence[Device], start: datetime, end: datetime
                        ) -> None:
         device_ids = [d.id for d in devices]
         hospital_ids = sorted({d.hospital_id for d in devices})
-        rows = db.session.execute(
-            select(Closure.hospital_id, Closure.device_id, Closure.start_at, Closure.end_at)
+        rows = db.session.connection().execute(
+            select(Closure.hospital_id, Closure.device_id, naive(Closure.start_at),
+                   naive(Closure.end_at))
             .where(
                 Closure.is_active.is_(True),
-                db_overlaps(Closure.start_at, Closure.end_at, start, end),
+                db_overlaps(naive(Closure.start_at), naive(Closure.end_at), to_naive(start),
+                            to_naive(end)),
                 or_(
                     and_(Closure.hospital_id.is_(None), Closure.device_id.is_(None)),
                     and_(Closure.device_id.is_(None), Closure.hospital_id.in_(hospital_ids)),
@@ -482,9 +516,8 @@ class SlotRules:
         key = (device_id, day)
         line = self.timelines.get(key)
         if line is None:
-            line = self.timelines[key] = _Timeline(
-                (o.start_at, o.end_at) for o in self.occupied.get(key, ())
-            )
+            # Rows arrive ordered by start (see load_days).
+            line = self.timelines[key] = _Timeline(self.occupied.get(key, ()), presorted=True)
         return line
 
     def day_units(self, device_id: int, day: date) -> int:
@@ -497,6 +530,7 @@ class SlotRules:
                 _, length = slot_length(template, self.procedure)
                 closed = self.closures.get(device_id, _Timeline([]))
                 for start, window_end, capacity in window_times(template, day):
+                    start, window_end = to_naive(start), to_naive(window_end)
                     while start + length <= window_end:
                         if not closed.overlapping(start, start + length):
                             units += capacity
@@ -512,21 +546,26 @@ class SlotRules:
         template = self.template(device.id, day)
         if template is None:
             return "not-a-slot", 0
-        if slot.start_at < earliest_start(template, self.now, self.priority):
+        limits = self._limits.get(template.id)
+        if limits is None:
+            limits = self._limits[template.id] = (
+                earliest_start(template, self.now, self.priority), last_day(template, self.now))
+        if slot.start_at < limits[0]:
             return "lead-time", 0
-        if day > last_day(template, self.now):
+        if day > limits[1]:
             return "horizon", 0
+        # Grid slots are UTC already: dropping the zone is all "naive UTC" needs.
+        begin, finish = slot.start_at.replace(tzinfo=None), slot.end_at.replace(tzinfo=None)
         closures = self.closures.get(device.id)
-        if closures is not None and closures.overlapping(slot.start_at, slot.end_at):
+        if closures is not None and closures.overlapping(begin, finish):
             return "closed", 0
-        taken = self.timeline(device.id, day).overlapping(slot.start_at, slot.end_at)
-        used = len(taken) if len(taken) <= 1 else max_concurrency(taken, slot.start_at,
-                                                                   slot.end_at)
+        taken = self.timeline(device.id, day).overlapping(begin, finish)
+        used = len(taken) if len(taken) <= 1 else max_concurrency(taken, begin, finish)
         if used >= slot.capacity:
             return "slot-taken", 0
         if self.quotas.get(device.hospital_id) and self.quota_problem(device, slot, day):
             return "quota", 0
-        if self.patient_busy.overlapping(slot.start_at, slot.end_at):
+        if self.patient_busy.overlapping(begin, finish):
             return "patient-overlap", 0
         return None, slot.capacity - used
 
@@ -551,29 +590,43 @@ class SlotRules:
         for quota in in_force:
             by_scope[quota_scope(quota)].append(quota)
         for scope, quotas in by_scope.items():
-            if scope[0] == "device":
-                scope_devices = [device.id]
-            else:
-                scope_devices = [d.id for d in self.devices.values()
-                                 if d.hospital_id == scope[1] and d.modality_code == scope[2]
-                                 and d.is_active]
-            booked = [o for d in scope_devices for o in self.occupied.get((d, day), ())]
+            booked, used_by_quota, units = self._scope_day(scope, device.id, day, quotas)
             own_left = False
             held_by_others = 0
             for quota in quotas:
-                used = sum(1 for o in booked if o.requesting_hospital_id is not None
-                           and counts_for_holder(quota, o.requesting_hospital_id, o.priority))
-                left = max(0, quota.slots - used)
+                left = max(0, quota.slots - used_by_quota[quota.id])
                 if counts_for_holder(quota, self.requesting_hospital_id, self.priority):
                     own_left = own_left or left > 0
                 elif not is_released(quota, slot.start_at, self.now):
                     held_by_others += left
             if own_left:
                 continue
-            units = sum(self.day_units(d, day) for d in scope_devices)
-            if len(booked) + 1 + held_by_others > units:
+            if booked + 1 + held_by_others > units:
                 return True
         return False
+
+    def _scope_day(self, scope: tuple, device_id: int, day: date, quotas: list[Quota]
+                   ) -> tuple[int, dict[int, int], int]:
+        """(bookings, bookings per quota's holder, day capacity) for a quota scope and day;
+        computed once per search, not once per slot judged."""
+        key = (scope, day)
+        cached = self._scope_cache.get(key)
+        if cached is None:
+            if scope[0] == "device":
+                scope_devices = [device_id]
+            else:
+                scope_devices = [d.id for d in self.devices.values()
+                                 if d.hospital_id == scope[1] and d.modality_code == scope[2]
+                                 and d.is_active]
+            booked = [o for d in scope_devices for o in self.occupied.get((d, day), ())]
+            used = {
+                q.id: sum(1 for o in booked
+                          if o[2] is not None and counts_for_holder(q, o[2], o[3]))
+                for q in quotas
+            }
+            units = sum(self.day_units(d, day) for d in scope_devices)
+            cached = self._scope_cache[key] = (len(booked), used, units)
+        return cached
 
     def judge_start(self, device: Device, start_at: datetime) -> tuple[GridSlot | None,
                                                                        str | None, int]:

@@ -20,7 +20,8 @@ from scheduling.capacity import quota_usage
 from scheduling.rules import max_concurrency
 
 
-def test_every_active_device_has_a_template(demo):
+def test_every_active_device_has_a_template(demo_bookings):
+    demo = demo_bookings
     devices = demo.session.scalars(select(Device).where(Device.is_active.is_(True))).all()
     with_template = set(demo.session.scalars(select(CapacityTemplate.device_id)))
     assert {d.id for d in devices} <= with_template
@@ -35,6 +36,15 @@ def test_every_active_device_has_a_template(demo):
                     - w.start_time.minute) * w.capacity for w in t.windows)
 
     assert weekly_minutes(udn) > 3 * weekly_minutes(pen)
+
+
+def test_plain_fixture_has_office_hours_only(demo):
+    templates = demo.session.scalars(select(CapacityTemplate)).all()
+    assert templates and {(w.weekday, w.start_time.hour, w.end_time.hour)
+                          for t in templates for w in t.windows} == {
+        (d, 8, 16) for d in range(5)}
+    assert demo.session.scalar(select(func.count(Quota.id))) == 0
+    assert demo.session.scalar(select(func.count(Appointment.id))) == 0
 
 
 def test_bookings_today_on_mkh_us1_and_over_the_coming_weeks(demo_bookings):
@@ -60,7 +70,8 @@ def test_bookings_today_on_mkh_us1_and_over_the_coming_weeks(demo_bookings):
             assert max_concurrency(mine, start, end) <= 2
 
 
-def test_quotas_and_holidays(demo):
+def test_quotas_and_holidays(demo_bookings):
+    demo = demo_bookings
     mkh = demo.session.scalar(select(Hospital).where(Hospital.code == "10707"))
     assert demo.session.scalar(select(func.count(Quota.id))
                                .where(Quota.referring_hospital_id.is_(None))) == 1
