@@ -72,8 +72,35 @@ def make_requests(app, count: int, seed: int, run: int) -> list[int]:
             ImagingRequest.placer_order_number.like(f"BK{run:05d}{seed:04d}%"))))
 
 
-def client_loop(app, request_ids: list[int], deadline_start, seconds: float, mode: str,
-                seed: int, results: list, lock: threading.Lock) -> None:
+def plan_offers(app, request_ids: list[int], seed: int) -> list[tuple[int, list]]:
+    """For book-only runs: each request's offers, found before the clock starts."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Device, ImagingRequest
+    from scheduling.availability import find_slots
+
+    rng = random.Random(seed)
+    plans = []
+    with app.app_context():
+        devices_by_modality: dict[str, list[int]] = {}
+        for device_id, modality in db.session.execute(select(Device.id, Device.modality_code)):
+            devices_by_modality.setdefault(modality, []).append(device_id)
+        for request_id in request_ids:
+            request = db.session.get(ImagingRequest, request_id)
+            candidates = devices_by_modality[request.procedure.modality_code]
+            hot = candidates[:HOT_DEVICES] if HOT_DEVICES else candidates
+            day = NOW.date() + timedelta(days=rng.randrange(20, 80))
+            slots = find_slots(NOW, request.procedure,
+                               requesting_hospital_id=request.requesting_hospital_id,
+                               device_id=rng.choice(hot), date_from=day, date_to=day, limit=4)
+            plans.append((request_id, [(s.device_id, s.start_at) for s in slots]))
+        db.session.remove()
+    return plans
+
+
+def client_loop(app, request_ids: list[int], plans: list, deadline_start, seconds: float,
+                mode: str, seed: int, results: list, lock: threading.Lock) -> None:
     from sqlalchemy import select
 
     from app.extensions import db
@@ -91,20 +118,6 @@ def client_loop(app, request_ids: list[int], deadline_start, seconds: float, mod
         devices_by_modality: dict[str, list[int]] = {}
         for device_id, modality in db.session.execute(select(Device.id, Device.modality_code)):
             devices_by_modality.setdefault(modality, []).append(device_id)
-        plans = []
-        if mode == "book-only":
-            # Find offers first; point clients at a few hot devices so that they race.
-            for request_id in request_ids:
-                request = db.session.get(ImagingRequest, request_id)
-                candidates = devices_by_modality[request.procedure.modality_code]
-                hot = candidates[:HOT_DEVICES] if HOT_DEVICES else candidates
-                day = NOW.date() + timedelta(days=rng.randrange(20, 80))
-                slots = find_slots(NOW, request.procedure,
-                                   requesting_hospital_id=request.requesting_hospital_id,
-                                   device_id=rng.choice(hot), date_from=day, date_to=day,
-                                   limit=4)
-                plans.append((request_id, [(s.device_id, s.start_at) for s in slots]))
-            db.session.remove()
         start = deadline_start()
         end = start + seconds
         index = 0
@@ -146,6 +159,8 @@ def process_main(url: str, threads: int, seconds: float, mode: str, proc: int,
     app = make_app(url, pool_size=threads + 2)
     lists = [make_requests(app, requests_per_thread, proc * 100 + t, run)
              for t in range(threads)]
+    plans = [plan_offers(app, ids, proc * 1000 + t) if mode == "book-only" else []
+             for t, ids in enumerate(lists)]
     results: list = []
     lock = threading.Lock()
     start_at: list[float] = []
@@ -156,7 +171,7 @@ def process_main(url: str, threads: int, seconds: float, mode: str, proc: int,
     barrier.wait()
     start_at.append(time.time())
     workers = [threading.Thread(target=client_loop,
-                                args=(app, lists[t], deadline_start, seconds, mode,
+                                args=(app, lists[t], plans[t], deadline_start, seconds, mode,
                                       proc * 1000 + t, results, lock))
                for t in range(threads)]
     for w in workers:

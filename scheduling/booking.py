@@ -143,7 +143,6 @@ def book(actor: Actor, now: datetime, request: ImagingRequest, device: Device,
                 )
             transition(request, RequestStatus.SCHEDULED)  # raises the state conflict
         lock_for_booking(request.patient_id, modality_quota_devices(device))
-        db.session.refresh(device)
         slot = check_slot(
             now, device, request.procedure, start_at,
             requesting_hospital_id=request.requesting_hospital_id,
@@ -178,7 +177,6 @@ def reschedule(actor: Actor, now: datetime, appointment: Appointment, device: De
         if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
             transition(appointment, AppointmentStatus.MOVED)  # raises the state conflict
         lock_for_booking(request.patient_id, modality_quota_devices(device))
-        db.session.refresh(device)
         slot = check_slot(
             now, device, request.procedure, start_at,
             requesting_hospital_id=request.requesting_hospital_id,

@@ -34,11 +34,14 @@ def _sqlite_begin_immediate() -> bool:
 
 def lock_request(request: ImagingRequest) -> ImagingRequest:
     """Lock the request row and reload it, so its status is the committed one."""
-    if not _sqlite_begin_immediate():
+    if _sqlite_begin_immediate():
+        db.session.refresh(request)
+    else:
+        # Lock and reload in one statement.
         db.session.execute(
-            select(ImagingRequest.id).where(ImagingRequest.id == request.id).with_for_update()
+            select(ImagingRequest).where(ImagingRequest.id == request.id).with_for_update()
+            .execution_options(populate_existing=True)
         )
-    db.session.refresh(request)
     # refresh() leaves lazy relationships as they were; these must be the committed ones.
     db.session.expire(request, ["appointments", "studies"])
     return request
@@ -56,9 +59,16 @@ def lock_appointment(appointment: Appointment) -> Appointment:
 
 
 def lock_for_booking(patient_id: int, device_ids: Iterable[int]) -> None:
-    """Lock the patient (no overlapping exams) and the devices (capacity), in that order."""
+    """Lock the patient (no overlapping exams) and the devices (capacity), in that order;
+    the device rows are reloaded (a device switched off meanwhile takes no booking)."""
+    ids = sorted(set(device_ids))
     if _sqlite_begin_immediate():
+        db.session.execute(select(Device).where(Device.id.in_(ids))
+                           .execution_options(populate_existing=True))
         return
     db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
-    for device_id in sorted(set(device_ids)):
-        db.session.execute(select(Device.id).where(Device.id == device_id).with_for_update())
+    # One statement, rows locked in id order (ORDER BY … FOR UPDATE locks as it reads).
+    db.session.execute(
+        select(Device).where(Device.id.in_(ids)).order_by(Device.id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
