@@ -21,7 +21,13 @@ def index():
 @bp.route("/requests")
 @login_required
 def request_list():
-    from app.requests.listing import FILTERS, normalise_filter, request_page, status_counts
+    from app.requests.listing import (
+        COUNT_CAP,
+        FILTERS,
+        normalise_filter,
+        request_page,
+        status_counts,
+    )
 
     status_filter = normalise_filter(request.args.get("status"))
     before = request.args.get("before", "")
@@ -32,6 +38,7 @@ def request_list():
         page=result,
         filters=FILTERS,
         counts=status_counts(current_user),
+        count_cap=COUNT_CAP,
         status_filter=status_filter,
     )
 

@@ -20,9 +20,13 @@ class ImagingRequest(db.Model):
     __tablename__ = "imaging_request"
     __table_args__ = (
         UniqueConstraint("requesting_hospital_id", "placer_order_number"),
-        Index("ix_imaging_request_hub_status", "hub_hospital_id", "status"),
-        # The requester's list (app/requests/listing.py): newest first, whole or by status,
-        # read in index order so a page costs its 50 rows, not the hospital's history.
+        # The request list (app/requests/listing.py): newest first, whole or by status, read
+        # in index order per scope branch (requester, hub, all) so a page costs its 50
+        # rows, not the hospital's history. The hub's pair also serves its inbox by status.
+        Index("ix_imaging_request_hub_status", "hub_hospital_id", "status", "created_at", "id"),
+        Index("ix_imaging_request_hub_created", "hub_hospital_id", "created_at", "id"),
+        Index("ix_imaging_request_status_created", "status", "created_at", "id"),
+        Index("ix_imaging_request_created", "created_at", "id"),
         Index("ix_imaging_request_requester_status", "requesting_hospital_id", "status",
               "created_at", "id"),
         Index("ix_imaging_request_requester_created", "requesting_hospital_id", "created_at",

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, exists, func, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
-from app.models import ImagingRequest, RequestStatus, Study, User
+from app.models import ImagingRequest, RequestStatus, Role, Study, User
 from scheduling.access import request_scope
 from scheduling.i18n import N_
 
 PAGE_SIZE = 50
+COUNT_CAP = 999
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,24 @@ class Page:
     next_before: int | None  # for the "older" link; None on the last page
 
 
+def _branches(user: User) -> list[ColumnElement[bool] | None]:
+    """The scope as separate index paths: each is read newest-first on its own index.
+
+    ``request_scope`` is still applied to every branch (it decides what may be seen);
+    the branches only let the database use (hospital, created_at) indexes instead of
+    sorting an ``OR`` over a hub's whole history. Their union must cover the scope.
+    """
+    if user.role is Role.ADMIN:
+        return [None]
+    own = ImagingRequest.requesting_hospital_id == user.hospital_id
+    if user.role in (Role.SCHEDULER, Role.RADIOLOGIST):
+        return [own, ImagingRequest.hub_hospital_id == user.hospital_id]
+    return [own]
+
+
+_NEWEST_FIRST = (ImagingRequest.created_at.desc(), ImagingRequest.id.desc())
+
+
 def request_page(user: User, key: str, before: int | None = None) -> Page:
     """One page of the user's requests, newest first, with what each row shows loaded.
 
@@ -82,20 +101,41 @@ def request_page(user: User, key: str, before: int | None = None) -> Page:
     page 100 costs what page 1 costs, because the index is entered where the previous
     page stopped instead of being walked past 5,000 rows.
     """
-    query = apply_filter(request_scope(user), key)
+    anchor = None
     if before is not None:
         anchor = db.session.execute(
             request_scope(user, select(ImagingRequest.created_at, ImagingRequest.id))
             .where(ImagingRequest.id == before)
         ).first()
+        if anchor is None:
+            before = None  # not theirs, or gone: start from the newest
+
+    def narrowed(query: Select, branch: ColumnElement[bool] | None) -> Select:
+        query = apply_filter(request_scope(user, query), key)
+        if branch is not None:
+            query = query.where(branch)
         if anchor is not None:
             query = query.where(
                 tuple_(ImagingRequest.created_at, ImagingRequest.id) < tuple_(*anchor)
             )
-        else:
-            before = None  # not theirs, or gone: start from the newest
-    # Many-to-one rows joined into the page query, collections in one IN query each:
-    # three round trips in all, whatever the page size.
+        # One row more than the page tells whether there is an older page (no COUNT).
+        return query.order_by(*_NEWEST_FIRST).limit(PAGE_SIZE + 1)
+
+    branches = _branches(user)
+    if len(branches) == 1:
+        query = narrowed(select(ImagingRequest), branches[0])
+    else:
+        # The newest keys of each branch, merged: the page is among them.
+        keys = {
+            tuple(row)
+            for branch in branches
+            for row in db.session.execute(
+                narrowed(select(ImagingRequest.created_at, ImagingRequest.id), branch)
+            )
+        }
+        ids = [i for _, i in sorted(keys, reverse=True)[: PAGE_SIZE + 1]]
+        query = select(ImagingRequest).where(ImagingRequest.id.in_(ids)).order_by(*_NEWEST_FIRST)
+    # Many-to-one rows joined into the page query, collections in one IN query each.
     query = query.options(
         joinedload(ImagingRequest.patient, innerjoin=True),
         joinedload(ImagingRequest.procedure, innerjoin=True),
@@ -103,25 +143,26 @@ def request_page(user: User, key: str, before: int | None = None) -> Page:
         selectinload(ImagingRequest.appointments),
         selectinload(ImagingRequest.studies),
     )
-    # One row more than the page tells whether there is an older page, without a COUNT(*).
-    query = query.order_by(ImagingRequest.created_at.desc(), ImagingRequest.id.desc()).limit(
-        PAGE_SIZE + 1
-    )
     rows = list(db.session.scalars(query).unique())
     page = rows[:PAGE_SIZE]
     return Page(page, before, page[-1].id if len(rows) > PAGE_SIZE else None)
 
 
 def status_counts(user: User) -> dict[str, int]:
-    """Open requests per status filter (the badges on the filter links)."""
-    # count(*), not count(id): the (hospital, status, …) index answers it alone.
-    query = request_scope(user, select(ImagingRequest.status, func.count()))
-    query = query.where(
-        ImagingRequest.status.in_(
-            [RequestStatus.SUBMITTED, RequestStatus.ACCEPTED, RequestStatus.SCHEDULED]
+    """Open requests per status filter (the badges on the filter links), capped.
+
+    Counting stops at ``COUNT_CAP`` (shown as "999+"): a hub has six-figure numbers of
+    booked requests, and reading them all for a badge would cost more than the page.
+    """
+    counts = {}
+    for key in ("submitted", "accepted", "scheduled"):
+        capped = (
+            request_scope(user, select(ImagingRequest.id))
+            .where(ImagingRequest.status == _BY_STATUS[key])
+            .limit(COUNT_CAP + 1)
+            .subquery()
         )
-    ).group_by(ImagingRequest.status)
-    by_status = {status: count for status, count in db.session.execute(query)}
-    return {
-        key: by_status.get(status, 0) for key, status in _BY_STATUS.items() if status in by_status
-    }
+        n = db.session.scalar(select(func.count()).select_from(capped))
+        if n:
+            counts[key] = n
+    return counts

@@ -2,6 +2,8 @@
 
 import re
 
+from sqlalchemy import select
+
 from app.models import Interface, StudySource
 from app.requests import listing
 from app.timeutil import utcnow
@@ -85,3 +87,46 @@ def test_paging_newest_first_by_key(kudrang_client, kosum_client, demo, monkeypa
     assert f"before={newest_first[1]}" in first and "กลับไปรายการล่าสุด" not in first
     # Another hospital's request id as the key gives nothing away: the newest of their own.
     assert _rows(kosum_client, before=newest_first[1]) == []
+
+
+def test_a_hub_pages_through_its_addressed_and_own_requests_newest_first(
+    app, demo, monkeypatch
+):
+    """Two scope branches (addressed to the hub, requested by it) merged in one order."""
+    from app.models import Hospital
+    from scheduling.requests import create_request
+    from tests.app.requests.conftest import MKH, hospital, patient_named, procedure
+    from tests.conftest import login
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 2)
+    mkh = hospital(demo, MKH)
+    kosum = demo.session.scalar(select(Hospital).where(Hospital.code == "11005"))
+    made = []
+    for n in range(5):
+        if n == 2:  # one the hub requests for its own patient
+            made.append(create_request(
+                web_actor_for(demo, "scheduler.mkh"), utcnow(),
+                patient=patient_named(demo, "สมศรี"), procedure=procedure(demo, "CT-BRAIN"),
+                requesting_hospital_id=mkh.id).id)
+        else:
+            made.append(make_request(demo, hub_hospital_id=mkh.id, indication=f"#{n}").id)
+    not_addressed = make_request(demo, indication="ไม่ได้ส่งมา")
+    elsewhere = make_request(demo, username="staff.kosum", patient="ประเสริฐ",
+                             hub_hospital_id=None)
+    assert kosum.id != mkh.id and elsewhere.requesting_hospital_id == kosum.id
+    client = app.test_client()
+    login(client, "scheduler.mkh")
+    newest_first = made[::-1]
+    assert _rows(client) == newest_first[:2]
+    assert _rows(client, before=newest_first[1]) == newest_first[2:4]
+    assert _rows(client, before=newest_first[3]) == newest_first[4:]
+    seen = set(_rows(client, before=newest_first[1])) | set(_rows(client))
+    assert not_addressed.id not in seen and elsewhere.id not in seen
+
+
+def test_open_counts_stop_at_the_cap(kudrang_client, demo, monkeypatch):
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    for n in range(3):
+        make_request(demo, indication=f"#{n}")
+    html = kudrang_client.get("/requests").get_data(as_text=True)
+    assert re.search(r'status=submitted"[^>]*>[^<]+<span class="count">2\+</span>', html)
