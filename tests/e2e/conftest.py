@@ -208,6 +208,10 @@ def tab_to(page, selector: str, limit: int = 80) -> int:
 
     Fails when it is never reached: that element is not usable with the keyboard alone.
     """
+    # Tab only once the target is in the page: on a slow machine the tabbing could
+    # otherwise run through a page that is still being built.
+    page.wait_for_load_state("load")
+    page.locator(selector).first.wait_for(state="attached")
     for presses in range(1, limit + 1):
         page.keyboard.press("Tab")
         if page.evaluate(
