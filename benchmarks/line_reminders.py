@@ -13,9 +13,9 @@ sender is ``flask line send``'s code in its own process, with the real
 line-bot-sdk client. Two runs:
 
 1. clean: time from starting the sender until every row is SENT;
-2. crash: the sender is killed with SIGKILL once the stand-in has accepted half the
-   messages (so mid-batch, with pushes in flight and the batch not committed), then
-   started again; time from the first start until every row is SENT.
+2. crash: the sender SIGKILLs itself when its push number count/2 + 97 returns (so
+   mid-batch, other pushes in flight, the batch not committed), then a new sender is
+   started; time from the first start until every row is SENT.
 
 Both runs check against the stand-in's record: duplicates (a message accepted twice)
 and lost rows (a row not SENT, or SENT without the stand-in having its retry key).
@@ -193,8 +193,30 @@ def reset_outbox() -> None:
 
 
 def send() -> None:
-    """The sender process: send until nothing is due (what the jobs process runs)."""
+    """The sender process: send until nothing is due (what the jobs process runs).
+
+    With ``LINE_BENCH_KILL_AFTER=N`` it SIGKILLs itself as the N-th push returns: in
+    the middle of a batch, other pushes in flight, the batch not committed.
+    """
+    from integrations.line import delivery
     from integrations.line.delivery import send_due
+
+    kill_after = int(os.environ.get("LINE_BENCH_KILL_AFTER") or 0)
+    if kill_after:
+        import itertools
+        import threading
+
+        counter, lock = itertools.count(1), threading.Lock()
+        push = delivery.LineClient.push
+
+        def push_then_maybe_die(self, item):
+            outcome = push(self, item)
+            with lock:
+                if next(counter) >= kill_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return outcome
+
+        delivery.LineClient.push = push_then_maybe_die
 
     app = make_app()
     with app.app_context():
@@ -306,20 +328,15 @@ def main() -> None:
         wait_all_accepted(standin_url, args.count, sender)
         clean = report("clean run", time.perf_counter() - t0)
 
-        # 2. killed halfway, restarted
+        # 2. killed halfway (the sender SIGKILLs itself mid-batch), restarted
         subprocess.run([*py, "--reset"], env=env, cwd=ROOT, check=True)
         post(standin_url + "/_standin/reset")
         t0 = time.perf_counter()
-        sender = run_sender(env)
-        # Halfway, but off the batch boundaries (200): the kill lands while a batch's
-        # pushes are in flight and before its commit, the case the retry key is for.
-        half = args.count // 2 + 97
-        while get_json(standin_url + "/_standin/stats")["accepted"] < half:
-            if sender.poll() is not None:
-                raise SystemExit("sender finished before it could be killed")
-            time.sleep(0.005)
-        sender.send_signal(signal.SIGKILL)
+        # Off the 200-row batch boundary, so the batch's other pushes are in flight.
+        sender = run_sender(dict(env, LINE_BENCH_KILL_AFTER=str(args.count // 2 + 97)))
         sender.wait()
+        if sender.returncode != -signal.SIGKILL:
+            raise SystemExit(f"the sender was not killed (exit {sender.returncode})")
         killed_at = get_json(standin_url + "/_standin/stats")["accepted"]
         restart = run_sender(env)
         wait_all_accepted(standin_url, args.count, restart)

@@ -150,6 +150,8 @@ class LineClient:
         try:
             response = send()
         except ApiException as exc:
+            if not exc.status:  # the SDK's status 0: TLS failure, no HTTP answer at all
+                return Outcome(None, error=f"no answer: {exc.reason}"[:500])
             headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
             body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
             return Outcome(exc.status, headers.get("x-line-accepted-request-id")

@@ -26,6 +26,7 @@ from app.models import (
     Appointment,
     AppointmentStatus,
     LineAccount,
+    LineOutbox,
     LinePatientLink,
     LinePatientReply,
     LineReplyKind,
@@ -51,8 +52,7 @@ class Conversation:
         self.account = account
         self.now = now
         self.reply_token = reply_token
-        self.row_ids: list = []
-        self._rows = []
+        self._rows: list[LineOutbox] = []
 
     @property
     def locale(self) -> str:

@@ -226,3 +226,17 @@ def test_a_reply_interrupted_midway_is_never_sent_again(db, now, standin):
     send_due(now + timedelta(seconds=5))
     row = _db.session.get(LineOutbox, row.id)
     assert row.status is LineOutboxStatus.FAILED and standin.accepted == []
+
+
+def test_no_answer_at_all_is_retried_later(booked, app, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setitem(app.config, "LINE_API_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setitem(app.config, "LINE_CHANNEL_ACCESS_TOKEN", "t")
+    report = send_due(AFTER_ALL, workers=1)
+    assert report.retried == 3 and report.failed == 0
+    row = all_rows()[0]
+    assert row.status is LineOutboxStatus.PENDING and row.next_attempt_at > AFTER_ALL
