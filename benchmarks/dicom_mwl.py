@@ -7,19 +7,25 @@ steps, 16 keys, ``TCP_NODELAY=1`` in findscu's environment) against
 * DCMTK's ``wlmscpfs`` (single-process mode, incomplete-file check off: its fastest
   settings) serving the very same entries as ``.wl`` files written with pydicom,
 
-with 1,000, 10,000 and 100,000 scheduled steps in total (the other steps are other
-stations and other days, so every run answers the same 20). Two timings:
+with 1,000, 10,000 and 100,000 scheduled steps in total (one database per size; the
+other steps are other stations and other days, so every size answers the same 20,
+which the script checks against wlmscpfs's answer). Two timings:
 
 * per query inside one association: ``findscu --repeat M`` minus ``--repeat 1``,
-  divided by M - 1 (median of several runs);
+  divided by M - 1, with the server's CPU per query measured the same way;
 * per fresh association: one ``findscu`` run (process start, association,
   one query, release), median wall time.
 
-    .venv/bin/python benchmarks/dicom_mwl.py                       # SQLite file in a temp dir
-    .venv/bin/python benchmarks/dicom_mwl.py --database-url postgresql+psycopg://postgres@127.0.0.1/radbook_dicom_bench
+RadBook's sizes (and pynetdicom's own C-FIND path, ``DICOM_FAST_FIND=0``) are
+measured interleaved, round by round, so a change in the machine's load hits them
+alike; the figures are medians over the rounds.
+
+    .venv/bin/python benchmarks/dicom_mwl.py                       # SQLite files in a temp dir
+    .venv/bin/python benchmarks/dicom_mwl.py --radbook-only \
+        --database-url postgresql+psycopg://postgres@127.0.0.1/radbook_dicom_bench
     .venv/bin/python benchmarks/dicom_mwl.py --sizes 1000,10000    # fewer sizes
 
-The database named by ``--database-url`` is emptied first.
+With ``--database-url``, databases ``<name>_<size>`` are created next to it and emptied.
 """
 
 from __future__ import annotations
@@ -419,10 +425,44 @@ def start_wlmscpfs(directory: Path) -> tuple[subprocess.Popen, int]:
     raise SystemExit("wlmscpfs did not start")
 
 
+def pg_database(base_url: str, n: int) -> str:
+    """``<database>_<n>`` next to the one named, created when missing."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)
+    name = f"{url.database}_{n}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(False)
+
+
+def per_query_sample(port: int, called: str, cpu, repeat: int) -> tuple[float, float]:
+    c0 = cpu()
+    many = findscu(port, called, repeat)
+    c1 = cpu()
+    single = findscu(port, called)
+    c2 = cpu()
+    return (many - single) / (repeat - 1), ((c1 - c0) - (c2 - c1)) / (repeat - 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", help="PostgreSQL URL (emptied first); default SQLite")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL URL; one database per size is made next to it (<name>_<size>) "
+        "and emptied. Default: SQLite files in a temp dir",
+    )
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved RadBook rounds")
+    parser.add_argument("--repeat", type=int, default=200, help="queries per association")
+    parser.add_argument(
+        "--radbook-only",
+        action="store_true",
+        help="skip wlmscpfs (no .wl files): RadBook's figures only, e.g. for PostgreSQL",
+    )
     parser.add_argument(
         "--standard-path",
         type=int,
@@ -430,68 +470,107 @@ def main() -> None:
         help="also time pynetdicom's own C-FIND path at this size (0: never)",
     )
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = sorted(int(s) for s in args.sizes.split(","))
 
     from worklist.server import start_server
 
     work = Path(tempfile.mkdtemp(prefix="radbook-mwl-bench-"))
-    database_url = args.database_url or f"sqlite:///{work / 'bench.sqlite'}"
-    app = make_app(database_url)
-    reset_and_migrate(app)
-    ids = load_network(app)
-    wl_dir = work / "worklists" / "WLMSCPFS"
-    wl_dir.mkdir(parents=True)
-    (wl_dir / "lockfile").touch()
-    plan = Plan()
-
     print(
         f"database: {'PostgreSQL' if args.database_url else 'SQLite (WAL)'}; "
-        f"load average before: {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs"
+        f"load average before: {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs",
+        flush=True,
     )
-    rows = []
-    done = 0
+    # One database per size, each with exactly N steps (the plan is deterministic, so
+    # the first N steps are the same everywhere and every size answers the same 20).
+    apps = {}
     for n in sizes:
         t0 = time.perf_counter()
-        add_steps(app, ids, plan, done, n)
-        write_wl_files(app, wl_dir, done, n)
-        done = n
-        print(
-            f"  N={n:,}: steps and .wl files ready in {time.perf_counter() - t0:.1f} s", flush=True
+        url = (
+            pg_database(args.database_url, n)
+            if args.database_url
+            else f"sqlite:///{work / f'bench-{n}.sqlite'}"
         )
+        apps[n] = make_app(url)
+        reset_and_migrate(apps[n])
+        add_steps(apps[n], load_network(apps[n]), Plan(), 0, n)
+        print(f"  N={n:,}: database ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
-        radbook = start_server(app, "127.0.0.1", 0)
-        wlm, wlm_port = start_wlmscpfs(work / "worklists")
-        try:
-            ours = count_matches(radbook.port, "RADBOOK")
-            theirs = count_matches(wlm_port, "WLMSCPFS")
-            if ours != theirs or len(ours) != PER_DAY:
-                raise SystemExit(f"answers differ: RadBook {len(ours)}, wlmscpfs {len(theirs)}")
-            r = measure(radbook.port, "RADBOOK", own_cpu)
-            w = measure(wlm_port, "WLMSCPFS", process_cpu(wlm.pid))
-        finally:
-            radbook.stop()
-            wlm.terminate()
-            wlm.wait(timeout=10)
-        standard = None
-        if args.standard_path and n == args.standard_path:
-            app.config["DICOM_FAST_FIND"] = "0"
-            plain = start_server(app, "127.0.0.1", 0)
+    # wlmscpfs first, with no RadBook server running beside it.
+    wlm_figures: dict[int, Figures] = {}
+    wlm_answers: dict[int, list[str]] = {}
+    if not args.radbook_only:
+        wl_dir = work / "worklists" / "WLMSCPFS"
+        wl_dir.mkdir(parents=True)
+        (wl_dir / "lockfile").touch()
+        done = 0
+        for n in sizes:
+            t0 = time.perf_counter()
+            write_wl_files(apps[sizes[-1]], wl_dir, done, n)
+            done = n
+            written = time.perf_counter() - t0
+            wlm, wlm_port = start_wlmscpfs(work / "worklists")
             try:
-                standard = measure(plain.port, "RADBOOK", own_cpu)
+                wlm_answers[n] = count_matches(wlm_port, "WLMSCPFS")
+                wlm_figures[n] = measure(wlm_port, "WLMSCPFS", process_cpu(wlm.pid))
             finally:
-                plain.stop()
-                app.config["DICOM_FAST_FIND"] = "1"
-        rows.append((n, r, w, standard))
-        print(
-            f"  N={n:,}: RadBook {r.per_query * 1000:.2f} ms/query "
-            f"(CPU {r.cpu_per_query * 1000:.2f}), wlmscpfs {w.per_query * 1000:.1f} ms/query "
-            f"(CPU {w.cpu_per_query * 1000:.1f}); load average {os.getloadavg()[0]:.1f}",
-            flush=True,
+                wlm.terminate()
+                wlm.wait(timeout=10)
+            print(
+                f"  N={n:,}: wlmscpfs {wlm_figures[n].per_query * 1000:.1f} ms/query "
+                f"(CPU {wlm_figures[n].cpu_per_query * 1000:.1f}); .wl files written in "
+                f"{written:.1f} s",
+                flush=True,
+            )
+
+    servers = {n: start_server(app, "127.0.0.1", 0) for n, app in apps.items()}
+    standard = None
+    if args.standard_path in apps:
+        app = apps[args.standard_path]
+        app.config["DICOM_FAST_FIND"] = "0"  # read when the server starts
+        standard = start_server(app, "127.0.0.1", 0)
+        app.config["DICOM_FAST_FIND"] = "1"
+    try:
+        answers = {n: count_matches(srv.port, "RADBOOK") for n, srv in servers.items()}
+        if any(len(a) != PER_DAY or a != answers[sizes[0]] for a in answers.values()):
+            raise SystemExit(f"RadBook's answers differ between sizes: {answers}")
+        if any(wlm_answers[n] != answers[n] for n in wlm_answers):
+            raise SystemExit("RadBook and wlmscpfs answered differently")
+
+        # RadBook: the sizes (and pynetdicom's own path) interleaved round by round, so
+        # a change in the machine's load hits them all alike.
+        targets = [(n, srv.port) for n, srv in servers.items()]
+        if standard is not None:
+            targets.append((-args.standard_path, standard.port))
+        samples: dict[int, list[tuple[float, float]]] = {key: [] for key, _ in targets}
+        assoc_samples: dict[int, list[float]] = {key: [] for key, _ in targets}
+        for port in (p for _, p in targets):
+            findscu(port, "RADBOOK", 20)  # warm-up
+        for round_no in range(args.rounds):
+            for key, port in targets:
+                samples[key].append(per_query_sample(port, "RADBOOK", own_cpu, args.repeat))
+                assoc_samples[key] += [findscu(port, "RADBOOK") for _ in range(3)]
+            print(
+                f"  round {round_no + 1}/{args.rounds}; load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    finally:
+        for srv in servers.values():
+            srv.stop()
+        if standard is not None:
+            standard.stop()
+
+    def figures(key: int) -> Figures:
+        return Figures(
+            statistics.median(w for w, _ in samples[key]),
+            statistics.median(c for _, c in samples[key]),
+            statistics.median(assoc_samples[key]),
         )
 
+    nan = Figures(float("nan"), float("nan"), float("nan"))
     print()
     print(
         f"Same findscu query ({PER_DAY} matches, {len(QUERY_KEYS)} keys), TCP_NODELAY=1; "
+        f"RadBook: median of {args.rounds} interleaved rounds of {args.repeat} queries; "
         f"load average after: {os.getloadavg()[0]:.1f}"
     )
     print()
@@ -501,27 +580,28 @@ def main() -> None:
         "| wlmscpfs ms/association |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, r, w, _ in rows:
+    for n in sizes:
+        r, w = figures(n), wlm_figures.get(n, nan)
         print(
             f"| {n:,} | {r.per_query * 1000:.2f} | {r.cpu_per_query * 1000:.2f} "
             f"| {w.per_query * 1000:.1f} | {w.cpu_per_query * 1000:.1f} "
             f"| {w.per_query / r.per_query:.0f}× | {r.per_association * 1000:.1f} "
             f"| {w.per_association * 1000:.1f} |"
         )
-    for n, _, _, standard in rows:
-        if standard is not None:
-            print()
-            print(
-                f"pynetdicom's own C-FIND path (DICOM_FAST_FIND=0) at {n:,}: "
-                f"{standard.per_query * 1000:.2f} ms/query, "
-                f"CPU {standard.cpu_per_query * 1000:.2f} ms/query"
-            )
-    if len(rows) > 1:
+    if standard is not None:
+        f = figures(-args.standard_path)
         print()
         print(
-            f"RadBook largest/smallest N per query: "
-            f"{rows[-1][1].per_query / rows[0][1].per_query:.2f}× "
-            "(target ≤ 1.2×); target ≤ 5 ms per query; target ≥ 50× at 10,000"
+            f"pynetdicom's own C-FIND path (DICOM_FAST_FIND=0) at {args.standard_path:,}: "
+            f"{f.per_query * 1000:.2f} ms/query, CPU {f.cpu_per_query * 1000:.2f} ms/query"
+        )
+    if len(sizes) > 1:
+        first, last = figures(sizes[0]), figures(sizes[-1])
+        print()
+        print(
+            f"RadBook {sizes[-1]:,} vs {sizes[0]:,}: {last.per_query / first.per_query:.2f}× "
+            f"wall, {last.cpu_per_query / first.cpu_per_query:.2f}× CPU (target ≤ 1.2×); "
+            "targets: ≤ 5 ms per query, ≥ 50× wlmscpfs at 10,000"
         )
     shutil.rmtree(work, ignore_errors=True)
 

@@ -429,10 +429,12 @@ def _contrast(prep_tags: str | None) -> str:
 
 def _patient_name(row, ctx: Context) -> str:
     prefix_th, prefix_en = PREFIXES.get(row.prefix, ("", ""))
+    # Registration romanises every name (staff corrections win, Patient.romanised_by_staff);
+    # a patient that arrived without one (e.g. an old HL7 feed) is romanised here.
     return charsets.person_name(
         ctx.charset,
-        family_en=row.family_name_en,
-        given_en=row.given_name_en,
+        family_en=row.family_name_en or charsets.romanised(row.family_name_th or ""),
+        given_en=row.given_name_en or charsets.romanised(row.given_name_th or ""),
         family_th=row.family_name_th,
         given_th=row.given_name_th,
         prefix_en=prefix_en,

@@ -507,3 +507,16 @@ def test_the_usual_query_uses_the_device_and_start_index(app, db, network):
             conn.exec_driver_sql("SET enable_seqscan = off")
             plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
     assert "ix_appointment_device_start" in plan, plan
+
+
+def test_staff_corrected_romanisation_wins_and_missing_one_is_made(scp, db, network):
+    network.somsri.given_name_en, network.somsri.family_name_en = "Somsree", "Thongdee"
+    network.somsri.romanised_by_staff = True
+    network.kanya.given_name_en = network.kanya.family_name_en = ""  # never romanised
+    db.session.commit()
+    mine = book_step(db, network, network.somsri, "MKH_US3", local(TODAY, "0900"))
+    hers = book_step(db, network, network.kanya, "MKH_US3", local(TODAY, "1000"))
+    results, _ = find(scp.port, mwl_query(), calling_ae="MKH_US3")
+    names = {r.AccessionNumber: str(r.PatientName) for r in results}
+    assert names[mine.accession_number] == "Thongdee^Somsree^^Mrs."
+    assert names[hers.accession_number] == "Phonrat^Kanyarat^^Miss"  # RTGS, by pythainlp
