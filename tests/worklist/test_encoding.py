@@ -110,3 +110,32 @@ def test_standard_pynetdicom_path_gives_the_same_answers(app, db, network, scp):
         app.config["DICOM_FAST_FIND"] = "1"
     assert final == 0 and len(standard) == 2
     assert [encode(d, True, True) for d in standard] == [encode(d, True, True) for d in fast]
+
+
+def test_direct_pdu_bytes_match_pynetdicoms_p_data_tf():
+    from pynetdicom.pdu import P_DATA_TF
+    from pynetdicom.pdu_primitives import P_DATA
+
+    from worklist.fastfind import pdu_bytes
+
+    pdvs = [
+        (3, b"\x03" + pending_command(ModalityWorklistInformationFind, 9)),
+        (3, b"\x02" + b"\x10\x00\x10\x00\x04\x00\x00\x00AB^C"),
+    ]
+    primitive = P_DATA()
+    primitive.presentation_data_value_list = [list(p) for p in pdvs]
+    pdu = P_DATA_TF()
+    pdu.from_primitive(primitive)
+    assert pdu_bytes(pdvs) == pdu.encode()
+
+
+def test_more_matches_than_go_straight_to_the_socket(scp, db, network):
+    from tests.worklist.conftest import bulk_steps
+    from worklist.fastfind import DIRECT_LIMIT
+
+    bulk_steps(db, network, "MKH_US1", TODAY, DIRECT_LIMIT + 40)
+    results, final = find(scp.port, mwl_query(ScheduledProcedureStepStartDate="20261121"))
+    assert final == 0
+    assert len(results) == DIRECT_LIMIT + 40
+    times = [r.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime for r in results]
+    assert times == sorted(times)  # in order across the switch to the queued path
