@@ -176,7 +176,7 @@ def _day_slots(rules: SlotRules, devices: list[Device], wanted: set[int], day: d
                     continue
                 if time_to is not None and (local_end > time_to or local_end < local_start):
                     continue
-            problem, remaining = rules.judge(device, slot)
+            problem, remaining = rules.judge(device, slot, day)
             if problem is not None:
                 continue
             warnings = prep_warnings(rules.procedure, slot.start_at, others) if others else ()
