@@ -253,3 +253,23 @@ def test_other_procedures_do_not_fit_partial_grid(db, now):
     hub, requester, device, procedure = create_setup(now, end=time(8, 30), weekdays=[0])
     long = create_procedure(minutes=45)
     assert find_slots(now, long, requesting_hospital_id=requester.id) == []
+
+
+def test_quota_use_counts_only_days_the_scope_can_take_bookings(db, now, quota_setup):
+    hub, other, kudrang, device, procedure = quota_setup
+    # The hub reserve applies every day, but the device only works on Mondays.
+    week = quota_usage(hub.id, MON, MON + timedelta(days=6))
+    assert {u.day for u in week} == {MON}
+    # A whole-day downtime on the next Monday: nothing is held that day.
+    next_monday = MON + timedelta(days=7)
+    add_day_closure(SYSTEM, now, kind=ClosureKind.DEVICE_DOWNTIME, day=next_monday,
+                    device=device, hospital_id=hub.id)
+    assert quota_usage(hub.id, next_monday, next_monday) == []
+    # Downtime for part of the window leaves the day open: its quotas still count.
+    monday_after = MON + timedelta(days=14)
+    start = MON_0800 + timedelta(days=14)
+    add_closure(SYSTEM, now, kind=ClosureKind.DEVICE_DOWNTIME, start_at=start,
+                end_at=start + timedelta(hours=1), device=device, hospital_id=hub.id)
+    assert {(u.referring_hospital_id, u.reserved)
+            for u in quota_usage(hub.id, monday_after, monday_after)} == {
+        (kudrang.id, 2), (None, 1)}
