@@ -52,7 +52,7 @@ from app.models import (
 )
 from scheduling import events
 from scheduling.audit import Actor, record
-from scheduling.errors import Conflict, ValidationFailed
+from scheduling.errors import Conflict, NotFound, ValidationFailed
 from scheduling.i18n import N_
 from scheduling.locks import lock_appointment, lock_for_booking, lock_request
 from scheduling.requests import (
@@ -309,6 +309,29 @@ def complete_exam(actor: Actor, now: datetime, appointment: Appointment, commit:
     return _hub_status_change(actor, now, appointment, AppointmentStatus.COMPLETED,
                               "appointment.complete", commit,
                               request_target=RequestStatus.COMPLETED)
+
+
+def complete_reported_exam(actor: Actor, now: datetime, request: ImagingRequest,
+                           commit: bool = True) -> Appointment:
+    """A RIS/PACS says the exam is done (HL7 ORC-5 CM, a final FHIR DiagnosticReport):
+    complete the request's booking, whether or not anyone marked the patient in.
+
+    Already completed (by MPPS or an earlier message) is not an error: results are
+    often sent twice. A booking never started is started first, so the history says
+    the exam did take place.
+    """
+    appointment = request.current_appointment
+    if appointment is None:
+        raise NotFound(N_("The request has no appointment to complete"),
+                       code="no-appointment")
+    if appointment.status is AppointmentStatus.COMPLETED:
+        return appointment
+    with rollback_on_error(commit):
+        if appointment.status is AppointmentStatus.BOOKED:
+            start_exam(actor, now, appointment, commit=False)
+        complete_exam(actor, now, appointment, commit=False)
+        finish(commit)
+    return appointment
 
 
 def discontinue_exam(actor: Actor, now: datetime, appointment: Appointment, reason: str = "",

@@ -65,7 +65,7 @@ class rollback_on_error:
         return False
 
 
-def _is_hub_side(actor: Actor, hub_hospital_id: int | None) -> bool:
+def is_hub_side(actor: Actor, hub_hospital_id: int | None) -> bool:
     user = actor.user
     if user is not None and user.role is Role.ADMIN:
         return True
@@ -77,7 +77,7 @@ def _is_hub_side(actor: Actor, hub_hospital_id: int | None) -> bool:
 
 
 def require_hub_side(actor: Actor, hub_hospital_id: int | None) -> None:
-    if not _is_hub_side(actor, hub_hospital_id):
+    if not is_hub_side(actor, hub_hospital_id):
         raise NotAllowed(N_("Only the hub's staff can do this"), code="hub-only")
 
 

@@ -505,6 +505,9 @@ def _report_text(resource: DiagnosticReport) -> str:
 
 
 def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
+    from scheduling.booking import complete_reported_exam
+    from scheduling.requests import is_hub_side
+    from scheduling.states import LIVE_APPOINTMENT_STATUSES
     from scheduling.studies import attach_report
 
     resource: DiagnosticReport = _validate(DiagnosticReport, body)
@@ -531,7 +534,14 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
                         + (resource.performer or []) if r.display), None)
     issued = resource.issued
     attach_report(client.actor, now, request_row, text=text, reported_by=reported_by,
-                  reported_at=issued if isinstance(issued, datetime) else now)
+                  reported_at=issued if isinstance(issued, datetime) else now, commit=False)
+    # A final report from the hub's side means the exam took place: complete the booking
+    # as an HL7 ORC-5 CM would, in the same transaction as the report.
+    appointment = request_row.current_appointment
+    if (appointment is not None and appointment.status in LIVE_APPOINTMENT_STATUSES
+            and is_hub_side(client.actor, appointment.hub_hospital_id)):
+        complete_reported_exam(client.actor, now, request_row, commit=False)
+    db.session.commit()
     return mappers.diagnostic_report_resource(request_row), request_row, True
 
 

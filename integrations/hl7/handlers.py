@@ -13,7 +13,6 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import (
     Appointment,
-    AppointmentStatus,
     Hospital,
     ImagingRequest,
     Patient,
@@ -373,17 +372,7 @@ def handle_order(work: Inbound) -> None:
 def _complete(work: Inbound, request: ImagingRequest) -> None:
     from scheduling import booking
 
-    appointment = request.current_appointment
-    if appointment is None:
-        raise NotFound(N_("The request has no appointment to complete"),
-                       code="no-appointment")
-    if appointment.status is AppointmentStatus.COMPLETED:
-        return  # already completed (by MPPS or an earlier message): nothing to do
-    if appointment.status is AppointmentStatus.BOOKED:
-        # The RIS/PACS saw the exam done although nobody marked the patient in:
-        # the exam did start, so record that first rather than refuse the message.
-        booking.start_exam(work.actor, work.now, appointment, commit=False)
-    booking.complete_exam(work.actor, work.now, appointment, commit=False)
+    booking.complete_reported_exam(work.actor, work.now, request, commit=False)
 
 
 # --- results ----------------------------------------------------------------------------------

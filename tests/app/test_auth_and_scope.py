@@ -1,7 +1,14 @@
 from sqlalchemy import select
 
-from app.models import AuditEvent, Hospital, ImagingRequest, Priority, Procedure, RequestStatus
-from app.models import Patient
+from app.models import (
+    AuditEvent,
+    Hospital,
+    ImagingRequest,
+    Patient,
+    Priority,
+    Procedure,
+    RequestStatus,
+)
 from app.timeutil import utcnow
 from tests.conftest import login
 

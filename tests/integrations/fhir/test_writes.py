@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import (
+    AppointmentStatus,
     AuditEvent,
     ImagingRequest,
     Interface,
@@ -408,6 +409,14 @@ def test_diagnostic_report_attaches_to_the_request(hub, kudrang, scheduled, db):
     assert row.report_text == text and row.reported_by == "นพ.วีระ รักษ์ภาพ"
     assert row.reported_at == datetime.fromisoformat("2026-11-25T14:30:00+07:00")
     assert events(db, "request.report")[-1].interface is Interface.FHIR
+    # a final report from the hub completes the exam, as an HL7 ORC-5 CM would
+    db.session.expire_all()
+    assert row.status is RequestStatus.COMPLETED
+    assert row.current_appointment.status is AppointmentStatus.COMPLETED
+    assert [e.action for e in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action.startswith("appointment."))
+        .order_by(AuditEvent.id))] == [
+        "appointment.book", "appointment.start", "appointment.complete"]
     # the requesting hospital reads it back
     assert parsed(kudrang.get(f"DiagnosticReport/{request_id}")).conclusion == text
     # an amendment through the study reference replaces the text
