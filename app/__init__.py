@@ -99,6 +99,7 @@ def _optional_registrations():
         "app.requests",
         "app.hub",
         "app.admin",
+        "app.pdpa",
         "app.dashboard",
         "integrations.fhir",
         "integrations.hl7",

@@ -64,6 +64,13 @@ class Config:
 
     WTF_CSRF_TIME_LIMIT = 8 * 3600
 
+    # PDPA retention (docs/pdpa.md, "Retention"): closed requests and their bookings,
+    # the audit trail, transport copies (HL7 journal and outbox, LINE logs), unsent drafts.
+    RADBOOK_RETENTION_YEARS = int(os.environ.get("RADBOOK_RETENTION_YEARS", "10"))
+    RADBOOK_AUDIT_RETENTION_YEARS = int(os.environ.get("RADBOOK_AUDIT_RETENTION_YEARS", "12"))
+    RADBOOK_MESSAGE_RETENTION_DAYS = int(os.environ.get("RADBOOK_MESSAGE_RETENTION_DAYS", "365"))
+    RADBOOK_DRAFT_RETENTION_DAYS = int(os.environ.get("RADBOOK_DRAFT_RETENTION_DAYS", "90"))
+
 
 class TestConfig(Config):
     TESTING = True

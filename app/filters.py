@@ -6,7 +6,7 @@ from flask import Flask, g
 
 from app import thaidate
 from app.labels import label
-from scheduling.patients import mask_national_id, prefix_text
+from scheduling.patients import format_national_id, mask_national_id, prefix_text
 
 
 def _locale() -> str:
@@ -43,6 +43,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["hhmm"] = thaidate.local_time
     app.jinja_env.filters["patient_name"] = patient_name
     app.jinja_env.filters["masked_id"] = mask_national_id
+    app.jinja_env.filters["full_id"] = format_national_id
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.globals["current_locale"] = _locale
     app.jinja_env.filters["label"] = label

@@ -1,13 +1,26 @@
-"""Writing audit events. Called inside the operation's own transaction, never after it."""
+"""Writing audit events. Called inside the operation's own transaction, never after it.
+
+Writes go through ``record`` (an ORM row committed with the change it describes). Reads
+of patient data go through ``record_read``: one Core INSERT per page, query or message,
+never one ORM object per row shown, because reads are the hot path (a worklist answer,
+a day view). An event names its patients: one in ``audit_event.patient_id``; several
+(a list) in ``audit_event_patient``, one row each, written by a single multi-row INSERT.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, insert, or_, select
+
 from app.extensions import db
-from app.models import AuditEvent, Interface, User
+from app.models import AuditEvent, AuditEventPatient, Interface, User
+
+# SQLite allows 32,766 bound parameters per statement; two per link row.
+_LINK_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,19 @@ class Actor:
         return self.user.hospital_id if self.user is not None else self.hospital_id
 
 
+def patient_of(entity: Any) -> int | None:
+    """The patient a row is about, without loading anything that is not loaded yet."""
+    if entity is None:
+        return None
+    if getattr(entity, "__tablename__", None) == "patient":
+        return entity.id
+    patient_id = getattr(entity, "patient_id", None)
+    if patient_id is None and "patient" in getattr(entity, "__dict__", {}):
+        patient = entity.__dict__["patient"]  # set but not flushed yet
+        patient_id = getattr(patient, "id", None)
+    return patient_id
+
+
 def record(
     actor: Actor,
     action: str,
@@ -38,9 +64,14 @@ def record(
     *,
     entity: Any = None,
     hospital_id: int | None = None,
+    patient_id: int | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Add an audit event to the current session (committed with the change it describes)."""
+    """Add an audit event to the current session (committed with the change it describes).
+
+    The patient is taken from ``entity`` (a patient, or any row with a ``patient_id``)
+    unless given.
+    """
     event = AuditEvent(
         at=now,
         user_id=actor.user.id if actor.user is not None else None,
@@ -52,6 +83,63 @@ def record(
         hospital_id=hospital_id if hospital_id is not None else actor.acting_hospital_id,
         detail=detail or None,
         remote_addr=actor.remote_addr,
+        patient_id=patient_id if patient_id is not None else patient_of(entity),
     )
     db.session.add(event)
     return event
+
+
+def record_read(
+    actor: Actor,
+    action: str,
+    now: datetime,
+    patient_ids: Iterable[int | None],
+    *,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    hospital_id: int | None = None,
+    **detail: Any,
+) -> int | None:
+    """Record that ``actor`` was shown these patients' data; returns the event id.
+
+    One INSERT for the event, plus one multi-row INSERT of its patients when there is
+    more than one. Runs in the session's transaction; the caller commits. Nothing is
+    written when no patient was shown (an empty list discloses nothing).
+    """
+    patients = sorted({p for p in patient_ids if p is not None})
+    if not patients:
+        return None
+    row = {
+        "at": now,
+        "user_id": actor.user.id if actor.user is not None else None,
+        "actor": actor.label[:100],
+        "interface": actor.interface,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "hospital_id": hospital_id if hospital_id is not None else actor.acting_hospital_id,
+        "detail": detail or None,
+        "remote_addr": actor.remote_addr,
+        "patient_id": patients[0] if len(patients) == 1 else None,
+    }
+    event_id = db.session.execute(insert(AuditEvent.__table__).values(row)).inserted_primary_key[0]
+    if len(patients) > 1:
+        for start in range(0, len(patients), _LINK_CHUNK):
+            db.session.execute(
+                insert(AuditEventPatient.__table__).values(
+                    [{"patient_id": p, "audit_event_id": event_id}
+                     for p in patients[start : start + _LINK_CHUNK]]
+                )
+            )
+    return event_id
+
+
+def about_patients(patient_ids: Iterable[int]) -> ColumnElement[bool]:
+    """WHERE clause: events naming any of these patients, alone or in a list."""
+    ids = list(patient_ids)
+    return or_(
+        AuditEvent.patient_id.in_(ids),
+        AuditEvent.id.in_(
+            select(AuditEventPatient.audit_event_id).where(AuditEventPatient.patient_id.in_(ids))
+        ),
+    )

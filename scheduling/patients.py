@@ -59,11 +59,52 @@ def national_id_check_digit(first12: str) -> str:
     return str((11 - total % 11) % 10)
 
 
-def mask_national_id(value: str) -> str:
-    """``1-1017-xxxxx-70-5``: enough to tell patients apart in a list, not enough to misuse."""
-    if len(value) != 13:
-        return value[:2] + "x" * max(len(value) - 4, 0) + value[-2:]
-    return f"{value[0]}-{value[1:5]}-xxxxx-{value[10:12]}-{value[12]}"
+def mask_national_id(value: str | None) -> str:
+    """The one masking rule for lists, exports of lists and logs: the last three
+    characters only, ``x-xxxx-xxxxx-70-5`` (a passport ``xxxxxx123``).
+
+    With the name, the last three digits are enough to tell two patients apart in a
+    list and to check a patient's card at the counter; the leading digits (person
+    category, the district that registered the birth) say more about the person
+    and are not needed for either.
+    """
+    if not value:
+        return ""
+    if len(value) == 13 and value.isdigit():
+        return f"x-xxxx-xxxxx-{value[10:12]}-{value[12]}"
+    return "x" * max(len(value) - 3, 0) + value[-3:]
+
+
+def format_national_id(value: str | None) -> str:
+    """The full ID as printed on the card, ``1-1017-00230-70-5``: single-patient pages only."""
+    if not value:
+        return ""
+    if len(value) == 13 and value.isdigit():
+        return f"{value[0]}-{value[1:5]}-{value[5:10]}-{value[10:12]}-{value[12]}"
+    return value
+
+
+def patients_by_identifier(text: str) -> list[Patient]:
+    """Patients a national ID, passport number or HN (at any hospital) points to.
+
+    For admins' look-ups (audit search, data-subject export), never for scoping: an
+    HN is unique only within its hospital, so it may name several patients.
+    """
+    raw = (text or "").strip()
+    if not raw:
+        return []
+    digits = normalise_national_id(raw)
+    found: dict[int, Patient] = {}
+    if len(digits) == 13 and thai_pin.is_valid(digits) and len(raw) <= 17:
+        query = select(Patient).where(Patient.id_value == digits)
+    else:
+        by_hn = select(PatientHN.patient_id).where(PatientHN.hn == raw.upper())
+        query = select(Patient).where(
+            (Patient.id_value == raw.upper()) | Patient.id.in_(by_hn)
+        )
+    for patient in db.session.scalars(query.order_by(Patient.id)):
+        found[patient.id] = patient
+    return list(found.values())
 
 
 def romanise_thai(text: str) -> str:

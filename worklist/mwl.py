@@ -136,6 +136,7 @@ _requester = aliased(Hospital, name="requester")
 
 COLUMNS = (
     Appointment.id.label("appointment_id"),
+    Appointment.patient_id,  # for the audit event naming who was disclosed to whom
     Appointment.accession_number,
     Appointment.study_instance_uid,
     Appointment.requested_procedure_id,

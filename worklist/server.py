@@ -30,8 +30,11 @@ from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
+from app.models import Interface
+from app.timeutil import utcnow
+from scheduling.audit import Actor, record_read
 from worklist import mwl
-from worklist.devices import DeviceDirectory
+from worklist.devices import DeviceDirectory, DeviceInfo
 from worklist.fastfind import PendingSender
 from worklist.matching import InvalidMatchingValue
 
@@ -122,7 +125,9 @@ def handle_find(
     try:
         with app.app_context():
             rows = mwl.fetch(mwl.build_query(query, caller, directory.get, zone), zone)
-            db.session.rollback()  # read-only: end the transaction before answering
+            if rows:
+                _audit(caller, rows, event.assoc.requestor.address)
+            db.session.commit()  # end the transaction (and keep the audit) before answering
     except InvalidMatchingValue as exc:
         yield _failure(STATUS_IDENTIFIER_MISMATCH, str(exc)), None
         return
@@ -154,6 +159,24 @@ def handle_find(
             yield STATUS_PENDING, mwl.encoded_identifier(plan, row, ctx, syntax.is_implicit_VR)
         else:
             yield STATUS_PENDING, mwl.encoding_free_identifier(plan, row, ctx)
+
+
+def _audit(caller: DeviceInfo, rows: list[Any], remote_addr: str | None) -> None:
+    """One event per answered query: which steps, of which patients, went to which AE.
+
+    Written before the first response leaves: what is recorded is what was disclosed
+    (or about to be). One INSERT (plus one for the patient list), no ORM objects.
+    """
+    record_read(
+        Actor(Interface.DICOM, name=caller.ae_title, hospital_id=caller.hospital_id,
+              remote_addr=remote_addr),
+        "worklist.find",
+        utcnow(),
+        (r.patient_id for r in rows),
+        entity_type="device",
+        entity_id=caller.id,
+        appointments=[r.appointment_id for r in rows],
+    )
 
 
 @dataclass

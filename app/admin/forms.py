@@ -148,8 +148,12 @@ class UserForm(RadBookForm):
 
 class AuditFilterForm(RadBookForm):
     class Meta:
-        csrf = False  # a GET filter changes nothing
+        # A filter changes nothing. It is POSTed when it names a patient (an ID must
+        # never sit in a URL); the app-wide CSRF check still covers every POST.
+        csrf = False
 
+    patient = StringField(_l("Patient (national ID, passport or HN)"),
+                          validators=[Optional(), Length(max=40)])
     action = StringField(_l("Action"), validators=[Optional(), Length(max=60)])
     actor = StringField(_l("Who"), validators=[Optional(), Length(max=100)])
     interface = SelectField(_l("Interface"), validators=[Optional()])

@@ -14,6 +14,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from app.admin import bp
 from app.admin.forms import (
@@ -38,19 +39,24 @@ from app.hub.web import actor, flash_error, locale, role_required
 from app.labels import label
 from app.models import (
     AuditEvent,
+    AuditEventPatient,
     Device,
     DicomCharset,
     Hospital,
     HospitalLevel,
     Interface,
     Modality,
+    Patient,
     PatientIdPolicy,
     Procedure,
     Role,
     User,
 )
+from app.pdpa.reads import audit_read
 from app.timeutil import local_datetime, utcnow
+from scheduling.audit import about_patients
 from scheduling.errors import DomainError
+from scheduling.patients import patients_by_identifier
 
 admin_only = role_required(Role.ADMIN)
 
@@ -325,8 +331,10 @@ def user_edit(user_id: int | None):
 AUDIT_PAGE_SIZE = 50
 
 
-def _audit_query(form: AuditFilterForm):
+def _audit_query(form: AuditFilterForm, patient_ids: list[int] | None = None):
     query = select(AuditEvent)
+    if patient_ids is not None:
+        query = query.where(about_patients(patient_ids))
     if form.action.data:
         query = query.where(AuditEvent.action.startswith(form.action.data.strip()))
     if form.actor.data:
@@ -347,8 +355,26 @@ def _audit_query(form: AuditFilterForm):
     return query
 
 
+def _audit_filters() -> MultiDict:
+    """The filter: POSTed (a patient may be named), or from the query string without
+    any patient (a national ID or HN is never read from, nor put into, a URL)."""
+    if request.method == "POST":
+        return request.form
+    return MultiDict([(k, v) for k, v in request.args.items(multi=True) if k != "patient"])
+
+
+def _audit_patients(form: AuditFilterForm) -> list[int] | None:
+    """Ids of the patient the filter names; None when it names none; [] when unknown."""
+    if not form.patient.data or not form.patient.data.strip():
+        return None
+    found = [p.id for p in patients_by_identifier(form.patient.data)]
+    if not found:
+        form.patient.errors = [_("No patient has this national ID, passport number or HN.")]
+    return found
+
+
 def _audit_form() -> tuple[AuditFilterForm, list[Hospital]]:
-    form = AuditFilterForm(request.args)
+    form = AuditFilterForm(_audit_filters())
     entity_types = [
         t
         for t in db.session.scalars(
@@ -361,39 +387,71 @@ def _audit_form() -> tuple[AuditFilterForm, list[Hospital]]:
     return form, hospitals
 
 
-@bp.route("/audit")
+@bp.route("/audit", methods=["GET", "POST"])
 @admin_only
 def audit():
     form, hospitals = _audit_form()
     valid = form.validate()
-    query = _audit_query(form) if valid else select(AuditEvent).where(AuditEvent.id < 0)
+    patient_ids = _audit_patients(form) if valid else None
+    if not valid or patient_ids == []:
+        query = select(AuditEvent).where(AuditEvent.id < 0)
+    else:
+        query = _audit_query(form, patient_ids)
     page = db.paginate(
         query.options(selectinload(AuditEvent.user)).order_by(
             AuditEvent.at.desc(), AuditEvent.id.desc()
         ),
-        page=request.args.get("page", 1, type=int),
+        page=_audit_filters().get("page", 1, type=int),
         per_page=AUDIT_PAGE_SIZE,
         error_out=False,
     )
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    if patient_ids:
+        audit_read("audit.search", patient_ids)
+    single = {e.patient_id for e in page.items if e.patient_id is not None}
+    patients = {
+        p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(single)))
+    } if single else {}
+    listed = dict(db.session.execute(
+        select(AuditEventPatient.audit_event_id, func.count())
+        .where(AuditEventPatient.audit_event_id.in_([e.id for e in page.items]))
+        .group_by(AuditEventPatient.audit_event_id)
+    ).all()) if page.items else {}
     return render_template(
         "admin/audit.html",
         form=form,
         page=page,
-        args=args,
+        patients=patients,
+        listed=listed,
         hospital_names={h.id: h.display_name(locale()) for h in hospitals},
     )
 
 
-@bp.route("/audit.csv")
+AUDIT_CSV_LIMIT = 50_000
+
+
+@bp.route("/audit.csv", methods=["GET", "POST"])
 @admin_only
 def audit_csv():
     form, _hospitals_ = _audit_form()
     if not form.validate():
         abort(400)
+    patient_ids = _audit_patients(form)
+    if patient_ids == []:
+        abort(400)
     rows = db.session.scalars(
-        _audit_query(form).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(50_000)
-    )
+        _audit_query(form, patient_ids).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(AUDIT_CSV_LIMIT)
+    ).all()
+    listed: dict[int, list[int]] = {}
+    many = [e.id for e in rows if e.patient_id is None]
+    for start in range(0, len(many), 5000):
+        for event_id, pid in db.session.execute(
+            select(AuditEventPatient.audit_event_id, AuditEventPatient.patient_id)
+            .where(AuditEventPatient.audit_event_id.in_(many[start : start + 5000]))
+        ):
+            listed.setdefault(event_id, []).append(pid)
+    if patient_ids:
+        audit_read("audit.export", patient_ids, rows=len(rows))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -407,6 +465,8 @@ def audit_csv():
             "hospital_id",
             "remote_addr",
             "detail",
+            "user_id",
+            "patient_ids",
         ]
     )
     for e in rows:
@@ -421,6 +481,11 @@ def audit_csv():
                 e.hospital_id,
                 e.remote_addr,
                 json_text(e.detail),
+                e.user_id,
+                # Internal patient numbers, never national IDs: the data-subject export
+                # and the audit search turn them back into a person for those allowed.
+                " ".join(str(p) for p in sorted(listed.get(e.id, [])))
+                if e.patient_id is None else e.patient_id,
             ]
         )
     # A BOM so Excel, which Thai offices open CSVs with, reads the Thai as UTF-8.

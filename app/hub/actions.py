@@ -29,6 +29,7 @@ from app.models import (
     RequestStatus,
     Role,
 )
+from app.pdpa.reads import audit_read
 from app.timeutil import local_today, to_local, utcnow
 from scheduling import booking
 from scheduling import requests as request_ops
@@ -54,6 +55,7 @@ def _hub_request(request_id: int) -> ImagingRequest:
     req = db.session.get(ImagingRequest, request_id)
     if req is None or req.hub_hospital_id != hub.id:
         abort(404)
+    audit_read("request.view", [req], entity=req, page=request.endpoint)
     return req
 
 
@@ -62,6 +64,7 @@ def _hub_appointment(appointment_id: int) -> Appointment:
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or appointment.hub_hospital_id != hub.id:
         abort(404)
+    audit_read("appointment.view", [appointment], entity=appointment, page=request.endpoint)
     return appointment
 
 

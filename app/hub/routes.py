@@ -27,6 +27,7 @@ from app.models import (
     RequestStatus,
     Role,
 )
+from app.pdpa.reads import audit_read
 from app.timeutil import local_today, utcnow
 from scheduling.errors import DomainError
 
@@ -60,6 +61,8 @@ def day():
     hub = current_hub()
     form, the_day, modality = _pick(hub)
     view = queries.day_view(hub, the_day, modality or None, request.args.get("device", type=int))
+    shown = [a for row in view.detail for a in row.appointments]
+    audit_read("hub.day", shown, appointments=[a.id for a in shown], day=the_day.isoformat())
     return render_template(
         "hub/day.html",
         view=view,
@@ -154,6 +157,8 @@ def exams():
     appointments = queries.appointments_between(
         devices, start, end, limit=EXAMS_PAGE_SIZE, offset=(page - 1) * EXAMS_PAGE_SIZE
     )
+    audit_read("hub.exams", appointments, appointments=[a.id for a in appointments],
+               day=the_day.isoformat())
     return render_template(
         "hub/exams.html",
         hub=hub,
@@ -187,6 +192,7 @@ def exam(appointment_id: int):
         .order_by(Appointment.start_at.desc())
         .limit(20)
     ).all()
+    audit_read("appointment.view", [appointment], entity=appointment)
     return render_template(
         "hub/exam.html",
         hub=hub,
@@ -210,17 +216,21 @@ def inbox():
     if statuses is None:
         abort(404)
     counts = queries.inbox_counts(hub)
+    rows = queries.inbox(hub, statuses)
+    replies = _patient_replies(hub)
+    audit_read("hub.inbox", [*rows, *replies], requests=[r.id for r in rows],
+               line_replies=[r.id for r in replies])
     return render_template(
         "hub/inbox.html",
         hub=hub,
         hubs=hubs(),
         tab=tab,
-        requests=queries.inbox(hub, statuses),
+        requests=rows,
         counts={
             "new": counts.get(RequestStatus.SUBMITTED, 0),
             "accepted": counts.get(RequestStatus.ACCEPTED, 0),
         },
-        replies=_patient_replies(hub),
+        replies=replies,
     )
 
 
@@ -270,4 +280,5 @@ def request_page(req: ImagingRequest, status: int = 200, **forms):
 
     context = request_forms(req)
     context.update(forms)
+    audit_read("request.view", [req], entity=req, page=request.endpoint)
     return render_template("hub/request.html", hub=current_hub(), req=req, **context), status

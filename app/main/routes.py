@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.main import bp
 from app.models import ImagingRequest
+from app.pdpa.reads import audit_read
 from scheduling.access import can_view_request
 
 
@@ -32,6 +33,7 @@ def request_list():
     status_filter = normalise_filter(request.args.get("status"))
     before = request.args.get("before", "")
     result = request_page(current_user, status_filter, int(before) if before.isdigit() else None)
+    audit_read("request.list", result.requests, requests=[r.id for r in result.requests])
     return render_template(
         "main/request_list.html",
         requests=result.requests,
@@ -50,6 +52,7 @@ def request_detail(request_id: int):
     # 404, not 403, for another hospital's request: do not confirm that it exists.
     if imaging_request is None or not can_view_request(current_user, imaging_request):
         abort(404)
+    audit_read("request.view", [imaging_request], entity=imaging_request)
     return render_template("main/request_detail.html", req=imaging_request)
 
 

@@ -4,7 +4,7 @@ Each area keeps its own module; a new module must be imported here so that
 Alembic autogenerate and ``db.create_all`` see it.
 """
 
-from app.models.audit import AuditEvent
+from app.models.audit import AuditEvent, AuditEventPatient
 from app.models.capacity import (
     AccessionCounter,
     CapacityTemplate,
@@ -63,6 +63,7 @@ __all__ = [
     "Appointment",
     "AppointmentStatus",
     "AuditEvent",
+    "AuditEventPatient",
     "Device",
     "DicomCharset",
     "Hospital",

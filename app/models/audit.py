@@ -1,4 +1,4 @@
-"""The audit trail: who did what, when, through which interface."""
+"""The audit trail: who did what, when, through which interface, to which patient."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class AuditEvent(db.Model):
     __table_args__ = (
         Index("ix_audit_event_entity", "entity_type", "entity_id"),
         Index("ix_audit_event_at", "at"),
+        # "Everything that happened to patient X", newest first (with audit_event_patient).
+        Index("ix_audit_event_patient", "patient_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,5 +34,25 @@ class AuditEvent(db.Model):
     hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospital.id"))
     detail: Mapped[dict | None] = mapped_column(JSON)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
+    # The one patient the event is about. Deliberately no foreign key: the trail must
+    # outlive a merge or a purge of the patient it names. An event naming several
+    # patients (a list page, a worklist answer) leaves this empty and names them in
+    # ``audit_event_patient`` instead.
+    patient_id: Mapped[int | None]
 
     user: Mapped[User | None] = relationship()
+
+
+class AuditEventPatient(db.Model):
+    """The patients of an event that names more than one (one row per patient).
+
+    Keyed patient first, so "every event about patient X" is an index range.
+    """
+
+    __tablename__ = "audit_event_patient"
+    __table_args__ = (Index("ix_audit_event_patient_event", "audit_event_id"),)
+
+    patient_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    audit_event_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_event.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )

@@ -32,6 +32,7 @@ from app.models import (
     Role,
     Sex,
 )
+from app.pdpa.reads import audit_read
 from app.requests import bp, slots
 from app.requests.forms import (
     BookForm,
@@ -81,6 +82,7 @@ def _patient_or_404(patient_id: int) -> Patient:
     # 404 rather than 403: do not confirm another hospital's patient exists.
     if patient is None or not can_view_patient(current_user, patient):
         abort(404)
+    audit_read("patient.view", [patient], entity=patient, page=request.endpoint)
     return patient
 
 
@@ -117,6 +119,7 @@ def new():
                 return redirect(url_for("requests.register_patient_view", id_value=cid))
         else:
             results = _search_patients(query)
+            audit_read("patient.search", results)
     return render_template("requests/patient_lookup.html", form=form, results=results)
 
 
@@ -336,6 +339,7 @@ def _own_request_or_404(request_id: int) -> ImagingRequest:
         and imaging_request.requesting_hospital_id != current_user.hospital_id
     ):
         abort(404)
+    audit_read("request.view", [imaging_request], entity=imaging_request, page=request.endpoint)
     return imaging_request
 
 

@@ -28,6 +28,7 @@ from app.models import (
     OutboxStatus,
     Role,
 )
+from app.pdpa.reads import audit_read
 from integrations.hl7 import outbound
 
 bp = Blueprint("hl7_admin", __name__, url_prefix="/admin/hl7")
@@ -97,6 +98,7 @@ def journal_entry(entry_id: int):
     entry = db.session.get(Hl7InboundMessage, entry_id)
     if entry is None:
         abort(404)
+    audit_read("hl7.journal_entry", [entry.patient_id], entity=entry)
     return render_template("hl7/journal_entry.html", entry=entry, labels=OUTCOME_LABELS)
 
 
@@ -124,6 +126,7 @@ def outbox_entry(row_id: int):
     row = db.session.get(Hl7OutboxMessage, row_id)
     if row is None:
         abort(404)
+    audit_read("hl7.outbox_entry", [row.appointment], entity=row)
     return render_template("hl7/outbox_entry.html", row=row, labels=STATUS_LABELS)
 
 

@@ -85,9 +85,13 @@ def outbox_page():
     )
     if status_filter in LineOutboxStatus.__members__:
         query = query.where(LineOutbox.status == LineOutboxStatus[status_filter])
+    rows = db.session.scalars(query).all()
+    from app.pdpa.reads import audit_read
+
+    audit_read("line.outbox", [r.patient_id for r in rows], messages=[r.id for r in rows])
     return render_template(
         "line/outbox.html",
-        rows=db.session.scalars(query).all(),
+        rows=rows,
         counts=delivery.outbox_counts(),
         statuses=list(LineOutboxStatus),
         status_filter=status_filter,

@@ -2,6 +2,7 @@ import pytest
 
 from scheduling.errors import ValidationFailed
 from scheduling.patients import (
+    format_national_id,
     mask_national_id,
     national_id_check_digit,
     romanise_thai,
@@ -31,8 +32,13 @@ def test_short_id():
     assert error.value.message("th") == "เลขบัตรประชาชนต้องมี 13 หลัก"
 
 
-def test_mask():
-    assert mask_national_id("1101700230705") == "1-1017-xxxxx-70-5"
+def test_mask_shows_the_last_three_only_and_the_full_format_keeps_every_digit():
+    assert mask_national_id("1101700230705") == "x-xxxx-xxxxx-70-5"
+    assert mask_national_id("AA1234567") == "xxxxxx567"
+    assert mask_national_id("AB") == "AB"
+    assert mask_national_id(None) == ""
+    assert format_national_id("1101700230705") == "1-1017-00230-70-5"
+    assert format_national_id("AA1234567") == "AA1234567"
 
 
 def test_romanise_rtgs():
