@@ -65,13 +65,17 @@ def record(
     entity: Any = None,
     hospital_id: int | None = None,
     patient_id: int | None = None,
+    patient_ids: Iterable[int | None] | None = None,
     **detail: Any,
 ) -> AuditEvent:
     """Add an audit event to the current session (committed with the change it describes).
 
     The patient is taken from ``entity`` (a patient, or any row with a ``patient_id``)
-    unless given.
+    unless given; ``patient_ids`` names several (e.g. a search's results).
     """
+    many = sorted({p for p in patient_ids or () if p is not None})
+    if len(many) == 1 and patient_id is None:
+        patient_id, many = many[0], []
     event = AuditEvent(
         at=now,
         user_id=actor.user.id if actor.user is not None else None,
@@ -86,7 +90,20 @@ def record(
         patient_id=patient_id if patient_id is not None else patient_of(entity),
     )
     db.session.add(event)
+    if many:
+        db.session.flush()
+        _link(event.id, many)
     return event
+
+
+def _link(event_id: int, patients: list[int]) -> None:
+    for start in range(0, len(patients), _LINK_CHUNK):
+        db.session.execute(
+            insert(AuditEventPatient.__table__).values(
+                [{"patient_id": p, "audit_event_id": event_id}
+                 for p in patients[start : start + _LINK_CHUNK]]
+            )
+        )
 
 
 def record_read(
@@ -124,13 +141,7 @@ def record_read(
     }
     event_id = db.session.execute(insert(AuditEvent.__table__).values(row)).inserted_primary_key[0]
     if len(patients) > 1:
-        for start in range(0, len(patients), _LINK_CHUNK):
-            db.session.execute(
-                insert(AuditEventPatient.__table__).values(
-                    [{"patient_id": p, "audit_event_id": event_id}
-                     for p in patients[start : start + _LINK_CHUNK]]
-                )
-            )
+        _link(event_id, patients)
     return event_id
 
 

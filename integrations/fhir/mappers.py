@@ -95,6 +95,8 @@ class Built:
 
     model: FHIRAbstractModel
     data: dict
+    # The patient the row behind it is about, for the audit event of a search.
+    patient_id: int | None = None
 
     @property
     def id(self) -> str | None:

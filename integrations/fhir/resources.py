@@ -8,7 +8,7 @@ mapper that turns a row into a resource. Creates live in ``writes.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from integrations.fhir.errors import MSG_NOT_FOUND, MSG_OUT_OF_SCOPE, FhirError
 from integrations.fhir.mappers import Built
 from integrations.fhir.search import Params, any_of, bad, date_bounds, date_clause, reference_id
 from integrations.fhir.search import token as parse_token
+from scheduling.audit import patient_of
 
 Clause = Callable[[str, FhirClient], ColumnElement[bool] | None]
 
@@ -99,7 +100,8 @@ class Handler:
         rows = db.session.scalars(
             self._loaded(query.order_by(*order).offset(params.offset).limit(params.count))
         ).all()
-        return [self.to_resource(row, client) for row in rows], total
+        return [replace(self.to_resource(row, client), patient_id=patient_of(row))
+                for row in rows], total
 
     def all_params(self) -> dict[str, SearchParam]:
         return {"_id": SearchParam("token", self._id_clause, "logical id"), **self.params}

@@ -176,8 +176,10 @@ def _search(reader, args: MultiDict) -> Response:
     params = search.parse(args, reader.all_params())
     now = utcnow()
     resources, total = reader.search(client, params, now)
+    # One event naming every patient of the page.
     record(client.actor, "fhir.search", now, resource=reader.resource_type,
-           query=urlencode(list(args.items(multi=True))), total=total)
+           query=urlencode(list(args.items(multi=True))), total=total,
+           patient_ids=[r.patient_id for r in resources])
     db.session.commit()
     return fhir_response(_bundle(reader.resource_type, args, params, resources, total))
 

@@ -34,6 +34,7 @@ from app.models import (
     Hl7OutboundEvent,
     Hl7OutboxMessage,
     IdentifierType,
+    Interface,
     OutboxStatus,
     PatientIdPolicy,
     Priority,
@@ -49,6 +50,7 @@ from integrations.hl7.message import (
 )
 from integrations.hl7.mllp import MllpSendError, send_block
 from integrations.hl7.patients import TH_CID_SYSTEM
+from scheduling.audit import Actor, record
 from scheduling.patients import PREFIXES
 
 log = logging.getLogger(__name__)
@@ -384,6 +386,11 @@ def drain_outbox(app: Flask | None = None, *, now: datetime | None = None,
             row.sent_at = current
             row.last_error = None
             counts["sent"] += 1
+            # The order carried the patient's identity to another system: a disclosure.
+            record(Actor(Interface.HL7, name=destination.name,
+                         hospital_id=destination.hub_hospital_id),
+                   "hl7.send", current, entity=row, patient_id=row.appointment.patient_id,
+                   control_id=row.control_id, event=row.event.value)
         else:
             row.last_error = error[:2000]
             blocked.add(row.destination_id)

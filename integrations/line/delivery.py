@@ -36,6 +36,7 @@ from app.extensions import db
 from app.models import (
     Appointment,
     AppointmentStatus,
+    Interface,
     LineAccount,
     LineMessageKind,
     LineOutbox,
@@ -44,6 +45,7 @@ from app.models import (
 )
 from app.timeutil import local_datetime, to_local, utcnow
 from integrations.line import settings
+from scheduling.audit import Actor, record_read
 
 log = logging.getLogger(__name__)
 
@@ -339,6 +341,14 @@ def _record(row: _Row, outcome: Outcome, now: datetime, report: SendReport) -> N
     report.failed += 1
 
 
+def _audit_sent(rows: list[_Row], now: datetime) -> None:
+    """One audit event per batch naming the patients whose messages LINE accepted
+    (their appointment details left for the LINE platform), in the batch's commit."""
+    sent = [row for row in rows if row.changes.get("status") is LineOutboxStatus.SENT]
+    record_read(Actor(Interface.LINE, name="push"), "line.send", now,
+                (row.patient_id for row in sent), messages=[row.id for row in sent])
+
+
 def _prepare(rows: list[_Row], now: datetime, report: SendReport) -> list[Outgoing]:
     """Apply policy to claimed rows; return what should be sent now."""
     quiet_end = in_quiet_hours(now)
@@ -427,6 +437,7 @@ def send_due(now: datetime | None = None, *, client: LineClient | None = None,
                 by_id = {row.id: row for row in rows}
                 for item, outcome in zip(outgoing, outcomes, strict=True):
                     _record(by_id[item.row_id], outcome, now, batch)
+                _audit_sent([by_id[item.row_id] for item in outgoing], now)
                 _write(rows)
                 db.session.commit()
             report.merge(batch)
