@@ -142,6 +142,12 @@ def test_drain_sends_and_checks_the_ack(us_capacity, now, receiver):
     [received] = receiver.messages()
     assert received.control_id == row.control_id and received.message_type == "OMI^O23"
     assert drain_outbox(now=now) == {"sent": 0, "retry": 0, "failed": 0}  # nothing twice
+    # The delivery is a disclosure to another system: audited, naming the patient.
+    from app.models import AuditEvent, Interface
+
+    [sent] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "hl7.send")).all()
+    assert sent.interface is Interface.HL7 and sent.actor == f"hl7:{row.destination.name}"
+    assert sent.patient_id == row.appointment.patient_id and sent.entity_id == row.id
 
 
 def test_refused_message_is_retried_with_backoff_then_fails(app, us_capacity, now, receiver):

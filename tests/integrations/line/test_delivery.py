@@ -43,6 +43,14 @@ def test_each_message_is_delivered_once_at_its_time(booked, now, standin):
     assert send_due(AFTER_ALL).sent == 0
     assert len(standin.pushes()) == 3 and standin.duplicate_count() == 0
     assert {r.status for r in all_rows()} == {LineOutboxStatus.SENT}
+    # One audit event per delivered batch, naming the patient whose appointment went out.
+    from app.models import AuditEvent, Interface
+
+    sends = _db.session.scalars(select(AuditEvent).where(AuditEvent.action == "line.send")).all()
+    assert len(sends) == 3
+    assert {(e.interface, e.patient_id) for e in sends} == {(Interface.LINE,
+                                                             appointment.patient_id)}
+    assert sorted(m for e in sends for m in e.detail["messages"]) == [r.id for r in all_rows()]
 
 
 def test_without_credentials_messages_stay_in_the_outbox(booked, app, monkeypatch):
