@@ -137,6 +137,8 @@ class Plan:
 
 
 class User(threading.Thread):
+    role = ""
+
     def __init__(self, index: int, username: str, plan: Plan, stats: Stats, stop: threading.Event,
                  start_delay: float):
         super().__init__(name=f"user-{index}", daemon=True)
@@ -146,6 +148,10 @@ class User(threading.Thread):
         self.rng = random.Random(plan.seed * 1000 + index)
         self.session = requests.Session()
         self.session.headers["Accept-Language"] = "th"
+        # A fresh connection per request, as nginx forwards them to gunicorn (HTTP/1.0 to
+        # the upstream by default, docs/deploy.md). Reusing one would also race gunicorn's
+        # 2-second keep-alive: a request sent as the server closes the idle connection.
+        self.session.headers["Connection"] = "close"
         self.patients: list[tuple[int, str]] = []  # (patient id, HN) registered by this user
         self.slips: list[int] = []
         self.requests_made: list[int] = []
@@ -194,6 +200,7 @@ class User(threading.Thread):
                     logged_in = True
                     self.think()
                 self.step()
+                self.stats.outcome(f"steps done: {self.role}")
             except StepFailed as exc:
                 self.stats.error(f"{self.username}: {exc}")
                 logged_in = False  # start again from the login page, as a person would
@@ -225,6 +232,8 @@ class User(threading.Thread):
 
 
 class Requester(User):
+    role = "requester"
+
     def step(self) -> None:
         roll = self.rng.random()
         if roll < 0.55:
@@ -384,6 +393,8 @@ class Requester(User):
 
 
 class Scheduler(User):
+    role = "scheduler"
+
     def step(self) -> None:
         roll = self.rng.random()
         if roll < 0.4:
@@ -425,6 +436,8 @@ class Scheduler(User):
 
 
 class Radiologist(User):
+    role = "radiologist"
+
     def step(self) -> None:
         day = datetime.now(BANGKOK).date() + timedelta(days=self.rng.randrange(7))
         page = self.get("hub exams", "/hub/exams", params={"date": day.isoformat()})
@@ -451,8 +464,9 @@ def _path(url: str) -> str:
     return urlsplit(url).path
 
 
-def run_users(plan: Plan, duration: float, stats: Stats, ramp: float) -> float:
-    """Start every user (spread over ``ramp`` seconds), stop them after ``duration``."""
+def run_users(plan: Plan, duration: float, stats: Stats, ramp: float, until=None) -> float:
+    """Start every user (spread over ``ramp`` seconds), stop them after ``duration`` or,
+    with ``until``, as soon as ``until(stats)`` is true (the suite's smoke test)."""
     stop = threading.Event()
     roles = ([(Requester, u) for u in plan.requesters] + [(Scheduler, u) for u in plan.schedulers]
              + [(Radiologist, u) for u in plan.radiologists])
@@ -462,7 +476,11 @@ def run_users(plan: Plan, duration: float, stats: Stats, ramp: float) -> float:
     started = time.perf_counter()
     for user in users:
         user.start()
-    stop.wait(duration)
+    deadline = started + duration
+    while (remaining := deadline - time.perf_counter()) > 0:
+        if until is not None and until(stats):
+            break
+        time.sleep(min(remaining, 0.2 if until is not None else 1.0))
     stop.set()
     for user in users:
         user.join(timeout=180)
@@ -640,7 +658,8 @@ def free_port(preferred: int) -> int:
 def start_gunicorn(database_url: str, port: int, workers: int | None, threads: int | None,
                    gc_freeze: bool, log_path: Path) -> subprocess.Popen:
     command = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
-               "--bind", f"127.0.0.1:{port}", "--error-logfile", "-"]
+               "--bind", f"127.0.0.1:{port}", "--error-logfile", "-",
+               "--no-control-socket"]  # its default path is one per machine, not per server
     if workers:
         command += ["--workers", str(workers)]
     if threads:
@@ -762,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--radiologists", type=int, default=4)
     parser.add_argument("--duration", type=float, default=600, help="seconds (default 600)")
     parser.add_argument("--ramp", type=float, default=20, help="seconds to start every user")
-    parser.add_argument("--think", type=float, default=1.0,
+    parser.add_argument("--think", type=float, default=2.0,
                         help="mean think time between pages, seconds (uniform 0.5x-1.5x)")
     parser.add_argument("--workers", type=int, help="override gunicorn.conf.py")
     parser.add_argument("--threads", type=int, help="override gunicorn.conf.py")
