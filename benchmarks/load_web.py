@@ -73,6 +73,7 @@ REQUEST_LINK_RE = re.compile(r'href="/requests/(\d+)"')
 HUB_REQUEST_RE = re.compile(r'href="/hub/requests/(\d+)"')
 EXAM_RE = re.compile(r'href="/hub/exams/(\d+)"')
 OPTION_RE = re.compile(r'<option[^>]*value="(\d+)"')
+SEARCH_FORM_RE = re.compile(r'<form method="(get|post)" action="/requests/new"')
 FLASH_ERROR = 'class="flash flash-error"'
 
 GIVEN = ("สมชาย", "สมหญิง", "บุญมี", "มาลัย", "ประเสริฐ", "วันเพ็ญ", "สุดารัตน์", "ทองใบ",
@@ -257,9 +258,21 @@ class Requester(User):
             self.think()
             self.get("request detail", f"/requests/{self.rng.choice(ids[:20])}")
 
+    def search(self, action: str, start, query: str, expect=(200,)):
+        """The "find the patient" form on ``start`` (the /requests/new page), as it is:
+        a POST with its CSRF token, or a GET with the query in the URL (older pages)."""
+        form = SEARCH_FORM_RE.search(start.text)
+        if form is None:
+            raise StepFailed(f"{action}: no search form on /requests/new")
+        if form.group(1).lower() == "post":
+            return self.call(action, "POST", "/requests/new", expect=expect,
+                             data={"csrf_token": csrf(start.text), "q": query})
+        return self.get(action, "/requests/new", params={"q": query}, expect=expect)
+
     def search_by_name(self) -> None:
-        query = self.rng.choice(GIVEN)
-        page = self.get("patient search", "/requests/new", params={"q": query})
+        start = self.get("request start", "/requests/new")
+        self.think()
+        page = self.search("patient search", start, self.rng.choice(GIVEN))
         ids = PATIENT_LINK_RE.findall(page.text)
         if ids and self.rng.random() < 0.5:
             self.think()
@@ -273,20 +286,25 @@ class Requester(User):
 
     def find_patient(self) -> int:
         """An earlier patient by HN (their second exam), or a new one by national ID."""
-        self.get("request start", "/requests/new")
+        start = self.get("request start", "/requests/new")
         self.think()
         if self.patients and self.rng.random() < 0.3:
             patient_id, hn = self.rng.choice(self.patients)
-            page = self.get("patient search", "/requests/new", params={"q": hn})
+            page = self.search("patient search", start, hn)
             if f'/requests/patients/{patient_id}/request"' not in page.text:
                 raise StepFailed(f"patient search: HN {hn} did not find patient {patient_id}")
             return patient_id
         cid = self.new_cid()
-        lookup = self.get("patient lookup", "/requests/new", params={"q": cid}, expect=(302,))
-        form_path = _path(lookup.headers["Location"])
-        if not form_path.startswith("/requests/patients/new"):
-            raise StepFailed(f"patient lookup: new ID went to {form_path}")
-        form = self.get("patient form", form_path)
+        # An unknown national ID opens the registration form: in the same answer, or (older
+        # pages) by a redirect that carries the ID.
+        form = self.search("patient lookup", start, cid, expect=(200, 302))
+        if form.status_code == 302:
+            form_path = _path(form.headers["Location"])
+            if not form_path.startswith("/requests/patients/new"):
+                raise StepFailed(f"patient lookup: new ID went to {form_path}")
+            form = self.get("patient form", form.headers["Location"])
+        if 'name="given_name_th"' not in form.text:
+            raise StepFailed("patient lookup: a new national ID did not open the registration")
         self.think()
         hn = f"L{self.index:03d}{self.seq:05d}"
         born = date(1940, 1, 1) + timedelta(days=self.rng.randrange(80 * 365))
