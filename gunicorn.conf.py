@@ -2,13 +2,14 @@
 
     gunicorn wsgi:app                      # from the repository root, with these settings
 
-Sized for a small hospital server (benchmarks/README.md, "Web under load", has the
-figures on 2 cores): one process per core plus one, so a core never idles while a
-process waits, and threads in each process, so a request waiting on PostgreSQL (the
-commit's WAL flush, a row lock held by another booking) does not hold a whole process.
-Python runs one thread at a time per process, so more threads would only queue inside
-the process; more processes cost memory (~100 MB each) and database connections.
-Override with the usual flags (``-w``, ``--threads``) or ``WEB_CONCURRENCY``.
+Sized on 2 cores (benchmarks/README.md, "Web under load", has the figures): one
+process per core, since Python runs one thread at a time per process, and 8 threads
+in each, so a request waiting on PostgreSQL (a commit's WAL flush, a row lock held by
+another booking) or a slow page (a week view) does not hold up the process's other
+requests. With 50 simulated users, 2 x 8 served more requests with lower p95/p99 than
+3 x 4, and 5 single-threaded workers did worst. More processes cost memory (~100 MB
+each) and database connections. Override with the usual flags (``-w``, ``--threads``)
+or ``WEB_CONCURRENCY`` / ``RADBOOK_WEB_THREADS``.
 """
 
 import gc
@@ -16,12 +17,9 @@ import multiprocessing
 import os
 
 bind = os.environ.get("RADBOOK_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("RADBOOK_WEB_THREADS", "4"))
-# A booking or a week view that takes longer than this is stuck, not slow.
-timeout = 60
-graceful_timeout = 30
+threads = int(os.environ.get("RADBOOK_WEB_THREADS", "8"))
 
 
 def post_worker_init(worker):
