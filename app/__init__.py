@@ -95,6 +95,7 @@ def _optional_registrations():
     import importlib
 
     for module_name in (
+        "app.db_outage",
         "app.jobs",
         "app.requests",
         "app.hub",

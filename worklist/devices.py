@@ -8,15 +8,19 @@ admin pages is picked up within ``DICOM_DEVICE_REFRESH_SECONDS``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import Device, DicomCharset, Hospital, PatientIdPolicy
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,16 @@ class DeviceDirectory:
 
     def _current(self) -> dict[str, DeviceInfo]:
         if time.monotonic() - self._loaded_at > self._max_age:
-            self.refresh()
+            try:
+                self.refresh()
+            except SQLAlchemyError as exc:
+                # The database is away: keep accepting the scanners known so far, so that
+                # each request gets a DICOM failure status rather than a dropped
+                # association; look again within a second (or ``max_age`` if shorter).
+                log.warning("DICOM devices not reloaded (database unavailable): %s",
+                            type(exc).__name__)
+                with self._lock:
+                    self._loaded_at = time.monotonic() - self._max_age + min(self._max_age, 1.0)
         return self._devices
 
     def get(self, ae_title: str | None) -> DeviceInfo | None:

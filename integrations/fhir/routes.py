@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from app.db_outage import UNAVAILABLE, database_unavailable
 from app.extensions import db
 from app.timeutil import utcnow
 from integrations.fhir import search
@@ -104,6 +105,12 @@ def _http_error(error: HTTPException) -> Response:
     message = MSG_METHOD if status == 405 else MSG_SERVER
     return _fhir_error(FhirError(status, message, code=f"http-{status}",
                                  detail=error.description))
+
+
+# The database is unreachable: 503 with a "transient" OperationOutcome (app/db_outage.py),
+# found before the catch-all below because Flask looks for the most specific class.
+for _error_class in UNAVAILABLE:
+    bp.register_error_handler(_error_class, database_unavailable)
 
 
 @bp.errorhandler(Exception)
