@@ -21,6 +21,7 @@ from app.models import (
     User,
 )
 from tests.conftest import login
+from tests.faults.harness import free_port
 from tests.worklist.conftest import TODAY, book_step, local
 from worklist.pacs_query import JOB_ID, PacsSettings, check_pacs, configure, viewer_url
 
@@ -32,13 +33,14 @@ VIEWER = (
 class FakePacs:
     """A PACS holding studies by accession number; answers STUDY-level C-FIND."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.studies: dict[str, list[Dataset]] = {}
         self.queries: list[str] = []
         ae = AE(ae_title="MKH_PACS")
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
         self.server = ae.start_server(
-            ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_FIND, self.handle_find)]
+            ("127.0.0.1", port), block=False,
+            evt_handlers=[(evt.EVT_C_FIND, self.handle_find)],
         )
         self.ae = ae
         self.port = self.server.server_address[1]
@@ -228,6 +230,32 @@ def test_unreachable_pacs_changes_nothing(app, db, network, settings):
     result = check_pacs(app, dead, NOW)
     assert result.error and result.found == []
     assert db.session.scalar(select(func.count()).select_from(PacsQueryState)) == 0
+
+
+def test_pacs_down_then_back_on_the_same_port_links_the_study(app, db, network):
+    """Down: nothing changes, no back-off is spent on an unreachable PACS. Back: linked."""
+    appointment = completed(db, network, network.somsri)
+    port = free_port()
+    settings = PacsSettings(host="127.0.0.1", port=port, ae_title="MKH_PACS",
+                            calling_ae_title="RADBOOK")
+
+    for minutes in (0, 1, 5):  # the job runs every minute; the PACS stays down
+        result = check_pacs(app, settings, NOW + timedelta(minutes=minutes))
+        assert result.error and result.asked == 0 and result.found == []
+    assert db.session.scalar(select(func.count()).select_from(PacsQueryState)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Study)) == 0
+
+    pacs = FakePacs(port)  # back, on the same port, with the images
+    try:
+        pacs.add(appointment.accession_number, appointment.study_instance_uid)
+        result = check_pacs(app, settings, NOW + timedelta(minutes=6))
+        assert result.error is None and result.found == [appointment.id]
+        assert pacs.queries == [appointment.accession_number]
+        db.session.expire_all()
+        study = db.session.scalar(select(Study))
+        assert study.appointment_id == appointment.id and study.images_in_pacs_at is not None
+    finally:
+        pacs.stop()
 
 
 def test_settings_from_environment_and_job_registration(app):
