@@ -49,7 +49,7 @@ class Exam:
     answers: dict[str, int] = field(default_factory=dict)  # "create"/"set" → status
 
 
-def booked_exams() -> list[Exam]:
+def booked_exams(per_scanner: int = EXAMS_PER_SCANNER, round_: int = 0) -> list[Exam]:
     staff = db.session.scalar(select(User).where(User.username == "staff.kudrang"))
     actor = web_actor_for(db, "staff.kudrang")
     us = procedure(db, "US-UPABD")
@@ -58,13 +58,13 @@ def booked_exams() -> list[Exam]:
     for n, ae_title in enumerate(SCANNERS):
         device = db.session.scalar(select(Device).where(Device.ae_title == ae_title))
         slots = find_slots(now, us, requesting_hospital_id=staff.hospital_id,
-                           device_id=device.id, limit=EXAMS_PER_SCANNER)
-        assert len(slots) == EXAMS_PER_SCANNER
+                           device_id=device.id, limit=per_scanner)
+        assert len(slots) == per_scanner
         for m, slot in enumerate(slots):
             req = create_req(now, staff.hospital, us, patient=create_patient(), actor=actor)
             appointment = book(actor, now, req, device, slot.start_at)
             create = in_progress(appointment, PerformedStationAETitle=ae_title)
-            exams.append(Exam(ae_title, f"1.2.826.0.1.3680043.10.1234.77.{n}.{m}", create,
+            exams.append(Exam(ae_title, f"1.2.826.0.1.3680043.10.1234.77.{round_}.{n}.{m}", create,
                               final("COMPLETED")))
     return exams
 

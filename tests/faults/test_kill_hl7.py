@@ -24,12 +24,12 @@ from tests.integrations.hl7.conftest import cid, network, orm  # noqa: F401 - fi
 ORDERS = 48
 
 
-def orders() -> list[tuple[str, str, bytes]]:
+def orders(first: int = 1, count: int = ORDERS) -> list[tuple[str, str, bytes]]:
     """(control ID, placer order number, message) for each order, every one a new patient."""
     return [
         (f"KILL{n:05d}", f"KR-K{n:05d}",
          orm(f"KILL{n:05d}", cid(f"3{n:011d}"), f"KR-K{n:05d}", hn=f"HNK{n:05d}").encode())
-        for n in range(1, ORDERS + 1)
+        for n in range(first, first + count)
     ]
 
 

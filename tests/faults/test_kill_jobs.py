@@ -61,13 +61,14 @@ class SlowLine(LineStandIn):
         return super()._handle_push(headers, body)
 
 
-def book_linked_patients(pacs_port: int) -> None:
-    db.session.add(Hl7Destination(name="PACS", host="127.0.0.1", port=pacs_port))
+def book_linked_patients(pacs_port: int | None, count: int = BOOKINGS) -> None:
+    if pacs_port is not None:
+        db.session.add(Hl7Destination(name="PACS", host="127.0.0.1", port=pacs_port))
     staff = db.session.scalar(select(User).where(User.username == "staff.kudrang"))
     actor = web_actor_for(db, "staff.kudrang")
     us = procedure(db, "US-UPABD")
     now = utcnow()
-    for slot in find_slots(now, us, requesting_hospital_id=staff.hospital_id, limit=BOOKINGS):
+    for slot in find_slots(now, us, requesting_hospital_id=staff.hospital_id, limit=count):
         patient = create_patient()
         link(patient, now)
         req = create_req(now, staff.hospital, us, patient=patient, actor=actor)

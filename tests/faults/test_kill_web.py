@@ -43,7 +43,7 @@ class Tally:
     confirmed: int = 0
 
 
-def prepare(count: int) -> list[Booking]:
+def prepare(count: int, destination: bool = True) -> list[Booking]:
     """``count`` requests of staff.kudrang, each with its own free slot (and patient)."""
     staff = db.session.scalar(select(User).where(User.username == "staff.kudrang"))
     us = procedure(db, "US-UPABD")
@@ -56,7 +56,8 @@ def prepare(count: int) -> list[Booking]:
         bookings.append(Booking(req.id, slot.device_id, slot.start_at.isoformat()))
     # A PACS destination (never reached: no jobs process here): each booking must come
     # with its order message, written in the same transaction.
-    db.session.add(Hl7Destination(name="PACS", host="127.0.0.1", port=9))
+    if destination:
+        db.session.add(Hl7Destination(name="PACS", host="127.0.0.1", port=9))
     db.session.commit()
     return bookings
 
