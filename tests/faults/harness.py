@@ -161,7 +161,7 @@ def flask_argv(*args: str) -> list[str]:
 def web_service(database_url: str, log_dir: Path, port: int | None = None,
                 workers: int = 2, **env: str) -> Service:
     port = port or free_port()
-    argv = [str(BIN / "gunicorn"), "-w", str(workers), "--threads", "2", "-b",
+    argv = [str(BIN / "gunicorn"), "-w", str(workers), "-b",
             f"127.0.0.1:{port}", "--graceful-timeout", "2",
             # gunicorn 23+ opens a control socket in ~/.gunicorn by default: one per user,
             # so two servers would fight over it.
