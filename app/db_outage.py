@@ -3,8 +3,9 @@
 Registered for the errors SQLAlchemy raises when it cannot reach the database (a
 refused or broken connection, a pool that timed out, SQLite's "unable to open" or a
 lock held too long). Nothing here may touch the database: the page is rendered with
-an anonymous user and the language from the session cookie, and says both languages,
-the reader's first. Recovery needs nothing: ``pool_pre_ping`` (app/config.py) replaces
+an anonymous user and says it in Thai, then in English, whatever language was chosen
+(the person reading an error page may not be the one who chose it; the same rule as
+the other error pages). Recovery needs nothing: ``pool_pre_ping`` (app/config.py) replaces
 the dead pooled connections on the first request after the database is back.
 
 FHIR clients get an OperationOutcome with the issue code ``transient`` instead of HTML.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import Flask, Response, g, jsonify, render_template, request, session
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import force_locale, gettext
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -41,11 +42,6 @@ def _texts(locale: str) -> dict[str, str]:
         }
 
 
-def _reader_locale() -> str:
-    chosen = session.get("locale") or g.get("locale")
-    return chosen if chosen in ("th", "en") else "th"
-
-
 def database_unavailable(error: Exception) -> Response:
     # The type and the driver's first line only: the full message may hold SQL parameters
     # (patient data).
@@ -57,8 +53,7 @@ def database_unavailable(error: Exception) -> Response:
     if "_login_user" not in g:
         # Flask-Login would load the user from the database for the template context.
         g._login_user = login_manager.anonymous_user()
-    first = _reader_locale()
-    texts = [_texts(first), _texts("en" if first == "th" else "th")]
+    texts = [_texts("th"), _texts("en")]
     if request.blueprint == "fhir":
         response = jsonify({
             "resourceType": "OperationOutcome",

@@ -1,6 +1,6 @@
 """The database goes away and comes back (tests/faults/outage.py), under each interface.
 
-- web: a clear 503 page, Thai first then English, no stack trace, nothing stored; the
+- web: a clear 503 page, Thai then English, no stack trace, nothing stored; the
   next request after the database returns is served normally, with no restart;
 - HL7: an order that cannot be stored is answered AR (never AA); sent again once the
   database is back, it is accepted and stored once;
@@ -90,12 +90,13 @@ def test_web_shows_a_thai_then_english_503_and_recovers_by_itself(demo, outage, 
         assert response.headers["Retry-After"] == "30"
         assert "no-store" in response.headers["Cache-Control"]
         assert not any(marker in html for marker in TRACE_MARKERS), html
+        assert "RadBook ใช้งานไม่ได้ชั่วคราว" in html  # the Thai title
         assert "ฐานข้อมูล" in html and "database" in html  # both languages
     thai_first = client.get("/requests").get_data(as_text=True)
     assert thai_first.index("ฐานข้อมูล") < thai_first.index("database")
     assert '<html lang="th">' in thai_first
     english = english_reader.post("/login", data=logging_in).get_data(as_text=True)
-    assert english.index("database") < english.index("ฐานข้อมูล")
+    assert english.index("ฐานข้อมูล") < english.index("database")  # Thai first for all
 
     outage.restore()
     assert client.get("/requests").status_code == 200  # same process, same pool
