@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -73,6 +74,18 @@ def mask_national_id(value: str | None) -> str:
     if len(value) == 13 and value.isdigit():
         return f"x-xxxx-xxxxx-{value[10:12]}-{value[12]}"
     return "x" * max(len(value) - 3, 0) + value[-3:]
+
+
+_THIRTEEN_DIGITS = re.compile(r"(?<!\d)\d{13}(?!\d)")
+
+
+def mask_national_ids_in(text: str) -> str:
+    """Free text (an audit event's detail, e.g. a FHIR search's query) with every valid
+    national ID in it masked: for lists and their CSV exports."""
+    return _THIRTEEN_DIGITS.sub(
+        lambda m: mask_national_id(m.group()) if thai_pin.is_valid(m.group()) else m.group(),
+        text,
+    )
 
 
 def format_national_id(value: str | None) -> str:

@@ -56,7 +56,7 @@ from app.pdpa.reads import audit_read
 from app.timeutil import local_datetime, utcnow
 from scheduling.audit import about_patients
 from scheduling.errors import DomainError
-from scheduling.patients import patients_by_identifier
+from scheduling.patients import mask_national_ids_in, patients_by_identifier
 
 admin_only = role_required(Role.ADMIN)
 
@@ -497,5 +497,9 @@ def audit_csv():
 
 
 def json_text(value) -> str:
-    """JSON with Thai left readable (Flask's ``tojson`` escapes it to \\uXXXX)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+    """JSON with Thai left readable (Flask's ``tojson`` escapes it to \\uXXXX), and any
+    national ID in it masked: the audit log is a list (a FHIR search's query may carry
+    an identifier; the event's patient is searchable by ID without showing it)."""
+    if not value:
+        return ""
+    return mask_national_ids_in(json.dumps(value, ensure_ascii=False, sort_keys=True))

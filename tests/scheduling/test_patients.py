@@ -4,6 +4,7 @@ from scheduling.errors import ValidationFailed
 from scheduling.patients import (
     format_national_id,
     mask_national_id,
+    mask_national_ids_in,
     national_id_check_digit,
     romanise_thai,
     validate_national_id,
@@ -39,6 +40,9 @@ def test_mask_shows_the_last_three_only_and_the_full_format_keeps_every_digit():
     assert mask_national_id(None) == ""
     assert format_national_id("1101700230705") == "1-1017-00230-70-5"
     assert format_national_id("AA1234567") == "AA1234567"
+    # Valid IDs only (1234567890123 fails its check digit), and never part of a longer number.
+    assert (mask_national_ids_in("identifier=1101700230708&x=1234567890123 11017002307081")
+            == "identifier=x-xxxx-xxxxx-70-8&x=1234567890123 11017002307081")
 
 
 def test_romanise_rtgs():

@@ -34,6 +34,9 @@ def trail(demo):
     record(Actor(Interface.DICOM, name="MKH_US1"), "worklist.find", at, patient_id=a.id)
     record(Actor(Interface.WEB, name="x"), "request.view", at, entity=b)
     record_read(Actor(Interface.LINE, name="push"), "line.send", at, [a.id, c.id])
+    # A FHIR search by identifier keeps its query, with the full ID, in the database.
+    record(Actor(Interface.FHIR, name="his"), "fhir.search", at,
+           query=f"identifier={a.id_value}", patient_ids=[a.id])
     demo.session.commit()
     return a, b, c
 
@@ -49,7 +52,8 @@ def test_search_by_national_id_finds_every_interface_and_lists_naming_the_patien
     a, b, c = trail
     html = admin.post("/admin/audit", data={"patient": a.id_value}).get_data(as_text=True)
     assert _actions(html) == {"request.create", "worklist.find", "line.send"}
-    assert "x-xxxx-xxxxx-" in html and a.id_value not in html.split("</form>")[1]
+    assert "fhir.search" in html and "identifier=x-xxxx-xxxxx-" in html  # masked in the list
+    assert a.id_value not in html.split("</form>")[1]
     # The search itself is recorded, naming the patient searched for.
     demo.session.rollback()
     searched = demo.session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.search"))
@@ -83,11 +87,12 @@ def test_csv_export_of_a_patients_trail_names_patients_by_number_only(admin, dem
                                                     "date_to": "21/11/2569"})
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert {r["action"] for r in rows} == {"request.create", "worklist.find", "line.send"}
+    assert {r["action"] for r in rows} == {"request.create", "worklist.find", "line.send",
+                                           "fhir.search"}
     by_action = {r["action"]: r for r in rows}
     assert by_action["worklist.find"]["patient_ids"] == str(a.id)
     assert by_action["line.send"]["patient_ids"] == f"{min(a.id, c.id)} {max(a.id, c.id)}"
-    assert {r["interface"] for r in rows} == {"hl7", "dicom", "line"}
+    assert {r["interface"] for r in rows} == {"hl7", "dicom", "line", "fhir"}
     body = response.get_data(as_text=True)
     assert a.id_value not in body
     demo.session.rollback()
