@@ -59,8 +59,10 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     login_manager.login_message = None  # the login page says why on its own
     login_manager.session_protection = "strong"
 
-    from app import filters, navigation
+    from app import errors, filters, navigation, security
 
+    security.register(app)
+    errors.register(app)
     filters.register(app)
     navigation.register(app)
 
@@ -69,6 +71,11 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
+
+    from app.auth.throttle import purge_job
+    from app.jobs import add_job
+
+    add_job(app, "login-throttle-purge", purge_job, "interval", hours=1)
 
     for register in _optional_registrations():
         register(app)

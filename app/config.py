@@ -34,7 +34,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'radbook.sqlite'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # hide_parameters: a database error's text (logged, or shown by a debugger) would
+    # otherwise carry the bound values: national IDs, names, birth dates.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
 
     RADBOOK_HOST = os.environ.get("RADBOOK_HOST", "127.0.0.1")
     RADBOOK_PORT = int(os.environ.get("RADBOOK_PORT", "5000"))
@@ -70,6 +72,26 @@ class Config:
     RADBOOK_AUDIT_RETENTION_YEARS = int(os.environ.get("RADBOOK_AUDIT_RETENTION_YEARS", "12"))
     RADBOOK_MESSAGE_RETENTION_DAYS = int(os.environ.get("RADBOOK_MESSAGE_RETENTION_DAYS", "365"))
     RADBOOK_DRAFT_RETENTION_DAYS = int(os.environ.get("RADBOOK_DRAFT_RETENTION_DAYS", "90"))
+
+    # Session timeouts (ASVS 3.3): logged out after this long without a request, and
+    # this long after logging in whatever happens.
+    SESSION_IDLE_MINUTES = int(os.environ.get("RADBOOK_SESSION_IDLE_MINUTES", "30"))
+    SESSION_ABSOLUTE_HOURS = int(os.environ.get("RADBOOK_SESSION_ABSOLUTE_HOURS", "8"))
+
+    # Login throttling (ASVS 2.2.1): this many failed logins within the window lock the
+    # account name for LOCK minutes; the per-address limit is higher because a whole
+    # hospital often reaches RadBook through one NAT address.
+    LOGIN_MAX_FAILURES = int(os.environ.get("RADBOOK_LOGIN_MAX_FAILURES", "5"))
+    LOGIN_ADDRESS_MAX_FAILURES = int(os.environ.get("RADBOOK_LOGIN_ADDRESS_MAX_FAILURES", "30"))
+    LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("RADBOOK_LOGIN_WINDOW_MINUTES", "15"))
+    LOGIN_LOCK_MINUTES = int(os.environ.get("RADBOOK_LOGIN_LOCK_MINUTES", "15"))
+
+    # Number of reverse proxies (nginx = 1) whose X-Forwarded-For/-Proto/-Host to trust.
+    # 0 = none: the app is reached directly (never trust the headers then).
+    RADBOOK_PROXY_COUNT = int(os.environ.get("RADBOOK_PROXY_COUNT", "0"))
+
+    # Largest request body accepted (answered 413 beyond): forms and FHIR JSON are small.
+    MAX_CONTENT_LENGTH = int(os.environ.get("RADBOOK_MAX_CONTENT_LENGTH", str(4 * 1024 * 1024)))
 
 
 class TestConfig(Config):

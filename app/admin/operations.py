@@ -61,7 +61,7 @@ _COMMON_PASSWORDS = {
     "radbook123", "radbook-demo", "hospital", "hospital123", "11111111", "00000000",
     "abcd1234", "p@ssw0rd", "passw0rd",
 }  # fmt: skip
-PASSWORD_MIN_LENGTH = 10
+PASSWORD_MIN_LENGTH = 12  # ASVS 2.1.1
 
 
 def password_problems(password: str, username: str = "") -> list[str]:
@@ -71,7 +71,7 @@ def password_problems(password: str, username: str = "") -> list[str]:
     """
     problems = []
     if len(password) < PASSWORD_MIN_LENGTH:
-        problems.append(N_("The password must have at least 10 characters"))
+        problems.append(N_("The password must have at least 12 characters"))
     if len(password) > 128:
         problems.append(N_("The password may have at most 128 characters"))
     lowered = password.lower()
@@ -256,6 +256,14 @@ def save_user(
     if password:
         user.set_password(password)
         changes["password"] = ["***", "***"]  # that it changed, never what to
+    if not created and (password or not user.is_active_account):
+        # A reset password or a disabled account: every session of it ends now, and
+        # a login lock on the name is lifted (the admin just gave it a new password).
+        user.end_sessions()
+        if password:
+            from app.auth.throttle import unlock
+
+            unlock(user.username)
     _finish(
         actor,
         now,

@@ -318,7 +318,7 @@ def user_edit(user_id: int | None):
         back=url_for("admin.users"),
         hints={
             "password": _(
-                "At least 10 characters; not a common "
+                "At least 12 characters; not a common "
                 "password; not containing the username. "
                 "Leave empty to keep the current one."
             )

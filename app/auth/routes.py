@@ -1,4 +1,8 @@
-"""Login and logout. Every attempt is audited; a failure never says which part was wrong."""
+"""Login, logout and changing one's own password.
+
+Every attempt is audited; a failure never says which part was wrong, and a locked
+name gets the same answer whether or not it exists (``app.auth.throttle``).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,32 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.auth import bp
-from app.auth.forms import LoginForm
+from app.auth import bp, throttle
+from app.auth.forms import ChangePasswordForm, LoginForm
 from app.extensions import db, login_manager
 from app.models import Interface, User
-from app.timeutil import utcnow
+from app.security import clock, session_expired_message, start_session_clock
 from scheduling.audit import Actor, record
+from scheduling.i18n import N_
+
+# Checked against when the name is unknown, so that a wrong name takes as long to
+# refuse as a wrong password (no timing hint that an account exists).
+_DUMMY_HASH = generate_password_hash("radbook-no-such-user")
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    # "<id>:<session token>"; a changed token (new password, account disabled) or a
+    # disabled account ends the session on its next request.
+    raw_id, _sep, token = user_id.partition(":")
+    if not raw_id.isdigit():
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None or not user.is_active or (user.session_token or "") != token:
+        return None
+    return user
 
 
 def web_actor(user: User | None = None) -> Actor:
@@ -28,6 +46,12 @@ def web_actor(user: User | None = None) -> Actor:
         user=user if user is not None else (current_user if current_user.is_authenticated else None),
         remote_addr=request.remote_addr,
     )
+
+
+def audit_session_end(user: User, reason: str) -> None:
+    """A session ended by a timeout (``app.security``)."""
+    record(web_actor(user), "auth.session_expired", clock(), entity=user, reason=reason)
+    db.session.commit()
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -40,30 +64,58 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _locked_message(lock: throttle.Lock, now) -> str:
+    return _(
+        "Too many failed logins. Logging in with this name or from this computer is paused "
+        "for %(minutes)s minutes. Try again later, or ask your administrator to set a new "
+        "password.",
+        minutes=lock.minutes_left(now),
+    )
+
+
+def _fresh_session() -> None:
+    locale = session.get("locale")
+    session.clear()  # a fresh session on login: no fixation
+    if locale:
+        session["locale"] = locale
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
+    if request.method == "GET" and (message := session_expired_message()):
+        flash(message, "warning")
     if form.validate_on_submit():
-        now = utcnow()
-        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
-        if user is None or not user.is_active or not user.check_password(form.password.data):
-            record(
-                Actor(interface=Interface.WEB, name=form.username.data[:60],
-                      remote_addr=request.remote_addr),
-                "auth.login_failed",
-                now,
-                hospital_id=user.hospital_id if user else None,
-            )
+        now = clock()
+        username = form.username.data.strip()
+        failed_actor = Actor(interface=Interface.WEB, name=username[:60],
+                             remote_addr=request.remote_addr)
+        lock = throttle.current_lock(username, request.remote_addr, now)
+        if lock is not None:
+            # The password is not checked at all while locked.
+            record(failed_actor, "auth.login_failed", now, reason="locked")
             db.session.commit()
+            flash(_locked_message(lock, now), "error")
+            return render_template("auth/login.html", form=form), 429
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            check_password_hash(_DUMMY_HASH, form.password.data)
+        if user is None or not user.is_active or not user.check_password(form.password.data):
+            hospital_id = user.hospital_id if user else None
+            record(failed_actor, "auth.login_failed", now, hospital_id=hospital_id)
+            lock = throttle.record_failure(failed_actor, username, now, hospital_id)
+            db.session.commit()
+            if lock is not None:
+                flash(_locked_message(lock, now), "error")
+                return render_template("auth/login.html", form=form), 429
             flash(_("The username or password is incorrect."), "error")
             return render_template("auth/login.html", form=form), 401
-        locale = session.get("locale")
-        session.clear()  # a fresh session on login: no fixation
-        if locale:
-            session["locale"] = locale
+        throttle.record_success(username)
+        _fresh_session()
         login_user(user)
+        start_session_clock()
         record(web_actor(user), "auth.login", now, entity=user)
         db.session.commit()
         return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
@@ -73,12 +125,50 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    record(web_actor(), "auth.logout", utcnow(), entity=current_user._get_current_object())
+    record(web_actor(), "auth.logout", clock(), entity=current_user._get_current_object())
     db.session.commit()
     logout_user()
-    locale = session.get("locale")
-    session.clear()
-    if locale:
-        session["locale"] = locale
+    _fresh_session()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """The logged-in user changes their own password: the current one is required, the
+    new one follows the same rules as an admin-set one, other sessions end."""
+    from app.admin.operations import password_problems
+
+    user: User = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        now = clock()
+        actor = web_actor(user)
+        lock = throttle.current_lock(user.username, request.remote_addr, now)
+        if lock is not None:
+            form.current_password.errors.append(_locked_message(lock, now))
+        elif not user.check_password(form.current_password.data):
+            # A stolen session must not become a way to guess the password.
+            record(actor, "auth.password_change_failed", now, entity=user)
+            lock = throttle.record_failure(actor, user.username, now, user.hospital_id)
+            db.session.commit()
+            form.current_password.errors.append(
+                _locked_message(lock, now) if lock else _("The current password is incorrect.")
+            )
+        else:
+            problems = password_problems(form.new_password.data, user.username)
+            if form.new_password.data == form.current_password.data:
+                problems.append(N_("The new password must differ from the current one"))
+            if problems:
+                form.new_password.errors.extend(_(p) for p in problems)
+            else:
+                user.set_password(form.new_password.data)
+                user.end_sessions()  # every other computer logged in as this user
+                record(actor, "auth.password_change", now, entity=user)
+                db.session.commit()
+                login_user(user)  # this session carries the new token
+                flash(_("Your password has been changed. Other sessions have been logged out."),
+                      "success")
+                return redirect(url_for("main.index"))
+    return render_template("auth/change_password.html", form=form)

@@ -50,6 +50,7 @@ from app.models.line import (
 from app.models.network import ApiClient, Device, Hospital, Modality, Procedure, User
 from app.models.orders import Appointment, ImagingRequest, Study
 from app.models.patients import Patient, PatientHN
+from app.models.security import LoginThrottle
 from app.models.worklist import MppsStatus, PacsQueryState, PerformedProcedureStep
 
 __all__ = [
@@ -87,6 +88,7 @@ __all__ = [
     "LinePatientReply",
     "LineReplyKind",
     "LineWebhookEvent",
+    "LoginThrottle",
     "Modality",
     "MppsStatus",
     "PacsQueryState",

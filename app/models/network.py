@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -56,12 +57,22 @@ class User(UserMixin, db.Model):
     is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(5), default="th")
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the id kept in the session cookie. A new value (new password, account
+    # disabled) ends every session of this account on every computer (ASVS 3.3.3).
+    session_token: Mapped[str | None] = mapped_column(String(32))
 
     hospital: Mapped[Hospital] = relationship()
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.is_active_account
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token or ''}"
+
+    def end_sessions(self) -> None:
+        """Every session cookie issued so far stops working."""
+        self.session_token = secrets.token_hex(16)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -133,7 +133,23 @@ def _context(browser, **kwargs):
             route.abort()
 
     context.route("**/*", _guard)
+    # Every page runs under RadBook's Content-Security-Policy (no inline script or
+    # style): anything the browser refuses under it is recorded and fails the test.
+    context.csp_violations = []
+
+    def _console(message):
+        if "Content Security Policy" in message.text:
+            context.csp_violations.append(f"{message.page.url if message.page else ''}: "
+                                          f"{message.text}")
+
+    context.on("console", _console)
     return context
+
+
+def _close(context) -> None:
+    violations = list(context.csp_violations)
+    context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture
@@ -144,7 +160,7 @@ def page(browser, live_server):
     try:
         yield pg
     finally:
-        context.close()
+        _close(context)
 
 
 @pytest.fixture
@@ -161,7 +177,7 @@ def phone_page(browser, live_server):
     try:
         yield pg
     finally:
-        context.close()
+        _close(context)
 
 
 def login_as(page, live_server: LiveServer, username: str, password: str = DEMO_PASSWORD) -> None:
