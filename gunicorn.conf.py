@@ -21,6 +21,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("RADBOOK_WEB_THREADS", "8"))
 
+# The access log (when turned on with --access-logfile) names the path, never the query
+# string or the Referer: either may carry what someone searched for (a national ID, a
+# name), and patient data must not reach log files (PDPA). %(U)s is the path without
+# the query, %(D)s the time taken in microseconds. Checked in
+# tests/app/test_no_patient_data_in_urls.py.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(D)sus'
+
 
 def post_worker_init(worker):
     """Move what the app loaded out of the garbage collector's way (``gc.freeze``).

@@ -31,6 +31,7 @@ def serve(no_services: bool) -> None:
 
     from app.demo import DEMO_USERS
     from app.demo_data import DEMO_PASSWORD
+    from app.security import PathOnlyRequestHandler
     from app.services import services
 
     app = current_app._get_current_object()
@@ -43,7 +44,8 @@ def serve(no_services: bool) -> None:
     click.echo(f"\nRadBook: http://{host}:{port}/  (ภาษาไทย; English from the top bar)")
     click.echo(f"Demo logins (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in DEMO_USERS))
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False,
+                   request_handler=PathOnlyRequestHandler)
     finally:
         for stop in stoppers:
             stop()

@@ -84,10 +84,12 @@ def _wants_fhir() -> bool:
 
 
 def _fhir_error(status: int) -> Response:
-    from integrations.fhir.errors import MSG_SERVER, FhirError, operation_outcome
+    from integrations.fhir.errors import MSG_METHOD, MSG_SERVER, FhirError, operation_outcome
     from integrations.fhir.routes import fhir_response
 
-    return fhir_response(operation_outcome(FhirError(status, MSG_SERVER, code=f"http-{status}")),
+    # No route under /fhir matched: an interaction RadBook does not offer.
+    message = MSG_METHOD if status in (404, 405) else MSG_SERVER
+    return fhir_response(operation_outcome(FhirError(status, message, code=f"http-{status}")),
                          status)
 
 

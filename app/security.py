@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+from werkzeug.serving import WSGIRequestHandler
 
 from app.timeutil import utcnow
 
@@ -145,6 +147,17 @@ def _security_headers(response: Response) -> Response:
         headers["Cache-Control"] = "no-store"
         headers.pop("Expires", None)
     return response
+
+
+class PathOnlyRequestHandler(WSGIRequestHandler):
+    """``flask serve``'s access log: method, path and status, never the query string or
+    the Referer (either could carry what someone searched for). gunicorn's equivalent
+    is ``access_log_format`` in ``gunicorn.conf.py``."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = urlsplit(self.path).path
+        self.log("info", '"%s %s %s" %s %s', self.command, path, self.request_version,
+                 getattr(code, "value", code), size)
 
 
 def register(app: Flask) -> None:

@@ -72,10 +72,11 @@ def month_choices() -> list[SelectChoice]:
 
 
 class PatientLookupForm(FlaskForm):
-    """GET search: a national ID, an HN at this hospital, or part of a Thai name."""
+    """Search by a national ID, an HN at this hospital, or part of a Thai name.
 
-    class Meta:
-        csrf = False
+    Sent by POST: what is typed here identifies a patient, and a query string ends up
+    in browser history, proxy and server access logs and Referer headers.
+    """
 
     q = StringField(
         _l("National ID, HN or name"),

@@ -89,13 +89,17 @@ def _patient_or_404(patient_id: int) -> Patient:
 # --- find or register a patient ---------------------------------------------------------
 
 
-@bp.route("/new")
+@bp.route("/new", methods=["GET", "POST"])
 @requester_required
 def new():
-    """Step 1: find the patient by national ID, HN or name; else register them."""
-    form = PatientLookupForm(request.args)
+    """Step 1: find the patient by national ID, HN or name; else register them.
+
+    POST only for the search (patient identifiers never go into a URL); a national
+    ID that is not registered here opens the registration form in the same answer.
+    """
+    form = PatientLookupForm()
     results: list[Patient] | None = None
-    if "q" in request.args and form.validate():
+    if form.validate_on_submit():
         query = form.q.data.strip()
         compact = re.sub(r"[\s-]", "", query)
         if compact.isdigit() and len(compact) >= 10:
@@ -116,7 +120,9 @@ def new():
                     _("No patient with this national ID at your hospital yet: register them."),
                     "info",
                 )
-                return redirect(url_for("requests.register_patient_view", id_value=cid))
+                register = PatientForm(formdata=None)
+                register.id_value.data = cid
+                return render_template("requests/patient_form.html", form=register, patient=None)
         else:
             results = _search_patients(query)
             audit_read("patient.search", results)
@@ -157,8 +163,6 @@ def _search_patients(query: str) -> list[Patient]:
 @requester_required
 def register_patient_view():
     form = PatientForm()
-    if request.method == "GET":
-        form.id_value.data = request.args.get("id_value", "")
     if form.validate_on_submit() and _save_patient(form, None):
         return redirect(url_for("requests.create", patient_id=form.saved_patient.id))
     return render_template("requests/patient_form.html", form=form, patient=None)
