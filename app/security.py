@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from werkzeug.serving import WSGIRequestHandler
 
 from app.timeutil import utcnow
@@ -160,7 +162,30 @@ class PathOnlyRequestHandler(WSGIRequestHandler):
                  getattr(code, "value", code), size)
 
 
+def _redact_database_error(context) -> None:
+    """Strip DETAIL lines from a database error's text.
+
+    ``hide_parameters`` keeps bound values out of SQLAlchemy's message, but PostgreSQL
+    repeats the offending values in its DETAIL ("Key (id_type, id_value)=(NATIONAL_ID,
+    1101…) already exists", "Failing row contains (…)"), and a logged traceback would
+    carry them. The structured diagnostics (``orig.diag``) stay for code that needs them.
+    """
+    orig = context.original_exception
+    text = orig.args[0] if orig.args and isinstance(orig.args[0], str) else ""
+    if "DETAIL:" not in text:
+        return
+    kept = "\n".join(
+        line for line in text.splitlines() if not line.lstrip().startswith("DETAIL:")
+    )
+    orig.args = (kept, *orig.args[1:])
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
+        wrapped.args = (wrapped.args[0].replace(text, kept), *wrapped.args[1:])
+
+
 def register(app: Flask) -> None:
+    if not event.contains(Engine, "handle_error", _redact_database_error):
+        event.listen(Engine, "handle_error", _redact_database_error)
     proxies = app.config.get("RADBOOK_PROXY_COUNT", 0)
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

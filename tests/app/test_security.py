@@ -452,3 +452,25 @@ def test_unknown_fhir_path_answers_json(prod_app, demo):
 
 def test_database_errors_do_not_carry_patient_values(app):
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["hide_parameters"] is True
+
+
+def test_templates_have_no_inline_script_handlers_or_styles():
+    """The CSP allows neither inline script nor inline style: keep the templates so."""
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[2] / "app" / "templates"
+    rules = {
+        "inline <script>": re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),
+        "on* handler": re.compile(r"\son[a-z]+\s*=", re.I),
+        "style attribute": re.compile(r"\sstyle\s*=", re.I),
+        "<style> element": re.compile(r"<style\b", re.I),
+        "javascript: URL": re.compile(r"javascript:", re.I),
+    }
+    found = [
+        f"{path.relative_to(templates)}: {what}"
+        for path in sorted(templates.rglob("*.html"))
+        for what, rule in rules.items()
+        if rule.search(path.read_text(encoding="utf-8"))
+    ]
+    assert len(list(templates.rglob("*.html"))) > 40
+    assert not found, found
