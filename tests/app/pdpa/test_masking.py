@@ -18,7 +18,7 @@ def test_lists_show_the_masked_id_and_the_detail_pages_the_whole_one(app, client
     demo.session.commit()
     cid = appt.patient.id_value
     login(client, "staff.kudrang")
-    lookup = client.get("/requests/new?q=สมศรี").get_data(as_text=True)
+    lookup = client.post("/requests/new", data={"q": "สมศรี"}).get_data(as_text=True)
     assert mask_national_id(cid) in lookup and cid not in lookup
     assert cid not in client.get("/requests").get_data(as_text=True)
     detail = client.get(f"/requests/{appt.request_id}").get_data(as_text=True)
