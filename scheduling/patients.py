@@ -11,7 +11,7 @@ from stdnum.th import pin as thai_pin
 from app.extensions import db
 from app.models import IdentifierType, Patient, PatientHN, Sex
 from scheduling.audit import Actor, record
-from scheduling.errors import ValidationFailed
+from scheduling.errors import Conflict, ValidationFailed
 from scheduling.i18n import N_
 
 # Name prefixes (คำนำหน้านาม) as DOPA registers them: code → (Thai, English).
@@ -238,8 +238,21 @@ def _apply_demographics(
 
 
 def attach_hn(patient: Patient, hospital_id: int, hn: str) -> None:
-    for existing in patient.hospital_numbers:
-        if existing.hospital_id == hospital_id:
-            existing.hn = hn
-            return
-    patient.hospital_numbers.append(PatientHN(hospital_id=hospital_id, hn=hn))
+    """Give ``patient`` the HN ``hn`` at ``hospital_id`` (replacing the one it had there).
+
+    Raises Conflict when another patient holds that HN at that hospital (the unique key
+    would refuse it at commit, as an IntegrityError no adapter can explain).
+    """
+    current = next((r for r in patient.hospital_numbers if r.hospital_id == hospital_id), None)
+    if current is not None and current.hn == hn:
+        return
+    with db.session.no_autoflush:
+        holder = db.session.scalar(select(PatientHN.patient_id).where(
+            PatientHN.hospital_id == hospital_id, PatientHN.hn == hn))
+    if holder is not None and holder != patient.id:
+        raise Conflict(N_("HN %(hn)s already belongs to another patient at this hospital"),
+                       code="hn-taken", hn=hn)
+    if current is not None:
+        current.hn = hn
+    else:
+        patient.hospital_numbers.append(PatientHN(hospital_id=hospital_id, hn=hn))

@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Flask
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 from pynetdicom import evt
 from sqlalchemy import select
@@ -121,6 +122,21 @@ def _missing(ds: Dataset, keywords: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(missing)
 
 
+def _items(ds: Dataset, keyword: str) -> list[Dataset]:
+    """The items of a sequence attribute; [] when absent or empty.
+
+    A scanner can send the attribute with another VR (explicit VR ``LO`` instead of
+    ``SQ``): its value is then text, not items, and the request is refused with
+    0x0106 rather than failing in the handler (found by tests/fuzz).
+    """
+    value = ds.get(keyword)
+    if value is None or value == "" or value == b"":
+        return []
+    if isinstance(value, Sequence) and all(isinstance(item, Dataset) for item in value):
+        return list(value)
+    raise MppsRefused(INVALID_ATTRIBUTE_VALUE, f"{keyword} is not a sequence")
+
+
 def _text(ds: Dataset, keyword: str) -> str:
     value = ds.get(keyword)
     return str(value).strip() if value is not None else ""
@@ -128,7 +144,7 @@ def _text(ds: Dataset, keyword: str) -> str:
 
 def _find_appointment(ds: Dataset, caller: DeviceInfo) -> Appointment | None:
     """The booking the step performs: by Study Instance UID, else accession at the caller's hub."""
-    for item in ds.get("ScheduledStepAttributesSequence") or []:
+    for item in _items(ds, "ScheduledStepAttributesSequence"):
         uid = _text(item, "StudyInstanceUID")
         if uid:
             appointment = db.session.scalar(
@@ -151,7 +167,7 @@ def _find_appointment(ds: Dataset, caller: DeviceInfo) -> Appointment | None:
 
 
 def _study_uid(ds: Dataset) -> str | None:
-    for item in ds.get("ScheduledStepAttributesSequence") or []:
+    for item in _items(ds, "ScheduledStepAttributesSequence"):
         if uid := _text(item, "StudyInstanceUID"):
             return uid
     return None
@@ -160,9 +176,9 @@ def _study_uid(ds: Dataset) -> str | None:
 def performed_series(ds: Dataset) -> list[dict[str, Any]]:
     """Performed Series Sequence as plain JSON-able dicts (what the request page shows)."""
     series = []
-    for item in ds.get("PerformedSeriesSequence") or []:
-        images = len(item.get("ReferencedImageSequence") or [])
-        others = len(item.get("ReferencedNonImageCompositeSOPInstanceSequence") or [])
+    for item in _items(ds, "PerformedSeriesSequence"):
+        images = len(_items(item, "ReferencedImageSequence"))
+        others = len(_items(item, "ReferencedNonImageCompositeSOPInstanceSequence"))
         series.append(
             {
                 "series_instance_uid": _text(item, "SeriesInstanceUID"),
@@ -301,7 +317,7 @@ def _finish_appointment(
         if appointment.status is AppointmentStatus.DISCONTINUED:
             return
         reason = ""
-        for item in mods.get("PerformedProcedureStepDiscontinuationReasonCodeSequence") or []:
+        for item in _items(mods, "PerformedProcedureStepDiscontinuationReasonCodeSequence"):
             reason = _text(item, "CodeMeaning") or _text(item, "CodeValue")
         discontinue_exam(
             actor, now, appointment, reason=reason or "MPPS DISCONTINUED", commit=False

@@ -343,8 +343,16 @@ _JOURNAL_DEFAULTS = {
 
 
 def _row(base: dict, **values) -> dict:
-    """All journal columns for one Core insert (every row of an executemany has the same)."""
-    return {**_JOURNAL_DEFAULTS, **base, **values}
+    """All journal columns for one Core insert (every row of an executemany has the same).
+
+    A NUL (refused by PostgreSQL in text) is journaled as U+2400 SYMBOL FOR NULL, so a
+    message that carried one is kept, and answered, like any other unreadable one.
+    """
+    row = {**_JOURNAL_DEFAULTS, **base, **values}
+    for key, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            row[key] = value.replace("\x00", "\u2400")
+    return row
 
 
 # Built once: on the hot path, building a statement costs several times running it.

@@ -95,6 +95,10 @@ def decode_message(data: bytes) -> tuple[str, str, str]:
         raise Hl7ParseError(
             f"unsupported character set in MSH-18: {msh18!r}", code="103", location="MSH^1^18"
         )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        # Not text in any character set HL7 allows (and PostgreSQL cannot store it).
+        raise Hl7ParseError(f"NUL byte at byte {nul}", code="102", location="MSH")
     if codec == "":
         # Undeclared: HL7 says ASCII, but Thai HIS send Thai without saying which encoding.
         # Valid UTF-8 is almost never valid-looking TIS-620 text by accident, so try it first.
