@@ -54,7 +54,7 @@ def parse_da(value: str) -> date:
     value = value.strip()
     # "YYYY.MM.DD" is the ACR-NEMA form some old scanners still send.
     digits = value.replace(".", "")
-    if len(digits) != 8 or not digits.isdigit():
+    if len(digits) != 8 or not (digits.isascii() and digits.isdigit()):
         raise InvalidMatchingValue(f"bad DA value {value!r}")
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
@@ -68,7 +68,9 @@ def _tm_parts(value: str) -> tuple[time, timedelta]:
     frac = ""
     if "." in value:
         value, frac = value.split(".", 1)
-    if not value.isdigit() or len(value) not in (2, 4, 6) or (frac and not frac.isdigit()):
+    # isascii: "²".isdigit() is true but int() refuses it (found by tests/fuzz)
+    if not (value + frac).isascii() or not value.isdigit() or len(value) not in (2, 4, 6) \
+            or (frac and not frac.isdigit()):
         raise InvalidMatchingValue(f"bad TM value {value!r}")
     hh = int(value[:2])
     mm = int(value[2:4]) if len(value) >= 4 else 0

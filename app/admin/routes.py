@@ -33,6 +33,7 @@ from app.admin.operations import (
     save_procedure,
     save_user,
 )
+from app.args import int_arg
 from app.extensions import db
 from app.hub.formbase import options
 from app.hub.web import actor, flash_error, locale, role_required
@@ -401,7 +402,7 @@ def audit():
         query.options(selectinload(AuditEvent.user)).order_by(
             AuditEvent.at.desc(), AuditEvent.id.desc()
         ),
-        page=_audit_filters().get("page", 1, type=int),
+        page=int_arg("page", 1, _audit_filters()),
         per_page=AUDIT_PAGE_SIZE,
         error_out=False,
     )

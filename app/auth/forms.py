@@ -1,12 +1,13 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.hub.formbase import RadBookForm
 
+from app.hub.formbase import RadBookForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(RadBookForm):
     username = StringField(_l("Username"), validators=[DataRequired(_l("Enter your username")), Length(max=80)])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password"))])
     submit = SubmitField(_l("Log in"))

@@ -27,6 +27,22 @@ WTFORMS_MESSAGES = (
     N_("Number must be at least %(min)s."),
     N_("Number must be at most %(max)s."),
     N_("Field must be between %(min)d and %(max)d characters long."),
+    # WTForms asks for these through ngettext; Thai has one plural form, so each is
+    # looked up as a plain msgid (see _CatalogueTranslations.ngettext).
+    N_("Field must be at least %(min)d character long."),
+    N_("Field must be at least %(min)d characters long."),
+    N_("Field cannot be longer than %(max)d character."),
+    N_("Field cannot be longer than %(max)d characters."),
+    N_("Field must be exactly %(max)d character long."),
+    N_("Field must be exactly %(max)d characters long."),
+    N_("Not a valid float value."),
+    N_("Not a valid datetime value."),
+    N_("Not a valid time value."),
+    N_("Invalid value, must be one of: %(values)s."),
+    N_("Invalid value, can't be any of: %(values)s."),
+    N_("Date must be between %(min)s and %(max)s."),
+    N_("Date must be at least %(min)s."),
+    N_("Date must be at most %(max)s."),
 )
 
 
@@ -37,7 +53,11 @@ class _CatalogueTranslations:
         return get_translations().ugettext(string)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return get_translations().ungettext(singular, plural, n)
+        chosen = singular if n == 1 else plural
+        translated = get_translations().ungettext(singular, plural, n)
+        if translated == chosen:  # no plural entry: the plain msgid (found by tests/fuzz)
+            translated = get_translations().ugettext(chosen)
+        return translated
 
 
 class RadBookForm(FlaskForm):

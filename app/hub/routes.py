@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.args import int_arg
 from app.extensions import db
 from app.hub import bp, capacity_view, queries
 from app.hub.formbase import options
@@ -60,7 +61,7 @@ def _pick(hub) -> tuple[DayPickForm, date, str]:
 def day():
     hub = current_hub()
     form, the_day, modality = _pick(hub)
-    view = queries.day_view(hub, the_day, modality or None, request.args.get("device", type=int))
+    view = queries.day_view(hub, the_day, modality or None, int_arg("device"))
     shown = [a for row in view.detail for a in row.appointments]
     audit_read("hub.day", shown, appointments=[a.id for a in shown], day=the_day.isoformat())
     return render_template(
@@ -152,7 +153,7 @@ def exams():
     strip = queries.bookings_per_day(devices, local_today(), UPCOMING_DAYS)
     total = queries.bookings_per_day(devices, the_day, 1)[the_day]
     pages = max(1, -(-total // EXAMS_PAGE_SIZE))
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    page = min(max(int_arg("page", 1), 1), pages)
     start, end = queries.day_bounds(the_day)
     appointments = queries.appointments_between(
         devices, start, end, limit=EXAMS_PAGE_SIZE, offset=(page - 1) * EXAMS_PAGE_SIZE

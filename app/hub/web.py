@@ -14,6 +14,7 @@ from flask import abort, flash, g, request, session
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.args import int_arg
 from app.extensions import db
 from app.models import Hospital, Interface, Role
 from scheduling.audit import Actor
@@ -71,7 +72,7 @@ def current_hub() -> Hospital:
         if not hospital.is_hub:
             abort(403)
         return hospital
-    wanted = request.args.get("hub", type=int) or session.get("admin_hub_id")
+    wanted = int_arg("hub") or session.get("admin_hub_id")
     hospital = db.session.get(Hospital, wanted) if wanted else None
     if hospital is None or not hospital.is_hub:
         hospital = db.session.scalar(

@@ -6,6 +6,7 @@ from flask import abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.args import row_id
 from app.extensions import db
 from app.main import bp
 from app.models import ImagingRequest
@@ -32,7 +33,7 @@ def request_list():
 
     status_filter = normalise_filter(request.args.get("status"))
     before = request.args.get("before", "")
-    result = request_page(current_user, status_filter, int(before) if before.isdigit() else None)
+    result = request_page(current_user, status_filter, row_id(before))
     audit_read("request.list", result.requests, requests=[r.id for r in result.requests])
     return render_template(
         "main/request_list.html",

@@ -5,6 +5,21 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+MAX_ROW_ID = 2**31 - 1  # INTEGER primary keys on both databases
+
+
+def row_id(text: str | None) -> int | None:
+    """The row id in ``text`` if RadBook could have issued it, else None.
+
+    ``str.isdigit`` alone lets through ``"²"`` (int() refuses it) and ids beyond the
+    database's INTEGER: both were 500s (found by tests/fuzz).
+    """
+    if text and text.isascii() and text.isdigit() and len(text) <= 10:
+        value = int(text)
+        if value <= MAX_ROW_ID:
+            return value
+    return None
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes stored as naive UTC.

@@ -11,7 +11,6 @@ from datetime import date
 
 from flask import g
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
     RadioField,
@@ -23,6 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from app.hub.formbase import RadBookForm
 from app.models import IdentifierType, Priority, Sex
 from app.thaidate import BE_OFFSET, EN_MONTHS_SHORT, THAI_MONTHS_LONG
 from app.timeutil import local_today
@@ -71,7 +71,7 @@ def month_choices() -> list[SelectChoice]:
     return choices([("", _l("Month"))] + [(str(i), name) for i, name in enumerate(names, 1)])
 
 
-class PatientLookupForm(FlaskForm):
+class PatientLookupForm(RadBookForm):
     """Search by a national ID, an HN at this hospital, or part of a Thai name.
 
     Sent by POST: what is typed here identifies a patient, and a query string ends up
@@ -84,7 +84,7 @@ class PatientLookupForm(FlaskForm):
     )
 
 
-class PatientForm(FlaskForm):
+class PatientForm(RadBookForm):
     id_type = SelectField(
         _l("Identifier"),
         choices=choices(
@@ -194,7 +194,7 @@ class PatientForm(FlaskForm):
         self.birth_year_be.data = str(born.year + BE_OFFSET)
 
 
-class RequestForm(FlaskForm):
+class RequestForm(RadBookForm):
     modality = SelectField(_l("Modality"), validators=[Optional()])
     procedure_id = SelectField(
         _l("Procedure"),
@@ -239,7 +239,7 @@ class RequestForm(FlaskForm):
             ) from exc
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(RadBookForm):
     """Cancel a request, or give the reason for moving an appointment."""
 
     reason = TextAreaField(
@@ -248,7 +248,7 @@ class ReasonForm(FlaskForm):
     submit = SubmitField(_l("Confirm"))
 
 
-class BookForm(FlaskForm):
+class BookForm(RadBookForm):
     """One slot chosen from the suggestions or the calendar."""
 
     device_id = HiddenField(validators=[DataRequired()])

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
+from app.args import row_id
 from app.auth.routes import web_actor
 from app.extensions import db
 from app.models import (
@@ -360,8 +361,7 @@ def _parse_day(raw: str | None) -> date | None:
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return row_id(request.args.get(name, ""))
 
 
 def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
@@ -443,11 +443,8 @@ def confirm(request_id: int):
     """Confirm the chosen slot; a slot lost to someone else goes back to fresh suggestions."""
     imaging_request = _own_request_or_404(request_id)
     form = BookForm(request.args) if request.method == "GET" else BookForm()
-    device = (
-        db.session.get(Device, int(form.device_id.data))
-        if (form.device_id.data or "").isdigit()
-        else None
-    )
+    device_id = row_id(form.device_id.data)
+    device = db.session.get(Device, device_id) if device_id is not None else None
     start_at = _parse_start(form.start_at.data)
     if device is None or start_at is None:
         abort(400)

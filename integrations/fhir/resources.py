@@ -33,7 +33,15 @@ from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
 from integrations.fhir.errors import MSG_NOT_FOUND, MSG_OUT_OF_SCOPE, FhirError
 from integrations.fhir.mappers import Built
-from integrations.fhir.search import Params, any_of, bad, date_bounds, date_clause, reference_id
+from integrations.fhir.search import (
+    Params,
+    any_of,
+    bad,
+    date_bounds,
+    date_clause,
+    reference_id,
+    row_id,
+)
 from integrations.fhir.search import token as parse_token
 from scheduling.audit import patient_of
 
@@ -84,10 +92,11 @@ class Handler:
         return self.to_resource(row, client), row
 
     def _get(self, id_: str):
-        if not id_.isdigit():
+        found = row_id(id_)
+        if found is None:
             return None
         base = self.base() if self.base is not None else select(self.model)
-        return db.session.scalar(self._loaded(base.where(self.model.id == int(id_))))
+        return db.session.scalar(self._loaded(base.where(self.model.id == found)))
 
     def search(self, client: FhirClient, params: Params, now: datetime | None = None
                ) -> tuple[list[Built], int]:
@@ -107,7 +116,8 @@ class Handler:
         return {"_id": SearchParam("token", self._id_clause, "logical id"), **self.params}
 
     def _id_clause(self, value: str, client: FhirClient) -> ColumnElement[bool]:
-        return self.model.id == int(value) if value.isdigit() else false()
+        found = row_id(value)
+        return self.model.id == found if found is not None else false()
 
 
 # -- shared clause builders -------------------------------------------------------------

@@ -240,7 +240,7 @@ def _create(resource_type: str) -> Response:
         raise FhirError(415, MSG_MEDIA_TYPE, code="media-type")
     try:
         body = json.loads(request.get_data(as_text=True) or "null")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nesting too deep is not JSON we take
         raise FhirError(400, MSG_BAD_JSON, code="json", detail=str(exc)) from exc
     if not isinstance(body, dict) or body.get("resourceType") != resource_type:
         raise FhirError(400, MSG_WRONG_TYPE, code="resource-type", expected=resource_type)

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, and_, false, not_, or_
 from werkzeug.datastructures import MultiDict
 
+from app.models.types import row_id
 from app.timeutil import local_zone
 from integrations.fhir.errors import MSG_BAD_PARAM, MSG_UNKNOWN_PARAM, FhirError
 
@@ -54,7 +55,7 @@ def _split(value: str) -> list[str]:
 def _int(name: str, raw: str, default: int, maximum: int | None = None) -> int:
     if raw in (None, ""):
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise bad(name)
     value = int(raw)
     return min(value, maximum) if maximum is not None else value
@@ -97,10 +98,9 @@ def reference_id(name: str, value: str, resource_type: str) -> int:
     tail = value.rstrip("/").split("/")
     if len(tail) >= 2 and tail[-2] != resource_type:
         raise bad(name, f"expected a {resource_type} reference")
-    if not tail[-1].isdigit():
-        # an id RadBook never issues matches nothing rather than failing
-        return -1
-    return int(tail[-1])
+    found = row_id(tail[-1])
+    # an id RadBook never issues matches nothing rather than failing
+    return -1 if found is None else found
 
 
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")

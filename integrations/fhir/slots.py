@@ -22,7 +22,7 @@ from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
 from integrations.fhir.errors import MSG_NOT_FOUND, FhirError
 from integrations.fhir.resources import SearchParam
-from integrations.fhir.search import Params, bad, date_bounds, reference_id
+from integrations.fhir.search import Params, bad, date_bounds, reference_id, row_id
 from integrations.fhir.search import token as parse_token
 from scheduling.i18n import N_
 
@@ -42,7 +42,10 @@ def parse_slot_id(slot_id: str) -> SlotKey | None:
     match = SLOT_ID.match(slot_id)
     if not match:
         return None
-    device_id, epoch, procedure_id = (int(g) for g in match.groups())
+    device_id, procedure_id = row_id(match.group(1)), row_id(match.group(3))
+    if device_id is None or procedure_id is None or len(match.group(2)) > 12:
+        return None
+    epoch = int(match.group(2))
     device = db.session.get(Device, device_id)
     procedure = db.session.get(Procedure, procedure_id)
     if device is None or procedure is None or device.modality_code != procedure.modality_code:

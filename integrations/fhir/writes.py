@@ -50,6 +50,7 @@ from integrations.fhir.mappers import Built
 from integrations.fhir.resources import patient as patient_handler
 from integrations.fhir.resources import service_request as request_handler
 from integrations.fhir.search import parse as parse_search
+from integrations.fhir.search import row_id
 from scheduling.i18n import N_
 from scheduling.patients import PREFIXES, find_patient, register_patient
 
@@ -228,7 +229,7 @@ def _resolve_patient(client: FhirClient, subject, contained: dict[str, dict],
         args = _patient_args(client, _validate(FhirPatient, body))
         return register_patient(client.actor, now, commit=False, **args)
     if (id_ := _ref_id(reference, "Patient")) is not None:
-        row = db.session.get(Patient, int(id_)) if id_.isdigit() else None
+        row = db.session.get(Patient, n) if (n := row_id(id_)) is not None else None
         if row is None:
             raise _ref_missing(reference)
     elif subject.identifier is not None:
@@ -273,8 +274,8 @@ def _procedure(code_concept) -> Procedure:
 def _hub(performers) -> int | None:
     for performer in performers or []:
         hospital = None
-        if (id_ := _ref_id(performer.reference, "Organization")) is not None and id_.isdigit():
-            hospital = db.session.get(Hospital, int(id_))
+        if (n := row_id(_ref_id(performer.reference, "Organization") or "")) is not None:
+            hospital = db.session.get(Hospital, n)
         elif performer.identifier is not None and performer.identifier.system == systems.TH_HCODE:
             hospital = db.session.scalar(
                 select(Hospital).where(Hospital.code == performer.identifier.value))
@@ -345,7 +346,7 @@ def _resolve_request(client: FhirClient, references, identifiers=()
     """The request a result or booking is for: basedOn first, then own accession identifiers."""
     for reference in references or []:
         if (id_ := _ref_id(reference.reference, "ServiceRequest")) is not None:
-            row = db.session.get(ImagingRequest, int(id_)) if id_.isdigit() else None
+            row = db.session.get(ImagingRequest, n) if (n := row_id(id_)) is not None else None
             if row is None:
                 raise _ref_missing(reference.reference)
             if not _visible_request(client, row):
@@ -517,8 +518,8 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
     references = list(resource.basedOn or [])
     request_row = None
     for study_ref in resource.study or []:
-        if (id_ := _ref_id(study_ref.reference, "ImagingStudy")) is not None and id_.isdigit():
-            study = db.session.get(Study, int(id_))
+        if (n := row_id(_ref_id(study_ref.reference, "ImagingStudy") or "")) is not None:
+            study = db.session.get(Study, n)
             if study is None:
                 raise _ref_missing(study_ref.reference)
             request_row = study.request

@@ -21,6 +21,7 @@ from app.models import (
     Study,
     StudySource,
 )
+from app.models.types import row_id
 from integrations.hl7.errors import Hl7DataError
 from integrations.hl7.inbound import Handler, Inbound
 from integrations.hl7.message import Segment, parse_datetime
@@ -254,8 +255,8 @@ def find_request(work: Inbound, group: OrderGroup) -> ImagingRequest:
             continue
         namespace = segment.get(3, 2).upper()
         value = segment.get(3, 1)
-        if namespace == FILLER_NAMESPACE and value.isdigit():
-            found = db.session.get(ImagingRequest, int(value))
+        if namespace == FILLER_NAMESPACE and (number := row_id(value)) is not None:
+            found = db.session.get(ImagingRequest, number)
             break
     if found is None:
         accession = group.value(("IPC", 1, 1), ("OBR", 18, 1))

@@ -9,7 +9,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, IntegerField, SelectField, StringField
@@ -17,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
+from app.hub.formbase import RadBookForm
 from app.models import (
     Hl7Charset,
     Hl7Destination,
@@ -145,7 +145,7 @@ def outbox_retry(row_id: int):
     return redirect(url_for("hl7_admin.outbox"))
 
 
-class DestinationForm(FlaskForm):
+class DestinationForm(RadBookForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     host = StringField(_l("Host"), validators=[DataRequired(), Length(max=255)])
     port = IntegerField(_l("Port"), validators=[DataRequired(), NumberRange(1, 65535)])

@@ -74,3 +74,15 @@ def test_an_hn_taken_by_another_patient_in_a_merge_is_an_error(listener):
     [ack] = exchange(listener.port, merge)
     assert msa(ack) == ("AE", "HNT0003")
     assert str(err(ack)[5][0][0]) == "hn-taken"
+
+
+def test_a_filler_number_beyond_integer_is_not_found(listener):
+    """A filler order number (ORC-3, namespace RADBOOK) beyond INTEGER reached the query
+    (an OverflowError, or on PostgreSQL a message "not stored"): now AE not found."""
+    from tests.integrations.hl7.conftest import cid, err, exchange, msa, orm
+
+    message = orm("FILL0001", cid("110000000005"), "PO-F1", control="CA",
+                  filler="99999999999999999999^RADBOOK")
+    [ack] = exchange(listener.port, message)
+    assert msa(ack) == ("AE", "FILL0001")
+    assert str(err(ack)[5][0][0]) == "request-not-found"

@@ -415,3 +415,15 @@ def test_mpps_sequence_sent_as_text_is_refused_not_a_handler_exception(db, netwo
     finally:
         scanner.release()
     assert error_log.messages() == []
+
+
+def test_non_ascii_digits_in_a_time_are_an_invalid_matching_value():
+    """"²".isdigit() is true but int() refuses it: a TM of "²²" raised ValueError in the
+    C-FIND handler instead of answering 0xA900."""
+    from worklist.matching import InvalidMatchingValue, parse_da, parse_time_matching
+
+    for bad in ("²²", "0²", "09.²"):
+        with pytest.raises(InvalidMatchingValue):
+            parse_time_matching(bad)
+    with pytest.raises(InvalidMatchingValue):
+        parse_da("2026112²")
