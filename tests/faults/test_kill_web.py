@@ -64,10 +64,10 @@ def prepare(count: int, destination: bool = True) -> list[Booking]:
 
 def confirm(client: WebClient, booking: Booking) -> None:
     path = f"/requests/{booking.request_id}/confirm"
-    if not client.token:
-        client.get(path + "?" + urlencode({"device_id": booking.device_id,
-                                            "start_at": booking.start_at}))
     try:
+        if not client.token:
+            client.get(path + "?" + urlencode({"device_id": booking.device_id,
+                                                "start_at": booking.start_at}))
         answer = client.post(path, {"device_id": booking.device_id,
                                     "start_at": booking.start_at, "reason": ""})
     except OSError:
