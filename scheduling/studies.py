@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Appointment, ImagingRequest, Study, StudySource
 from scheduling import events
 from scheduling.audit import Actor, record
-from scheduling.errors import NotFound, ValidationFailed
+from scheduling.errors import Conflict, NotFound, ValidationFailed
 from scheduling.i18n import N_
 from scheduling.requests import check_aware, finish, rollback_on_error
 
@@ -95,6 +95,13 @@ def link_study(
             "mpps_status": mpps_status,
         }
         study = db.session.scalar(select(Study).where(Study.study_instance_uid == uid))
+        if study is not None and request is not None and study.request_id != request.id:
+            # Confirming would rewrite another request's study, maybe another hospital's
+            # (an HL7 result or an MPPS naming a Study Instance UID that is not theirs).
+            raise Conflict(
+                N_("This Study Instance UID is already linked to another request"),
+                code="study-elsewhere",
+            )
         created = False
         if study is None:
             if request is None:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -30,6 +31,7 @@ from app.models import (
 )
 from app.pdpa.reads import audit_read
 from app.timeutil import local_today, utcnow
+from scheduling.access import request_scope
 from scheduling.errors import DomainError
 
 scheduler_only = role_required(Role.SCHEDULER)
@@ -186,8 +188,10 @@ def exam(appointment_id: int):
     if appointment is None or appointment.hub_hospital_id != hub.id:
         abort(404)
     req = appointment.request
+    # Only the appointments of requests this user may see: the patient's exams booked by
+    # other hospitals at other hubs are theirs (scheduling/access.py).
     history = db.session.scalars(
-        select(Appointment)
+        request_scope(current_user, select(Appointment).join(Appointment.request))
         .where(Appointment.patient_id == appointment.patient_id, Appointment.id != appointment.id)
         .options(selectinload(Appointment.request).selectinload(ImagingRequest.procedure))
         .order_by(Appointment.start_at.desc())

@@ -9,8 +9,9 @@ from app.timeutil import utcnow
 SECURITY = (
     "Bearer token per client system (Authorization: Bearer <token>). Each token belongs "
     "to one hospital: the client reads and writes that hospital's patients and requests, "
-    "and a hub's client also the requests addressed to the hub. 401 without a valid token, "
-    "403 outside the hospital's scope."
+    "and a hub's client also the requests addressed to the hub. 401 without a valid token; "
+    "a row outside the hospital's scope is answered as one that does not exist (404, or "
+    "422 for a reference)."
 )
 ERRORS = (
     "Errors are OperationOutcome: issue.details.text in Thai (for the user), "

@@ -53,6 +53,8 @@ class FhirError(Exception):
         self.params = params
         self.detail = detail  # extra English diagnostics (e.g. the validator's words)
         self.expression = expression
+        # Set by ``as_if_missing``: answered as a missing row, audited as a denial.
+        self.denied = False
         super().__init__(message % params if params else message)
 
     def english(self) -> str:
@@ -98,7 +100,6 @@ MSG_BAD_TOKEN = N_("The bearer token is not valid")
 MSG_UNKNOWN_TYPE = N_("RadBook does not serve the resource type %(type)s")
 MSG_METHOD = N_("This interaction is not supported")
 MSG_NOT_FOUND = N_("%(type)s/%(id)s was not found")
-MSG_OUT_OF_SCOPE = N_("%(type)s/%(id)s belongs to another hospital")
 MSG_BAD_JSON = N_("The request body is not valid JSON")
 MSG_BAD_RESOURCE = N_("The resource is not valid FHIR %(type)s")
 MSG_WRONG_TYPE = N_("Expected a %(expected)s resource")
@@ -107,3 +108,11 @@ MSG_ACCEPT = N_("RadBook answers in application/fhir+json only")
 MSG_UNKNOWN_PARAM = N_("Unknown search parameter %(name)s")
 MSG_BAD_PARAM = N_("The search parameter %(name)s has an invalid value")
 MSG_SERVER = N_("Internal server error")
+
+
+def as_if_missing(missing: FhirError) -> FhirError:
+    """Another hospital's row is answered exactly as a row that does not exist (FHIR's
+    security page allows 404 for 403, so that an id does not confirm the row is there);
+    the route still audits the attempt as ``fhir.denied``."""
+    missing.denied = True
+    return missing

@@ -31,7 +31,7 @@ from app.models import (
 )
 from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
-from integrations.fhir.errors import MSG_NOT_FOUND, MSG_OUT_OF_SCOPE, FhirError
+from integrations.fhir.errors import MSG_NOT_FOUND, FhirError, as_if_missing
 from integrations.fhir.mappers import Built
 from integrations.fhir.search import (
     Params,
@@ -80,15 +80,15 @@ class Handler:
     def read(self, client: FhirClient, id_: str, now: datetime | None = None
              ) -> tuple[Built, Any]:
         row = self._get(id_)
+        missing = FhirError(404, MSG_NOT_FOUND, code="not-found", type=self.resource_type,
+                            id=id_)
         if row is None:
-            raise FhirError(404, MSG_NOT_FOUND, code="not-found",
-                            type=self.resource_type, id=id_)
+            raise missing
         visible = db.session.scalar(
             self.query(client).with_only_columns(self.model.id).where(self.model.id == row.id)
         )
         if visible is None:
-            raise FhirError(403, MSG_OUT_OF_SCOPE, code="out-of-scope",
-                            type=self.resource_type, id=id_)
+            raise as_if_missing(missing)
         return self.to_resource(row, client), row
 
     def _get(self, id_: str):

@@ -83,9 +83,11 @@ def _negotiate_and_authenticate() -> None:
 def _fhir_error(error: FhirError) -> Response:
     db.session.rollback()
     client = g.get("fhir_client")
-    if client is not None and error.status == 403:
-        # Reaching for another hospital's rows is worth a line in the audit trail.
-        record(client.actor, "fhir.denied", utcnow(), path=request.path, code=error.code)
+    if client is not None and (error.status == 403 or error.denied):
+        # Reaching for another hospital's rows is worth a line in the audit trail (the
+        # client was answered as if the row did not exist).
+        record(client.actor, "fhir.denied", utcnow(), path=request.path,
+               code="out-of-scope" if error.denied else error.code)
         db.session.commit()
     headers = {}
     if error.status == 401:

@@ -45,7 +45,7 @@ from app.models import (
 )
 from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
-from integrations.fhir.errors import MSG_BAD_RESOURCE, MSG_OUT_OF_SCOPE, FhirError
+from integrations.fhir.errors import MSG_BAD_RESOURCE, FhirError, as_if_missing
 from integrations.fhir.mappers import Built
 from integrations.fhir.resources import patient as patient_handler
 from integrations.fhir.resources import service_request as request_handler
@@ -230,17 +230,17 @@ def _resolve_patient(client: FhirClient, subject, contained: dict[str, dict],
         return register_patient(client.actor, now, commit=False, **args)
     if (id_ := _ref_id(reference, "Patient")) is not None:
         row = db.session.get(Patient, n) if (n := row_id(id_)) is not None else None
-        if row is None:
-            raise _ref_missing(reference)
+        missing = _ref_missing(reference)
     elif subject.identifier is not None:
         row = _patient_by_identifier(client, subject.identifier.system or "",
                                      subject.identifier.value or "")
-        if row is None:
-            raise _ref_missing(f"Patient?identifier={subject.identifier.value}")
+        missing = _ref_missing(f"Patient?identifier={subject.identifier.value}")
     else:
         raise _required("subject")
+    if row is None:
+        raise missing
     if not _visible_patient(client, row):
-        raise FhirError(403, MSG_OUT_OF_SCOPE, code="out-of-scope", type="Patient", id=row.id)
+        raise as_if_missing(missing)
     return row
 
 
@@ -350,8 +350,7 @@ def _resolve_request(client: FhirClient, references, identifiers=()
             if row is None:
                 raise _ref_missing(reference.reference)
             if not _visible_request(client, row):
-                raise FhirError(403, MSG_OUT_OF_SCOPE, code="out-of-scope",
-                                type="ServiceRequest", id=row.id)
+                raise as_if_missing(_ref_missing(reference.reference))
             return row, None
         if reference.identifier is not None:
             found = _request_by_identifier(client, reference.identifier)
@@ -517,17 +516,17 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
                         value=resource.status)
     references = list(resource.basedOn or [])
     request_row = None
+    study_reference = ""
     for study_ref in resource.study or []:
         if (n := row_id(_ref_id(study_ref.reference, "ImagingStudy") or "")) is not None:
             study = db.session.get(Study, n)
             if study is None:
                 raise _ref_missing(study_ref.reference)
-            request_row = study.request
+            request_row, study_reference = study.request, study_ref.reference
     if request_row is None or references:
         request_row, _appointment = _resolve_request(client, references, resource.identifier)
     elif not _visible_request(client, request_row):
-        raise FhirError(403, MSG_OUT_OF_SCOPE, code="out-of-scope", type="ServiceRequest",
-                        id=request_row.id)
+        raise as_if_missing(_ref_missing(study_reference))
     text = _report_text(resource)
     if not text:
         raise FhirError(422, MSG_NO_REPORT_TEXT, code="no-report-text")

@@ -31,7 +31,8 @@ from integrations.hl7.patients import (
     read_identifiers,
     read_pid,
 )
-from scheduling.errors import NotFound
+from scheduling.access import hospital_patient_scope, hospital_request_scope
+from scheduling.errors import NotAllowed, NotFound
 from scheduling.i18n import N_
 from scheduling.patients import attach_hn, register_patient
 
@@ -103,14 +104,46 @@ def handle_adt_merge(work: Inbound) -> None:
                               "(MRG-1)"), hl7_code="101", location="MRG^1^1", code="no-mrg")
     survivor_ids = read_identifiers(pid, 3)
     prior_ids = read_identifiers(mrg, 1)
-    survivor = find_by_ids(survivor_ids, work.hospital_id)
-    prior = find_by_ids(prior_ids, work.hospital_id)
+    # A patient the sender may not see (scheduling/access.py) counts as unknown: a
+    # message must not merge, move or re-identify another hospital's patient.
+    survivor = _seen_by_sender(work, find_by_ids(survivor_ids, work.hospital_id))
+    prior = _seen_by_sender(work, find_by_ids(prior_ids, work.hospital_id))
+    if prior is not None and _has_requests_hidden_from_sender(work, prior):
+        # The merge would move (or re-identify) requests the sender cannot see: e.g. a hub
+        # merging away a patient who was also sent to another hub by another hospital.
+        raise NotAllowed(
+            N_("The patient in MRG also has requests of other hospitals; ask the RadBook "
+               "administrator to merge them"),
+            code="merge-other-hospitals",
+        )
     patient = merge_patient_identifiers(
         work.actor, work.now, survivor=survivor, prior=prior, hospital_id=work.hospital_id,
         hn=survivor_ids.hn, id_type=survivor_ids.id_type, id_value=survivor_ids.id_value,
         commit=False,
     )
     work.patient_id = patient.id
+
+
+def _seen_by_sender(work: Inbound, patient: Patient | None) -> Patient | None:
+    """The patient if the sending hospital sees them (its HN, or as a hub a request
+    addressed to it), else None."""
+    if patient is None:
+        return None
+    sender = db.session.get(Hospital, work.hospital_id)
+    scope = hospital_patient_scope(work.hospital_id, as_hub=sender.is_hub,
+                                   query=select(Patient.id))
+    return patient if db.session.scalar(scope.where(Patient.id == patient.id)) else None
+
+
+def _has_requests_hidden_from_sender(work: Inbound, patient: Patient) -> bool:
+    sender = db.session.get(Hospital, work.hospital_id)
+    seen = hospital_request_scope(work.hospital_id, as_hub=sender.is_hub,
+                                  query=select(ImagingRequest.id))
+    return db.session.scalar(
+        select(ImagingRequest.id).where(
+            ImagingRequest.patient_id == patient.id, ImagingRequest.id.not_in(seen)
+        ).limit(1)
+    ) is not None
 
 
 # --- orders -----------------------------------------------------------------------------------

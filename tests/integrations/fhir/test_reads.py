@@ -98,10 +98,13 @@ def test_patient_read_shows_cid_hn_and_thai_name(kudrang):
 
 def test_kudrang_cannot_read_kosum_patient(kudrang, db):
     kosum_patient = patient_named("ประเสริฐ")
-    code, thai, english, error = outcome(kudrang.get(f"Patient/{kosum_patient.id}"), 403)
-    assert (code, error) == ("forbidden", "out-of-scope")
-    assert thai == f"Patient/{kosum_patient.id} เป็นข้อมูลของโรงพยาบาลอื่น"
-    assert english == f"Patient/{kosum_patient.id} belongs to another hospital"
+    # Answered as if it did not exist: the id must not confirm that the row is there.
+    code, thai, english, error = outcome(kudrang.get(f"Patient/{kosum_patient.id}"), 404)
+    assert (code, error) == ("not-found", "not-found")
+    assert english == f"Patient/{kosum_patient.id} was not found"
+    missing = outcome(kudrang.get("Patient/987654"), 404)
+    assert (missing[0], missing[3]) == (code, error)
+    assert missing[1] == thai.replace(str(kosum_patient.id), "987654")
     denied = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "fhir.denied"))
     assert denied.actor == "fhir:demo-his-kudrang" and denied.interface is Interface.FHIR
     # nor find it by its national ID
@@ -130,7 +133,7 @@ def test_patient_search(kudrang, kosum):
 
 def test_hub_sees_patients_of_requests_addressed_to_it(hub, network, now):
     somsri = patient_named("สมศรี")
-    assert outcome(hub.get(f"Patient/{somsri.id}"), 403)[3] == "out-of-scope"
+    assert outcome(hub.get(f"Patient/{somsri.id}"), 404)[3] == "not-found"
     make_request(now, patient=somsri)
     patient = parsed(hub.get(f"Patient/{somsri.id}"))
     # the hub sees Kud Rang's HN? No: only its own and the hubs' HNs.
@@ -172,12 +175,12 @@ def test_service_request_read(kudrang, booked):
 
 def test_service_request_scope(kudrang, kosum, hub, booked, network, now):
     request = booked[0]
-    assert outcome(kosum.get(f"ServiceRequest/{request.id}"), 403)[3] == "out-of-scope"
+    assert outcome(kosum.get(f"ServiceRequest/{request.id}"), 404)[3] == "not-found"
     assert parsed(kosum.get("ServiceRequest")).total == 0
     assert ids(parsed(hub.get("ServiceRequest"))) == [str(request.id)]
     # a request Kud Rang addresses elsewhere is not the Mahasarakham hub's business
     other = make_request(now, patient=patient_named("บุญเลิศ"), placer="KR-2", hub="10671")
-    assert outcome(hub.get(f"ServiceRequest/{other.id}"), 403)[3] == "out-of-scope"
+    assert outcome(hub.get(f"ServiceRequest/{other.id}"), 404)[3] == "not-found"
     assert set(ids(parsed(kudrang.get("ServiceRequest")))) == {str(request.id), str(other.id)}
 
 
@@ -247,7 +250,7 @@ def test_appointment_read_and_search(kudrang, kosum, booked, db):
     assert ids(parsed(kudrang.get("Appointment?identifier=MKH0001"))) == me
     assert ids(parsed(kudrang.get(
         f"Appointment?identifier={systems.appointment_code_system()}|ABC001"))) == me
-    assert outcome(kosum.get(f"Appointment/{appointment.id}"), 403)[3] == "out-of-scope"
+    assert outcome(kosum.get(f"Appointment/{appointment.id}"), 404)[3] == "not-found"
     assert parsed(kosum.get("Appointment")).total == 0
 
 
@@ -272,7 +275,7 @@ def test_imaging_study_read_and_search(kudrang, kosum, booked):
     assert ids(parsed(kudrang.get(f"ImagingStudy?patient=Patient/{request.patient_id}"))) == me
     assert ids(parsed(kudrang.get("ImagingStudy?status=available&modality=US"))) == me
     assert ids(parsed(kudrang.get("ImagingStudy?status=registered"))) == []
-    assert outcome(kosum.get(f"ImagingStudy/{study.id}"), 403)[3] == "out-of-scope"
+    assert outcome(kosum.get(f"ImagingStudy/{study.id}"), 404)[3] == "not-found"
 
 
 def test_diagnostic_report_only_once_reported(kudrang, kosum, booked, db):
@@ -296,7 +299,7 @@ def test_diagnostic_report_only_once_reported(kudrang, kosum, booked, db):
     assert ids(parsed(kudrang.get("DiagnosticReport?identifier=MKH0001&status=final"))) == me
     assert ids(parsed(kudrang.get("DiagnosticReport?date=2026-11-23"))) == me
     assert ids(parsed(kudrang.get("DiagnosticReport?status=preliminary"))) == []
-    assert outcome(kosum.get(f"DiagnosticReport/{request.id}"), 403)[3] == "out-of-scope"
+    assert outcome(kosum.get(f"DiagnosticReport/{request.id}"), 404)[3] == "not-found"
 
 
 def test_reads_and_searches_are_audited(kudrang, booked, db):

@@ -89,7 +89,7 @@ def test_create_patient(kudrang, kosum, db):
     assert row.prefix == "MR" and row.given_name_en  # romanised by the domain
     event = events(db, "patient.register")[-1]
     assert event.interface is Interface.FHIR and event.actor == "fhir:demo-his-kudrang"
-    assert outcome(kosum.get(f"Patient/{patient.id}"), 403)[3] == "out-of-scope"
+    assert outcome(kosum.get(f"Patient/{patient.id}"), 404)[3] == "not-found"
 
 
 def test_create_patient_conditionally(kudrang):
@@ -166,8 +166,8 @@ def test_service_request_for_a_patient_by_identifier_or_contained(kudrang, db):
 def test_service_request_errors(kudrang):
     somsri = {"reference": f"Patient/{patient_named('สมศรี').id}"}
     kosum_patient = {"reference": f"Patient/{patient_named('ประเสริฐ').id}"}
-    assert outcome(kudrang.post("ServiceRequest", order(kosum_patient)), 403)[3] == (
-        "out-of-scope")
+    assert outcome(kudrang.post("ServiceRequest", order(kosum_patient)), 422)[3] == (
+        "reference-not-found")
     assert outcome(kudrang.post("ServiceRequest", order({"reference": "Patient/99999"})),
                    422)[3] == "reference-not-found"
     assert outcome(kudrang.post("ServiceRequest", order(somsri, code="XX-NOPE")), 422)[3] == (
@@ -261,8 +261,8 @@ def test_booking_errors(kudrang, kosum, network, now):
     request = parsed(kudrang.post("ServiceRequest", order(
         {"reference": f"Patient/{somsri.id}"})), 201)
     slot = free_slots(kudrang)[0]
-    assert outcome(kosum.post("Appointment", booking(slot.id, request.id)), 403)[3] == (
-        "out-of-scope")
+    assert outcome(kosum.post("Appointment", booking(slot.id, request.id)), 422)[3] == (
+        "reference-not-found")
     ct_slot = free_slots(kudrang, code="CT-BRAIN")[0]
     assert outcome(kudrang.post("Appointment", booking(ct_slot.id, request.id)), 422)[3] == (
         "slot-procedure")
@@ -362,8 +362,8 @@ def test_imaging_study_by_accession_identifier(kudrang, scheduled, db):
 def test_imaging_study_errors(kudrang, kosum, scheduled):
     request_id, appointment = scheduled
     assert outcome(kosum.post("ImagingStudy", study_body(
-        "1.2.3", based_on={"reference": f"ServiceRequest/{request_id}"})), 403)[3] == (
-        "out-of-scope")
+        "1.2.3", based_on={"reference": f"ServiceRequest/{request_id}"})), 422)[3] == (
+        "reference-not-found")
     assert outcome(kosum.post("ImagingStudy", study_body(
         "1.2.3", accession=appointment.accession_number)), 422)[3] == "no-request"
     no_uid = study_body("1.2.3", based_on={"reference": f"ServiceRequest/{request_id}"})
@@ -431,8 +431,8 @@ def test_diagnostic_report_attaches_to_the_request(hub, kudrang, scheduled, db):
 def test_diagnostic_report_errors(hub, kosum, scheduled):
     request_id, _appointment = scheduled
     based_on = {"basedOn": [{"reference": f"ServiceRequest/{request_id}"}]}
-    assert outcome(kosum.post("DiagnosticReport", report_body("x", **based_on)), 403)[3] == (
-        "out-of-scope")
+    assert outcome(kosum.post("DiagnosticReport", report_body("x", **based_on)), 422)[3] == (
+        "reference-not-found")
     empty = report_body("", **based_on)
     assert outcome(hub.post("DiagnosticReport", empty), 422)[3] == "no-report-text"
     assert outcome(hub.post("DiagnosticReport", {**report_body("x", **based_on),
