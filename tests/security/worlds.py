@@ -151,6 +151,10 @@ class Worlds:
         the worlds it requested and, as a hub, those addressed to it."""
         return self._hidden(lambda world: code in PLAN[world][:2])
 
+    def hidden_markers_for_hub(self, code: str) -> dict[str, list[str]]:
+        """The same for a scanner: it sees the worlds booked at its hub."""
+        return self._hidden(lambda world: PLAN[world][1] == code)
+
     def _hidden(self, visible) -> dict[str, list[str]]:
         # A world's patient markers are hidden only when none of the patient's worlds shows.
         hidden: dict[str, list[str]] = {}
