@@ -438,6 +438,9 @@ def _run_rules(app, w, actor, tally, client, hidden, state, db_state, watch) -> 
         methods = sorted(m for m in rule.methods if m in ("GET", "POST"))
         if spec.access == TOKEN:
             methods = ["GET", "POST"]
+        if rule.rule == "/login" and actor != "anonymous":
+            # One failed login (anonymous's) is enough; more would trip login throttling.
+            methods = ["GET"]
         kinds = {arg: spec.params.get(arg) or PARAM_KINDS[arg] for arg in path_arguments(rule)}
         per_arg = []
         for arg, kind in kinds.items():
