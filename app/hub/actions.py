@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
@@ -33,6 +34,7 @@ from app.pdpa.reads import audit_read
 from app.timeutil import local_today, to_local, utcnow
 from scheduling import booking
 from scheduling import requests as request_ops
+from scheduling.access import can_view_request
 from scheduling.availability import find_slots, warning_message
 from scheduling.errors import DomainError
 
@@ -62,10 +64,18 @@ def _hub_request(request_id: int) -> ImagingRequest:
 def _hub_appointment(appointment_id: int) -> Appointment:
     hub = current_hub()
     appointment = db.session.get(Appointment, appointment_id)
-    if appointment is None or appointment.hub_hospital_id != hub.id:
+    if appointment is None or not hub_may_see(appointment, hub):
         abort(404)
     audit_read("appointment.view", [appointment], entity=appointment, page=request.endpoint)
     return appointment
+
+
+def hub_may_see(appointment: Appointment, hub) -> bool:
+    """A booking at this hub whose request the user may still see: a request moved to
+    another hub leaves its old (MOVED) row here, but the request is that hub's now."""
+    return appointment.hub_hospital_id == hub.id and can_view_request(
+        current_user, appointment.request
+    )
 
 
 def _run(operation, *args, **kwargs):

@@ -183,9 +183,11 @@ def exams():
 @bp.route("/exams/<int:appointment_id>")
 @hub_staff
 def exam(appointment_id: int):
+    from app.hub.actions import hub_may_see
+
     hub = current_hub()
     appointment = db.session.get(Appointment, appointment_id)
-    if appointment is None or appointment.hub_hospital_id != hub.id:
+    if appointment is None or not hub_may_see(appointment, hub):
         abort(404)
     req = appointment.request
     # Only the appointments of requests this user may see: the patient's exams booked by

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import (
     Appointment,
+    AppointmentStatus,
     Hospital,
     ImagingRequest,
     Patient,
@@ -338,7 +339,13 @@ def find_request(work: Inbound, group: OrderGroup) -> ImagingRequest:
 def _sender_may_touch(work: Inbound, request: ImagingRequest) -> bool:
     if work.hospital_id in (request.requesting_hospital_id, request.hub_hospital_id):
         return True
-    return any(a.hub_hospital_id == work.hospital_id for a in request.appointments)
+    # A hub that performed (part of) the exam may still report on it; one whose booking
+    # was moved away or cancelled has no part in the request any more.
+    return any(
+        a.hub_hospital_id == work.hospital_id
+        and a.status not in (AppointmentStatus.MOVED, AppointmentStatus.CANCELLED)
+        for a in request.appointments
+    )
 
 
 def study_uid(group: OrderGroup) -> str:

@@ -121,8 +121,10 @@ def _patient_form(w: Worlds, target: Target | None) -> dict:
 
 
 def _request_form(w: Worlds, target: Target | None) -> dict:
-    world = w["KM"]
-    return {"procedure_id": world.procedure_id, "hub_hospital_id": str(w.hospitals[MKH]),
+    # To the hub the patient's world already uses: a request to another hub would (rightly)
+    # show that hub the patient, and the hand-written visibility table would be out of date.
+    world = w[target.world] if target is not None and target.world else w["KM"]
+    return {"procedure_id": world.procedure_id, "hub_hospital_id": str(world.hub_id),
             "priority": "ROUTINE", "indication": "ทดสอบ", "requesting_clinician": "หมอทดสอบ",
             "modality": ""}
 
@@ -133,7 +135,7 @@ def _move_form(w: Worlds, target: Target | None) -> dict:
 
 
 def _confirm_form(w: Worlds, target: Target | None) -> dict:
-    device_id, start = w.free_slots[MKH]
+    device_id, start = _slot(w, target)  # at the request's own hub (see _request_form)
     return {"device_id": device_id, "start_at": start, "reason": REASON}
 
 
@@ -329,7 +331,9 @@ def targets(w: Worlds, kind: str) -> list[Target]:
         return [world_target(n, x.request_id, "request") for n, x in w.worlds.items()] + [
             world_target(n, x.open_request_id, "open request") for n, x in w.worlds.items()]
     if kind == "appointment":
-        return [world_target(n, x.appointment_id, "appointment") for n, x in w.worlds.items()]
+        return [world_target(n, x.appointment_id, "appointment") for n, x in w.worlds.items()] + [
+            world_target(n, x.moved_appointment_id, "moved-away appointment")
+            for n, x in w.worlds.items() if x.moved_appointment_id is not None]
     if kind == "patient":
         by_patient: dict[int, list[str]] = {}
         for n, x in w.worlds.items():

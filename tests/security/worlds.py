@@ -54,7 +54,7 @@ from app.models import (
 from app.timeutil import local_datetime, local_today, utcnow
 from scheduling.audit import Actor
 from scheduling.availability import find_slots
-from scheduling.booking import book
+from scheduling.booking import book, reschedule
 from scheduling.capacity import add_closure, create_quota
 from scheduling.patients import national_id_check_digit, register_patient
 from scheduling.requests import create_request
@@ -73,6 +73,9 @@ VISIBLE_TO: dict[str, set[str]] = {
     "KU": {"staff.kudrang", "scheduler.udn", "radiologist.udn"},
     "SM": {"staff.kosum", "scheduler.mkh", "radiologist.mkh"},
     "CU": {"scheduler.udn", "radiologist.udn"},
+    # Booked at MKH, then moved by the requester to UDN: MKH keeps its old (MOVED) row,
+    # but the request, its report and its patient are UDN's now.
+    "SX": {"staff.kosum", "scheduler.udn", "radiologist.udn"},
 }
 # Which hub's capacity objects (devices, templates, quotas, closures) a user manages.
 HUB_OF: dict[str, str] = {
@@ -92,12 +95,15 @@ PLAN = {
     "KU": (KUDRANG, UDN, None, "UDN_CT1", "K"),
     "SM": (KOSUM, MKH, "US-UPABD", "MKH_US1", "S"),
     "CU": (CHIANG_YUEN, UDN, None, "UDN_CT1", "C"),
+    "SX": (KOSUM, UDN, None, "UDN_CT2", "X"),
 }
+MOVED_FROM = {"SX": "MKH_CT1"}  # world: where it was booked first
 # patient key: (12-digit ID stem, Thai given name (a marker), HN, hospital, born)
 PATIENTS = {
     "K": ("190010000017", "กุดรังลับยิ่ง", "KRSECRET1", KUDRANG, date(1970, 2, 3)),
     "S": ("190010000025", "โกสุมลับยิ่ง", "KSSECRET1", KOSUM, date(1981, 4, 5)),
     "C": ("190010000033", "เชียงยืนลับยิ่ง", "CYSECRET1", CHIANG_YUEN, date(1992, 6, 7)),
+    "X": ("190010000041", "ย้ายไปลับยิ่ง", "KSSECRET2", KOSUM, date(1965, 8, 9)),
 }
 
 
@@ -112,6 +118,7 @@ class World:
     request_id: int  # booked, with a study and a report
     open_request_id: int  # submitted, not booked: in the hub's inbox
     appointment_id: int
+    moved_appointment_id: int | None  # the booking it was moved from, at another hub
     device_id: int
     procedure_id: int
     reply_id: int
@@ -223,10 +230,21 @@ def build_worlds() -> Worlds:
             indication=f"ข้อบ่งชี้ลับ-{name}-ZX9", requesting_clinician=f"หมอลับ-{name}",
             placer_order_number=f"PLC{name}7301", commit=False,
         )
+        moved = None
+        if name in MOVED_FROM:
+            first = _device(MOVED_FROM[name])
+            slot = find_slots(now, procedure, requesting_hospital_id=request.requesting_hospital_id,
+                              patient=patient, device_id=first.id, date_from=day, limit=1)[0]
+            moved = book(SETUP, now, request, first, slot.start_at, commit=False)
         slot = find_slots(now, procedure, requesting_hospital_id=request.requesting_hospital_id,
-                          patient=patient, device_id=device.id, date_from=day, limit=1)[0]
+                          patient=patient, device_id=device.id, date_from=day, limit=1,
+                          exclude_appointment_id=moved.id if moved else None)[0]
         day = local_today(slot.start_at) if not worlds else day
-        appointment = book(SETUP, now, request, device, slot.start_at, commit=False)
+        if moved is not None:
+            appointment = reschedule(SETUP, now, moved, device, slot.start_at,
+                                     reason="ย้ายไปโรงพยาบาลอื่น", commit=False)
+        else:
+            appointment = book(SETUP, now, request, device, slot.start_at, commit=False)
         link_study(SETUP, now, source=StudySource.HL7,
                    study_instance_uid=appointment.study_instance_uid,
                    appointment=appointment, request=request, commit=False)
@@ -250,6 +268,7 @@ def build_worlds() -> Worlds:
             name=name, requester_id=request.requesting_hospital_id,
             hub_id=request.hub_hospital_id, patient_id=patient.id, request_id=request.id,
             open_request_id=open_request.id, appointment_id=appointment.id,
+            moved_appointment_id=moved.id if moved is not None else None,
             device_id=device.id, procedure_id=procedure.id, reply_id=reply.id,
             patient_cid=patient.id_value,
             patient_birth=born, day=local_today(appointment.start_at),
