@@ -245,6 +245,7 @@ ROUTES: dict[str, Route] = {
     "/admin/": Route(),
     "/admin/audit": Route(),
     "/admin/audit.csv": Route(),
+    "/admin/privacy/export": Route(form=lambda w, t: {"identifier": w["SM"].patient_cid}),
     "/admin/hospitals": Route(),
     "/admin/hospitals/new": Route(),
     "/admin/hospitals/<int:hospital_id>": Route(),
