@@ -66,5 +66,7 @@ def table_counts() -> dict[str, int]:
 def report(request, interface: str, line: str) -> None:
     """Write a figure to the terminal even when output is captured (``pytest -q``)."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"[access matrix] {interface}: {line}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"[access matrix] {interface}: {line}")

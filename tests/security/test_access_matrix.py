@@ -64,6 +64,7 @@ class Route:
     queries: Callable[[Worlds], list[dict]] | None = None
     form: Callable[[Worlds, Target | None], dict] | None = None
     form_target: str | None = None
+    posts: Callable[[Worlds], list[dict]] | None = None  # several POST bodies to try
     why: str = ""
     params: dict[str, str] = field(default_factory=dict)  # parameter -> target kind
 
@@ -200,12 +201,13 @@ ROUTES: dict[str, Route] = {
     # -- everyone logged in ---------------------------------------------------------------
     "/": Route(),
     "/logout": Route(),
+    "/account/password": Route(),
     "/help/": Route(),
     "/help/<slug>": Route(),
     "/requests": Route(queries=_request_filters),
     "/requests/<int:request_id>": Route(),
     # -- requesters ---------------------------------------------------------------------
-    "/requests/new": Route(queries=_patient_searches),
+    "/requests/new": Route(posts=_patient_searches),
     "/requests/patients/new": Route(form=_patient_form),
     "/requests/patients/<int:patient_id>/edit": Route(form=_patient_form),
     "/requests/patients/<int:patient_id>/request": Route(form=_request_form),
@@ -467,66 +469,69 @@ def _run_rules(app, w, actor, tally, client, hidden, state, db_state, watch) -> 
                     form_targets = [_missing(spec.form_target), *targets(w, spec.form_target)]
                 query_sets = (spec.queries(w) if spec.queries else [{}]) if method == "GET" \
                     else [{}]
-                for form_target in form_targets:
-                    for query in query_sets:
-                        target = object_targets[0] if object_targets else form_target
-                        data = {}
-                        if method == "POST" and spec.form is not None:
-                            data = spec.form(w, target)
-                        full = url + ("?" + urlencode(query) if query else "")
-                        visible = target is None or (actor != "anonymous"
-                                                     and target.visible_to(actor))
-                        check_write = method == "POST" and (not visible or actor == "anonymous")
-                        before = db_state() if check_write else None
-                        writes_before = watch.writes
-                        if spec.access == TOKEN:
-                            response = client.open(full, method=method,
-                                                   headers={"Accept": "application/fhir+json"})
-                        elif method == "POST":
-                            response = client.post(full, data=data)
-                        else:
-                            response = client.get(full)
-                        tally.tried += 1
-                        status = response.status_code
-                        body = _strip_echo(response.get_data(as_text=True),
-                                           {**query, **data})
-                        location = response.headers.get("Location", "")
-                        if status >= 500:
-                            tally.fail(actor, method, full, f"server error {status}")
-                        for leak in _leaks(body + _strip_echo(location, {**query, **data}),
-                                           hidden):
-                            tally.fail(actor, method, full, f"shows {leak} ({status})")
-                        if spec.access == TOKEN:
-                            if status != 401:
-                                tally.fail(actor, method, full,
-                                           f"FHIR without a token answered {status}, not 401")
-                        elif actor == "anonymous" and spec.access != PUBLIC and not (
-                            status == 302 and "/login" in location
-                        ):
+                bodies = spec.posts(w) if method == "POST" and spec.posts else [None]
+                for form_target, query, body in itertools.product(form_targets, query_sets,
+                                                                   bodies):
+                    target = object_targets[0] if object_targets else form_target
+                    data = body or {}
+                    if method == "POST" and spec.form is not None:
+                        data = spec.form(w, target)
+                    full = url + ("?" + urlencode(query) if query else "")
+                    visible = target is None or (actor != "anonymous"
+                                                 and target.visible_to(actor))
+                    # (a public route may write, e.g. the login throttle's counter)
+                    check_write = method == "POST" and spec.access != PUBLIC and (
+                        not visible or actor == "anonymous")
+                    before = db_state() if check_write else None
+                    writes_before = watch.writes
+                    if spec.access == TOKEN:
+                        response = client.open(full, method=method,
+                                               headers={"Accept": "application/fhir+json"})
+                    elif method == "POST":
+                        response = client.post(full, data=data)
+                    else:
+                        response = client.get(full)
+                    tally.tried += 1
+                    status = response.status_code
+                    body = _strip_echo(response.get_data(as_text=True),
+                                       {**query, **data})
+                    location = response.headers.get("Location", "")
+                    if status >= 500:
+                        tally.fail(actor, method, full, f"server error {status}")
+                    for leak in _leaks(body + _strip_echo(location, {**query, **data}),
+                                       hidden):
+                        tally.fail(actor, method, full, f"shows {leak} ({status})")
+                    if spec.access == TOKEN:
+                        if status != 401:
                             tally.fail(actor, method, full,
-                                       f"anonymous got {status}, not a redirect to /login")
-                        if target is not None and target.missing:
-                            missing_status = status
-                        elif target is not None and not visible and actor != "anonymous":
-                            if status not in (403, 404) and target is not form_target:
-                                tally.fail(actor, method, full,
-                                           f"{target.label} answered {status}, not 404/403")
-                            elif missing_status is not None and status != missing_status:
-                                tally.fail(actor, method, full,
-                                           f"{target.label} answered {status} but a missing "
-                                           f"one {missing_status}: confirms it exists")
-                        elif target is not None and visible and status < 400:
-                            key = f"{method} {rule.rule}"
-                            tally.own_ok[key] = tally.own_ok.get(key, 0) + 1
-                        wrote = watch.writes != writes_before
-                        if check_write and wrote:
-                            after = fingerprint()
-                            if after != before:
-                                what = target.label if target is not None else "no object"
-                                tally.fail(actor, method, full, f"changed the database ({what})")
-                            state["fp"] = after
-                        elif wrote:
-                            state["fp"] = None
+                                       f"FHIR without a token answered {status}, not 401")
+                    elif actor == "anonymous" and spec.access != PUBLIC and not (
+                        status == 302 and "/login" in location
+                    ):
+                        tally.fail(actor, method, full,
+                                   f"anonymous got {status}, not a redirect to /login")
+                    if target is not None and target.missing:
+                        missing_status = status
+                    elif target is not None and not visible and actor != "anonymous":
+                        if status not in (403, 404) and target is not form_target:
+                            tally.fail(actor, method, full,
+                                       f"{target.label} answered {status}, not 404/403")
+                        elif missing_status is not None and status != missing_status:
+                            tally.fail(actor, method, full,
+                                       f"{target.label} answered {status} but a missing "
+                                       f"one {missing_status}: confirms it exists")
+                    elif target is not None and visible and status < 400:
+                        key = f"{method} {rule.rule}"
+                        tally.own_ok[key] = tally.own_ok.get(key, 0) + 1
+                    wrote = watch.writes != writes_before
+                    if check_write and wrote:
+                        after = fingerprint()
+                        if after != before:
+                            what = target.label if target is not None else "no object"
+                            tally.fail(actor, method, full, f"changed the database ({what})")
+                        state["fp"] = after
+                    elif wrote:
+                        state["fp"] = None
 
 
 def test_exam_page_history_shows_only_requests_the_user_may_see(app, worlds):
