@@ -76,8 +76,6 @@ def run_scanner(port: int, exams: list[Exam], stop: threading.Event | None = Non
     ae.add_requested_context(ModalityPerformedProcedureStep)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
     assoc = ae.associate("127.0.0.1", port, ae_title="RADBOOK")
-    # pynetdicom leaves the socket of an association reset by a killed peer open.
-    sock = assoc.dul.socket.socket if assoc.dul.socket is not None else None
     try:
         for exam in exams:
             for step, send in (("create", lambda e: assoc.send_n_create(
@@ -93,8 +91,11 @@ def run_scanner(port: int, exams: list[Exam], stop: threading.Event | None = Non
     finally:
         if assoc.is_established:
             assoc.release()
-        elif sock is not None:
-            sock.close()
+        # pynetdicom leaves the socket of an association reset (or refused) by a killed
+        # peer open; whatever happened, this scanner is done with it.
+        transport = assoc.dul.socket
+        if transport is not None and transport.socket is not None:
+            transport.socket.close()
 
 
 def scanners(port: int, exams: list[Exam], stop: threading.Event | None = None):

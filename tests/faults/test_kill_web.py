@@ -9,6 +9,7 @@ are posted again: each request ends with exactly one appointment.
 
 from __future__ import annotations
 
+import http.client
 import re
 import threading
 from dataclasses import dataclass, field
@@ -62,6 +63,11 @@ def prepare(count: int, destination: bool = True) -> list[Booking]:
     return bookings
 
 
+# A server killed mid-answer shows up as a reset socket (OSError) or as a cut status
+# line or body (http.client.HTTPException): either way the client had no answer.
+NO_ANSWER = (OSError, http.client.HTTPException)
+
+
 def confirm(client: WebClient, booking: Booking) -> None:
     path = f"/requests/{booking.request_id}/confirm"
     try:
@@ -70,7 +76,7 @@ def confirm(client: WebClient, booking: Booking) -> None:
                                                 "start_at": booking.start_at}))
         answer = client.post(path, {"device_id": booking.device_id,
                                     "start_at": booking.start_at, "reason": ""})
-    except OSError:
+    except NO_ANSWER:
         booking.outcome = "lost"
         return
     match = SLIP.search(answer.location) if answer.status == 302 else None
@@ -86,7 +92,7 @@ def run_clients(port: int, bookings: list[Booking], clients: int, tally: Tally |
         client = WebClient(port, timeout=60)
         try:
             client.login("staff.kudrang")
-        except OSError:
+        except NO_ANSWER:
             return
         for booking in share:
             if stop is not None and stop.is_set():
