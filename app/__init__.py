@@ -13,7 +13,9 @@ from werkzeug.routing import IntegerConverter
 
 from app.config import INSTANCE_DIR, Config
 from app.extensions import babel, csrf, db, login_manager, migrate
-from app.models.types import MAX_ROW_ID
+from scheduling import clock
+from scheduling.db import db as core_db
+from scheduling.models.types import MAX_ROW_ID
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,14 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.config.from_object(config_class)
     INSTANCE_DIR.mkdir(exist_ok=True)
 
+    clock.configure(
+        timezone=app.config["RADBOOK_TIMEZONE"],
+        offset_seconds=app.config["RADBOOK_CLOCK_OFFSET_SECONDS"],
+    )
+    from app import tables  # noqa: F401  (every package's tables, before the mappers are used)
+
     db.init_app(app)
+    core_db.bind(db.session)
     # Batch mode so column changes work on SQLite; compare types so drift is caught.
     migrate.init_app(
         app, db, directory=str(INSTANCE_DIR.parent / "migrations"),
@@ -94,8 +103,9 @@ def create_app(config_class: type[Config] = Config) -> Flask:
 
     add_job(app, "login-throttle-purge", purge_job, "interval", hours=1)
 
-    for register in _optional_registrations():
-        register(app)
+    from app.wiring import register_all
+
+    register_all(app)
 
     from app import cli
 
@@ -119,34 +129,3 @@ def create_app(config_class: type[Config] = Config) -> Flask:
         g.locale = select_locale()
 
     return app
-
-
-def _optional_registrations():
-    """Blueprints and CLI groups that live in the adapter packages.
-
-    Each adapter package exposes ``init_app(app)``; listing them here keeps the
-    factory the one place that decides what is wired in.
-    """
-    import importlib
-
-    for module_name in (
-        "app.db_outage",
-        "app.jobs",
-        "app.requests",
-        "app.hub",
-        "app.admin",
-        "app.pdpa",
-        "app.dashboard",
-        "integrations.fhir",
-        "integrations.hl7",
-        "integrations.line",
-        "worklist",
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        if hasattr(module, "init_app"):
-            yield module.init_app

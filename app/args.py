@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-from app.models.types import MAX_ROW_ID, row_id
+from scheduling.models.types import MAX_ROW_ID, row_id
 
 __all__ = ["int_arg", "row_id"]
 

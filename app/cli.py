@@ -57,7 +57,7 @@ def db_is_empty() -> None:
     from sqlalchemy import func, select
 
     from app.extensions import db
-    from app.models import Hospital
+    from scheduling.models import Hospital
 
     raise SystemExit(0 if not db.session.scalar(select(func.count(Hospital.id))) else 1)
 

@@ -41,6 +41,9 @@ class Config:
     RADBOOK_HOST = os.environ.get("RADBOOK_HOST", "127.0.0.1")
     RADBOOK_PORT = int(os.environ.get("RADBOOK_PORT", "5000"))
     RADBOOK_TIMEZONE = os.environ.get("RADBOOK_TIMEZONE", "Asia/Bangkok")
+    # Seconds added to the machine's clock (scheduling.clock): set by the test suite for
+    # the servers it starts, and usable for a training copy that lives on another day.
+    RADBOOK_CLOCK_OFFSET_SECONDS = float(os.environ.get("RADBOOK_CLOCK_OFFSET_SECONDS", "0"))
 
     DICOM_AE_TITLE = os.environ.get("DICOM_AE_TITLE", "RADBOOK")
     DICOM_PORT = int(os.environ.get("DICOM_PORT", "11112"))

@@ -18,15 +18,14 @@ import logging
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import force_locale, gettext
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.extensions import db, login_manager
+from scheduling.db import OUTAGE_ERRORS, OUTAGE_RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_SECONDS = 30
-UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+RETRY_AFTER_SECONDS = OUTAGE_RETRY_AFTER_SECONDS
+UNAVAILABLE = OUTAGE_ERRORS
 
 
 def _texts(locale: str) -> dict[str, str]:

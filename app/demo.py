@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 
 from app import demo_data as data
 from app.extensions import db
-from app.models import (
-    ApiClient,
+from integrations.fhir.models import ApiClient
+from scheduling.audit import Actor
+from scheduling.clock import utcnow
+from scheduling.models import (
     Device,
     DicomCharset,
     Hospital,
@@ -27,8 +29,6 @@ from app.models import (
     Sex,
     User,
 )
-from app.timeutil import utcnow
-from scheduling.audit import Actor
 from scheduling.patients import find_patient, national_id_check_digit, register_patient
 
 DEMO_ACTOR = Actor(interface=Interface.CLI, name="demo-load")

@@ -6,7 +6,7 @@ the MOPH health-facility registry before loading real hospitals.
 
 from __future__ import annotations
 
-from app.models import DicomCharset, HospitalLevel
+from scheduling.models import DicomCharset, HospitalLevel
 
 MKH_CODE = "10707"
 

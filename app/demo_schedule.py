@@ -19,7 +19,19 @@ from sqlalchemy import func, select
 
 from app import demo_data as data
 from app.extensions import db
-from app.models import (
+from scheduling.audit import Actor
+from scheduling.availability import find_slots
+from scheduling.booking import book, complete_exam, mark_arrived, start_exam
+from scheduling.capacity import (
+    WindowSpec,
+    create_quota,
+    create_template,
+    prefill_public_holidays,
+    set_closure_active,
+)
+from scheduling.clock import local_datetime, local_today
+from scheduling.errors import DomainError
+from scheduling.models import (
     CapacityTemplate,
     Closure,
     ClosureKind,
@@ -33,18 +45,6 @@ from app.models import (
     Quota,
     Sex,
 )
-from app.timeutil import local_datetime, local_today
-from scheduling.audit import Actor
-from scheduling.availability import find_slots
-from scheduling.booking import book, complete_exam, mark_arrived, start_exam
-from scheduling.capacity import (
-    WindowSpec,
-    create_quota,
-    create_template,
-    prefill_public_holidays,
-    set_closure_active,
-)
-from scheduling.errors import DomainError
 from scheduling.patients import find_patient, national_id_check_digit, register_patient
 from scheduling.requests import accept_request, create_request, reject_request
 

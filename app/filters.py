@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, g
 
-from app import thaidate
 from app.labels import label
+from scheduling import thaidate
 from scheduling.patients import format_national_id, mask_national_id, prefix_text
 
 

@@ -6,15 +6,8 @@ from enum import Enum
 
 from flask_babel import gettext
 
-from app.models import (
-    AppointmentStatus,
-    HospitalLevel,
-    Priority,
-    RequestStatus,
-    Role,
-    Sex,
-)
 from scheduling.i18n import N_
+from scheduling.models import AppointmentStatus, HospitalLevel, Priority, RequestStatus, Role, Sex
 
 LABELS: dict[Enum, str] = {
     RequestStatus.DRAFT: N_("Draft"),

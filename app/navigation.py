@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app, url_for
 from flask_babel import gettext
 
-from app.models import Role, User
+from scheduling.models import Role, User
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.serving import WSGIRequestHandler
 
-from app.timeutil import utcnow
+from scheduling.clock import utcnow
 
 # Pages: everything from our own origin, nothing inline, no plugins, no framing.
 # ``img-src data:`` is not needed (QR codes and charts are inline <svg>).

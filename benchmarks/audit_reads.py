@@ -41,9 +41,9 @@ def main() -> None:
     from sqlalchemy import select, text
 
     from app.extensions import db
-    from app.models import AuditEvent, Interface
     from benchmarks.dicom_mwl import make_app, reset_and_migrate
     from scheduling.audit import Actor, record_read
+    from scheduling.models import AuditEvent, Interface
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/audit.sqlite"
     app = make_app(url)

@@ -47,7 +47,7 @@ def make_requests(app, count: int, seed: int, run: int) -> list[int]:
     from sqlalchemy import insert, select
 
     from app.extensions import db
-    from app.models import ImagingRequest, Patient, Procedure
+    from scheduling.models import ImagingRequest, Patient, Procedure
 
     rng = random.Random(seed)
     with app.app_context():
@@ -77,8 +77,8 @@ def plan_offers(app, request_ids: list[int], seed: int) -> list[tuple[int, list]
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import Device, ImagingRequest
     from scheduling.availability import find_slots
+    from scheduling.models import Device, ImagingRequest
 
     rng = random.Random(seed)
     plans = []
@@ -104,11 +104,11 @@ def client_loop(app, request_ids: list[int], plans: list, deadline_start, second
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import Device, ImagingRequest, Interface
     from scheduling.audit import Actor
     from scheduling.availability import find_slots
     from scheduling.booking import book
     from scheduling.errors import Conflict
+    from scheduling.models import Device, ImagingRequest, Interface
 
     actor = Actor(interface=Interface.CLI, name="bench")
     rng = random.Random(seed)

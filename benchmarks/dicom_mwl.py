@@ -150,7 +150,7 @@ def load_network(app) -> dict:
     from sqlalchemy import insert
 
     from app.extensions import db
-    from app.models import (
+    from scheduling.models import (
         Device,
         DicomCharset,
         Hospital,
@@ -253,7 +253,13 @@ def add_steps(app, ids: dict, plan: Plan, start: int, stop: int) -> None:
     from sqlalchemy import insert, text
 
     from app.extensions import db
-    from app.models import Appointment, AppointmentStatus, ImagingRequest, Priority, RequestStatus
+    from scheduling.models import (
+        Appointment,
+        AppointmentStatus,
+        ImagingRequest,
+        Priority,
+        RequestStatus,
+    )
 
     now = datetime.now(UTC)
     requests, appointments = [], []
@@ -310,7 +316,7 @@ def write_wl_files(app, directory: Path, start: int, stop: int) -> None:
     from pydicom.dataset import FileMetaDataset
 
     from app.extensions import db
-    from app.models import Appointment
+    from scheduling.models import Appointment
     from worklist import mwl
     from worklist.devices import load_devices
 

@@ -33,7 +33,7 @@ def setup(url: str, pacs_port: int):
 
     from app.demo import load_demo
     from app.extensions import db
-    from app.models import Hl7Destination
+    from integrations.hl7.models import Hl7Destination
     from tests.conftest import reset_schema
 
     app = make_app(url)
@@ -90,7 +90,7 @@ def web_round(service, figures: Figures, rng: random.Random, size: int) -> None:
     from sqlalchemy import func, select
 
     from app.extensions import db
-    from app.models import Appointment
+    from scheduling.models import Appointment
     from tests.faults import invariants
     from tests.faults.test_kill_web import Booking, Tally, prepare, run_clients
 
@@ -121,7 +121,7 @@ def hl7_round(service, figures: Figures, rng: random.Random, size: int, first: i
     from sqlalchemy import func, select
 
     from app.extensions import db
-    from app.models import ImagingRequest
+    from scheduling.models import ImagingRequest
     from tests.faults import invariants
     from tests.faults.test_kill_hl7 import orders, send_all
 
@@ -155,9 +155,10 @@ def dicom_round(service, figures: Figures, rng: random.Random, per_scanner: int,
     from sqlalchemy import func, select
 
     from app.extensions import db
-    from app.models import Appointment, AppointmentStatus, PerformedProcedureStep
+    from scheduling.models import Appointment, AppointmentStatus
     from tests.faults import invariants
     from tests.faults.test_kill_dicom import SUCCESS, booked_exams, scanners
+    from worklist.models import PerformedProcedureStep
 
     exams = booked_exams(per_scanner, round_)
     stop = threading.Event()
@@ -197,7 +198,8 @@ def jobs_round(service, figures: Figures, rng: random.Random, size: int, pacs, l
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import Hl7OutboxMessage, LineOutboxStatus, OutboxStatus
+    from integrations.hl7.models import Hl7OutboxMessage, OutboxStatus
+    from integrations.line.models import LineOutboxStatus
     from tests.faults import harness, invariants
     from tests.faults.test_kill_jobs import book_linked_patients, outbox_rows
 

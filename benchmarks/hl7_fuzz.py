@@ -41,8 +41,9 @@ def main() -> None:
     from app.config import Config
     from app.demo import load_network
     from app.extensions import db
-    from app.models import Hl7InboundMessage, ImagingRequest, Patient
     from integrations.hl7 import _warm_up, make_listener
+    from integrations.hl7.models import Hl7InboundMessage
+    from scheduling.models import ImagingRequest, Patient
     from tests.conftest import reset_schema
     from tests.fuzz import hl7_cases
 

@@ -94,8 +94,9 @@ def main() -> None:
     from app.config import Config
     from app.demo import load_network
     from app.extensions import db
-    from app.models import Hl7InboundMessage, Hl7Outcome, ImagingRequest
     from integrations.hl7 import _warm_up, make_listener
+    from integrations.hl7.models import Hl7InboundMessage, Hl7Outcome
+    from scheduling.models import ImagingRequest
     from tests.conftest import reset_schema
 
     tmp = tempfile.TemporaryDirectory()

@@ -37,8 +37,8 @@ PASSWORD = "bench-password-2569"
 def _bench_user(app) -> tuple[int, int]:
     """A scheduler at the hub with the most devices; returns (hub id, its device count)."""
     from app.extensions import db
-    from app.models import Device, Role, User
-    from app.timeutil import utcnow
+    from scheduling.clock import utcnow
+    from scheduling.models import Device, Role, User
 
     with app.app_context():
         hub_id, devices = db.session.execute(
@@ -121,7 +121,7 @@ def measure(url: str, rounds: int) -> None:
     print(f"database: {url.split('://')[0]}  hub id {hub_id} with {device_count} devices")
     with app.app_context():
         from app.extensions import db
-        from app.models import Appointment
+        from scheduling.models import Appointment
 
         total = db.session.scalar(select(func.count(Appointment.id)))
     print(f"appointments in the database: {total:,}")

@@ -77,7 +77,11 @@ def build(count: int) -> None:
     from sqlalchemy import text
 
     from app.extensions import db
-    from app.models import (
+    from integrations.line import linking, outbox
+    from integrations.line.models import LinePatientLink
+    from integrations.line.settings import ReminderRule
+    from scheduling.clock import utcnow
+    from scheduling.models import (
         Appointment,
         AppointmentStatus,
         Device,
@@ -85,15 +89,11 @@ def build(count: int) -> None:
         HospitalLevel,
         IdentifierType,
         ImagingRequest,
-        LinePatientLink,
         Modality,
         Patient,
         Procedure,
         RequestStatus,
     )
-    from app.timeutil import utcnow
-    from integrations.line import linking, outbox
-    from integrations.line.settings import ReminderRule
     from scheduling.patients import national_id_check_digit
 
     app = make_app()
@@ -175,8 +175,8 @@ def reset_outbox() -> None:
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import LineOutbox, LineOutboxStatus
-    from app.timeutil import utcnow
+    from integrations.line.models import LineOutbox, LineOutboxStatus
+    from scheduling.clock import utcnow
 
     app = make_app()
     with app.app_context():
@@ -232,7 +232,7 @@ def check(standin_url: str) -> dict:
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import LineOutbox, LineOutboxStatus
+    from integrations.line.models import LineOutbox, LineOutboxStatus
 
     accepted = get_json(standin_url + "/_standin/accepted")
     stats = get_json(standin_url + "/_standin/stats")

@@ -47,9 +47,9 @@ def build(url: str, appointments: int) -> None:
         from flask_migrate import upgrade
 
         from app.extensions import db
-        from app.models import Interface
         from scheduling.audit import Actor
         from scheduling.capacity import prefill_public_holidays
+        from scheduling.models import Interface
         from tests.conftest import reset_schema
 
         started = clock.perf_counter()

@@ -48,8 +48,8 @@ def ensure_requester(hospital_id: int) -> None:
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import Role, User
-    from app.timeutil import utcnow
+    from scheduling.clock import utcnow
+    from scheduling.models import Role, User
 
     user = db.session.scalar(select(User).where(User.username == USERNAME))
     if user is None:
@@ -148,7 +148,7 @@ def main() -> None:
         from sqlalchemy import func, select
 
         from app.extensions import db
-        from app.models import ImagingRequest
+        from scheduling.models import ImagingRequest
 
         hospital_id = HUBS + 1  # a community hospital
         total = db.session.scalar(select(func.count(ImagingRequest.id)))

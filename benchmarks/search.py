@@ -25,8 +25,8 @@ def run(url: str, searches: int, warmup: int, freeze: bool = True) -> dict:
     app = make_app(url)
     with app.app_context():
         from app.extensions import db
-        from app.models import Patient, Procedure
         from scheduling.availability import find_slots
+        from scheduling.models import Patient, Procedure
 
         procedures = {p.modality_code: p.id for p in db.session.query(Procedure)}
         modalities = list(DEVICES)

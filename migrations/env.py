@@ -49,7 +49,7 @@ def get_metadata():
 
 def render_item(type_, obj, autogen_context):
     """Write our TypeDecorators as their plain SQL type: revisions must not import app code."""
-    from app.models.types import UTCDateTime
+    from scheduling.models.types import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime()"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, exists, or_, select
 
-from app.models import ImagingRequest, Patient, PatientHN, Role, User
+from scheduling.models import ImagingRequest, Patient, PatientHN, Role, User
 
 
 def request_scope(user: User, query: Select | None = None) -> Select:
@@ -71,7 +71,7 @@ def hospital_patient_scope(
 
 
 def can_view_patient(user: User, patient: Patient) -> bool:
-    from app.extensions import db
+    from scheduling.db import db
 
     return (
         db.session.scalar(patient_scope(user, select(Patient.id)).where(Patient.id == patient.id))

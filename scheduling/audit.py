@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, insert, or_, select
 
-from app.extensions import db
-from app.models import AuditEvent, AuditEventPatient, Interface, User
+from scheduling.db import db
+from scheduling.models import AuditEvent, AuditEventPatient, Interface, User
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import Device, Hospital, Patient, Priority, Procedure
-from app.timeutil import local_zone
+from scheduling.clock import local_zone
+from scheduling.db import db
 from scheduling.i18n import N_, translate
+from scheduling.models import Device, Hospital, Patient, Priority, Procedure
 from scheduling.rules import SlotRules, iter_grid, last_day, local_day
 
 # How many days to load at a time: one day is enough when it has free slots (the

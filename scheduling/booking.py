@@ -40,8 +40,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.extensions import db
-from app.models import (
+from scheduling import events
+from scheduling.audit import Actor, record
+from scheduling.db import db
+from scheduling.errors import Conflict, NotFound, ValidationFailed
+from scheduling.i18n import N_
+from scheduling.locks import lock_appointment, lock_for_booking, lock_request
+from scheduling.models import (
     AccessionCounter,
     Appointment,
     AppointmentStatus,
@@ -50,11 +55,6 @@ from app.models import (
     ImagingRequest,
     RequestStatus,
 )
-from scheduling import events
-from scheduling.audit import Actor, record
-from scheduling.errors import Conflict, NotFound, ValidationFailed
-from scheduling.i18n import N_
-from scheduling.locks import lock_appointment, lock_for_booking, lock_request
 from scheduling.requests import (
     check_aware,
     finish,

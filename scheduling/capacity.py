@@ -12,8 +12,11 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import or_, select
 
-from app.extensions import db
-from app.models import (
+from scheduling.audit import Actor, record
+from scheduling.db import db
+from scheduling.errors import NotAllowed, ValidationFailed
+from scheduling.i18n import N_
+from scheduling.models import (
     Appointment,
     CapacityTemplate,
     CapacityWindow,
@@ -24,9 +27,6 @@ from app.models import (
     Priority,
     Quota,
 )
-from scheduling.audit import Actor, record
-from scheduling.errors import NotAllowed, ValidationFailed
-from scheduling.i18n import N_
 from scheduling.overlap import db_overlaps
 from scheduling.requests import check_aware, finish, require_hub_side, rollback_on_error
 from scheduling.rules import (
@@ -269,7 +269,7 @@ def set_closure_active(actor: Actor, now: datetime, closure: Closure, active: bo
 
 
 def _require_admin_or_system(actor: Actor) -> None:
-    from app.models import Role
+    from scheduling.models import Role
 
     user = actor.user
     if user is not None and user.role is not Role.ADMIN:

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import Appointment, Device, ImagingRequest, Patient
+from scheduling.db import db
+from scheduling.models import Appointment, Device, ImagingRequest, Patient
 
 
 def _sqlite_begin_immediate() -> bool:

@@ -29,8 +29,9 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import (
+from scheduling.capacity import closures_between, quota_usage
+from scheduling.db import db
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     CapacityTemplate,
@@ -40,7 +41,6 @@ from app.models import (
     Hospital,
     ImagingRequest,
 )
-from scheduling.capacity import closures_between, quota_usage
 from scheduling.rules import day_bounds, local_day, pick_template, window_times
 
 # Holds or held its slot: everything but cancelled and moved.

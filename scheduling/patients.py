@@ -8,11 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 from stdnum.th import pin as thai_pin
 
-from app.extensions import db
-from app.models import IdentifierType, Patient, PatientHN, Sex
 from scheduling.audit import Actor, record
+from scheduling.db import db
 from scheduling.errors import Conflict, ValidationFailed
 from scheduling.i18n import N_
+from scheduling.models import IdentifierType, Patient, PatientHN, Sex
 
 # Name prefixes (คำนำหน้านาม) as DOPA registers them: code → (Thai, English).
 PREFIXES: dict[str, tuple[str, str]] = {

@@ -14,8 +14,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import (
+from scheduling import events
+from scheduling.audit import Actor, record
+from scheduling.db import db
+from scheduling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from scheduling.i18n import N_
+from scheduling.locks import lock_request
+from scheduling.models import (
     AppointmentStatus,
     Hospital,
     ImagingRequest,
@@ -25,11 +30,6 @@ from app.models import (
     RequestStatus,
     Role,
 )
-from scheduling import events
-from scheduling.audit import Actor, record
-from scheduling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from scheduling.i18n import N_
-from scheduling.locks import lock_request
 from scheduling.states import LIVE_APPOINTMENT_STATUSES, transition
 
 _ORDER_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"

@@ -36,8 +36,9 @@ from operator import sub
 
 from sqlalchemy import DateTime, String, and_, or_, select, type_coerce
 
-from app.extensions import db
-from app.models import (
+from scheduling.clock import local_datetime, local_zone
+from scheduling.db import db
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     CapacityTemplate,
@@ -48,7 +49,6 @@ from app.models import (
     Procedure,
     Quota,
 )
-from app.timeutil import local_datetime, local_zone
 from scheduling.overlap import db_overlaps, overlaps
 
 # Appointments that occupy their slot. Beyond the live ones, a completed or
@@ -229,7 +229,7 @@ class TemplateRow:
 
 
 def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
-    from app.models import CapacityWindow
+    from scheduling.models import CapacityWindow
 
     t = CapacityTemplate
     connection = db.session.connection()

@@ -21,10 +21,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import TypeVar
 
-from app.models import AppointmentStatus as A
-from app.models import RequestStatus as R
 from scheduling.errors import Conflict
 from scheduling.i18n import N_, translate
+from scheduling.models import AppointmentStatus as A
+from scheduling.models import RequestStatus as R
 
 REQUEST_TRANSITIONS: dict[R, frozenset[R]] = {
     R.DRAFT: frozenset({R.SUBMITTED, R.CANCELLED}),

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import db
-from app.models import Appointment, ImagingRequest, Study, StudySource
 from scheduling import events
 from scheduling.audit import Actor, record
+from scheduling.db import db
 from scheduling.errors import Conflict, NotFound, ValidationFailed
 from scheduling.i18n import N_
+from scheduling.models import Appointment, ImagingRequest, Study, StudySource
 from scheduling.requests import check_aware, finish, rollback_on_error
 
 

@@ -18,6 +18,12 @@ from sqlalchemy import text
 from app import create_app
 from app.config import TestConfig
 from app.extensions import db as _db
+from scheduling import clock
+
+# The instant every test starts at (a Saturday morning in Bangkok, 02:00 UTC = 09:00 ICT:
+# the brief's "today"). The one clock is set to it before each test and runs on from
+# there, so the suite sees the same dates whatever day the machine thinks it is.
+SUITE_NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -125,8 +131,15 @@ def client(app, db):
 
 @pytest.fixture
 def now() -> datetime:
-    # A Saturday morning in Bangkok (02:00 UTC = 09:00 ICT): the brief's "today".
-    return datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+    return SUITE_NOW
+
+
+@pytest.fixture(autouse=True)
+def _suite_clock():
+    """Every process-wide "now" (web, DICOM, HL7, LINE, jobs) starts at SUITE_NOW."""
+    clock.travel(SUITE_NOW)
+    yield
+    clock.reset()
 
 
 def login(client, username: str, password: str = "radbook-demo"):

@@ -13,6 +13,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from scheduling.hosting import AdapterHost
+
 worklist_cli = AppGroup("worklist", help="DICOM Modality Worklist / MPPS / echo SCP.")
 
 # Settings beyond DESIGN.md's DICOM_AE_TITLE / DICOM_PORT (docs/deploy.md lists them).
@@ -56,14 +58,11 @@ def _start_service(app: Flask) -> Callable[[], None]:
     return start_server(app).stop
 
 
-def init_app(app: Flask) -> None:
-    from app.services import add_service
+def init_app(app: Flask, host: AdapterHost) -> None:
+    from worklist import pacs_query
 
     for key, default in DEFAULTS.items():
         app.config.setdefault(key, os.environ.get(key, default))
     app.cli.add_command(worklist_cli)
-    add_service(app, "dicom", _start_service)
-
-    from worklist import pacs_query
-
-    pacs_query.configure(app)
+    host.add_service("dicom", _start_service)
+    pacs_query.configure(app, host)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from app.models import DicomCharset
+from scheduling.models import DicomCharset
 
 # What goes in (0008,0005); ASCII is the default repertoire and is sent as no value.
 SPECIFIC_CHARACTER_SET: dict[DicomCharset, str] = {

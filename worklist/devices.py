@@ -17,8 +17,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db
-from app.models import Device, DicomCharset, Hospital, PatientIdPolicy
+from scheduling.db import db
+from scheduling.models import Device, DicomCharset, Hospital, PatientIdPolicy
 
 log = logging.getLogger(__name__)
 

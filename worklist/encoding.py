@@ -20,7 +20,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from app.models import DicomCharset
+from scheduling.models import DicomCharset
 
 # VRs whose text goes through the Specific Character Set (PS3.5 6.1.2.3).
 CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT", "PN"})

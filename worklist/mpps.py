@@ -25,21 +25,15 @@ from pynetdicom import evt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
-    Interface,
-    MppsStatus,
-    PerformedProcedureStep,
-    StudySource,
-)
-from app.timeutil import utcnow
 from scheduling.audit import Actor
 from scheduling.booking import complete_exam, discontinue_exam, start_exam
+from scheduling.clock import utcnow
+from scheduling.db import db
 from scheduling.errors import DomainError
+from scheduling.models import Appointment, AppointmentStatus, Interface, StudySource
 from scheduling.studies import link_study
 from worklist.devices import DeviceDirectory, DeviceInfo
+from worklist.models import MppsStatus, PerformedProcedureStep
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from pydicom.tag import Tag
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
-from app.extensions import db
-from app.models import (
+from scheduling.db import db
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Device,

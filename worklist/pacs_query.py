@@ -27,19 +27,14 @@ from pynetdicom import AE
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 from sqlalchemy import exists, or_, select
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
-    Interface,
-    PacsQueryState,
-    Study,
-    StudySource,
-)
-from app.timeutil import utcnow
 from scheduling.audit import Actor
+from scheduling.clock import utcnow
+from scheduling.db import db
 from scheduling.errors import DomainError
+from scheduling.hosting import AdapterHost
+from scheduling.models import Appointment, AppointmentStatus, Interface, Study, StudySource
 from scheduling.studies import link_study
+from worklist.models import PacsQueryState
 
 log = logging.getLogger(__name__)
 
@@ -301,15 +296,12 @@ def _link(
     db.session.commit()
 
 
-def configure(app: Flask) -> None:
+def configure(app: Flask, host: AdapterHost) -> None:
     """Settings from the environment; the job only when a PACS is configured."""
-    from app.jobs import add_job
-
     for key, default in DEFAULTS.items():
         app.config.setdefault(key, os.environ.get(key, default))
     if PacsSettings.from_config(app.config) is not None:
-        add_job(
-            app,
+        host.add_job(
             JOB_ID,
             check_pacs,
             "interval",

@@ -29,10 +29,10 @@ from pynetdicom.sop_class import (
 from pynetdicom.transport import ThreadedAssociationServer
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db
-from app.models import Interface
-from app.timeutil import utcnow
 from scheduling.audit import Actor, record_read
+from scheduling.clock import utcnow
+from scheduling.db import db
+from scheduling.models import Interface
 from worklist import mwl
 from worklist.devices import DeviceDirectory, DeviceInfo
 from worklist.fastfind import PendingSender

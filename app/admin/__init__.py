@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from app.models import Role
 from scheduling.i18n import N_
+from scheduling.models import Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -24,7 +24,7 @@ from wtforms.validators import (
 
 from app.hub.fields import BEDateField
 from app.hub.formbase import RadBookForm, options
-from app.models import DicomCharset, HospitalLevel, Interface, PatientIdPolicy, Role
+from scheduling.models import DicomCharset, HospitalLevel, Interface, PatientIdPolicy, Role
 
 
 def _enum_coerce(enum_class):

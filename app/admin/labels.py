@@ -1,7 +1,7 @@
 """Labels for the enums only the admin pages show (msgids; translated when rendered)."""
 
-from app.models import DicomCharset, PatientIdPolicy
 from scheduling.i18n import N_
+from scheduling.models import DicomCharset, PatientIdPolicy
 
 CHARSET_LABELS = {
     DicomCharset.UTF8: N_("UTF-8 (ISO_IR 192): romanised and Thai name"),

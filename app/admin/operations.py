@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Device, Hospital, Procedure, Role, User
 from scheduling.audit import Actor, record
 from scheduling.errors import NotAllowed, ValidationFailed
 from scheduling.i18n import N_
+from scheduling.models import Device, Hospital, Procedure, Role, User
 
 
 class FieldError(ValidationFailed):

@@ -38,7 +38,11 @@ from app.extensions import db
 from app.hub.formbase import options
 from app.hub.web import actor, flash_error, locale, role_required
 from app.labels import label
-from app.models import (
+from app.pdpa.reads import audit_read
+from scheduling.audit import about_patients
+from scheduling.clock import local_datetime, utcnow
+from scheduling.errors import DomainError
+from scheduling.models import (
     AuditEvent,
     AuditEventPatient,
     Device,
@@ -53,10 +57,6 @@ from app.models import (
     Role,
     User,
 )
-from app.pdpa.reads import audit_read
-from app.timeutil import local_datetime, utcnow
-from scheduling.audit import about_patients
-from scheduling.errors import DomainError
 from scheduling.patients import mask_national_ids_in, patients_by_identifier
 
 admin_only = role_required(Role.ADMIN)

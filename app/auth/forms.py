@@ -4,8 +4,6 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.hub.formbase import RadBookForm
 
-from app.hub.formbase import RadBookForm
-
 
 class LoginForm(RadBookForm):
     username = StringField(_l("Username"), validators=[DataRequired(_l("Enter your username")), Length(max=80)])

@@ -17,10 +17,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.auth import bp, throttle
 from app.auth.forms import ChangePasswordForm, LoginForm
 from app.extensions import db, login_manager
-from app.models import Interface, User
 from app.security import clock, session_expired_message, start_session_clock
 from scheduling.audit import Actor, record
 from scheduling.i18n import N_
+from scheduling.models import Interface, User
 
 # Checked against when the name is unknown, so that a wrong name takes as long to
 # refuse as a wrong password (no timing hint that an account exists).

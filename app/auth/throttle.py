@@ -26,10 +26,10 @@ from flask import current_app
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.models import LoginThrottle
 from app.extensions import db
-from app.models import LoginThrottle
-from app.models.types import UTCDateTime
 from scheduling.audit import Actor, record
+from scheduling.models.types import UTCDateTime
 
 ACCOUNT = "account"
 ADDRESS = "address"
@@ -160,7 +160,7 @@ def purge(now: datetime) -> int:
 
 def purge_job(app) -> None:
     """Registered with ``app.jobs`` (hourly): the table keeps only live counts."""
-    from app.timeutil import utcnow
+    from scheduling.clock import utcnow
 
     purge(utcnow())
     db.session.commit()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from app.models import Role
 from scheduling.i18n import N_
+from scheduling.models import Role
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

@@ -20,10 +20,10 @@ from app.hub import queries
 from app.hub.fields import BEDateField
 from app.hub.formbase import RadBookForm, options
 from app.hub.web import current_hub, hubs, locale, role_required
-from app.models import Hospital, Role
-from app.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
-from app.timeutil import local_today, utcnow
 from scheduling import metrics
+from scheduling.clock import local_today, utcnow
+from scheduling.models import Hospital, Role
+from scheduling.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
 
 dashboard_access = role_required(Role.SCHEDULER)
 

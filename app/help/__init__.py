@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, g, render_template
 from flask_login import current_user, login_required
 
-from app.models import Role
 from scheduling.i18n import N_
+from scheduling.models import Role
 
 bp = Blueprint("help", __name__, url_prefix="/help")
 

@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 from flask import Blueprint, Flask
 
-from app.models import Role
-from app.timeutil import local_today, to_local
+from scheduling.clock import local_today, to_local
 from scheduling.i18n import N_
+from scheduling.models import Role
 
 bp = Blueprint("hub", __name__, url_prefix="/hub")
 

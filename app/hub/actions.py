@@ -21,7 +21,14 @@ from app.hub.formbase import options
 from app.hub.forms import ChangeRequestForm, MoveForm, MoveSearchForm, ReasonForm
 from app.hub.web import actor, current_hub, flash_error, locale, role_required
 from app.labels import label
-from app.models import (
+from app.pdpa.reads import audit_read
+from scheduling import booking
+from scheduling import requests as request_ops
+from scheduling.access import can_view_request
+from scheduling.availability import find_slots, warning_message
+from scheduling.clock import local_today, to_local, utcnow
+from scheduling.errors import DomainError
+from scheduling.models import (
     Appointment,
     Device,
     ImagingRequest,
@@ -30,13 +37,6 @@ from app.models import (
     RequestStatus,
     Role,
 )
-from app.pdpa.reads import audit_read
-from app.timeutil import local_today, to_local, utcnow
-from scheduling import booking
-from scheduling import requests as request_ops
-from scheduling.access import can_view_request
-from scheduling.availability import find_slots, warning_message
-from scheduling.errors import DomainError
 
 scheduler_only = role_required(Role.SCHEDULER)
 

@@ -24,19 +24,11 @@ from app.hub.capacity_forms import (
 )
 from app.hub.formbase import options
 from app.hub.web import actor, current_hub, flash_error, locale, role_required
-from app.models import (
-    CapacityTemplate,
-    Closure,
-    ClosureKind,
-    Device,
-    Hospital,
-    Quota,
-    Role,
-)
-from app.timeutil import local_datetime, local_today, utcnow
 from scheduling import capacity as ops
+from scheduling.clock import local_datetime, local_today, utcnow
 from scheduling.errors import DomainError
 from scheduling.i18n import N_
+from scheduling.models import CapacityTemplate, Closure, ClosureKind, Device, Hospital, Quota, Role
 
 scheduler_only = role_required(Role.SCHEDULER)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.models import Closure
 from scheduling.capacity import closures_between
 from scheduling.metrics import capacity_minutes
+from scheduling.models import Closure
 from scheduling.rules import day_bounds
 
 __all__ = ["capacity_minutes", "closures_on"]

@@ -15,7 +15,7 @@ from flask import g
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 
-from app.thaidate import BE_OFFSET
+from scheduling.thaidate import BE_OFFSET
 
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
 _ISO = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")

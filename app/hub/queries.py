@@ -16,7 +16,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.hub import capacity_view
-from app.models import (
+from scheduling.clock import local_datetime, to_local
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Device,
@@ -26,7 +27,6 @@ from app.models import (
     Priority,
     RequestStatus,
 )
-from app.timeutil import local_datetime, to_local
 
 # Bookings a day view shows and counts: every one that holds or held its slot. A
 # no-show counts as booked time (the slot was lost); cancelled and moved ones freed it.

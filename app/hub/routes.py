@@ -21,7 +21,11 @@ from app.hub.formbase import options
 from app.hub.forms import DayPickForm
 from app.hub.web import actor, current_hub, flash_error, hubs, locale, role_required
 from app.labels import label
-from app.models import (
+from app.pdpa.reads import audit_read
+from scheduling.access import request_scope
+from scheduling.clock import local_today, utcnow
+from scheduling.errors import DomainError
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     ImagingRequest,
@@ -29,10 +33,6 @@ from app.models import (
     RequestStatus,
     Role,
 )
-from app.pdpa.reads import audit_read
-from app.timeutil import local_today, utcnow
-from scheduling.access import request_scope
-from scheduling.errors import DomainError
 
 scheduler_only = role_required(Role.SCHEDULER)
 hub_staff = role_required(Role.SCHEDULER, Role.RADIOLOGIST)
@@ -254,8 +254,8 @@ def _patient_replies(hub) -> list:
 @scheduler_only
 def line_reply_handled(reply_id: int):
     # LINE is an optional adapter: imported here so the hub works without it.
-    from app.models.line import LinePatientReply
     from integrations.line.inbox import mark_reply_handled
+    from integrations.line.models import LinePatientReply
 
     hub = current_hub()
     reply = db.session.get(LinePatientReply, reply_id)

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from app.args import int_arg
 from app.extensions import db
-from app.models import Hospital, Interface, Role
 from scheduling.audit import Actor
 from scheduling.errors import DomainError
+from scheduling.models import Hospital, Interface, Role
 
 
 def role_required(*roles: Role) -> Callable:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from app.args import row_id
 from app.extensions import db
 from app.main import bp
-from app.models import ImagingRequest
 from app.pdpa.reads import audit_read
 from scheduling.access import can_view_request
+from scheduling.models import ImagingRequest
 
 
 @bp.route("/")

@@ -17,24 +17,17 @@ from typing import Any
 from sqlalchemy import inspect, or_, select
 
 from app.extensions import db
-from app.models import (
-    Appointment,
-    AuditEvent,
-    Hl7InboundMessage,
-    Hl7OutboxMessage,
-    ImagingRequest,
+from integrations.hl7.models import Hl7InboundMessage, Hl7OutboxMessage
+from integrations.line.models import (
     LineAccount,
     LineLinkCode,
     LineOutbox,
     LinePatientLink,
     LinePatientReply,
-    PacsQueryState,
-    Patient,
-    PatientHN,
-    PerformedProcedureStep,
-    Study,
 )
 from scheduling.audit import about_patients
+from scheduling.models import Appointment, AuditEvent, ImagingRequest, Patient, PatientHN, Study
+from worklist.models import PacsQueryState, PerformedProcedureStep
 
 FORMAT = "radbook-data-subject-export/1"
 

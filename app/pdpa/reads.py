@@ -19,9 +19,9 @@ from flask import Flask, Response, g, request
 from flask_login import current_user
 
 from app.extensions import db
-from app.models import Interface
-from app.timeutil import utcnow
 from scheduling.audit import Actor, record_read
+from scheduling.clock import utcnow
+from scheduling.models import Interface
 
 
 @dataclass

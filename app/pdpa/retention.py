@@ -29,14 +29,8 @@ from flask import Flask, current_app
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 
 from app.extensions import db
-from app.models import (
-    Appointment,
-    AuditEvent,
-    AuditEventPatient,
-    Hl7InboundMessage,
-    Hl7OutboxMessage,
-    ImagingRequest,
-    Interface,
+from integrations.hl7.models import Hl7InboundMessage, Hl7OutboxMessage, OutboxStatus
+from integrations.line.models import (
     LineAccount,
     LineLinkCode,
     LineOutbox,
@@ -44,17 +38,22 @@ from app.models import (
     LinePatientLink,
     LinePatientReply,
     LineWebhookEvent,
-    OutboxStatus,
-    PacsQueryState,
+)
+from scheduling.audit import Actor, record
+from scheduling.clock import utcnow
+from scheduling.models import (
+    Appointment,
+    AuditEvent,
+    AuditEventPatient,
+    ImagingRequest,
+    Interface,
     Patient,
     PatientHN,
-    PerformedProcedureStep,
     RequestStatus,
     Study,
 )
-from app.timeutil import utcnow
-from scheduling.audit import Actor, record
 from scheduling.states import LIVE_APPOINTMENT_STATUSES
+from worklist.models import PacsQueryState, PerformedProcedureStep
 
 BATCH = 500
 CLOSED = (RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.REJECTED)

@@ -14,10 +14,10 @@ from wtforms.validators import DataRequired, Length
 from app.extensions import db
 from app.hub.formbase import RadBookForm
 from app.hub.web import actor, role_required
-from app.models import Role
 from app.pdpa.export import patient_export
-from app.timeutil import utcnow
 from scheduling.audit import record
+from scheduling.clock import utcnow
+from scheduling.models import Role
 from scheduling.patients import patients_by_identifier
 
 bp = Blueprint("pdpa", __name__, url_prefix="/admin/privacy")

@@ -11,9 +11,9 @@ bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 
 def init_app(app: Flask) -> None:
-    from app.models import Role
     from app.navigation import add_nav_item
     from app.requests import routes  # noqa: F401  (registers the views on bp)
+    from scheduling.models import Role
 
     app.register_blueprint(bp)
     add_nav_item(app, "requests.new", N_("New request"), {Role.REQUESTER}, order=10)

@@ -23,11 +23,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.hub.formbase import RadBookForm
-from app.models import IdentifierType, Priority, Sex
-from app.thaidate import BE_OFFSET, EN_MONTHS_SHORT, THAI_MONTHS_LONG
-from app.timeutil import local_today
+from scheduling.clock import local_today
 from scheduling.errors import DomainError
+from scheduling.models import IdentifierType, Priority, Sex
 from scheduling.patients import PREFIXES, validate_national_id
+from scheduling.thaidate import BE_OFFSET, EN_MONTHS_SHORT, THAI_MONTHS_LONG
 
 # ICD-10 (WHO and the Thai modification ICD-10-TM): a letter, two digits, then up to
 # four more characters after an optional dot. HIS exports often drop the dot (E119).

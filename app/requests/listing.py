@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, Select, exists, func, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
-from app.models import ImagingRequest, RequestStatus, Role, Study, User
 from scheduling.access import request_scope
 from scheduling.i18n import N_
+from scheduling.models import ImagingRequest, RequestStatus, Role, Study, User
 
 PAGE_SIZE = 50
 COUNT_CAP = 999

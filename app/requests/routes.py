@@ -17,7 +17,25 @@ from sqlalchemy.orm import selectinload
 from app.args import row_id
 from app.auth.routes import web_actor
 from app.extensions import db
-from app.models import (
+from app.pdpa.reads import audit_read
+from app.requests import bp, slots
+from app.requests.forms import (
+    BookForm,
+    PatientForm,
+    PatientLookupForm,
+    ReasonForm,
+    RequestForm,
+    choices,
+    locale,
+)
+from app.requests.slip import qr_svg, slip_link
+from scheduling.access import can_view_patient, can_view_request, patient_scope
+from scheduling.availability import warning_message
+from scheduling.booking import book
+from scheduling.booking import reschedule as reschedule_appointment
+from scheduling.clock import local_today, utcnow
+from scheduling.errors import DomainError
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Device,
@@ -33,25 +51,6 @@ from app.models import (
     Role,
     Sex,
 )
-from app.pdpa.reads import audit_read
-from app.requests import bp, slots
-from app.requests.forms import (
-    BookForm,
-    PatientForm,
-    PatientLookupForm,
-    ReasonForm,
-    RequestForm,
-    choices,
-    locale,
-)
-from app.requests.slip import qr_svg, slip_link
-from app.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
-from app.timeutil import local_today, utcnow
-from scheduling.access import can_view_patient, can_view_request, patient_scope
-from scheduling.availability import warning_message
-from scheduling.booking import book
-from scheduling.booking import reschedule as reschedule_appointment
-from scheduling.errors import DomainError
 from scheduling.patients import register_patient, validate_national_id
 from scheduling.requests import cancel_request, create_request
 from scheduling.states import (
@@ -59,6 +58,7 @@ from scheduling.states import (
     LIVE_APPOINTMENT_STATUSES,
     OPEN_REQUEST_STATUSES,
 )
+from scheduling.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
 
 # The pilot was ultrasound; the rest follow in the order hubs opened them to referrals.
 MODALITY_ORDER = ("US", "CT", "MR", "DX", "CR", "MG", "BMD", "RF", "NM", "XA")

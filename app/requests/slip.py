@@ -13,9 +13,9 @@ from datetime import datetime
 
 import segno
 
-from app.models import Appointment
 from integrations.line.linking import CODE_PREFIX, code_for_appointment, link_url
 from integrations.line.settings import setting
+from scheduling.models import Appointment
 
 
 @dataclass(frozen=True)

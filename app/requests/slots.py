@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Device, Hospital, ImagingRequest
-from app.timeutil import local_today, to_local
 from scheduling.availability import Slot, candidate_devices, find_slots
+from scheduling.clock import local_today, to_local
 from scheduling.i18n import N_
+from scheduling.models import Device, Hospital, ImagingRequest
 
 SUGGESTIONS = 6
 CALENDAR_WEEKS = 5

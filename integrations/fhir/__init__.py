@@ -12,15 +12,15 @@ import os
 from flask import Flask
 
 from integrations.fhir.systems import DEFAULT_CANONICAL_BASE
+from scheduling.hosting import AdapterHost
 
 
-def init_app(app: Flask) -> None:
-    from app.extensions import csrf
+def init_app(app: Flask, host: AdapterHost) -> None:
     from integrations.fhir.routes import bp
 
     app.config.setdefault(
         "FHIR_CANONICAL_BASE", os.environ.get("FHIR_CANONICAL_BASE", DEFAULT_CANONICAL_BASE)
     )
     # Clients authenticate with bearer tokens, never cookies: CSRF cannot apply.
-    csrf.exempt(bp)
+    host.csrf_exempt(bp)
     app.register_blueprint(bp)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from flask import Request
 from sqlalchemy import Select, select
 
-from app.extensions import db
-from app.models import ApiClient, Hospital, Interface
-from app.timeutil import utcnow
 from integrations.fhir.errors import MSG_BAD_TOKEN, MSG_NO_TOKEN, FhirError
+from integrations.fhir.models import ApiClient
 from scheduling import access
 from scheduling.audit import Actor, record
+from scheduling.clock import utcnow
+from scheduling.db import db
+from scheduling.models import Hospital, Interface
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fhir.resources.capabilitystatement import CapabilityStatement
 
-from app.timeutil import utcnow
+from scheduling.clock import utcnow
 
 SECURITY = (
     "Bearer token per client system (Authorization: Bearer <token>). Each token belongs "

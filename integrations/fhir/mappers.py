@@ -25,7 +25,9 @@ from fhir.resources.servicerequest import ServiceRequest
 from fhir.resources.slot import Slot as FhirSlot
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
-from app.models import (
+from integrations.fhir import systems
+from scheduling.clock import to_local
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Device,
@@ -39,8 +41,6 @@ from app.models import (
     Study,
     User,
 )
-from app.timeutil import to_local
-from integrations.fhir import systems
 from scheduling.patients import prefix_text
 
 # ServiceRequest.status (R5 request-status). RadBook's finer state rides along in an

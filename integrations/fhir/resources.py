@@ -15,20 +15,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    Device,
-    Hospital,
-    ImagingRequest,
-    Patient,
-    PatientHN,
-    Procedure,
-    RequestStatus,
-    Role,
-    Study,
-    User,
-)
 from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
 from integrations.fhir.errors import MSG_NOT_FOUND, FhirError, as_if_missing
@@ -44,6 +30,20 @@ from integrations.fhir.search import (
 )
 from integrations.fhir.search import token as parse_token
 from scheduling.audit import patient_of
+from scheduling.db import db
+from scheduling.models import (
+    Appointment,
+    Device,
+    Hospital,
+    ImagingRequest,
+    Patient,
+    PatientHN,
+    Procedure,
+    RequestStatus,
+    Role,
+    Study,
+    User,
+)
 
 Clause = Callable[[str, FhirClient], ColumnElement[bool] | None]
 

@@ -6,19 +6,17 @@ error leaves as an OperationOutcome with its HTTP status.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from urllib.parse import urlencode
 
 from fhir.resources.bundle import Bundle
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from app.db_outage import UNAVAILABLE, database_unavailable
-from app.extensions import db
-from app.timeutil import utcnow
 from integrations.fhir import search
 from integrations.fhir.auth import FhirClient, authenticate
 from integrations.fhir.capability import capability_statement
@@ -37,7 +35,10 @@ from integrations.fhir.errors import (
 from integrations.fhir.mappers import Built
 from integrations.fhir.registry import CREATORS, READERS
 from scheduling.audit import record
+from scheduling.clock import utcnow
+from scheduling.db import OUTAGE_ERRORS, OUTAGE_RETRY_AFTER_SECONDS, db
 from scheduling.errors import DomainError
+from scheduling.i18n import N_, translate
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,30 @@ def _http_error(error: HTTPException) -> Response:
                                  detail=error.description))
 
 
-# The database is unreachable: 503 with a "transient" OperationOutcome (app/db_outage.py),
-# found before the catch-all below because Flask looks for the most specific class.
-for _error_class in UNAVAILABLE:
-    bp.register_error_handler(_error_class, database_unavailable)
+def _database_unavailable(error: Exception) -> Response:
+    """503 with a "transient" OperationOutcome, Thai then English (the web's page is
+    app/db_outage.py); the driver's first line only is logged: the rest may hold SQL
+    parameters (patient data)."""
+    reason = str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0][:200]
+    log.error("database unavailable: %s %s: %s: %s", request.method, request.path,
+              type(error).__name__, reason)
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    title = N_("RadBook is temporarily unavailable")
+    response = jsonify({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "transient",
+                   "diagnostics": f"{translate(title, 'th')}. {translate(title, 'en')}."}],
+    })
+    response.content_type = "application/fhir+json; charset=utf-8"
+    response.status_code = 503
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    return response
+
+
+# Found before the catch-all below because Flask looks for the most specific class.
+for _error_class in OUTAGE_ERRORS:
+    bp.register_error_handler(_error_class, _database_unavailable)
 
 
 @bp.errorhandler(Exception)

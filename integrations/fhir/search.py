@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, and_, false, not_, or_
 from werkzeug.datastructures import MultiDict
 
-from app.models.types import row_id
-from app.timeutil import local_zone
 from integrations.fhir.errors import MSG_BAD_PARAM, MSG_UNKNOWN_PARAM, FhirError
+from scheduling.clock import local_zone
+from scheduling.models.types import row_id
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 200

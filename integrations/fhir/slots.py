@@ -15,16 +15,16 @@ from datetime import UTC, datetime, timedelta
 from fhir.resources.slot import Slot as FhirSlot
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import Device, Procedure
-from app.timeutil import to_local, utcnow
 from integrations.fhir import mappers, systems
 from integrations.fhir.auth import FhirClient
 from integrations.fhir.errors import MSG_NOT_FOUND, FhirError
 from integrations.fhir.resources import SearchParam
 from integrations.fhir.search import Params, bad, date_bounds, reference_id, row_id
 from integrations.fhir.search import token as parse_token
+from scheduling.clock import to_local, utcnow
+from scheduling.db import db
 from scheduling.i18n import N_
+from scheduling.models import Device, Procedure
 
 SLOT_ID = re.compile(r"^slot-(\d+)-(\d+)-(\d+)$")
 MAX_SLOTS = 200

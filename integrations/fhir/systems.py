@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import current_app, has_app_context
 
-from app.models import IdentifierType
+from scheduling.models import IdentifierType
 
 # TH Core
 TH_CID = "https://terms.sil-th.org/id/th-cid"

@@ -30,8 +30,17 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from app.extensions import db
-from app.models import (
+from integrations.fhir import mappers, systems
+from integrations.fhir.auth import FhirClient
+from integrations.fhir.errors import MSG_BAD_RESOURCE, FhirError, as_if_missing
+from integrations.fhir.mappers import Built
+from integrations.fhir.resources import patient as patient_handler
+from integrations.fhir.resources import service_request as request_handler
+from integrations.fhir.search import parse as parse_search
+from integrations.fhir.search import row_id
+from scheduling.db import db
+from scheduling.i18n import N_
+from scheduling.models import (
     Appointment,
     Hospital,
     IdentifierType,
@@ -43,15 +52,6 @@ from app.models import (
     Study,
     StudySource,
 )
-from integrations.fhir import mappers, systems
-from integrations.fhir.auth import FhirClient
-from integrations.fhir.errors import MSG_BAD_RESOURCE, FhirError, as_if_missing
-from integrations.fhir.mappers import Built
-from integrations.fhir.resources import patient as patient_handler
-from integrations.fhir.resources import service_request as request_handler
-from integrations.fhir.search import parse as parse_search
-from integrations.fhir.search import row_id
-from scheduling.i18n import N_
 from scheduling.patients import PREFIXES, find_patient, register_patient
 
 Creator = Callable[[FhirClient, dict, datetime], tuple[Built, Any, bool]]

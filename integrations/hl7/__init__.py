@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from scheduling.hosting import AdapterHost
+
 DEFAULTS = {
     # Listens on every interface: HIS and PACS connect from the hospital network
     # (docs/deploy.md: allow-list them in the firewall).
@@ -59,23 +61,14 @@ def drain_job(app: Flask) -> None:
     drain_outbox(app)
 
 
-def init_app(app: Flask) -> None:
-    from app.jobs import add_job
-    from app.models import Role
-    from app.navigation import add_nav_item
-    from app.services import add_service
+def init_app(app: Flask, host: AdapterHost) -> None:
     from integrations.hl7.cli import hl7_cli
     from integrations.hl7.outbound import connect_signals
-    from integrations.hl7.views import bp
-    from scheduling.i18n import N_
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     app.cli.add_command(hl7_cli)
-    add_service(app, "hl7", start_listener_service)
-    add_job(app, "hl7-outbox", drain_job, "interval",
-            seconds=app.config["HL7_OUTBOX_INTERVAL_SECONDS"])
+    host.add_service("hl7", start_listener_service)
+    host.add_job("hl7-outbox", drain_job, "interval",
+                 seconds=app.config["HL7_OUTBOX_INTERVAL_SECONDS"])
     connect_signals()
-    app.register_blueprint(bp)
-    add_nav_item(app, "hl7_admin.journal", N_("HL7 journal"), {Role.ADMIN}, order=900)
-    add_nav_item(app, "hl7_admin.outbox", N_("HL7 outbox"), {Role.ADMIN}, order=910)

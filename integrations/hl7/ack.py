@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +21,7 @@ from integrations.hl7.message import (
     format_datetime,
     unescape,
 )
+from scheduling.clock import utcnow
 
 # HL7 table 0357, message error condition codes.
 HL7_ERROR_NAMES = {
@@ -127,7 +127,7 @@ _PREFIX = f"{os.getpid() % 10000:04d}"
 
 def new_control_id() -> str:
     """Unique enough for our own MSH-10 (20 characters at most, per the standard)."""
-    return f"R{int(time.time()):010d}{_PREFIX}{next(_counter) % 100000:05d}"
+    return f"R{int(utcnow().timestamp()):010d}{_PREFIX}{next(_counter) % 100000:05d}"
 
 
 def build_ack(

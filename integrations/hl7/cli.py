@@ -9,6 +9,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from scheduling.clock import utcnow
+
 hl7_cli = AppGroup("hl7", help="HL7 v2: MLLP listener and outbound orders.")
 
 
@@ -61,7 +63,6 @@ def stand_in(host: str, port: int, answer: str) -> None:
 
     Add a destination at /admin/hl7/destinations pointing at it (127.0.0.1:2576).
     """
-    from datetime import UTC, datetime
 
     from integrations.hl7.ack import AckContext, AckError, build_ack
     from integrations.hl7.message import Hl7Message, Hl7ParseError, decode_message
@@ -77,7 +78,7 @@ def stand_in(host: str, port: int, answer: str) -> None:
         click.echo(f"--- {msg.message_type} {msg.control_id} from {peer}")
         click.echo(text.replace("\r", "\n"))
         error = None if answer == "AA" else AckError("207", "stand-in refused", "ทดสอบการปฏิเสธ")
-        return build_ack(AckContext.from_message(msg, msh18), answer, datetime.now(UTC),
+        return build_ack(AckContext.from_message(msg, msh18), answer, utcnow(),
                          error=error).encode(codec)
 
     server = MllpServer(handle, host, port)

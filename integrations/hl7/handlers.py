@@ -10,19 +10,6 @@ import re
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
-    Hospital,
-    ImagingRequest,
-    Patient,
-    Priority,
-    Procedure,
-    Study,
-    StudySource,
-)
-from app.models.types import row_id
 from integrations.hl7.errors import Hl7DataError
 from integrations.hl7.inbound import Handler, Inbound
 from integrations.hl7.message import Segment, parse_datetime
@@ -33,8 +20,21 @@ from integrations.hl7.patients import (
     read_pid,
 )
 from scheduling.access import hospital_patient_scope, hospital_request_scope
+from scheduling.db import db
 from scheduling.errors import NotAllowed, NotFound
 from scheduling.i18n import N_
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    Hospital,
+    ImagingRequest,
+    Patient,
+    Priority,
+    Procedure,
+    Study,
+    StudySource,
+)
+from scheduling.models.types import row_id
 from scheduling.patients import attach_hn, register_patient
 
 FILLER_NAMESPACE = "RADBOOK"  # ORC-3 / OBR-3 namespace of the filler order numbers we send

@@ -18,21 +18,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.extensions import db
-from app.models import (
-    Hl7Charset,
-    Hl7InboundMessage,
-    Hl7Outcome,
-    Hospital,
-    Interface,
-    Procedure,
-)
 from integrations.hl7.ack import AckContext, AckError, build_ack
 from integrations.hl7.errors import ack_error_for
 from integrations.hl7.message import (
@@ -44,9 +35,13 @@ from integrations.hl7.message import (
     peek_msh,
 )
 from integrations.hl7.mllp import Block
+from integrations.hl7.models import Hl7Charset, Hl7InboundMessage, Hl7Outcome
 from scheduling.audit import Actor
+from scheduling.clock import utcnow
+from scheduling.db import db
 from scheduling.errors import DomainError
 from scheduling.i18n import N_, translate
+from scheduling.models import Hospital, Interface, Procedure
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +128,7 @@ class InboundProcessor:
     # ------------------------------------------------------------------------------------
 
     def process(self, block: Block, peer: str) -> bytes | None:
-        now = datetime.now(UTC)
+        now = utcnow()
         if not block.data.strip(b"\r\n\t "):
             return None  # an empty block is not a message; there is nothing to answer
         if block.oversized:
@@ -331,7 +326,7 @@ class InboundProcessor:
                                       "send it again later"), "th"),
                          app_code="not-stored")
         ctx = dataclasses.replace(ctx, msh18=Hl7Charset.UTF8.value)
-        return build_ack(ctx, "AR", datetime.now(UTC), error=error,
+        return build_ack(ctx, "AR", utcnow(), error=error,
                          timezone=self.timezone).encode("utf-8")
 
 

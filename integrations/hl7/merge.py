@@ -12,11 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from app.extensions import db
-from app.models import IdentifierType, Patient
 from scheduling.audit import Actor, record
+from scheduling.db import db
 from scheduling.errors import NotFound, ValidationFailed
 from scheduling.i18n import N_
+from scheduling.models import IdentifierType, Patient
 from scheduling.patients import attach_hn, find_patient, validate_national_id
 
 

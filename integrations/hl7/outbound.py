@@ -20,25 +20,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 from sqlalchemy import or_, select
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    Hl7Charset,
-    Hl7Destination,
-    Hl7OrderFormat,
-    Hl7OutboundEvent,
-    Hl7OutboxMessage,
-    IdentifierType,
-    Interface,
-    OutboxStatus,
-    PatientIdPolicy,
-    Priority,
-)
 from integrations.hl7.ack import APPLICATION
 from integrations.hl7.message import (
     Hl7Message,
@@ -49,8 +35,19 @@ from integrations.hl7.message import (
     peek_msh,
 )
 from integrations.hl7.mllp import MllpSendError, send_block
+from integrations.hl7.models import (
+    Hl7Charset,
+    Hl7Destination,
+    Hl7OrderFormat,
+    Hl7OutboundEvent,
+    Hl7OutboxMessage,
+    OutboxStatus,
+)
 from integrations.hl7.patients import TH_CID_SYSTEM
 from scheduling.audit import Actor, record
+from scheduling.clock import utcnow
+from scheduling.db import db
+from scheduling.models import Appointment, IdentifierType, Interface, PatientIdPolicy, Priority
 from scheduling.patients import PREFIXES
 
 log = logging.getLogger(__name__)
@@ -367,7 +364,7 @@ def drain_outbox(app: Flask | None = None, *, now: datetime | None = None,
     for row in rows:
         if row.destination_id in blocked:
             continue
-        current = now or datetime.now(UTC)
+        current = now or utcnow()
         destination = row.destination
         if not destination.is_enabled or row.next_attempt_at > current:
             blocked.add(row.destination_id)

@@ -23,11 +23,11 @@ from datetime import date
 from sqlalchemy import bindparam, select
 from stdnum.th import pin as thai_pin
 
-from app.extensions import db
-from app.models import IdentifierType, Patient, PatientHN, Sex
 from integrations.hl7.errors import Hl7DataError
 from integrations.hl7.message import Segment, component_of, parse_date
+from scheduling.db import db
 from scheduling.i18n import N_
+from scheduling.models import IdentifierType, Patient, PatientHN, Sex
 from scheduling.patients import PREFIXES, find_patient, normalise_national_id
 
 TH_CID_SYSTEM = "https://terms.sil-th.org/id/th-cid"

@@ -1,7 +1,7 @@
 """LINE for patients: link by slip QR code, confirm, remind and notify through an outbox.
 
 ``init_app`` wires the webhook (``/line/webhook``, CSRF-exempt: LINE's signature
-protects it), the admin outbox page, the send job, the receivers of the scheduling
+protects it), the send job, the receivers of the scheduling
 events, the ``flask line`` commands and the demo link.
 """
 
@@ -11,7 +11,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from scheduling.i18n import N_
+from scheduling.hosting import AdapterHost
 
 line_cli = AppGroup("line", help="LINE messages: send the outbox, show it, run a stand-in.")
 
@@ -54,29 +54,23 @@ def housekeeping_job(app: Flask) -> None:
 
     from sqlalchemy import delete
 
-    from app.extensions import db
-    from app.models import LineWebhookEvent
-    from app.timeutil import utcnow
+    from integrations.line.models import LineWebhookEvent
+    from scheduling.clock import utcnow
+    from scheduling.db import db
 
     db.session.execute(delete(LineWebhookEvent).where(
         LineWebhookEvent.received_at < utcnow() - timedelta(days=30)))
     db.session.commit()
 
 
-def init_app(app: Flask) -> None:
-    from app.extensions import csrf
-    from app.jobs import add_job
-    from app.models import Role
-    from app.navigation import add_nav_item
-    from integrations.line import delivery, outbox, settings, views
+def init_app(app: Flask, host: AdapterHost) -> None:
+    from integrations.line import delivery, outbox, settings, webhook
 
     settings.init_settings(app)
-    app.register_blueprint(views.bp)
-    csrf.exempt(views.webhook)
-    app.jinja_env.globals.setdefault("line_label", views.line_label)
-    add_nav_item(app, "line.outbox_page", N_("LINE messages"), {Role.ADMIN}, order=90)
-    add_job(app, "line-send", delivery.send_job, "interval",
-            seconds=settings.int_setting_from(app, "LINE_SEND_INTERVAL"))
-    add_job(app, "line-housekeeping", housekeeping_job, "interval", hours=6)
+    app.register_blueprint(webhook.bp)
+    host.csrf_exempt(webhook.bp)
+    host.add_job("line-send", delivery.send_job, "interval",
+                 seconds=settings.int_setting_from(app, "LINE_SEND_INTERVAL"))
+    host.add_job("line-housekeeping", housekeeping_job, "interval", hours=6)
     app.cli.add_command(line_cli)
     outbox.connect_receivers()

@@ -32,20 +32,18 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import or_, select, update
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
-    Interface,
+from integrations.line import settings
+from integrations.line.models import (
     LineAccount,
     LineMessageKind,
     LineOutbox,
     LineOutboxStatus,
     LinePatientLink,
 )
-from app.timeutil import local_datetime, to_local, utcnow
-from integrations.line import settings
 from scheduling.audit import Actor, record_read
+from scheduling.clock import local_datetime, to_local, utcnow
+from scheduling.db import db
+from scheduling.models import Appointment, AppointmentStatus, Interface
 
 log = logging.getLogger(__name__)
 

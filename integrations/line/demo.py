@@ -6,10 +6,11 @@ import hashlib
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import IdentifierType, LinePatientLink, Patient
-from app.timeutil import utcnow
 from integrations.line import linking, outbox
+from integrations.line.models import LinePatientLink
+from scheduling.clock import utcnow
+from scheduling.db import db
+from scheduling.models import IdentifierType, Patient
 
 DEMO_PATIENT_ID_STEM = "110170023070"  # สมศรี ทองดี, see app.demo.DEMO_PATIENTS
 # A LINE user ID has the form U + 32 hex digits; this one is fixed so demos repeat.

@@ -21,10 +21,9 @@ from linebot.v3.webhooks import (
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
+from integrations.line import linking, messages, outbox
+from integrations.line.messages import t
+from integrations.line.models import (
     LineAccount,
     LineOutbox,
     LinePatientLink,
@@ -32,11 +31,11 @@ from app.models import (
     LineReplyKind,
     LineWebhookEvent,
 )
-from app.timeutil import local_today
-from integrations.line import linking, messages, outbox
-from integrations.line.messages import t
 from scheduling.audit import record
+from scheduling.clock import local_today
+from scheduling.db import db
 from scheduling.i18n import N_
+from scheduling.models import Appointment, AppointmentStatus
 
 
 def account_locale(account: LineAccount) -> str:

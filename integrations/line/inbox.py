@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.extensions import db
-from app.models import Appointment, ImagingRequest, LinePatientReply
+from integrations.line.models import LinePatientReply
 from scheduling.audit import Actor, record
+from scheduling.db import db
 from scheduling.errors import NotAllowed
 from scheduling.i18n import N_
+from scheduling.models import Appointment, ImagingRequest
 
 
 def pending_patient_replies(hub_hospital_id: int) -> list[LinePatientReply]:

@@ -16,21 +16,18 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
-    Interface,
+from integrations.line.models import (
     LineAccount,
     LineLinkCode,
     LineOutbox,
     LineOutboxStatus,
     LinePatientLink,
-    Patient,
 )
-from app.thaidate import THAI_MONTHS_LONG, THAI_MONTHS_SHORT
 from integrations.line.settings import setting
 from scheduling.audit import Actor, record
+from scheduling.db import db
+from scheduling.models import Appointment, AppointmentStatus, Interface, Patient
+from scheduling.thaidate import THAI_MONTHS_LONG, THAI_MONTHS_SHORT
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
 CODE_LENGTH = 6

@@ -3,7 +3,7 @@
 Thai by default, English when the patient chose it (``Patient.preferred_language``).
 Texts are English msgids marked ``N_`` and translated with the patient's locale here,
 because these run in the jobs process and webhook, not in a staff member's request.
-Dates are Buddhist Era in Thai (``app.thaidate``), times on the 24-hour clock.
+Dates are Buddhist Era in Thai (``scheduling.thaidate``), times on the 24-hour clock.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from app.models import Appointment, Patient
-from app.thaidate import english_date, local_time, thai_date
-from app.timeutil import to_local
 from integrations.line.settings import ReminderRule
+from scheduling.clock import to_local
 from scheduling.i18n import N_, translate
+from scheduling.models import Appointment, Patient
 from scheduling.patients import prefix_text
+from scheduling.thaidate import english_date, local_time, thai_date
 
 HEADER_COLOUR = "#0B6E69"
 MUTED = "#666666"

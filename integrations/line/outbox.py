@@ -11,21 +11,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
+from integrations.line import messages
+from integrations.line.models import (
     LineAccount,
     LineMessageKind,
     LineOutbox,
     LineOutboxStatus,
     LinePatientLink,
-    Patient,
 )
-from app.timeutil import local_datetime, to_local
-from integrations.line import messages
 from integrations.line.settings import ReminderRule, reminder_rules
 from scheduling import events
+from scheduling.clock import local_datetime, to_local
+from scheduling.db import db
+from scheduling.models import Appointment, AppointmentStatus, Patient
 
 
 def active_account_for(patient_id: int) -> LineAccount | None:

@@ -30,10 +30,12 @@ import uuid
 from base64 import b64encode
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from hashlib import sha256
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from scheduling.clock import utcnow
 
 # Fault codes for ``inject``: an HTTP status, or this one, which records the message as
 # accepted and then answers 500 (LINE took it, the answer never reached us).
@@ -270,7 +272,7 @@ class LineStandIn:
                 self._keys[key] = request_id
             self._accepted.append(Accepted(
                 "push", body["to"], None, key, request_id, body["messages"],
-                datetime.now(UTC), body,
+                utcnow(), body,
             ))
         if fault is not None:
             return fault, {}, {}
@@ -291,7 +293,7 @@ class LineStandIn:
             self._reply_tokens_used.add(token)
             self._accepted.append(Accepted(
                 "reply", None, token, None, request_id, body["messages"],
-                datetime.now(UTC), body,
+                utcnow(), body,
             ))
         if fault is not None:
             return fault, {}, {}

@@ -1,6 +1,7 @@
 from sqlalchemy import select
 
-from app.models import (
+from scheduling.clock import utcnow
+from scheduling.models import (
     AuditEvent,
     Hospital,
     ImagingRequest,
@@ -9,7 +10,6 @@ from app.models import (
     Procedure,
     RequestStatus,
 )
-from app.timeutil import utcnow
 from tests.conftest import login
 
 

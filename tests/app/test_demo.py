@@ -1,7 +1,8 @@
 from sqlalchemy import func, select
 
 from app.demo import load_demo
-from app.models import ApiClient, Device, Hospital, Patient, Procedure, User
+from integrations.fhir.models import ApiClient
+from scheduling.models import Device, Hospital, Patient, Procedure, User
 
 
 def test_demo_matches_design_and_is_idempotent(demo):

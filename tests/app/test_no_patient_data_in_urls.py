@@ -30,9 +30,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.serving import make_server
 
 from app.demo import DEMO_USERS
-from app.models import Patient, PatientHN
 from app.security import PathOnlyRequestHandler
-from app.thaidate import thai_date
+from scheduling.models import Patient, PatientHN
+from scheduling.thaidate import thai_date
 from tests.conftest import login
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,10 +13,11 @@ from flask import abort
 from sqlalchemy import func, select
 
 from app import create_app
+from app.auth.models import LoginThrottle
 from app.config import TestConfig
 from app.extensions import db as _db
-from app.models import AuditEvent, LoginThrottle, User
 from app.security import HTML_CSP
+from scheduling.models import AuditEvent, User
 from tests.conftest import IsolatedClient, login
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 08:00 in Bangkok

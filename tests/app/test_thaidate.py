@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.thaidate import english_date, local_time, thai_date
+from scheduling.thaidate import english_date, local_time, thai_date
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app.hub.fields import format_be_date
-from app.models import Appointment, AppointmentStatus, ImagingRequest, RequestStatus
-from app.timeutil import local_today, to_local
+from scheduling.clock import local_today, to_local
+from scheduling.models import Appointment, AppointmentStatus, ImagingRequest, RequestStatus
 from tests.app.hub.factories import book_request, free_slots, submit_request
 from tests.e2e.conftest import fresh, login_as
 

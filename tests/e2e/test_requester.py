@@ -12,11 +12,17 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.models import Appointment, AppointmentStatus, ImagingRequest, Patient, RequestStatus
-from app.thaidate import thai_date
-from app.timeutil import to_local, utcnow
 from scheduling.availability import find_slots
+from scheduling.clock import to_local, utcnow
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    ImagingRequest,
+    Patient,
+    RequestStatus,
+)
 from scheduling.patients import national_id_check_digit
+from scheduling.thaidate import thai_date
 from tests.e2e.conftest import fresh, login_as
 
 STEM = "399000011112"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.models import Appointment, ImagingRequest, Patient
+from scheduling.models import Appointment, ImagingRequest, Patient
 from tests.e2e.conftest import assert_fits_width, fresh, login_as, tab_to
 
 

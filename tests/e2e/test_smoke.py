@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from app.models import AuditEvent
+from scheduling.models import AuditEvent
 from tests.e2e.conftest import fresh, login_as
 
 

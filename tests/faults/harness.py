@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from scheduling import clock
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -72,6 +74,8 @@ def service_env(database_url: str, **extra: str) -> dict[str, str]:
         RADBOOK_INSECURE_COOKIES="1",
         PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
+        # The service's clock runs where the test's does (scheduling.clock).
+        RADBOOK_CLOCK_OFFSET_SECONDS=repr(clock.offset_seconds()),
     )
     env.update(extra)
     return env

@@ -11,24 +11,24 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
-    AuditEvent,
+from integrations.hl7.models import (
     Hl7Destination,
     Hl7InboundMessage,
     Hl7OutboundEvent,
     Hl7OutboxMessage,
     Hl7Outcome,
-    ImagingRequest,
-    LineOutbox,
-    LineOutboxStatus,
     OutboxStatus,
-    PerformedProcedureStep,
+)
+from integrations.line.models import LineOutbox, LineOutboxStatus
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditEvent,
+    ImagingRequest,
     RequestStatus,
     Study,
 )
-from app.models.worklist import MppsStatus
+from worklist.models import MppsStatus, PerformedProcedureStep
 
 # A request holds at most one of these at a time (a reschedule closes the old one as MOVED).
 HOLDING = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS,

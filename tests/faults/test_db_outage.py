@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from app import create_app
 from app.config import TestConfig
 from app.extensions import db as _db
-from app.models import Appointment, AppointmentStatus, Device, ImagingRequest, User
-from app.timeutil import utcnow
 from integrations.hl7.message import Hl7Message, decode_message
 from integrations.hl7.mllp import send_block
 from scheduling.availability import find_slots
 from scheduling.booking import book
+from scheduling.clock import utcnow
+from scheduling.models import Appointment, AppointmentStatus, Device, ImagingRequest, User
 from tests.app.requests.conftest import procedure, web_actor_for
 from tests.conftest import IsolatedClient, login
 from tests.faults.outage import Outage

@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import (
+from integrations.hl7.mllp import MllpServer
+from integrations.hl7.models import (
     Hl7Destination,
     Hl7OutboundEvent,
     Hl7OutboxMessage,
     OutboxStatus,
 )
-from integrations.hl7.mllp import MllpServer
 from integrations.hl7.outbound import backoff, drain_outbox
 from scheduling.booking import book, cancel_appointment
 from tests.faults.harness import free_port

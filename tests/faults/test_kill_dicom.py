@@ -20,21 +20,15 @@ from pynetdicom.sop_class import ModalityPerformedProcedureStep
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
-    Device,
-    PerformedProcedureStep,
-    Study,
-    User,
-)
-from app.timeutil import utcnow
 from scheduling.availability import find_slots
 from scheduling.booking import book
+from scheduling.clock import utcnow
+from scheduling.models import Appointment, AppointmentStatus, Device, Study, User
 from tests.app.requests.conftest import procedure, web_actor_for
 from tests.faults import harness, invariants
 from tests.scheduling.factories import create_patient, create_req
 from tests.worklist.test_mpps import final, in_progress
+from worklist.models import PerformedProcedureStep
 
 EXAMS_PER_SCANNER = 12
 SCANNERS = ("MKH_US1", "MKH_US2")

@@ -15,9 +15,10 @@ import threading
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Hl7InboundMessage, Hl7Outcome, ImagingRequest
 from integrations.hl7.message import Hl7Message, decode_message
 from integrations.hl7.mllp import MllpSendError, send_block
+from integrations.hl7.models import Hl7InboundMessage, Hl7Outcome
+from scheduling.models import ImagingRequest
 from tests.faults import harness, invariants
 from tests.integrations.hl7.conftest import cid, network, orm  # noqa: F401 - fixture
 

@@ -16,20 +16,14 @@ import time
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import (
-    Device,
-    Hl7Destination,
-    Hl7OutboxMessage,
-    LineOutbox,
-    LineOutboxStatus,
-    OutboxStatus,
-    User,
-)
-from app.timeutil import utcnow
 from integrations.hl7.mllp import MllpServer
+from integrations.hl7.models import Hl7Destination, Hl7OutboxMessage, OutboxStatus
+from integrations.line.models import LineOutbox, LineOutboxStatus
 from integrations.line.standin import LineStandIn
 from scheduling.availability import find_slots
 from scheduling.booking import book
+from scheduling.clock import utcnow
+from scheduling.models import Device, User
 from tests.app.requests.conftest import procedure, web_actor_for
 from tests.faults import harness, invariants
 from tests.integrations.hl7.conftest import Receiver

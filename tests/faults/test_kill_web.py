@@ -18,9 +18,10 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Appointment, AppointmentStatus, Hl7Destination, User
-from app.timeutil import utcnow
+from integrations.hl7.models import Hl7Destination
 from scheduling.availability import find_slots
+from scheduling.clock import utcnow
+from scheduling.models import Appointment, AppointmentStatus, User
 from tests.app.requests.conftest import procedure
 from tests.faults import harness, invariants
 from tests.faults.webclient import WebClient

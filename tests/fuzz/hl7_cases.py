@@ -485,7 +485,8 @@ def check_database(report: Report, seed: int) -> list[str]:
     from sqlalchemy import select
 
     from app.extensions import db
-    from app.models import Hl7InboundMessage, ImagingRequest, Patient
+    from integrations.hl7.models import Hl7InboundMessage
+    from scheduling.models import ImagingRequest, Patient
 
     problems: list[str] = []
     rows = db.session.execute(select(

@@ -11,7 +11,7 @@ import os
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Hl7InboundMessage
+from integrations.hl7.models import Hl7InboundMessage
 from tests.fuzz import hl7_cases
 
 CASES = int(os.environ.get("RADBOOK_FUZZ_HL7_CASES", "500"))

@@ -6,7 +6,9 @@ import itertools
 from datetime import date, datetime, time
 
 from app.extensions import db
-from app.models import (
+from scheduling.audit import Actor
+from scheduling.capacity import WindowSpec, create_template
+from scheduling.models import (
     Device,
     Hospital,
     HospitalLevel,
@@ -20,8 +22,6 @@ from app.models import (
     Sex,
     User,
 )
-from scheduling.audit import Actor
-from scheduling.capacity import WindowSpec, create_template
 from scheduling.patients import national_id_check_digit
 from scheduling.requests import create_request
 

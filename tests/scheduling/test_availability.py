@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from app.extensions import db as _db
-from app.models import ClosureKind, Priority
 from scheduling.availability import find_slots, warning_message
 from scheduling.booking import book, reschedule
 from scheduling.capacity import add_closure, add_day_closure
+from scheduling.models import ClosureKind, Priority
 from tests.scheduling.factories import (
     SYSTEM,
     create_device,

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db as _db
-from app.models import Closure, ClosureKind, Interface, Priority, Role
 from scheduling.audit import Actor
 from scheduling.availability import find_slots
 from scheduling.booking import book, cancel_appointment
@@ -26,6 +25,7 @@ from scheduling.capacity import (
     update_template,
 )
 from scheduling.errors import Conflict, NotAllowed, ValidationFailed
+from scheduling.models import Closure, ClosureKind, Interface, Priority, Role
 from tests.scheduling.factories import (
     SYSTEM,
     create_device,
@@ -139,7 +139,7 @@ def test_quota_validation_and_update(db, now, quota_setup):
         create_quota(SYSTEM, now, hub_hospital_id=hub.id, referring_hospital_id=kudrang.id,
                      device=device, weekday=1, on_date=MON, slots=1)
     quota = quota_usage(hub.id, MON, MON, referring_hospital_id=kudrang.id)[0]
-    from app.models import Quota
+    from scheduling.models import Quota
 
     row = _db.session.get(Quota, quota.quota_id)
     update_quota(SYSTEM, now, row, is_active=False)
@@ -243,7 +243,7 @@ def test_template_validation_and_update(db, now):
 
 
 def device_template(device):
-    from app.models import CapacityTemplate
+    from scheduling.models import CapacityTemplate
 
     return _db.session.scalar(select(CapacityTemplate).where(
         CapacityTemplate.device_id == device.id))

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from app.extensions import db as _db
-from app.models import Appointment, ImagingRequest
 from scheduling.booking import book
 from scheduling.errors import Conflict
+from scheduling.models import Appointment, ImagingRequest
 from tests.scheduling.factories import SYSTEM, create_req, create_setup
 
 CLIENTS = 32
@@ -25,7 +25,7 @@ ROUNDS = 12
 def race(app, jobs: list[tuple[int, int]], start_at: datetime, now: datetime
          ) -> tuple[list[int], list[str], list[BaseException]]:
     """Run ``book`` for each (request id, device id) at once, one thread each."""
-    from app.models import Device
+    from scheduling.models import Device
 
     barrier = threading.Barrier(len(jobs))
     won: list[int] = []

@@ -5,7 +5,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app.demo import load_demo
-from app.models import (
+from scheduling.capacity import quota_usage
+from scheduling.clock import local_today, to_local
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     AuditEvent,
@@ -15,8 +17,6 @@ from app.models import (
     Hospital,
     Quota,
 )
-from app.timeutil import local_today, to_local
-from scheduling.capacity import quota_usage
 from scheduling.rules import max_concurrency
 
 

@@ -9,20 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db as _db
-from app.models import (
-    Appointment,
-    AppointmentStatus,
-    AuditEvent,
-    Closure,
-    ClosureKind,
-    ImagingRequest,
-    Interface,
-    Priority,
-    RequestStatus,
-    Role,
-    Study,
-    StudySource,
-)
 from scheduling import events
 from scheduling.audit import Actor
 from scheduling.booking import (
@@ -36,6 +22,20 @@ from scheduling.booking import (
     start_exam,
 )
 from scheduling.errors import Conflict, NotAllowed, ValidationFailed
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditEvent,
+    Closure,
+    ClosureKind,
+    ImagingRequest,
+    Interface,
+    Priority,
+    RequestStatus,
+    Role,
+    Study,
+    StudySource,
+)
 from scheduling.requests import (
     accept_request,
     cancel_request,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import Closure, ClosureKind
+from scheduling.models import Closure, ClosureKind
 from scheduling.overlap import db_overlaps, overlaps
 
 T = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

@@ -52,8 +52,8 @@ def test_romanise_rtgs():
 def test_another_hospital_cannot_overwrite_a_patient_it_does_not_hold(demo, now):
     from sqlalchemy import select
 
-    from app.models import AuditEvent, Hospital, IdentifierType, Interface, Sex
     from scheduling.audit import Actor
+    from scheduling.models import AuditEvent, Hospital, IdentifierType, Interface, Sex
     from scheduling.patients import find_patient, register_patient
 
     stem = "110170023070"

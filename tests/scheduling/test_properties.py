@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import Appointment, Closure, ClosureKind, ImagingRequest, Priority
 from scheduling.availability import find_slots
 from scheduling.booking import book
 from scheduling.capacity import add_closure, create_quota
+from scheduling.models import Appointment, Closure, ClosureKind, ImagingRequest, Priority
 from scheduling.rules import OCCUPYING_STATUSES
 from tests.conftest import empty_all_tables
 from tests.scheduling.factories import (

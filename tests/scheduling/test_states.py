@@ -2,8 +2,8 @@
 
 import pytest
 
-from app.models import AppointmentStatus, RequestStatus
 from scheduling.errors import Conflict
+from scheduling.models import AppointmentStatus, RequestStatus
 from scheduling.states import (
     APPOINTMENT_TRANSITIONS,
     REQUEST_TRANSITIONS,

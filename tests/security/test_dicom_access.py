@@ -12,11 +12,12 @@ from pydicom.uid import generate_uid
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import Appointment, AppointmentStatus, Device, PerformedProcedureStep, Study
+from scheduling.models import Appointment, AppointmentStatus, Device, Study
 from tests.security.matrix import FIGURES, report
 from tests.security.worlds import MKH, PLAN, UDN, Worlds
 from tests.worklist.conftest import find, mwl_query
 from tests.worklist.test_mpps import Scanner, final, in_progress
+from worklist.models import PerformedProcedureStep
 
 CALLERS = {"MKH_US1": MKH, "MKH_CT1": MKH, "UDN_CT1": UDN, "UDN_CT2": UDN}
 

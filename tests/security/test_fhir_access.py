@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import Study
 from integrations.fhir import systems
 from integrations.fhir.registry import CREATORS, READERS
+from scheduling.models import Study
 from tests.integrations.fhir.test_writes import booking, free_slots, order, report_body, study_body
 from tests.security.matrix import FIGURES, WriteWatch, report
 from tests.security.worlds import API_TOKENS, PLAN, Worlds

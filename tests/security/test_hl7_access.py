@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import Appointment, ImagingRequest, Patient, PatientHN, Study
+from scheduling.models import Appointment, ImagingRequest, Patient, PatientHN, Study
 from tests.integrations.hl7.conftest import cid, exchange, msa, msh, segment
 from tests.security.matrix import FIGURES, report
 from tests.security.worlds import CHIANG_YUEN, KOSUM, KUDRANG, MKH, PATIENTS, PLAN, UDN, Worlds

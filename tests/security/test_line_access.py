@@ -16,17 +16,11 @@ import itertools
 from sqlalchemy import func, select
 
 from app.extensions import db as _db
-from app.models import (
-    Appointment,
-    LineOutbox,
-    LinePatientLink,
-    LinePatientReply,
-    LineReplyKind,
-    Patient,
-)
-from app.timeutil import utcnow
 from integrations.line import linking
 from integrations.line.linking import code_for_appointment
+from integrations.line.models import LineOutbox, LinePatientLink, LinePatientReply, LineReplyKind
+from scheduling.clock import utcnow
+from scheduling.models import Appointment, Patient
 from tests.integrations.line.conftest import SECRET, post_webhook, postback_event, text_event
 from tests.security.matrix import FIGURES, report
 from tests.security.worlds import Worlds

@@ -27,23 +27,27 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import (
-    ApiClient,
-    ClosureKind,
-    Device,
-    Hl7Destination,
-    Hl7InboundMessage,
-    Hl7OutboxMessage,
-    Hl7Outcome,
-    Hospital,
-    IdentifierType,
-    ImagingRequest,
-    Interface,
+from integrations.fhir.models import ApiClient
+from integrations.hl7.models import Hl7Destination, Hl7InboundMessage, Hl7OutboxMessage, Hl7Outcome
+from integrations.line.models import (
     LineMessageKind,
     LineOutbox,
     LineOutboxStatus,
     LinePatientReply,
     LineReplyKind,
+)
+from scheduling.audit import Actor
+from scheduling.availability import find_slots
+from scheduling.booking import book, reschedule
+from scheduling.capacity import add_closure, create_quota
+from scheduling.clock import local_datetime, local_today, utcnow
+from scheduling.models import (
+    ClosureKind,
+    Device,
+    Hospital,
+    IdentifierType,
+    ImagingRequest,
+    Interface,
     Patient,
     Procedure,
     Role,
@@ -51,11 +55,6 @@ from app.models import (
     StudySource,
     User,
 )
-from app.timeutil import local_datetime, local_today, utcnow
-from scheduling.audit import Actor
-from scheduling.availability import find_slots
-from scheduling.booking import book, reschedule
-from scheduling.capacity import add_closure, create_quota
 from scheduling.patients import national_id_check_digit, register_patient
 from scheduling.requests import create_request
 from scheduling.studies import attach_report, link_study
@@ -335,7 +334,7 @@ def build_worlds() -> Worlds:
 
 
 def device_template_id(device: Device) -> int:
-    from app.models import CapacityTemplate
+    from scheduling.models import CapacityTemplate
 
     return db.session.scalar(
         select(CapacityTemplate.id).where(CapacityTemplate.device_id == device.id).limit(1)

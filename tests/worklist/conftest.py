@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind
 
-from app.models import (
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Device,

@@ -13,7 +13,10 @@ from pydicom.uid import generate_uid
 from sqlalchemy import select
 
 from app.demo import load_demo
-from app.models import (
+from scheduling.audit import Actor
+from scheduling.availability import find_slots
+from scheduling.booking import book
+from scheduling.models import (
     AppointmentStatus,
     Device,
     Hospital,
@@ -23,9 +26,6 @@ from app.models import (
     RequestStatus,
     User,
 )
-from scheduling.audit import Actor
-from scheduling.availability import find_slots
-from scheduling.booking import book
 from scheduling.patients import find_patient, national_id_check_digit
 from scheduling.requests import create_request
 

@@ -10,7 +10,7 @@ from pynetdicom import AE
 from pynetdicom.dsutils import decode, encode
 from pynetdicom.sop_class import ModalityWorklistInformationFind
 
-from app.models import DicomCharset
+from scheduling.models import DicomCharset
 from tests.worklist.conftest import BANGKOK, TODAY, book_step, find, local, mwl_query
 from worklist import mwl
 from worklist.devices import load_devices

@@ -11,12 +11,11 @@ from pynetdicom import AE
 from pynetdicom.sop_class import ModalityPerformedProcedureStep, ModalityWorklistInformationFind
 from sqlalchemy import func, select
 
-from app.models import (
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     AuditEvent,
     ImagingRequest,
-    PerformedProcedureStep,
     RequestStatus,
     Role,
     Study,
@@ -25,6 +24,7 @@ from app.models import (
 )
 from tests.conftest import login
 from tests.worklist.conftest import TODAY, book_step, find, local, mwl_query
+from worklist.models import PerformedProcedureStep
 
 
 class Scanner:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import AuditEvent, AuditEventPatient, Interface
+from scheduling.models import AuditEvent, AuditEventPatient, Interface
 from tests.worklist.conftest import TODAY, book_step, find, local, mwl_query
 
 

@@ -12,7 +12,7 @@ from pynetdicom import AE, evt
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
 from sqlalchemy import event
 
-from app.models import AppointmentStatus, PatientIdPolicy, Priority
+from scheduling.models import AppointmentStatus, PatientIdPolicy, Priority
 from tests.worklist.conftest import TODAY, book_step, find, local, mwl_query
 from worklist.mwl import NATIONAL_ID_ISSUER
 

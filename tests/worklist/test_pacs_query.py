@@ -11,18 +11,11 @@ from pynetdicom import AE, evt
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 from sqlalchemy import func, select
 
-from app.models import (
-    AppointmentStatus,
-    Interface,
-    PacsQueryState,
-    Role,
-    Study,
-    StudySource,
-    User,
-)
+from scheduling.models import AppointmentStatus, Interface, Role, Study, StudySource, User
 from tests.conftest import login
 from tests.faults.harness import free_port
 from tests.worklist.conftest import TODAY, book_step, local
+from worklist.models import PacsQueryState
 from worklist.pacs_query import JOB_ID, PacsSettings, check_pacs, configure, viewer_url
 
 VIEWER = (

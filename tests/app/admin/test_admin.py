@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from app.admin.operations import password_problems
-from app.models import AuditEvent, Device, DicomCharset, Procedure, Role, User
+from scheduling.models import AuditEvent, Device, DicomCharset, Procedure, Role, User
 from tests.app.hub.factories import device, hospital, procedure
 from tests.conftest import login
 
@@ -235,7 +235,7 @@ def test_password_rules_accept_a_long_thai_passphrase():
 
 
 def _event(db, action: str, at: datetime, actor: str = "admin") -> None:
-    from app.models import Interface
+    from scheduling.models import Interface
 
     db.session.add(
         AuditEvent(

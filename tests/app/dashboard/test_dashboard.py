@@ -11,8 +11,8 @@ import pytest
 
 from app.dashboard.charts import Series, bar_chart
 from app.hub.fields import format_be_date
-from app.models import AppointmentStatus
-from app.timeutil import local_datetime, local_today
+from scheduling.clock import local_datetime, local_today
+from scheduling.models import AppointmentStatus
 from tests.app.hub.factories import make_appointment, make_request
 from tests.conftest import login
 

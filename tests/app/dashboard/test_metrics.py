@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from app.models import AppointmentStatus
-from app.timeutil import utcnow
 from scheduling import metrics
 from scheduling.capacity import create_quota
+from scheduling.clock import utcnow
+from scheduling.models import AppointmentStatus
 from tests.app.hub.factories import (
     actor_for,
     book_request,
@@ -140,7 +140,7 @@ def test_quota_use_per_hospital_by_modality(demo):
     req = submit_request()
     appointment = book_request(req, ae_title="MKH_US1")
     day = appointment.start_at.date()
-    from app.timeutil import to_local
+    from scheduling.clock import to_local
 
     day = to_local(appointment.start_at).date()
     create_quota(

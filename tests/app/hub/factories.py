@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import (
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Device,
@@ -112,14 +112,14 @@ def make_appointment(
 
 
 def user(username: str):
-    from app.models import User
+    from scheduling.models import User
 
     return db.session.scalar(select(User).where(User.username == username))
 
 
 def actor_for(username: str):
-    from app.models import Interface
     from scheduling.audit import Actor
+    from scheduling.models import Interface
 
     return Actor(interface=Interface.WEB, user=user(username))
 
@@ -135,7 +135,7 @@ def submit_request(
     indication: str = "ปวดท้องด้านขวาบน",
 ) -> ImagingRequest:
     """A submitted request made through the scheduling operation, as a requester would."""
-    from app.timeutil import utcnow
+    from scheduling.clock import utcnow
     from scheduling.requests import create_request
 
     return create_request(
@@ -154,8 +154,8 @@ def free_slots(
     req: ImagingRequest, *, days_ahead: int = 7, ae_title: str | None = None, limit: int = 5
 ):
     """Bookable slots for the request a week or more from today (clear of the lead time)."""
-    from app.timeutil import local_today, utcnow
     from scheduling.availability import find_slots
+    from scheduling.clock import local_today, utcnow
 
     return find_slots(
         utcnow(),
@@ -172,8 +172,8 @@ def free_slots(
 
 def book_request(req: ImagingRequest, *, days_ahead: int = 7, ae_title: str | None = None):
     """Book the request's first free slot through the scheduling operation."""
-    from app.timeutil import utcnow
     from scheduling.booking import book
+    from scheduling.clock import utcnow
 
     slot = free_slots(req, days_ahead=days_ahead, ae_title=ae_title, limit=1)[0]
     return book(

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import (
+from scheduling.clock import to_local, utcnow
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     AuditEvent,
@@ -18,7 +19,6 @@ from app.models import (
     Role,
     User,
 )
-from app.timeutil import to_local, utcnow
 from tests.app.hub.factories import (
     book_request,
     device,
@@ -274,7 +274,7 @@ def test_day_view_offers_the_actions(scheduler, demo):
 
 
 def test_line_replies_show_in_the_inbox_and_can_be_handled(scheduler, demo):
-    from app.models.line import LinePatientReply, LineReplyKind
+    from integrations.line.models import LinePatientReply, LineReplyKind
 
     appointment = book_request(submit_request())
     reply = LinePatientReply(

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from app.hub.capacity_view import capacity_minutes
 from app.hub.fields import format_be_date
-from app.models import AuditEvent, CapacityTemplate, Closure, ClosureKind, Quota
-from app.timeutil import local_datetime, local_today, to_local, utcnow
 from scheduling.capacity import add_closure
+from scheduling.clock import local_datetime, local_today, to_local, utcnow
+from scheduling.models import AuditEvent, CapacityTemplate, Closure, ClosureKind, Quota
 from tests.app.hub.factories import (
     actor_for,
     book_request,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.models import AppointmentStatus, Priority, RequestStatus, Study, StudySource
+from scheduling.models import AppointmentStatus, Priority, RequestStatus, Study, StudySource
 from tests.app.hub.factories import make_appointment, make_request
 from tests.conftest import login
 

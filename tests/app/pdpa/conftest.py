@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.extensions import db
-from app.models import (
-    AppointmentStatus,
+from integrations.hl7.models import (
     Hl7Destination,
     Hl7InboundMessage,
     Hl7OutboundEvent,
     Hl7OutboxMessage,
     Hl7Outcome,
-    Interface,
+)
+from integrations.line.models import (
     LineAccount,
     LineLinkCode,
     LineMessageKind,
@@ -24,16 +24,18 @@ from app.models import (
     LinePatientReply,
     LineReplyKind,
     LineWebhookEvent,
-    MppsStatus,
-    PacsQueryState,
+)
+from scheduling.audit import Actor, record, record_read
+from scheduling.models import (
+    AppointmentStatus,
+    Interface,
     Patient,
-    PerformedProcedureStep,
     RequestStatus,
     Study,
     StudySource,
 )
-from scheduling.audit import Actor, record, record_read
 from tests.app.hub.factories import make_appointment, make_request
+from worklist.models import MppsStatus, PacsQueryState, PerformedProcedureStep
 
 _n = itertools.count(1)
 
@@ -111,6 +113,6 @@ def footprint(patient_name: str, at: datetime, *, start_at: datetime | None = No
 
 
 def _sent():
-    from app.models import OutboxStatus
+    from integrations.hl7.models import OutboxStatus
 
     return OutboxStatus.SENT

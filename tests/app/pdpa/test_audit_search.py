@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditEvent, Interface, Patient, PatientHN
 from scheduling.audit import Actor, record, record_read
+from scheduling.models import AuditEvent, Interface, Patient, PatientHN
 from tests.conftest import login
 
 

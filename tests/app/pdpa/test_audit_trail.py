@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import AuditEvent, AuditEventPatient, Interface, Patient
 from scheduling.audit import Actor, about_patients, record, record_read
+from scheduling.models import AuditEvent, AuditEventPatient, Interface, Patient
 
 
 def test_record_read_is_one_row_for_one_patient_and_links_for_several(demo, now):

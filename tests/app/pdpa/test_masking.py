@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from app.timeutil import local_today, local_zone
+from scheduling.clock import local_today, local_zone
 from scheduling.patients import format_national_id, mask_national_id
 from tests.app.hub.factories import make_appointment, make_request
 from tests.conftest import login

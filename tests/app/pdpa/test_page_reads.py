@@ -13,21 +13,24 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.models import (
-    AuditEvent,
+from integrations.hl7.models import (
     Hl7Destination,
     Hl7InboundMessage,
     Hl7OutboundEvent,
     Hl7OutboxMessage,
     Hl7Outcome,
+)
+from scheduling.audit import about_patients
+from scheduling.clock import local_today, local_zone
+from scheduling.models import (
+    AuditEvent,
+    CapacityTemplate,
     Hospital,
     Patient,
     Procedure,
+    Quota,
     User,
 )
-from app.models.capacity import CapacityTemplate, Quota
-from app.timeutil import local_today, local_zone
-from scheduling.audit import about_patients
 from tests.app.hub.factories import make_appointment, make_request
 from tests.conftest import login
 
@@ -107,7 +110,7 @@ def test_every_page_showing_a_patient_records_one_read_naming_them(app, client, 
         p.id: (f"{p.given_name_th} {p.family_name_th}", p.id_value)
         for p in db.session.scalars(select(Patient))
     }
-    from app.timeutil import to_local
+    from scheduling.clock import to_local
 
     local_start = to_local(appointment.start_at).date()  # as the hub's BE date field reads it
     day = f"{local_start.day:02d}/{local_start.month:02d}/{local_start.year + 543}"
@@ -169,7 +172,7 @@ def test_a_list_is_one_event_naming_every_patient_on_it(app, client, world):
     [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.id > before)).all()
     assert event.action == "request.list" and event.interface.name == "WEB"
     assert event.actor == "admin" and event.user_id is not None
-    from app.models import AuditEventPatient, ImagingRequest
+    from scheduling.models import AuditEventPatient, ImagingRequest
 
     listed = set(db.session.scalars(select(AuditEventPatient.patient_id)
                                     .where(AuditEventPatient.audit_event_id == event.id)))

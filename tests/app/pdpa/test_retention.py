@@ -10,20 +10,20 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from app.models import (
+from app.pdpa.retention import purge, purge_with_config, years_before
+from integrations.hl7.models import Hl7InboundMessage
+from integrations.line.models import LineOutbox
+from scheduling.audit import Actor, record_read
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     AuditEvent,
     AuditEventPatient,
-    Hl7InboundMessage,
     ImagingRequest,
     Interface,
-    LineOutbox,
     Patient,
     RequestStatus,
 )
-from app.pdpa.retention import purge, purge_with_config, years_before
-from scheduling.audit import Actor, record_read
 from tests.app.hub.factories import make_request
 from tests.app.pdpa.conftest import footprint
 
@@ -72,7 +72,7 @@ def test_purge_drops_old_records_copies_drafts_and_audit_and_keeps_the_rest(app,
     for table, row_id in ancient.ids.items():
         if table == "line_account":
             continue  # the LINE user may have other patients; only the link goes
-        model = db.Model.metadata.tables[table]
+        model = db.metadata.tables[table]
         assert db.session.execute(select(model).where(model.c.id == row_id)).first() is None, table
     # The old transport copies of the others went too (365 days); their records stayed.
     assert db.session.get(ImagingRequest, future.request_id) is not None

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from app.models import AuditEvent, LineAccount
+from integrations.line.models import LineAccount
+from scheduling.models import AuditEvent
 from tests.app.pdpa.conftest import footprint
 from tests.conftest import login
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import Hospital, Patient, Procedure, User
+from scheduling.models import Hospital, Patient, Procedure, User
 from scheduling.patients import national_id_check_digit
 from tests.conftest import login
 
@@ -87,8 +87,8 @@ def request_form(procedure_id: int, /, **overrides) -> dict[str, str]:
 
 
 def web_actor_for(db, username: str):
-    from app.models import Interface
     from scheduling.audit import Actor
+    from scheduling.models import Interface
 
     return Actor(interface=Interface.WEB, user=user(db, username))
 
@@ -97,7 +97,7 @@ def make_request(
     db, *, username: str = "staff.kudrang", patient: str = "สมศรี", code: str = "US-UPABD", **kwargs
 ):
     """A submitted request through the domain operation, as the given user."""
-    from app.timeutil import utcnow
+    from scheduling.clock import utcnow
     from scheduling.requests import create_request
 
     staff = user(db, username)
@@ -113,8 +113,8 @@ def make_request(
 
 
 def earliest_slot(db, req):
-    from app.timeutil import utcnow
     from scheduling.availability import find_slots
+    from scheduling.clock import utcnow
 
     return find_slots(
         utcnow(),
@@ -126,9 +126,9 @@ def earliest_slot(db, req):
 
 
 def book_earliest(db, req, username: str = "staff.kudrang"):
-    from app.models import Device
-    from app.timeutil import utcnow
     from scheduling.booking import book
+    from scheduling.clock import utcnow
+    from scheduling.models import Device
 
     slot = earliest_slot(db, req)
     return book(

@@ -5,7 +5,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from app.models import (
+from app.requests.slip import qr_svg, slip_link
+from scheduling.availability import find_slots
+from scheduling.clock import to_local, utcnow
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     AuditEvent,
@@ -13,10 +16,7 @@ from app.models import (
     ImagingRequest,
     RequestStatus,
 )
-from app.requests.slip import qr_svg, slip_link
-from app.thaidate import thai_date
-from app.timeutil import to_local, utcnow
-from scheduling.availability import find_slots
+from scheduling.thaidate import thai_date
 from tests.app.requests.conftest import (
     MKH,
     book_earliest,

@@ -4,10 +4,10 @@ import re
 
 from sqlalchemy import select
 
-from app.models import Interface, StudySource
 from app.requests import listing
-from app.timeutil import utcnow
 from scheduling.audit import Actor
+from scheduling.clock import utcnow
+from scheduling.models import Interface, StudySource
 from scheduling.requests import cancel_request
 from scheduling.studies import attach_report, link_study
 from tests.app.requests.conftest import book_earliest, make_request, web_actor_for
@@ -93,7 +93,7 @@ def test_a_hub_pages_through_its_addressed_and_own_requests_newest_first(
     app, demo, monkeypatch
 ):
     """Two scope branches (addressed to the hub, requested by it) merged in one order."""
-    from app.models import Hospital
+    from scheduling.models import Hospital
     from scheduling.requests import create_request
     from tests.app.requests.conftest import MKH, hospital, patient_named, procedure
     from tests.conftest import login

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from app.models import AuditEvent, IdentifierType, Patient, PatientHN, Sex
+from scheduling.models import AuditEvent, IdentifierType, Patient, PatientHN, Sex
 from tests.app.requests.conftest import (
     KOSUM,
     KUDRANG,

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import func, select
 
-from app.models import ImagingRequest, Priority, RequestStatus
 from app.requests.forms import normalise_icd10
+from scheduling.models import ImagingRequest, Priority, RequestStatus
 from tests.app.requests.conftest import (
     KUDRANG,
     MKH,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
-from app.models import Hospital, ImagingRequest, User
+from scheduling.models import Hospital, ImagingRequest, User
 from tests.conftest import login
 
 EXAMPLES = int(os.environ.get("RADBOOK_FUZZ_EXAMPLES", "120")) * 2

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import (
-    ApiClient,
+from integrations.fhir.models import ApiClient
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Device,

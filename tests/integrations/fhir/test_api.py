@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import ApiClient, AuditEvent, Interface
+from integrations.fhir.models import ApiClient
+from scheduling.models import AuditEvent, Interface
 from tests.integrations.fhir.conftest import DEMO_TOKEN, Fhir, outcome, parsed
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from app.demo import DEMO_PATIENTS
 from app.extensions import db
-from app.models import ImagingRequest, RequestStatus, Study, StudySource
 from integrations.fhir import systems
+from scheduling.models import ImagingRequest, RequestStatus, Study, StudySource
 from tests.conftest import login
 from tests.integrations.fhir.conftest import ids, parsed
 from tests.integrations.fhir.test_writes import booking, free_slots, study_body

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditEvent, Device, Interface, RequestStatus, User
 from integrations.fhir import systems
+from scheduling.models import AuditEvent, Device, Interface, RequestStatus, User
 from tests.integrations.fhir.conftest import (
     KOSUM,
     KUDRANG,

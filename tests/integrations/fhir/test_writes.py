@@ -8,7 +8,11 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from app.models import (
+from integrations.fhir import systems
+from scheduling.audit import Actor
+from scheduling.clock import utcnow
+from scheduling.i18n import translate
+from scheduling.models import (
     AppointmentStatus,
     AuditEvent,
     ImagingRequest,
@@ -19,10 +23,6 @@ from app.models import (
     Study,
     StudySource,
 )
-from app.timeutil import utcnow
-from integrations.fhir import systems
-from scheduling.audit import Actor
-from scheduling.i18n import translate
 from scheduling.patients import national_id_check_digit
 from scheduling.studies import link_study
 from tests.integrations.fhir.conftest import (
@@ -448,16 +448,16 @@ def test_request_made_by_models_can_be_booked(kudrang, network, now):
 
 
 def test_every_radbook_status_has_a_fhir_status():
-    from app.models import AppointmentStatus
     from integrations.fhir.mappers import APPOINTMENT_STATUS, REQUEST_STATUS
+    from scheduling.models import AppointmentStatus
 
     assert set(APPOINTMENT_STATUS) == set(AppointmentStatus)
     assert set(REQUEST_STATUS) == set(RequestStatus)
 
 
 def test_reschedule_and_cancel_show_in_fhir(kudrang, scheduled, db):
-    from app.models import Device
     from scheduling.booking import cancel_appointment, reschedule
+    from scheduling.models import Device
 
     request_id, first = scheduled
     actor = Actor(interface=Interface.WEB, name="test", hospital_id=first.hub_hospital_id)

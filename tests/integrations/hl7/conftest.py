@@ -12,7 +12,7 @@ from hl7.mllp import open_hl7_connection
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import Hospital, Procedure
+from scheduling.models import Hospital, Procedure
 from scheduling.patients import national_id_check_digit
 
 KUDRANG = "11008"  # community hospital (requester) in the demo network
@@ -205,7 +205,7 @@ def receiver():
 @pytest.fixture
 def us_capacity(network, now):
     """Office hours every day on MKH_US1 (08:00-16:00 Bangkok)."""
-    from app.models import Device
+    from scheduling.models import Device
     from tests.scheduling.factories import office_template
 
     device = _db.session.scalar(select(Device).where(Device.ae_title == "MKH_US1"))

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import (
-    Appointment,
+from integrations.hl7.models import (
     Hl7Charset,
     Hl7Destination,
     Hl7InboundMessage,
@@ -18,6 +17,7 @@ from app.models import (
     Hl7Outcome,
     OutboxStatus,
 )
+from scheduling.models import Appointment
 from tests.conftest import login
 
 NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)

@@ -10,19 +10,11 @@ from sqlalchemy import select
 
 from app.demo import DEMO_PATIENTS
 from app.extensions import db
-from app.models import (
-    Device,
-    Hl7Destination,
-    Hl7OrderFormat,
-    ImagingRequest,
-    Interface,
-    RequestStatus,
-    StudySource,
-    User,
-)
+from integrations.hl7.models import Hl7Destination, Hl7OrderFormat
 from integrations.hl7.outbound import drain_outbox
 from scheduling.audit import Actor
 from scheduling.booking import book
+from scheduling.models import Device, ImagingRequest, Interface, RequestStatus, StudySource, User
 from tests.conftest import login
 from tests.integrations.hl7.conftest import KUDRANG, MKH, cid, exchange, msa, msh, orm, segment
 

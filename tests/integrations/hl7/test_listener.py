@@ -10,16 +10,10 @@ import threading
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    Hl7InboundMessage,
-    Hl7Outcome,
-    IdentifierType,
-    Patient,
-    Sex,
-)
 from integrations.hl7.inbound import InboundProcessor
 from integrations.hl7.mllp import BLOCK_END, START_BLOCK, MllpServer, frame
+from integrations.hl7.models import Hl7InboundMessage, Hl7Outcome
+from scheduling.models import AuditEvent, IdentifierType, Patient, Sex
 from scheduling.patients import find_patient
 from tests.integrations.hl7.conftest import (
     KUDRANG,

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import (
+from integrations.hl7.models import Hl7InboundMessage
+from scheduling.booking import book, mark_arrived
+from scheduling.models import (
     Appointment,
     AppointmentStatus,
     AuditEvent,
-    Hl7InboundMessage,
     IdentifierType,
     ImagingRequest,
     Patient,
@@ -21,7 +22,6 @@ from app.models import (
     Study,
     StudySource,
 )
-from scheduling.booking import book, mark_arrived
 from scheduling.patients import find_patient
 from tests.integrations.hl7.conftest import (
     KOSUM,

@@ -10,21 +10,19 @@ from hl7apy.parser import parse_message
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import (
+from integrations.hl7 import outbound
+from integrations.hl7.message import Hl7Message, decode_message
+from integrations.hl7.models import (
     Hl7Charset,
     Hl7Destination,
     Hl7OrderFormat,
     Hl7OutboundEvent,
     Hl7OutboxMessage,
-    IdentifierType,
     OutboxStatus,
-    Priority,
-    Sex,
 )
-from integrations.hl7 import outbound
-from integrations.hl7.message import Hl7Message, decode_message
 from integrations.hl7.outbound import backoff, drain_outbox, payload_bytes
 from scheduling.booking import book, cancel_appointment, reschedule
+from scheduling.models import IdentifierType, Priority, Sex
 from scheduling.patients import register_patient
 from tests.integrations.hl7.conftest import KUDRANG, MKH, cid, hospital, procedure
 from tests.scheduling.factories import SYSTEM
@@ -143,7 +141,7 @@ def test_drain_sends_and_checks_the_ack(us_capacity, now, receiver):
     assert received.control_id == row.control_id and received.message_type == "OMI^O23"
     assert drain_outbox(now=now) == {"sent": 0, "retry": 0, "failed": 0}  # nothing twice
     # The delivery is a disclosure to another system: audited, naming the patient.
-    from app.models import AuditEvent, Interface
+    from scheduling.models import AuditEvent, Interface
 
     [sent] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "hl7.send")).all()
     assert sent.interface is Interface.HL7 and sent.actor == f"hl7:{row.destination.name}"

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.extensions import db as _db
-from app.models import LinePatientLink, Procedure
-from app.timeutil import utcnow
 from integrations.line import linking
+from integrations.line.models import LinePatientLink
 from integrations.line.standin import LineStandIn, sign
 from scheduling.booking import book
+from scheduling.clock import utcnow
+from scheduling.models import Procedure
 from tests.scheduling.factories import (
     SYSTEM,
     create_patient,

@@ -8,18 +8,12 @@ from urllib.parse import unquote
 from sqlalchemy import func, select
 
 from app.extensions import db as _db
-from app.models import (
-    Device,
-    LineMessageKind,
-    LineOutbox,
-    LineOutboxStatus,
-    LinePatientLink,
-    Patient,
-)
 from integrations.line.demo import DEMO_LINE_USER_ID
 from integrations.line.linking import link_url_for_appointment
+from integrations.line.models import LineMessageKind, LineOutbox, LineOutboxStatus, LinePatientLink
 from scheduling.availability import find_slots
 from scheduling.booking import book
+from scheduling.models import Device, Patient
 from scheduling.requests import create_request
 from tests.conftest import login
 from tests.integrations.line.conftest import book_for, linked_patient
@@ -89,7 +83,7 @@ def test_demo_links_somsri_idempotently(demo):
 
 
 def test_booking_somsri_puts_a_thai_confirmation_and_two_reminders_in_the_outbox(demo, now):
-    from app.models import Hospital, Procedure
+    from scheduling.models import Hospital, Procedure
 
     patient = somsri()
     kudrang = _db.session.scalar(select(Hospital).where(Hospital.code == "11008"))

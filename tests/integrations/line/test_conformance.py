@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from app.extensions import db as _db
-from app.models import LineOutbox
 from integrations.line import linking
+from integrations.line.models import LineOutbox
 from integrations.line.outbox import queue_dialogue
 from scheduling.booking import cancel_appointment, reschedule
 from tests.integrations.line.conftest import (

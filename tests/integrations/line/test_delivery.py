@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db as _db
-from app.models import LineMessageKind, LineOutbox, LineOutboxStatus
 from integrations.line import delivery
 from integrations.line.delivery import send_due
+from integrations.line.models import LineMessageKind, LineOutbox, LineOutboxStatus
 from integrations.line.standin import ACCEPT_THEN_500, ACCEPT_THEN_DROP
 from tests.integrations.line.conftest import book_for, linked_patient
 
@@ -44,7 +44,7 @@ def test_each_message_is_delivered_once_at_its_time(booked, now, standin):
     assert len(standin.pushes()) == 3 and standin.duplicate_count() == 0
     assert {r.status for r in all_rows()} == {LineOutboxStatus.SENT}
     # One audit event per delivered batch, naming the patient whose appointment went out.
-    from app.models import AuditEvent, Interface
+    from scheduling.models import AuditEvent, Interface
 
     sends = _db.session.scalars(select(AuditEvent).where(AuditEvent.action == "line.send")).all()
     assert len(sends) == 3

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from app.extensions import db as _db
-from app.models import LineMessageKind, LineOutbox, LineOutboxStatus
+from integrations.line.models import LineMessageKind, LineOutbox, LineOutboxStatus
 from scheduling.booking import book, cancel_appointment, reschedule
 from tests.integrations.line.conftest import MON_0900, book_for, link, linked_patient
 from tests.scheduling.factories import SYSTEM, create_patient, create_req

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db as _db
-from app.models import (
-    AuditEvent,
-    Interface,
+from integrations.line.inbox import mark_reply_handled, pending_patient_replies
+from integrations.line.linking import code_for_appointment
+from integrations.line.models import (
     LineAccount,
     LineLinkCode,
     LineMessageKind,
@@ -21,9 +21,8 @@ from app.models import (
     LineReplyKind,
     LineWebhookEvent,
 )
-from integrations.line.inbox import mark_reply_handled, pending_patient_replies
-from integrations.line.linking import code_for_appointment
 from scheduling.audit import Actor
+from scheduling.models import AuditEvent, Interface
 from tests.conftest import login
 from tests.integrations.line.conftest import (
     book_for,

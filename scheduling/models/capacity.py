@@ -23,9 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.network import Device, Hospital
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models.network import Device, Hospital
+from scheduling.models.types import UTCDateTime
 
 
 class ClosureKind(enum.Enum):
@@ -34,7 +34,7 @@ class ClosureKind(enum.Enum):
     DEVICE_DOWNTIME = "device_downtime"  # one scanner, whole day or part of it
 
 
-class CapacityTemplate(db.Model):
+class CapacityTemplate(Base):
     """A device's weekly bookable pattern for a validity period.
 
     Which template applies on a day: the active one whose validity covers the day;
@@ -66,7 +66,7 @@ class CapacityTemplate(db.Model):
     )
 
 
-class CapacityWindow(db.Model):
+class CapacityWindow(Base):
     """One bookable time window on one weekday, in the hospital's local time."""
 
     __tablename__ = "capacity_window"
@@ -82,7 +82,7 @@ class CapacityWindow(db.Model):
     template: Mapped[CapacityTemplate] = relationship(back_populates="windows")
 
 
-class Closure(db.Model):
+class Closure(Base):
     """A half-open period [start_at, end_at) when nothing can be booked.
 
     Public holidays are pre-filled from the ``holidays`` package and stay editable:
@@ -112,7 +112,7 @@ class Closure(db.Model):
     device: Mapped[Device | None] = relationship()
 
 
-class Quota(db.Model):
+class Quota(Base):
     """Bookings per day a hub holds for one referring hospital (or, with no referrer, its own
     reserve for walk-ins and inpatients), on one device or on every device of a modality.
 
@@ -148,7 +148,7 @@ class Quota(db.Model):
     device: Mapped[Device | None] = relationship()
 
 
-class AccessionCounter(db.Model):
+class AccessionCounter(Base):
     """Per hub and year, the last accession sequence number issued.
 
     Incremented with ``UPDATE … RETURNING`` inside the booking transaction, so two

@@ -7,14 +7,14 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.enums import AppointmentStatus, Priority, RequestStatus, StudySource
-from app.models.network import Device, Hospital, Procedure, User
-from app.models.patients import Patient
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models.enums import AppointmentStatus, Priority, RequestStatus, StudySource
+from scheduling.models.network import Device, Hospital, Procedure, User
+from scheduling.models.patients import Patient
+from scheduling.models.types import UTCDateTime
 
 
-class ImagingRequest(db.Model):
+class ImagingRequest(Base):
     """An order for one imaging procedure, placed by a (usually community) hospital."""
 
     __tablename__ = "imaging_request"
@@ -80,7 +80,7 @@ class ImagingRequest(db.Model):
         return live[-1] if live else None
 
 
-class Appointment(db.Model):
+class Appointment(Base):
     """One booked slot on one device. A reschedule closes this row as MOVED and adds a new one."""
 
     __tablename__ = "appointment"
@@ -129,7 +129,7 @@ class Appointment(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class Study(db.Model):
+class Study(Base):
     """A DICOM study linked to a request; one row per Study Instance UID.
 
     Whichever interface learns of the study first (MPPS, HL7, FHIR, PACS query) creates

@@ -1,28 +1,24 @@
-"""The webhook LINE calls, and the admin page that shows the outbox."""
+"""Admin page: the LINE outbox (what patients were told, what failed, send again)."""
 
 from __future__ import annotations
-
-import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.webhook import WebhookParser
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.auth.routes import web_actor
 from app.extensions import db
-from app.models import LineMessageKind, LineOutbox, LineOutboxStatus, Role
-from app.timeutil import utcnow
-from integrations.line import delivery, dialogue, settings
+from app.pdpa.reads import audit_read
+from integrations.line import delivery, settings
+from integrations.line.models import LineMessageKind, LineOutbox, LineOutboxStatus
+from scheduling.audit import record
+from scheduling.clock import utcnow
 from scheduling.i18n import N_
-
-log = logging.getLogger(__name__)
+from scheduling.models import Role
 
 bp = Blueprint("line", __name__, url_prefix="/line")
-
-MAX_WEBHOOK_BODY = 1024 * 1024
 
 LABELS = {
     LineOutboxStatus.PENDING: N_("Waiting"),
@@ -42,33 +38,6 @@ def line_label(value) -> str:
     return _(LABELS[value]) if value in LABELS else str(value)
 
 
-@bp.post("/webhook")
-def webhook():
-    """LINE's webhook: the signature is the authentication, so no CSRF token and no login."""
-    secret = settings.setting("LINE_CHANNEL_SECRET")
-    signature = request.headers.get("X-Line-Signature", "")
-    if not secret or not signature:
-        return {"message": "signature required"}, 400
-    if (request.content_length or 0) > MAX_WEBHOOK_BODY:
-        return {"message": "too large"}, 413
-    body = request.get_data(as_text=True)
-    try:
-        events = WebhookParser(secret).parse(body, signature)
-    except InvalidSignatureError:
-        log.warning("LINE webhook with a bad signature from %s", request.remote_addr)
-        return {"message": "invalid signature"}, 400
-    except (ValueError, KeyError, TypeError):
-        return {"message": "invalid body"}, 400
-    now = utcnow()
-    row_ids = dialogue.handle_events(events, now)
-    if row_ids and settings.push_configured():
-        try:
-            delivery.send_rows_now(row_ids)
-        except Exception:  # the rows stay in the outbox; the job sends them
-            log.exception("sending LINE replies failed")
-    return {}, 200
-
-
 def _require_admin() -> None:
     if current_user.role is not Role.ADMIN:
         abort(403)
@@ -86,8 +55,6 @@ def outbox_page():
     if status_filter in LineOutboxStatus.__members__:
         query = query.where(LineOutbox.status == LineOutboxStatus[status_filter])
     rows = db.session.scalars(query).all()
-    from app.pdpa.reads import audit_read
-
     audit_read("line.outbox", [r.patient_id for r in rows], messages=[r.id for r in rows])
     return render_template(
         "line/outbox.html",
@@ -110,9 +77,6 @@ def requeue(row_id: int):
     if row is None:
         abort(404)
     if row.status is LineOutboxStatus.FAILED:
-        from app.auth.routes import web_actor
-        from scheduling.audit import record
-
         now = utcnow()
         delivery.requeue(row, now)
         record(web_actor(), "line.requeue", now, entity=row)

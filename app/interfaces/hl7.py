@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -15,21 +14,21 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.extensions import db
 from app.hub.formbase import RadBookForm
-from app.models import (
+from app.pdpa.reads import audit_read
+from integrations.hl7 import outbound
+from integrations.hl7.models import (
     Hl7Charset,
     Hl7Destination,
     Hl7InboundMessage,
     Hl7OrderFormat,
     Hl7OutboxMessage,
     Hl7Outcome,
-    Hospital,
     OutboxStatus,
-    Role,
 )
-from app.pdpa.reads import audit_read
-from integrations.hl7 import outbound
+from scheduling.clock import utcnow
+from scheduling.db import db
+from scheduling.models import Hospital, Role
 
 bp = Blueprint("hl7_admin", __name__, url_prefix="/admin/hl7")
 
@@ -139,7 +138,7 @@ def outbox_retry(row_id: int):
     if row.status is OutboxStatus.SENT:
         flash(_("This message was already sent."), "warning")
     else:
-        outbound.retry(row, datetime.now(UTC))
+        outbound.retry(row, utcnow())
         db.session.commit()
         flash(_("The message will be sent again at the next run."), "success")
     return redirect(url_for("hl7_admin.outbox"))

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.extensions import db
-from app.models.enums import DicomCharset, HospitalLevel, PatientIdPolicy, Role
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models.enums import DicomCharset, HospitalLevel, PatientIdPolicy, Role
+from scheduling.models.types import UTCDateTime
 
 
-class Hospital(db.Model):
+class Hospital(Base):
     __tablename__ = "hospital"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,7 +43,7 @@ class Hospital(db.Model):
         return f"<Hospital {self.code} {self.name_en}>"
 
 
-class User(UserMixin, db.Model):
+class User(Base):
     __tablename__ = "user_account"  # "user" is reserved in PostgreSQL
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +60,10 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str | None] = mapped_column(String(32))
 
     hospital: Mapped[Hospital] = relationship()
+
+    # The three attributes Flask-Login asks of a user (the core does not import it).
+    is_authenticated = True
+    is_anonymous = False
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
@@ -87,26 +89,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.username}>"
 
 
-class ApiClient(db.Model):
-    """A system (HIS, PACS) that calls the FHIR API with a bearer token, scoped to a hospital."""
-
-    __tablename__ = "api_client"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), index=True)
-    # Only a SHA-256 of the token is kept: a database dump must not hand out API access.
-    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-
-    hospital: Mapped[Hospital] = relationship()
-
-    @staticmethod
-    def hash_token(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Modality(db.Model):
+class Modality(Base):
     __tablename__ = "modality"
 
     # DICOM Modality code (US, CT, MR, CR, DX, MG, BMD, NM, XA, RF).
@@ -115,7 +98,7 @@ class Modality(db.Model):
     name_en: Mapped[str] = mapped_column(String(100))
 
 
-class Procedure(db.Model):
+class Procedure(Base):
     __tablename__ = "procedure"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,7 +121,7 @@ class Procedure(db.Model):
         return self.name_en if locale == "en" else self.name_th
 
 
-class Device(db.Model):
+class Device(Base):
     """A scanner at a hub; one DICOM AE title each."""
 
     __tablename__ = "device"

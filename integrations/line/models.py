@@ -15,11 +15,9 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.network import Hospital, User
-from app.models.orders import Appointment, ImagingRequest
-from app.models.patients import Patient
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models import Appointment, Hospital, ImagingRequest, Patient, User
+from scheduling.models.types import UTCDateTime
 
 
 class LineOutboxStatus(enum.Enum):
@@ -45,7 +43,7 @@ class LineReplyKind(enum.Enum):
     CHANGE = "change"  # asks to cancel or move the appointment
 
 
-class LineAccount(db.Model):
+class LineAccount(Base):
     """A LINE user who has talked to the hospital's Official Account."""
 
     __tablename__ = "line_account"
@@ -69,7 +67,7 @@ class LineAccount(db.Model):
     )
 
 
-class LinePatientLink(db.Model):
+class LinePatientLink(Base):
     """A patient whose messages go to a LINE account; one account may serve a family."""
 
     __tablename__ = "line_patient_link"
@@ -84,7 +82,7 @@ class LinePatientLink(db.Model):
     patient: Mapped[Patient] = relationship()
 
 
-class LineLinkCode(db.Model):
+class LineLinkCode(Base):
     """The one-time code behind the slip's QR code: short, expiring, single use."""
 
     __tablename__ = "line_link_code"
@@ -108,7 +106,7 @@ def _new_retry_key() -> str:
     return str(uuid.uuid4())
 
 
-class LineOutbox(db.Model):
+class LineOutbox(Base):
     """One push (or reply) to one LINE user."""
 
     __tablename__ = "line_outbox"
@@ -151,7 +149,7 @@ class LineOutbox(db.Model):
     appointment: Mapped[Appointment | None] = relationship()
 
 
-class LineWebhookEvent(db.Model):
+class LineWebhookEvent(Base):
     """Webhook events already processed, by ``webhookEventId``: LINE redelivers."""
 
     __tablename__ = "line_webhook_event"
@@ -164,7 +162,7 @@ class LineWebhookEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class LinePatientReply(db.Model):
+class LinePatientReply(Base):
     """A patient's answer from a LINE button, waiting in the hub scheduler's inbox."""
 
     __tablename__ = "line_patient_reply"

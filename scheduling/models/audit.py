@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.enums import Interface
-from app.models.network import User
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models.enums import Interface
+from scheduling.models.network import User
+from scheduling.models.types import UTCDateTime
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Base):
     __tablename__ = "audit_event"
     __table_args__ = (
         Index("ix_audit_event_entity", "entity_type", "entity_id"),
@@ -43,7 +43,7 @@ class AuditEvent(db.Model):
     user: Mapped[User | None] = relationship()
 
 
-class AuditEventPatient(db.Model):
+class AuditEventPatient(Base):
     """The patients of an event that names more than one (one row per patient).
 
     Keyed patient first, so "every event about patient X" is an index range.

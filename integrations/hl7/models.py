@@ -17,10 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.network import Hospital
-from app.models.orders import Appointment
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models import Appointment, Hospital
+from scheduling.models.types import UTCDateTime
 
 
 class Hl7Outcome(enum.Enum):
@@ -64,7 +63,7 @@ class OutboxStatus(enum.Enum):
     FAILED = "failed"  # gave up after the last retry, or could not be built; an admin may retry
 
 
-class Hl7InboundMessage(db.Model):
+class Hl7InboundMessage(Base):
     """The journal: every message the listener received, with what it answered.
 
     One processed row per (sender, MSH-10): a repeat is acknowledged again from ``ack``
@@ -110,7 +109,7 @@ class Hl7InboundMessage(db.Model):
     hospital: Mapped[Hospital | None] = relationship()
 
 
-class Hl7Destination(db.Model):
+class Hl7Destination(Base):
     """A PACS / RIS that receives RadBook's bookings as HL7 orders over MLLP."""
 
     __tablename__ = "hl7_destination"
@@ -134,7 +133,7 @@ class Hl7Destination(db.Model):
     hub_hospital: Mapped[Hospital | None] = relationship()
 
 
-class Hl7OutboxMessage(db.Model):
+class Hl7OutboxMessage(Base):
     """One order message for one destination, added in the booking's own transaction."""
 
     __tablename__ = "hl7_outbox_message"

@@ -8,10 +8,9 @@ from datetime import datetime
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.orders import Appointment
-from app.models.patients import Patient
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models import Appointment, Patient
+from scheduling.models.types import UTCDateTime
 
 
 class MppsStatus(enum.Enum):
@@ -22,7 +21,7 @@ class MppsStatus(enum.Enum):
     DISCONTINUED = "DISCONTINUED"
 
 
-class PerformedProcedureStep(db.Model):
+class PerformedProcedureStep(Base):
     """One MPPS SOP instance a scanner created, and what it last said."""
 
     __tablename__ = "mpps_instance"
@@ -43,7 +42,7 @@ class PerformedProcedureStep(db.Model):
     appointment: Mapped[Appointment | None] = relationship()
 
 
-class PacsQueryState(db.Model):
+class PacsQueryState(Base):
     """When RadBook last asked the PACS about a completed appointment's images.
 
     The images-in-PACS job backs off per appointment, so a study that never arrives

@@ -7,13 +7,13 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.enums import IdentifierType, Sex
-from app.models.network import Hospital
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models.enums import IdentifierType, Sex
+from scheduling.models.network import Hospital
+from scheduling.models.types import UTCDateTime
 
 
-class Patient(db.Model):
+class Patient(Base):
     __tablename__ = "patient"
     __table_args__ = (UniqueConstraint("id_type", "id_value"),)
 
@@ -52,7 +52,7 @@ class Patient(db.Model):
         return f"<Patient {self.id} {self.id_type.name}>"
 
 
-class PatientHN(db.Model):
+class PatientHN(Base):
     """Hospital number (HN) of a patient at one hospital; also what scopes visibility."""
 
     __tablename__ = "patient_hn"

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-from app.models.types import UTCDateTime
+from scheduling.db import Base
+from scheduling.models.types import UTCDateTime
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Base):
     """Failed logins counted for one account name or one client address.
 
     Keyed by the name that was *typed*, not by a user row, so a name that does not

@@ -1,0 +1,46 @@
+"""The webhook LINE calls: its signature is the authentication (no CSRF token, no login)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, request
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhook import WebhookParser
+
+from integrations.line import delivery, dialogue, settings
+from scheduling.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("line_webhook", __name__, url_prefix="/line")
+
+MAX_WEBHOOK_BODY = 1024 * 1024
+
+@bp.post("/webhook")
+def webhook():
+    """LINE's webhook: the signature is the authentication, so no CSRF token and no login."""
+    secret = settings.setting("LINE_CHANNEL_SECRET")
+    signature = request.headers.get("X-Line-Signature", "")
+    if not secret or not signature:
+        return {"message": "signature required"}, 400
+    if (request.content_length or 0) > MAX_WEBHOOK_BODY:
+        return {"message": "too large"}, 413
+    body = request.get_data(as_text=True)
+    try:
+        events = WebhookParser(secret).parse(body, signature)
+    except InvalidSignatureError:
+        log.warning("LINE webhook with a bad signature from %s", request.remote_addr)
+        return {"message": "invalid signature"}, 400
+    except (ValueError, KeyError, TypeError):
+        return {"message": "invalid body"}, 400
+    now = utcnow()
+    row_ids = dialogue.handle_events(events, now)
+    if row_ids and settings.push_configured():
+        try:
+            delivery.send_rows_now(row_ids)
+        except Exception:  # the rows stay in the outbox; the job sends them
+            log.exception("sending LINE replies failed")
+    return {}, 200
+
+

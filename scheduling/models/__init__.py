@@ -1,0 +1,64 @@
+"""The core's tables: the network, patients, orders, capacity and the audit trail.
+
+Adapters keep their own tables in their own packages (``worklist.models``,
+``integrations.hl7.models``, ``integrations.line.models``, ``integrations.fhir.models``);
+``app.tables`` imports every one of them for Alembic and ``create_all``.
+"""
+
+from scheduling.models.audit import AuditEvent, AuditEventPatient
+from scheduling.models.capacity import (
+    AccessionCounter,
+    CapacityTemplate,
+    CapacityWindow,
+    Closure,
+    ClosureKind,
+    Quota,
+)
+from scheduling.models.enums import (
+    AppointmentStatus,
+    DicomCharset,
+    HospitalLevel,
+    IdentifierType,
+    Interface,
+    PatientIdPolicy,
+    Priority,
+    RequestStatus,
+    Role,
+    Sex,
+    StudySource,
+)
+from scheduling.models.network import Device, Hospital, Modality, Procedure, User
+from scheduling.models.orders import Appointment, ImagingRequest, Study
+from scheduling.models.patients import Patient, PatientHN
+
+__all__ = [
+    "AccessionCounter",
+    "Appointment",
+    "AppointmentStatus",
+    "AuditEvent",
+    "AuditEventPatient",
+    "CapacityTemplate",
+    "CapacityWindow",
+    "Closure",
+    "ClosureKind",
+    "Device",
+    "DicomCharset",
+    "Hospital",
+    "HospitalLevel",
+    "IdentifierType",
+    "ImagingRequest",
+    "Interface",
+    "Modality",
+    "Patient",
+    "PatientHN",
+    "PatientIdPolicy",
+    "Priority",
+    "Procedure",
+    "Quota",
+    "RequestStatus",
+    "Role",
+    "Sex",
+    "Study",
+    "StudySource",
+    "User",
+]
