@@ -75,8 +75,11 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     core_db.bind(db.session)
     # Batch mode so column changes work on SQLite; compare types so drift is caught.
     migrate.init_app(
-        app, db, directory=str(INSTANCE_DIR.parent / "migrations"),
-        render_as_batch=True, compare_type=True,
+        app,
+        db,
+        directory=str(INSTANCE_DIR.parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
     )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

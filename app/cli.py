@@ -19,8 +19,6 @@ def demo_load() -> None:
         click.echo(f"{key}: {value}")
 
 
-
-
 @click.command("serve")
 @click.option("--no-services", is_flag=True, help="Only the web app.")
 def serve(no_services: bool) -> None:
@@ -44,8 +42,14 @@ def serve(no_services: bool) -> None:
     click.echo(f"\nRadBook: http://{host}:{port}/  (ภาษาไทย; English from the top bar)")
     click.echo(f"Demo logins (password {DEMO_PASSWORD}): " + ", ".join(u[0] for u in DEMO_USERS))
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False,
-                   request_handler=PathOnlyRequestHandler)
+        run_simple(
+            host,
+            port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            request_handler=PathOnlyRequestHandler,
+        )
     finally:
         for stop in stoppers:
             stop()

@@ -33,10 +33,13 @@ def _texts(locale: str) -> dict[str, str]:
         return {
             "lang": locale,
             "title": gettext("RadBook is temporarily unavailable"),
-            "body": gettext("RadBook cannot reach its database right now. Anything you did "
-                            "not see confirmed was not saved. Please try again in a minute."),
-            "hint": gettext("If this page stays for more than a few minutes, call the "
-                            "hospital's IT staff."),
+            "body": gettext(
+                "RadBook cannot reach its database right now. Anything you did "
+                "not see confirmed was not saved. Please try again in a minute."
+            ),
+            "hint": gettext(
+                "If this page stays for more than a few minutes, call the hospital's IT staff."
+            ),
             "retry": gettext("Try again"),
         }
 
@@ -45,8 +48,13 @@ def database_unavailable(error: Exception) -> Response:
     # The type and the driver's first line only: the full message may hold SQL parameters
     # (patient data).
     reason = str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0][:200]
-    log.error("database unavailable: %s %s: %s: %s", request.method, request.path,
-              type(error).__name__, reason)
+    log.error(
+        "database unavailable: %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(error).__name__,
+        reason,
+    )
     with contextlib.suppress(Exception):
         db.session.rollback()
     if "_login_user" not in g:
@@ -54,17 +62,25 @@ def database_unavailable(error: Exception) -> Response:
         g._login_user = login_manager.anonymous_user()
     texts = [_texts("th"), _texts("en")]
     if request.blueprint == "fhir":
-        response = jsonify({
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "transient",
-                       "diagnostics": f"{texts[0]['title']}. {texts[1]['title']}."}],
-        })
+        response = jsonify(
+            {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {
+                        "severity": "error",
+                        "code": "transient",
+                        "diagnostics": f"{texts[0]['title']}. {texts[1]['title']}.",
+                    }
+                ],
+            }
+        )
         response.content_type = "application/fhir+json; charset=utf-8"
         response.status_code = 503
     else:
         response = Response(
             render_template("errors/database_unavailable.html", texts=texts),
-            status=503, content_type="text/html; charset=utf-8",
+            status=503,
+            content_type="text/html; charset=utf-8",
         )
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"

@@ -45,8 +45,14 @@ def _get_or_create(model, lookup: dict[str, Any], **values: Any):
 
 def _hospital(code, name_th, name_en, level, province, is_hub) -> Hospital:
     return _get_or_create(
-        Hospital, {"code": code}, name_th=name_th, name_en=name_en, level=level,
-        province_th=province[0], province_en=province[1], is_hub=is_hub,
+        Hospital,
+        {"code": code},
+        name_th=name_th,
+        name_en=name_en,
+        level=level,
+        province_th=province[0],
+        province_en=province[1],
+        is_hub=is_hub,
     )
 
 
@@ -55,8 +61,15 @@ def load_network() -> dict[str, Hospital]:
         _get_or_create(Modality, {"code": code}, name_th=th, name_en=en)
     for code, modality, th, en, minutes, prep_th, prep_en, contrast, tags in data.PROCEDURES:
         _get_or_create(
-            Procedure, {"code": code}, modality_code=modality, name_th=th, name_en=en,
-            duration_minutes=minutes, prep_th=prep_th, prep_en=prep_en, uses_contrast=contrast,
+            Procedure,
+            {"code": code},
+            modality_code=modality,
+            name_th=th,
+            name_en=en,
+            duration_minutes=minutes,
+            prep_th=prep_th,
+            prep_en=prep_en,
+            uses_contrast=contrast,
             prep_tags=tags,
         )
 
@@ -67,8 +80,15 @@ def load_network() -> dict[str, Hospital]:
     mkh.phone = "043-740-993"
     for ae, modality, name, room, charset in data.MKH_DEVICES:
         _get_or_create(
-            Device, {"ae_title": ae}, hospital_id=mkh.id, modality_code=modality, name=name,
-            station_name=ae, room_th=room[0], room_en=room[1], charset=charset,
+            Device,
+            {"ae_title": ae},
+            hospital_id=mkh.id,
+            modality_code=modality,
+            name=name,
+            station_name=ae,
+            room_th=room[0],
+            room_en=room[1],
+            charset=charset,
         )
     for code, th, en, _vendor in data.MAHASARAKHAM_REQUESTERS:
         _hospital(code, th, en, HospitalLevel.COMMUNITY, ("มหาสารคาม", "Maha Sarakham"), False)
@@ -78,15 +98,27 @@ def load_network() -> dict[str, Hospital]:
         hub = _hospital(code, th, en, level, province, True)
         for n in range(1, ct_count + 1):
             _get_or_create(
-                Device, {"ae_title": f"{prefix}_CT{n}"}, hospital_id=hub.id, modality_code="CT",
-                name=f"CT {ct_desc} #{n}", station_name=f"{prefix}_CT{n}",
-                room_th=f"ห้อง CT {n}", room_en=f"CT room {n}", charset=DicomCharset.UTF8,
+                Device,
+                {"ae_title": f"{prefix}_CT{n}"},
+                hospital_id=hub.id,
+                modality_code="CT",
+                name=f"CT {ct_desc} #{n}",
+                station_name=f"{prefix}_CT{n}",
+                room_th=f"ห้อง CT {n}",
+                room_en=f"CT room {n}",
+                charset=DicomCharset.UTF8,
             )
         if mri_month is not None:
             _get_or_create(
-                Device, {"ae_title": f"{prefix}_MR1"}, hospital_id=hub.id, modality_code="MR",
-                name="MRI 1.5 T", station_name=f"{prefix}_MR1", room_th="ห้อง MRI",
-                room_en="MRI room", charset=DicomCharset.ASCII,
+                Device,
+                {"ae_title": f"{prefix}_MR1"},
+                hospital_id=hub.id,
+                modality_code="MR",
+                name="MRI 1.5 T",
+                station_name=f"{prefix}_MR1",
+                room_th="ห้อง MRI",
+                room_en="MRI room",
+                charset=DicomCharset.ASCII,
                 # Bueng Kan's MRI is installed but not yet open (CONTEXT.md).
                 is_active=mri_month > 0,
             )
@@ -107,13 +139,20 @@ def load_users() -> None:
         hospital = db.session.scalar(select(Hospital).where(Hospital.code == code))
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
-            user = User(username=username, full_name=full_name, role=role,
-                        hospital_id=hospital.id, created_at=utcnow())
+            user = User(
+                username=username,
+                full_name=full_name,
+                role=role,
+                hospital_id=hospital.id,
+                created_at=utcnow(),
+            )
             user.set_password(data.DEMO_PASSWORD)
             db.session.add(user)
     kudrang = db.session.scalar(select(Hospital).where(Hospital.code == data.KUDRANG_CODE))
     _get_or_create(
-        ApiClient, {"name": "demo-his-kudrang"}, hospital_id=kudrang.id,
+        ApiClient,
+        {"name": "demo-his-kudrang"},
+        hospital_id=kudrang.id,
         token_sha256=ApiClient.hash_token(data.DEMO_HIS_TOKEN),
     )
 
@@ -137,9 +176,19 @@ def load_patients() -> None:
             continue
         hospital = db.session.scalar(select(Hospital).where(Hospital.code == code))
         register_patient(
-            DEMO_ACTOR, now, id_type=IdentifierType.NATIONAL_ID, id_value=cid, prefix=prefix,
-            given_name_th=given, family_name_th=family, birth_date=born, sex=sex,
-            hospital_id=hospital.id, hn=hn, phone="08" + stem[-8:], commit=False,
+            DEMO_ACTOR,
+            now,
+            id_type=IdentifierType.NATIONAL_ID,
+            id_value=cid,
+            prefix=prefix,
+            given_name_th=given,
+            family_name_th=family,
+            birth_date=born,
+            sex=sex,
+            hospital_id=hospital.id,
+            hn=hn,
+            phone="08" + stem[-8:],
+            commit=False,
         )
 
 
@@ -164,4 +213,3 @@ def load_demo(with_bookings: bool = False) -> dict[str, int]:
         "procedures": db.session.scalar(select(func.count(Procedure.id))),
         "users": db.session.scalar(select(func.count(User.id))),
     }
-

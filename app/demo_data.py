@@ -11,8 +11,13 @@ from scheduling.models import DicomCharset, HospitalLevel
 MKH_CODE = "10707"
 
 # code, Thai name, English name, level, province (th, en), hub?
-HUB_MKH = (MKH_CODE, "โรงพยาบาลมหาสารคาม", "Mahasarakham Hospital", HospitalLevel.GENERAL,
-           ("มหาสารคาม", "Maha Sarakham"))
+HUB_MKH = (
+    MKH_CODE,
+    "โรงพยาบาลมหาสารคาม",
+    "Mahasarakham Hospital",
+    HospitalLevel.GENERAL,
+    ("มหาสารคาม", "Maha Sarakham"),
+)
 
 # Maha Sarakham community hospitals (PACS Online requesters), with their PACS vendor then.
 MAHASARAKHAM_REQUESTERS = [
@@ -90,14 +95,22 @@ _FAST_TH = "งดน้ำและอาหารทุกชนิด 6–8 �
 _FAST_EN = "Nothing to eat or drink for 6–8 hours before the exam (sips of water for regular medicines are fine)."
 _BLADDER_TH = "ดื่มน้ำเปล่า 4–6 แก้ว (ประมาณ 1 ลิตร) 1 ชั่วโมงก่อนตรวจ และกลั้นปัสสาวะไว้จนตรวจเสร็จ"
 _BLADDER_EN = "Drink 4–6 glasses (about 1 litre) of water 1 hour before the exam and do not empty your bladder until it is done."
-_CONTRAST_TH = ("ต้องมีผลตรวจการทำงานของไต (Creatinine/eGFR) ไม่เกิน 3 เดือน งดอาหาร 4–6 ชั่วโมงก่อนตรวจ "
-                "แจ้งเจ้าหน้าที่หากเคยแพ้สารทึบรังสี แพ้อาหารทะเล เป็นโรคหอบหืด หรือกินยาเบาหวาน Metformin")
-_CONTRAST_EN = ("Bring a kidney function result (creatinine/eGFR) from the last 3 months. Nothing to eat for 4–6 hours "
-                "before. Tell staff about any contrast or seafood allergy, asthma, or metformin.")
-_MRI_TH = ("ถอดโลหะทุกชนิด เครื่องประดับ กิ๊บ นาฬิกา บัตรแถบแม่เหล็ก แจ้งเจ้าหน้าที่หากมีเครื่องกระตุ้นหัวใจ "
-           "โลหะในร่างกาย หรือกลัวที่แคบ")
-_MRI_EN = ("Remove all metal, jewellery, hair clips, watches and magnetic cards. Tell staff about a pacemaker, "
-           "metal implants or fear of closed spaces.")
+_CONTRAST_TH = (
+    "ต้องมีผลตรวจการทำงานของไต (Creatinine/eGFR) ไม่เกิน 3 เดือน งดอาหาร 4–6 ชั่วโมงก่อนตรวจ "
+    "แจ้งเจ้าหน้าที่หากเคยแพ้สารทึบรังสี แพ้อาหารทะเล เป็นโรคหอบหืด หรือกินยาเบาหวาน Metformin"
+)
+_CONTRAST_EN = (
+    "Bring a kidney function result (creatinine/eGFR) from the last 3 months. Nothing to eat for 4–6 hours "
+    "before. Tell staff about any contrast or seafood allergy, asthma, or metformin."
+)
+_MRI_TH = (
+    "ถอดโลหะทุกชนิด เครื่องประดับ กิ๊บ นาฬิกา บัตรแถบแม่เหล็ก แจ้งเจ้าหน้าที่หากมีเครื่องกระตุ้นหัวใจ "
+    "โลหะในร่างกาย หรือกลัวที่แคบ"
+)
+_MRI_EN = (
+    "Remove all metal, jewellery, hair clips, watches and magnetic cards. Tell staff about a pacemaker, "
+    "metal implants or fear of closed spaces."
+)
 
 # code, modality, Thai, English, minutes, prep th, prep en, contrast, prep tags
 PROCEDURES = [

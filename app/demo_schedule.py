@@ -60,11 +60,15 @@ def _windows(days, start: time, end: time, capacity: int = 1) -> list[WindowSpec
 MKH_TEMPLATES: dict[str, tuple[int | None, list[WindowSpec]]] = {
     # Ultrasound 08:30-16:00 on weekdays; US1 also runs the Saturday-morning
     # out-of-hours clinic (คลินิกนอกเวลา), so the worklist demo has a list every day.
-    "MKH_US1": (None, _windows(WORKDAYS, time(8, 30), time(16, 0))
-                + _windows([5, 6], time(8, 30), time(12, 0))),
+    "MKH_US1": (
+        None,
+        _windows(WORKDAYS, time(8, 30), time(16, 0)) + _windows([5, 6], time(8, 30), time(12, 0)),
+    ),
     "MKH_US2": (None, _windows(WORKDAYS, time(8, 30), time(16, 0))),
-    "MKH_CT1": (15, _windows(WORKDAYS, time(8, 0), time(18, 0))
-                + _windows([5], time(8, 0), time(12, 0))),
+    "MKH_CT1": (
+        15,
+        _windows(WORKDAYS, time(8, 0), time(18, 0)) + _windows([5], time(8, 0), time(12, 0)),
+    ),
     "MKH_MR1": (15, _windows(WORKDAYS, time(8, 0), time(20, 0))),
     "MKH_DX1": (10, _windows(WORKDAYS, time(8, 0), time(16, 0), capacity=2)),
     "MKH_MG1": (20, _windows([1, 3], time(9, 0), time(15, 0))),
@@ -77,8 +81,7 @@ MR_AVERAGE_MINUTES = 45
 HEADROOM = 1.15  # templates a little above today's monthly volume: the point is to book
 
 
-def region8_windows(per_day: float, slot_minutes: int, exam_minutes: int
-                    ) -> list[WindowSpec]:
+def region8_windows(per_day: float, slot_minutes: int, exam_minutes: int) -> list[WindowSpec]:
     """Weekday windows from 08:00 sized to a scanner's exams per day (CONTEXT.md figures).
 
     Past 20:00 the scanner runs two tables' worth of staff (capacity 2) instead of
@@ -105,22 +108,24 @@ def load_capacity(actor: Actor, now: datetime, sized: bool = True) -> None:
     have = set(db.session.scalars(select(CapacityTemplate.device_id)))
     devices = {d.ae_title: d for d in db.session.scalars(select(Device).order_by(Device.id))}
     plans: dict[str, tuple[int | None, list[WindowSpec], str]] = {
-        ae: (slot, windows, "เวลาทำการ รพ.มหาสารคาม") for ae, (slot, windows)
-        in MKH_TEMPLATES.items()
+        ae: (slot, windows, "เวลาทำการ รพ.มหาสารคาม")
+        for ae, (slot, windows) in MKH_TEMPLATES.items()
     }
     for (_code, prefix, _th, _en, _level, _province, ct_count, _desc, ct_month,
          mri_month) in data.REGION8_HUBS:  # fmt: skip
         per_ct = ct_month / ct_count / WORKING_DAYS_PER_MONTH
         for n in range(1, ct_count + 1):
             plans[f"{prefix}_CT{n}"] = (
-                CT_SLOT_MINUTES, region8_windows(per_ct, CT_SLOT_MINUTES, CT_SLOT_MINUTES),
+                CT_SLOT_MINUTES,
+                region8_windows(per_ct, CT_SLOT_MINUTES, CT_SLOT_MINUTES),
                 f"CT {ct_month:,} ราย/เดือน",
             )
         if mri_month:
             plans[f"{prefix}_MR1"] = (
                 MR_SLOT_MINUTES,
-                region8_windows(mri_month / WORKING_DAYS_PER_MONTH, MR_SLOT_MINUTES,
-                                MR_AVERAGE_MINUTES),
+                region8_windows(
+                    mri_month / WORKING_DAYS_PER_MONTH, MR_SLOT_MINUTES, MR_AVERAGE_MINUTES
+                ),
                 f"MRI {mri_month:,} ราย/เดือน",
             )
     office = (None, _windows(WORKDAYS, time(8, 30), time(16, 0)), "เวลาทำการ")
@@ -128,19 +133,33 @@ def load_capacity(actor: Actor, now: datetime, sized: bool = True) -> None:
         if device.id in have or not device.is_active:
             continue
         slot, windows, name = plans.get(ae, office) if sized else office
-        create_template(actor, now, device=device, windows=windows, slot_minutes=slot,
-                        lead_time_minutes=60, horizon_days=90, name=name, commit=False)
+        create_template(
+            actor,
+            now,
+            device=device,
+            windows=windows,
+            slot_minutes=slot,
+            lead_time_minutes=60,
+            horizon_days=90,
+            name=name,
+            commit=False,
+        )
 
 
 def load_holidays(actor: Actor, now: datetime) -> None:
     today = local_today(now)
-    prefill_public_holidays(actor, now, {today.year, (today + timedelta(days=90)).year},
-                            commit=False)
+    prefill_public_holidays(
+        actor, now, {today.year, (today + timedelta(days=90)).year}, commit=False
+    )
     # The demo must show today's lists even when run on a public holiday: the holiday
     # stays listed, switched off (as a scheduler would for a hospital open that day).
-    holiday_today = db.session.scalar(select(Closure).where(
-        Closure.kind == ClosureKind.PUBLIC_HOLIDAY, Closure.holiday_date == today,
-        Closure.is_active.is_(True)))
+    holiday_today = db.session.scalar(
+        select(Closure).where(
+            Closure.kind == ClosureKind.PUBLIC_HOLIDAY,
+            Closure.holiday_date == today,
+            Closure.is_active.is_(True),
+        )
+    )
     if holiday_today is not None:
         set_closure_active(actor, now, holiday_today, False, commit=False)
 
@@ -161,17 +180,38 @@ def load_quotas(actor: Actor, now: datetime) -> None:
     for code, _th, _en, _vendor in data.MAHASARAKHAM_REQUESTERS:
         hospital = db.session.scalar(select(Hospital).where(Hospital.code == code))
         pilot = code in (data.KUDRANG_CODE, data.KOSUM_CODE)
-        create_quota(actor, now, hub_hospital_id=mkh.id, referring_hospital_id=hospital.id,
-                     modality_code="US", slots=US_QUOTA_PILOT if pilot else US_QUOTA_OTHERS,
-                     release_hours=RELEASE_HOURS, commit=False)
+        create_quota(
+            actor,
+            now,
+            hub_hospital_id=mkh.id,
+            referring_hospital_id=hospital.id,
+            modality_code="US",
+            slots=US_QUOTA_PILOT if pilot else US_QUOTA_OTHERS,
+            release_hours=RELEASE_HOURS,
+            commit=False,
+        )
         if pilot:
             ct = db.session.scalar(select(Device).where(Device.ae_title == "MKH_CT1"))
-            create_quota(actor, now, hub_hospital_id=mkh.id, referring_hospital_id=hospital.id,
-                         device=ct, slots=CT_QUOTA_PILOT, release_hours=RELEASE_HOURS,
-                         commit=False)
-    create_quota(actor, now, hub_hospital_id=mkh.id, referring_hospital_id=None,
-                 modality_code="US", slots=US_HUB_RESERVE, release_hours=RELEASE_HOURS,
-                 commit=False)
+            create_quota(
+                actor,
+                now,
+                hub_hospital_id=mkh.id,
+                referring_hospital_id=hospital.id,
+                device=ct,
+                slots=CT_QUOTA_PILOT,
+                release_hours=RELEASE_HOURS,
+                commit=False,
+            )
+    create_quota(
+        actor,
+        now,
+        hub_hospital_id=mkh.id,
+        referring_hospital_id=None,
+        modality_code="US",
+        slots=US_HUB_RESERVE,
+        release_hours=RELEASE_HOURS,
+        commit=False,
+    )
 
 
 # Extra demo patients so lists look like a day's work: given name (Thai, RTGS), sex.
@@ -189,8 +229,10 @@ EXTRA_PATIENTS = 24
 
 
 def load_extra_patients(actor: Actor, now: datetime) -> list[Patient]:
-    hospitals = [db.session.scalar(select(Hospital).where(Hospital.code == code))
-                 for code, _th, _en, _v in data.MAHASARAKHAM_REQUESTERS]
+    hospitals = [
+        db.session.scalar(select(Hospital).where(Hospital.code == code))
+        for code, _th, _en, _v in data.MAHASARAKHAM_REQUESTERS
+    ]
     rng = random.Random(8)
     patients = []
     for n in range(EXTRA_PATIENTS):
@@ -203,11 +245,20 @@ def load_extra_patients(actor: Actor, now: datetime) -> list[Patient]:
         if patient is None:
             born = date(1945 + rng.randrange(60), rng.randrange(1, 13), rng.randrange(1, 29))
             patient = register_patient(
-                actor, now, id_type=IdentifierType.NATIONAL_ID, id_value=cid,
-                prefix="MR" if sex is Sex.MALE else "MRS", given_name_th=given,
-                family_name_th=family, given_name_en=given_en, family_name_en=family_en,
-                birth_date=born, sex=sex,
-                hospital_id=hospital.id, hn=f"D{n + 1:05d}", phone=f"089{n + 1:07d}",
+                actor,
+                now,
+                id_type=IdentifierType.NATIONAL_ID,
+                id_value=cid,
+                prefix="MR" if sex is Sex.MALE else "MRS",
+                given_name_th=given,
+                family_name_th=family,
+                given_name_en=given_en,
+                family_name_en=family_en,
+                birth_date=born,
+                sex=sex,
+                hospital_id=hospital.id,
+                hn=f"D{n + 1:05d}",
+                phone=f"089{n + 1:07d}",
                 commit=False,
             )
         patients.append(patient)
@@ -216,8 +267,16 @@ def load_extra_patients(actor: Actor, now: datetime) -> list[Patient]:
 
 # What the demo books: (procedure code, how many, days ahead range, priority weight)
 US_CODES = ["US-UPABD", "US-WABD", "US-KUB", "US-PELV", "US-THY", "US-BREAST", "US-OB"]
-OTHER_PLAN = [("CT-BRAIN", 2), ("CT-WABD-C", 2), ("CT-CHEST-C", 1), ("MR-BRAIN", 2),
-              ("MR-LSP", 1), ("DX-CHEST", 2), ("MG-SCREEN", 1), ("BMD-HIPSP", 1)]
+OTHER_PLAN = [
+    ("CT-BRAIN", 2),
+    ("CT-WABD-C", 2),
+    ("CT-CHEST-C", 1),
+    ("MR-BRAIN", 2),
+    ("MR-LSP", 1),
+    ("DX-CHEST", 2),
+    ("MG-SCREEN", 1),
+    ("BMD-HIPSP", 1),
+]
 TODAY_ON_US1 = 8
 LATER_US = 14
 REGION8_CT = 3
@@ -225,16 +284,25 @@ REGION8_CT = 3
 
 def load_bookings(actor: Actor, now: datetime) -> int:
     """Requests and bookings over today and the coming weeks; returns how many were made."""
-    if db.session.scalar(select(ImagingRequest.id).where(
-            ImagingRequest.placer_order_number.like("DEMO-%")).limit(1)) is not None:
+    if (
+        db.session.scalar(
+            select(ImagingRequest.id)
+            .where(ImagingRequest.placer_order_number.like("DEMO-%"))
+            .limit(1)
+        )
+        is not None
+    ):
         return 0
     today = local_today(now)
     # Booked "this morning before opening": today's slots count as bookable then.
     booked_at = min(now, local_datetime(today, time(7, 0)))
     rng = random.Random(2021)
     patients = load_extra_patients(actor, booked_at)
-    demo_patients = list(db.session.scalars(
-        select(Patient).where(Patient.id_value.not_in([p.id_value for p in patients]))))
+    demo_patients = list(
+        db.session.scalars(
+            select(Patient).where(Patient.id_value.not_in([p.id_value for p in patients]))
+        )
+    )
     procedures = {p.code: p for p in db.session.scalars(select(Procedure))}
     devices = {d.ae_title: d for d in db.session.scalars(select(Device))}
     mkh = devices["MKH_US1"].hospital
@@ -245,34 +313,67 @@ def load_bookings(actor: Actor, now: datetime) -> int:
     counter = iter(range(1, 10_000))
     made = 0
 
-    def request_for(patient: Patient, code: str, priority: Priority = Priority.ROUTINE,
-                    hub: Hospital | None = mkh) -> ImagingRequest:
+    def request_for(
+        patient: Patient,
+        code: str,
+        priority: Priority = Priority.ROUTINE,
+        hub: Hospital | None = mkh,
+    ) -> ImagingRequest:
         return create_request(
-            actor, booked_at, patient=patient, procedure=procedures[code],
+            actor,
+            booked_at,
+            patient=patient,
+            procedure=procedures[code],
             requesting_hospital_id=hospital_of[patient.id],
-            hub_hospital_id=hub.id if hub else None, priority=priority,
-            indication=rng.choice(["ปวดท้องด้านขวาบน", "ตรวจติดตามก้อนที่ตับ", "นิ่วในไต",
-                                   "ก้อนที่คอ", "ปวดหลังร้าวลงขา", "ปวดศีรษะเรื้อรัง",
-                                   "ตรวจคัดกรองตามนัด"]),
-            requesting_clinician=rng.choice(["นพ.สมศักดิ์ ใจงาม", "พญ.อรทัย แสงทอง",
-                                             "นพ.กิตติ ศรีวงศ์"]),
-            placer_order_number=f"DEMO-{next(counter):04d}", commit=False,
+            hub_hospital_id=hub.id if hub else None,
+            priority=priority,
+            indication=rng.choice(
+                [
+                    "ปวดท้องด้านขวาบน",
+                    "ตรวจติดตามก้อนที่ตับ",
+                    "นิ่วในไต",
+                    "ก้อนที่คอ",
+                    "ปวดหลังร้าวลงขา",
+                    "ปวดศีรษะเรื้อรัง",
+                    "ตรวจคัดกรองตามนัด",
+                ]
+            ),
+            requesting_clinician=rng.choice(["นพ.สมศักดิ์ ใจงาม", "พญ.อรทัย แสงทอง", "นพ.กิตติ ศรีวงศ์"]),
+            placer_order_number=f"DEMO-{next(counter):04d}",
+            commit=False,
         )
 
-    def book_first(request: ImagingRequest, *, device: Device | None = None,
-                   day: date | None = None, pick: int = 0) -> bool:
+    def book_first(
+        request: ImagingRequest,
+        *,
+        device: Device | None = None,
+        day: date | None = None,
+        pick: int = 0,
+    ) -> bool:
         slots = find_slots(
-            booked_at, request.procedure, requesting_hospital_id=request.requesting_hospital_id,
-            patient=request.patient, hub_hospital_id=request.hub_hospital_id,
-            device_id=device.id if device else None, date_from=day, date_to=day,
-            priority=request.priority, limit=pick + 1,
+            booked_at,
+            request.procedure,
+            requesting_hospital_id=request.requesting_hospital_id,
+            patient=request.patient,
+            hub_hospital_id=request.hub_hospital_id,
+            device_id=device.id if device else None,
+            date_from=day,
+            date_to=day,
+            priority=request.priority,
+            limit=pick + 1,
         )
         if not slots:
             return False
         slot = slots[min(pick, len(slots) - 1)]
         try:
-            book(actor, booked_at, request, db.session.get(Device, slot.device_id),
-                 slot.start_at, commit=False)
+            book(
+                actor,
+                booked_at,
+                request,
+                db.session.get(Device, slot.device_id),
+                slot.start_at,
+                commit=False,
+            )
         except DomainError:
             return False
         return True
@@ -310,8 +411,13 @@ def load_bookings(actor: Actor, now: datetime) -> int:
         i += 1
     accept_request(actor, booked_at, request_for(pool[i % len(pool)], "US-KUB"), commit=False)
     i += 1
-    reject_request(actor, booked_at, request_for(pool[i % len(pool)], "MR-BRAIN-C"),
-                   "ไม่มีผลการทำงานของไต (Creatinine) กรุณาส่งผลแล้วส่งคำขอใหม่", commit=False)
+    reject_request(
+        actor,
+        booked_at,
+        request_for(pool[i % len(pool)], "MR-BRAIN-C"),
+        "ไม่มีผลการทำงานของไต (Creatinine) กรุณาส่งผลแล้วส่งคำขอใหม่",
+        commit=False,
+    )
     # An urgent CT today, already scanned (so dashboards show a completed exam).
     urgent = request_for(pool[i % len(pool)], "CT-BRAIN", priority=Priority.URGENT)
     if book_first(urgent, device=devices["MKH_CT1"], day=today):

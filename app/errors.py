@@ -67,8 +67,14 @@ def _texts(status: int, texts: tuple[str, str] | None) -> list[dict[str, str]]:
     out = []
     for lang in ("th", "en"):
         with force_locale(lang):
-            out.append({"lang": lang, "title": _(title), "text": _(text),
-                        "home": _("Back to the home page")})
+            out.append(
+                {
+                    "lang": lang,
+                    "title": _(title),
+                    "text": _(text),
+                    "home": _("Back to the home page"),
+                }
+            )
     return out
 
 
@@ -89,8 +95,9 @@ def _fhir_error(status: int) -> Response:
 
     # No route under /fhir matched: an interaction RadBook does not offer.
     message = MSG_METHOD if status in (404, 405) else MSG_SERVER
-    return fhir_response(operation_outcome(FhirError(status, message, code=f"http-{status}")),
-                         status)
+    return fhir_response(
+        operation_outcome(FhirError(status, message, code=f"http-{status}")), status
+    )
 
 
 def error_page(status: int, texts: tuple[str, str] | None = None) -> Response:

@@ -23,12 +23,18 @@ def patient_name(patient, locale: str | None = None) -> str:
         return ""
     if locale == "en" and patient.given_name_en:
         return " ".join(
-            p for p in (prefix_text(patient.prefix, "en"), patient.given_name_en,
-                        patient.family_name_en) if p
+            p
+            for p in (
+                prefix_text(patient.prefix, "en"),
+                patient.given_name_en,
+                patient.family_name_en,
+            )
+            if p
         )
     return " ".join(
-        p for p in (prefix_text(patient.prefix, "th") + patient.given_name_th,
-                    patient.family_name_th) if p
+        p
+        for p in (prefix_text(patient.prefix, "th") + patient.given_name_th, patient.family_name_th)
+        if p
     )
 
 

@@ -37,10 +37,28 @@ def _write(path: Path, catalog) -> None:
 def extract() -> None:
     pybabel = str(Path(sys.executable).with_name("pybabel"))
     subprocess.run(
-        [pybabel, "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "N_", "-k", "_l",
-         "-o", str(POT), "--no-location", "--sort-output", "--ignore-dirs=.venv",
-         "--ignore-dirs=tests", "--ignore-dirs=migrations", "--ignore-dirs=benchmarks", str(ROOT)],
-        check=True, cwd=ROOT,
+        [
+            pybabel,
+            "-q",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "N_",
+            "-k",
+            "_l",
+            "-o",
+            str(POT),
+            "--no-location",
+            "--sort-output",
+            "--ignore-dirs=.venv",
+            "--ignore-dirs=tests",
+            "--ignore-dirs=migrations",
+            "--ignore-dirs=benchmarks",
+            str(ROOT),
+        ],
+        check=True,
+        cwd=ROOT,
     )
     template = _read(POT)
     for locale in ("th", "en"):

@@ -30,8 +30,13 @@ class JobSpec:
     trigger_args: dict[str, Any] = field(default_factory=dict)
 
 
-def add_job(app: Flask, job_id: str, func: Callable[[Flask], Any], trigger: str = "interval",
-            **trigger_args: Any) -> None:
+def add_job(
+    app: Flask,
+    job_id: str,
+    func: Callable[[Flask], Any],
+    trigger: str = "interval",
+    **trigger_args: Any,
+) -> None:
     app.extensions.setdefault("radbook_jobs", {})[job_id] = JobSpec(
         job_id, func, trigger, trigger_args
     )
@@ -55,8 +60,14 @@ def build_scheduler(app: Flask, scheduler_class=None):
     scheduler = (scheduler_class or BackgroundScheduler)(timezone=app.config["RADBOOK_TIMEZONE"])
     for spec in registered_jobs(app).values():
         scheduler.add_job(
-            _run_in_context, spec.trigger, args=[app, spec], id=spec.job_id,
-            replace_existing=True, max_instances=1, coalesce=True, **spec.trigger_args,
+            _run_in_context,
+            spec.trigger,
+            args=[app, spec],
+            id=spec.job_id,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            **spec.trigger_args,
         )
     return scheduler
 

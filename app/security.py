@@ -158,8 +158,15 @@ class PathOnlyRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         path = urlsplit(self.path).path
-        self.log("info", '"%s %s %s" %s %s', self.command, path, self.request_version,
-                 getattr(code, "value", code), size)
+        self.log(
+            "info",
+            '"%s %s %s" %s %s',
+            self.command,
+            path,
+            self.request_version,
+            getattr(code, "value", code),
+            size,
+        )
 
 
 def _redact_database_error(context) -> None:
@@ -174,9 +181,7 @@ def _redact_database_error(context) -> None:
     text = orig.args[0] if orig.args and isinstance(orig.args[0], str) else ""
     if "DETAIL:" not in text:
         return
-    kept = "\n".join(
-        line for line in text.splitlines() if not line.lstrip().startswith("DETAIL:")
-    )
+    kept = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("DETAIL:"))
     orig.args = (kept, *orig.args[1:])
     wrapped = context.sqlalchemy_exception
     if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):

@@ -30,8 +30,13 @@ class FlaskAdapterHost:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def add_job(self, job_id: str, func: Callable[[Any], Any], trigger: str = "interval",
-                **trigger_args: Any) -> None:
+    def add_job(
+        self,
+        job_id: str,
+        func: Callable[[Any], Any],
+        trigger: str = "interval",
+        **trigger_args: Any,
+    ) -> None:
         jobs.add_job(self.app, job_id, func, trigger, **trigger_args)
 
     def add_service(self, name: str, starter: Callable[[Any], Callable[[], None]]) -> None:

@@ -60,9 +60,17 @@ def main() -> None:
             db.session.execute(select(AuditEvent.id).limit(20)).all()
             if async_commit:
                 db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            record_read(actor, "worklist.find", datetime.now(UTC), range(1, patients + 1),
-                        entity_type="device", entity_id=1, appointments=steps[:patients])
+            record_read(
+                actor,
+                "worklist.find",
+                datetime.now(UTC),
+                range(1, patients + 1),
+                entity_type="device",
+                entity_id=1,
+                appointments=steps[:patients],
+            )
             db.session.commit()
+
         return run
 
     cases = {"rollback": end_rollback, "audit 1": end_audit(1), "audit 20": end_audit(20)}

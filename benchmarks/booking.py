@@ -53,23 +53,53 @@ def make_requests(app, count: int, seed: int, run: int) -> list[int]:
     with app.app_context():
         procedures = list(db.session.scalars(select(Procedure.id)))
         now = NOW
-        patients = [{"id_type": "NATIONAL_ID", "id_value": f"8{run:05d}{seed:04d}{i:06d}",
-                     "prefix": "MR", "given_name_th": "B", "family_name_th": "",
-                     "given_name_en": "", "family_name_en": "", "romanised_by_staff": False,
-                     "sex": "MALE", "preferred_language": "th"} for i in range(count)]
+        patients = [
+            {
+                "id_type": "NATIONAL_ID",
+                "id_value": f"8{run:05d}{seed:04d}{i:06d}",
+                "prefix": "MR",
+                "given_name_th": "B",
+                "family_name_th": "",
+                "given_name_en": "",
+                "family_name_en": "",
+                "romanised_by_staff": False,
+                "sex": "MALE",
+                "preferred_language": "th",
+            }
+            for i in range(count)
+        ]
         db.session.execute(insert(Patient.__table__), patients)
-        ids = list(db.session.scalars(select(Patient.id).where(
-            Patient.id_value.like(f"8{run:05d}{seed:04d}%")).order_by(Patient.id)))
-        rows = [{"placer_order_number": f"BK{run:05d}{seed:04d}{i:06d}",
-                 "requesting_hospital_id": HUBS + 1 + rng.randrange(COMMUNITY),
-                 "patient_id": pid, "procedure_id": rng.choice(procedures),
-                 "priority": "ROUTINE", "status": "SUBMITTED", "indication": "",
-                 "requesting_clinician": "", "created_at": now, "updated_at": now}
-                for i, pid in enumerate(ids)]
+        ids = list(
+            db.session.scalars(
+                select(Patient.id)
+                .where(Patient.id_value.like(f"8{run:05d}{seed:04d}%"))
+                .order_by(Patient.id)
+            )
+        )
+        rows = [
+            {
+                "placer_order_number": f"BK{run:05d}{seed:04d}{i:06d}",
+                "requesting_hospital_id": HUBS + 1 + rng.randrange(COMMUNITY),
+                "patient_id": pid,
+                "procedure_id": rng.choice(procedures),
+                "priority": "ROUTINE",
+                "status": "SUBMITTED",
+                "indication": "",
+                "requesting_clinician": "",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i, pid in enumerate(ids)
+        ]
         db.session.execute(insert(ImagingRequest.__table__), rows)
         db.session.commit()
-        return list(db.session.scalars(select(ImagingRequest.id).where(
-            ImagingRequest.placer_order_number.like(f"BK{run:05d}{seed:04d}%"))))
+        return list(
+            db.session.scalars(
+                select(ImagingRequest.id).where(
+                    ImagingRequest.placer_order_number.like(f"BK{run:05d}{seed:04d}%")
+                )
+            )
+        )
 
 
 def plan_offers(app, request_ids: list[int], seed: int) -> list[tuple[int, list]]:
@@ -91,16 +121,31 @@ def plan_offers(app, request_ids: list[int], seed: int) -> list[tuple[int, list]
             candidates = devices_by_modality[request.procedure.modality_code]
             hot = candidates[:HOT_DEVICES] if HOT_DEVICES else candidates
             day = NOW.date() + timedelta(days=rng.randrange(20, 80))
-            slots = find_slots(NOW, request.procedure,
-                               requesting_hospital_id=request.requesting_hospital_id,
-                               device_id=rng.choice(hot), date_from=day, date_to=day, limit=4)
+            slots = find_slots(
+                NOW,
+                request.procedure,
+                requesting_hospital_id=request.requesting_hospital_id,
+                device_id=rng.choice(hot),
+                date_from=day,
+                date_to=day,
+                limit=4,
+            )
             plans.append((request_id, [(s.device_id, s.start_at) for s in slots]))
         db.session.remove()
     return plans
 
 
-def client_loop(app, request_ids: list[int], plans: list, deadline_start, seconds: float,
-                mode: str, seed: int, results: list, lock: threading.Lock) -> None:
+def client_loop(
+    app,
+    request_ids: list[int],
+    plans: list,
+    deadline_start,
+    seconds: float,
+    mode: str,
+    seed: int,
+    results: list,
+    lock: threading.Lock,
+) -> None:
     from sqlalchemy import select
 
     from app.extensions import db
@@ -131,13 +176,20 @@ def client_loop(app, request_ids: list[int], plans: list, deadline_start, second
             else:
                 modality = request.procedure.modality_code
                 device_id = rng.choice(devices_by_modality[modality])
-                day = NOW.date() + timedelta(
-                    days=rng.randrange(1, HORIZON_DAYS - 5))
-                offers = [(s.device_id, s.start_at) for s in find_slots(
-                    NOW, request.procedure,
-                    requesting_hospital_id=request.requesting_hospital_id,
-                    patient=request.patient, device_id=device_id, date_from=day,
-                    date_to=day + timedelta(days=3), limit=3)]
+                day = NOW.date() + timedelta(days=rng.randrange(1, HORIZON_DAYS - 5))
+                offers = [
+                    (s.device_id, s.start_at)
+                    for s in find_slots(
+                        NOW,
+                        request.procedure,
+                        requesting_hospital_id=request.requesting_hospital_id,
+                        patient=request.patient,
+                        device_id=device_id,
+                        date_from=day,
+                        date_to=day + timedelta(days=3),
+                        limit=3,
+                    )
+                ]
             for device_id, start_at in offers:
                 try:
                     book(actor, NOW, request, db.session.get(Device, device_id), start_at)
@@ -152,15 +204,26 @@ def client_loop(app, request_ids: list[int], plans: list, deadline_start, second
         results.append((booked, conflicts, latencies))
 
 
-def process_main(url: str, threads: int, seconds: float, mode: str, proc: int,
-                 requests_per_thread: int, run: int, hot: int, barrier, queue) -> None:
+def process_main(
+    url: str,
+    threads: int,
+    seconds: float,
+    mode: str,
+    proc: int,
+    requests_per_thread: int,
+    run: int,
+    hot: int,
+    barrier,
+    queue,
+) -> None:
     global HOT_DEVICES
     HOT_DEVICES = hot
     app = make_app(url, pool_size=threads + 2)
-    lists = [make_requests(app, requests_per_thread, proc * 100 + t, run)
-             for t in range(threads)]
-    plans = [plan_offers(app, ids, proc * 1000 + t) if mode == "book-only" else []
-             for t, ids in enumerate(lists)]
+    lists = [make_requests(app, requests_per_thread, proc * 100 + t, run) for t in range(threads)]
+    plans = [
+        plan_offers(app, ids, proc * 1000 + t) if mode == "book-only" else []
+        for t, ids in enumerate(lists)
+    ]
     results: list = []
     lock = threading.Lock()
     start_at: list[float] = []
@@ -170,10 +233,23 @@ def process_main(url: str, threads: int, seconds: float, mode: str, proc: int,
 
     barrier.wait()
     start_at.append(time.time())
-    workers = [threading.Thread(target=client_loop,
-                                args=(app, lists[t], plans[t], deadline_start, seconds, mode,
-                                      proc * 1000 + t, results, lock))
-               for t in range(threads)]
+    workers = [
+        threading.Thread(
+            target=client_loop,
+            args=(
+                app,
+                lists[t],
+                plans[t],
+                deadline_start,
+                seconds,
+                mode,
+                proc * 1000 + t,
+                results,
+                lock,
+            ),
+        )
+        for t in range(threads)
+    ]
     for w in workers:
         w.start()
     for w in workers:
@@ -198,11 +274,24 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(args.processes)
     queue = ctx.Queue()
-    procs = [ctx.Process(target=process_main,
-                         args=(url, threads, args.seconds, args.mode, p,
-                               args.requests_per_client, run, args.hot_devices, barrier,
-                               queue))
-             for p in range(args.processes)]
+    procs = [
+        ctx.Process(
+            target=process_main,
+            args=(
+                url,
+                threads,
+                args.seconds,
+                args.mode,
+                p,
+                args.requests_per_client,
+                run,
+                args.hot_devices,
+                barrier,
+                queue,
+            ),
+        )
+        for p in range(args.processes)
+    ]
     for p in procs:
         p.start()
     outcomes = [queue.get() for _ in procs]
@@ -218,17 +307,22 @@ def main() -> None:
 
         doubles = db.session.execute(db.text(DOUBLE_BOOKINGS_SQL)).scalar()
         dialect = db.engine.dialect.name
-    print(f"concurrent booking on {dialect}: {args.processes} processes x {threads} threads "
-          f"= {args.processes * threads} clients, mode {args.mode}"
-          f"{f', hot devices {args.hot_devices}' if args.hot_devices else ''}, {elapsed:.1f} s")
-    print(f"  bookings {booked:,}  ->  {booked / elapsed:.0f} bookings/s   "
-          f"lost races (Conflict) {conflicts:,}")
+    print(
+        f"concurrent booking on {dialect}: {args.processes} processes x {threads} threads "
+        f"= {args.processes * threads} clients, mode {args.mode}"
+        f"{f', hot devices {args.hot_devices}' if args.hot_devices else ''}, {elapsed:.1f} s"
+    )
+    print(
+        f"  bookings {booked:,}  ->  {booked / elapsed:.0f} bookings/s   "
+        f"lost races (Conflict) {conflicts:,}"
+    )
     if latencies:
-        print(f"  per booking attempt: median {statistics.median(latencies) * 1000:.1f} ms, "
-              f"p90 {latencies[int(len(latencies) * 0.9) - 1] * 1000:.1f} ms")
+        print(
+            f"  per booking attempt: median {statistics.median(latencies) * 1000:.1f} ms, "
+            f"p90 {latencies[int(len(latencies) * 0.9) - 1] * 1000:.1f} ms"
+        )
     print(f"  double bookings in the database: {doubles}")
 
 
 if __name__ == "__main__":
     main()
-

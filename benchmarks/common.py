@@ -12,8 +12,14 @@ FIRST_DAY = date(2026, 12, 1)
 HORIZON_DAYS = 90
 
 # modality: (devices, slot minutes); window 08:00-20:00 every day, one at a time.
-DEVICES = {"CT": (60, 10), "MR": (20, 30), "US": (80, 20), "DX": (100, 10), "MG": (20, 20),
-           "BMD": (20, 20)}
+DEVICES = {
+    "CT": (60, 10),
+    "MR": (20, 30),
+    "US": (80, 20),
+    "DX": (100, 10),
+    "MG": (20, 20),
+    "BMD": (20, 20),
+}
 HUBS = 40
 COMMUNITY = 60
 PATIENTS = 100_000
@@ -28,7 +34,8 @@ def make_app(database_url: str, pool_size: int = 5):
         SQLALCHEMY_DATABASE_URI = database_url
         SQLALCHEMY_ENGINE_OPTIONS = (
             {"pool_pre_ping": False, "pool_size": pool_size, "max_overflow": 4}
-            if database_url.startswith("postgresql") else {}
+            if database_url.startswith("postgresql")
+            else {}
         )
 
     return create_app(BenchConfig)
@@ -38,5 +45,6 @@ def default_urls() -> dict[str, str]:
     return {
         "sqlite": os.environ.get("BENCH_SQLITE_URL", "sqlite:////tmp/radbook_bench.sqlite"),
         "postgresql": os.environ.get(
-            "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/radbook_bench"),
+            "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/radbook_bench"
+        ),
     }

@@ -57,8 +57,17 @@ class Figures:
             self.rows[kind][key] += value
 
     def print(self) -> None:
-        keys = ("kills", "acknowledged", "found", "lost", "violations", "resent",
-                "final_rows", "expected_rows", "restart_s")
+        keys = (
+            "kills",
+            "acknowledged",
+            "found",
+            "lost",
+            "violations",
+            "resent",
+            "final_rows",
+            "expected_rows",
+            "restart_s",
+        )
         print("| kind | " + " | ".join(keys) + " |")
         print("|---" * (len(keys) + 1) + "|")
         for kind, row in self.rows.items():
@@ -110,11 +119,21 @@ def web_round(service, figures: Figures, rng: random.Random, size: int) -> None:
     run_clients(service.port, again, 2)  # every one once more: none may book twice
     db.session.rollback()
     ids = [b.request_id for b in bookings]
-    rows = db.session.scalar(select(func.count(Appointment.id)).where(
-        Appointment.request_id.in_(ids)))
-    figures.add("web (gunicorn)", kills=1, acknowledged=len(confirmed), found=len(found),
-                lost=len(confirmed - found), violations=len(invariants.violations()),
-                resent=len(again), final_rows=rows, expected_rows=size, restart_s=seconds)
+    rows = db.session.scalar(
+        select(func.count(Appointment.id)).where(Appointment.request_id.in_(ids))
+    )
+    figures.add(
+        "web (gunicorn)",
+        kills=1,
+        acknowledged=len(confirmed),
+        found=len(found),
+        lost=len(confirmed - found),
+        violations=len(invariants.violations()),
+        resent=len(again),
+        final_rows=rows,
+        expected_rows=size,
+        restart_s=seconds,
+    )
 
 
 def hl7_round(service, figures: Figures, rng: random.Random, size: int, first: int) -> None:
@@ -136,22 +155,39 @@ def hl7_round(service, figures: Figures, rng: random.Random, size: int, first: i
     placer = {c: p for c, p, _ in messages}
     acked = {placer[c] for c, code in answers.items() if code == "AA"}
     db.session.rollback()
-    found = set(db.session.scalars(select(ImagingRequest.placer_order_number).where(
-        ImagingRequest.placer_order_number.in_(acked))))
+    found = set(
+        db.session.scalars(
+            select(ImagingRequest.placer_order_number).where(
+                ImagingRequest.placer_order_number.in_(acked)
+            )
+        )
+    )
     seconds = restart(service)
     again: dict[str, str] = {}
     send_all(service.port, messages, 2, again)
     db.session.rollback()
-    rows = db.session.scalar(select(func.count(ImagingRequest.id)).where(
-        ImagingRequest.placer_order_number.in_(placer.values())))
-    figures.add("HL7 listener", kills=1, acknowledged=len(acked), found=len(found),
-                lost=len(acked - found) + sum(1 for v in again.values() if v != "AA"),
-                violations=len(invariants.violations()), resent=len(messages),
-                final_rows=rows, expected_rows=size, restart_s=seconds)
+    rows = db.session.scalar(
+        select(func.count(ImagingRequest.id)).where(
+            ImagingRequest.placer_order_number.in_(placer.values())
+        )
+    )
+    figures.add(
+        "HL7 listener",
+        kills=1,
+        acknowledged=len(acked),
+        found=len(found),
+        lost=len(acked - found) + sum(1 for v in again.values() if v != "AA"),
+        violations=len(invariants.violations()),
+        resent=len(messages),
+        final_rows=rows,
+        expected_rows=size,
+        restart_s=seconds,
+    )
 
 
-def dicom_round(service, figures: Figures, rng: random.Random, per_scanner: int,
-                round_: int) -> None:
+def dicom_round(
+    service, figures: Figures, rng: random.Random, per_scanner: int, round_: int
+) -> None:
     from sqlalchemy import func, select
 
     from app.extensions import db
@@ -167,13 +203,23 @@ def dicom_round(service, figures: Figures, rng: random.Random, per_scanner: int,
     stop.set()
     for thread in threads:
         thread.join(120)
-    acked = [(e.uid, step) for e in exams for step, status in e.answers.items()
-             if status == SUCCESS]
+    acked = [
+        (e.uid, step) for e in exams for step, status in e.answers.items() if status == SUCCESS
+    ]
     db.session.rollback()
-    steps = {s.sop_instance_uid: s for s in db.session.scalars(select(PerformedProcedureStep)
-             .where(PerformedProcedureStep.sop_instance_uid.in_([e.uid for e in exams])))}
-    found = sum(1 for uid, step in acked if uid in steps and (
-        step == "create" or steps[uid].status.value == "COMPLETED"))
+    steps = {
+        s.sop_instance_uid: s
+        for s in db.session.scalars(
+            select(PerformedProcedureStep).where(
+                PerformedProcedureStep.sop_instance_uid.in_([e.uid for e in exams])
+            )
+        )
+    }
+    found = sum(
+        1
+        for uid, step in acked
+        if uid in steps and (step == "create" or steps[uid].status.value == "COMPLETED")
+    )
     seconds = restart(service)
     for exam in exams:
         exam.answers.clear()
@@ -181,17 +227,31 @@ def dicom_round(service, figures: Figures, rng: random.Random, per_scanner: int,
         thread.join(300)
     db.session.rollback()
     uids = [e.uid for e in exams]
-    rows = db.session.scalar(select(func.count(PerformedProcedureStep.id)).where(
-        PerformedProcedureStep.sop_instance_uid.in_(uids)))
+    rows = db.session.scalar(
+        select(func.count(PerformedProcedureStep.id)).where(
+            PerformedProcedureStep.sop_instance_uid.in_(uids)
+        )
+    )
     completed = db.session.scalar(
         select(func.count(Appointment.id))
         .join(PerformedProcedureStep, PerformedProcedureStep.appointment_id == Appointment.id)
-        .where(PerformedProcedureStep.sop_instance_uid.in_(uids),
-               Appointment.status == AppointmentStatus.COMPLETED))
-    figures.add("DICOM MPPS", kills=1, acknowledged=len(acked), found=found,
-                lost=len(acked) - found + (len(exams) - completed),
-                violations=len(invariants.violations()), resent=2 * len(exams),
-                final_rows=rows, expected_rows=len(exams), restart_s=seconds)
+        .where(
+            PerformedProcedureStep.sop_instance_uid.in_(uids),
+            Appointment.status == AppointmentStatus.COMPLETED,
+        )
+    )
+    figures.add(
+        "DICOM MPPS",
+        kills=1,
+        acknowledged=len(acked),
+        found=found,
+        lost=len(acked) - found + (len(exams) - completed),
+        violations=len(invariants.violations()),
+        resent=2 * len(exams),
+        final_rows=rows,
+        expected_rows=len(exams),
+        restart_s=seconds,
+    )
 
 
 def jobs_round(service, figures: Figures, rng: random.Random, size: int, pacs, line) -> None:
@@ -210,37 +270,46 @@ def jobs_round(service, figures: Figures, rng: random.Random, size: int, pacs, l
     pending = [r.control_id for r in hl7_rows if r.status is OutboxStatus.PENDING]
     due = {r.retry_key for r in line_rows if r.status is LineOutboxStatus.PENDING}
     service.start()
-    kill_when(service, lambda: len(pacs.blocks) + len(line.accepted), len(pending) + len(due),
-              rng)
+    kill_when(service, lambda: len(pacs.blocks) + len(line.accepted), len(pending) + len(due), rng)
     db.session.rollback()
-    sent_hl7 = set(db.session.scalars(select(Hl7OutboxMessage.control_id).where(
-        Hl7OutboxMessage.control_id.in_(pending), Hl7OutboxMessage.status == OutboxStatus.SENT)))
+    sent_hl7 = set(
+        db.session.scalars(
+            select(Hl7OutboxMessage.control_id).where(
+                Hl7OutboxMessage.control_id.in_(pending),
+                Hl7OutboxMessage.status == OutboxStatus.SENT,
+            )
+        )
+    )
     received = set(pacs.control_ids())
     accepted = {a.retry_key for a in line.accepted}
     _, line_now = outbox_rows()
-    sent_line = {r.retry_key for r in line_now
-                 if r.retry_key in due and r.status is LineOutboxStatus.SENT}
+    sent_line = {
+        r.retry_key for r in line_now if r.retry_key in due and r.status is LineOutboxStatus.SENT
+    }
     service.start()  # (no port to wait for: the drain below is the proof it works)
 
     def drained() -> bool:
         hl7, due_now = outbox_rows()
-        return (all(r.status is OutboxStatus.SENT for r in hl7)
-                and all(r.status is LineOutboxStatus.SENT for r in due_now))
+        return all(r.status is OutboxStatus.SENT for r in hl7) and all(
+            r.status is LineOutboxStatus.SENT for r in due_now
+        )
 
     harness.wait_for(drained, 600, "outboxes drained")
     service.stop()
     arrivals = pacs.control_ids()
     in_order = list(dict.fromkeys(arrivals)) == pending
     delivered = {a.retry_key for a in line.accepted}
-    figures.add("jobs (HL7 + LINE outboxes)", kills=1,
-                acknowledged=len(sent_hl7) + len(sent_line),
-                found=len(sent_hl7 & received) + len(sent_line & accepted),
-                lost=len(set(pending) - set(arrivals)) + (0 if in_order else 1)
-                + len(due - delivered),
-                violations=len(invariants.violations()) + line.duplicate_count(),
-                resent=len(arrivals) - len(set(arrivals)),
-                final_rows=len(set(arrivals)) + len(delivered & due),
-                expected_rows=len(pending) + len(due))
+    figures.add(
+        "jobs (HL7 + LINE outboxes)",
+        kills=1,
+        acknowledged=len(sent_hl7) + len(sent_line),
+        found=len(sent_hl7 & received) + len(sent_line & accepted),
+        lost=len(set(pending) - set(arrivals)) + (0 if in_order else 1) + len(due - delivered),
+        violations=len(invariants.violations()) + line.duplicate_count(),
+        resent=len(arrivals) - len(set(arrivals)),
+        final_rows=len(set(arrivals)) + len(delivered & due),
+        expected_rows=len(pending) + len(due),
+    )
 
 
 def main() -> None:
@@ -263,8 +332,10 @@ def main() -> None:
     rng = random.Random(args.seed)
     figures = Figures()
     kinds = args.kinds.split(",")
-    print(f"database {url.split('@')[-1]}; {args.rounds} kills per kind, {args.size} per round;"
-          f" logs in {workdir}")
+    print(
+        f"database {url.split('@')[-1]}; {args.rounds} kills per kind, {args.size} per round;"
+        f" logs in {workdir}"
+    )
     with app.app_context():
         if "web" in kinds:
             web = harness.web_service(url, workdir).start()
@@ -292,9 +363,16 @@ def main() -> None:
             pacs.delay = line.delay = 0.02
             server = MllpServer(pacs, "127.0.0.1", pacs_port).start()
             jobs = harness.jobs_service(
-                url, workdir, HL7_OUTBOX_INTERVAL_SECONDS="1", LINE_SEND_INTERVAL="1",
-                LINE_API_BASE_URL=line.base_url, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-                LINE_QUIET_HOURS="", LINE_SEND_WORKERS="2", LINE_SEND_BATCH="10")
+                url,
+                workdir,
+                HL7_OUTBOX_INTERVAL_SECONDS="1",
+                LINE_SEND_INTERVAL="1",
+                LINE_API_BASE_URL=line.base_url,
+                LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+                LINE_QUIET_HOURS="",
+                LINE_SEND_WORKERS="2",
+                LINE_SEND_BATCH="10",
+            )
             try:
                 for _ in range(args.rounds):
                     jobs_round(jobs, figures, rng, args.size, pacs, line)

@@ -67,8 +67,10 @@ def timed(label: str, n: int, call) -> list[float]:
     total = time.perf_counter() - start
     ordered = sorted(latencies)
     p95 = ordered[int(len(ordered) * 0.95) - 1]
-    print(f"{label:<42} {n:>5} requests  {n / total:8.1f} req/s   "
-          f"median {statistics.median(latencies) * 1000:6.1f} ms   p95 {p95 * 1000:6.1f} ms")
+    print(
+        f"{label:<42} {n:>5} requests  {n / total:8.1f} req/s   "
+        f"median {statistics.median(latencies) * 1000:6.1f} ms   p95 {p95 * 1000:6.1f} ms"
+    )
     return latencies
 
 
@@ -82,13 +84,20 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite"
         app = make_app(url)
         client = app.test_client()
-        headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/fhir+json",
-                   "Content-Type": "application/fhir+json"}
+        headers = {
+            "Authorization": f"Bearer {TOKEN}",
+            "Accept": "application/fhir+json",
+            "Content-Type": "application/fhir+json",
+        }
 
         def call(method: str, path: str, body: dict | None = None, status: int = 200) -> dict:
             with app.app_context():
-                response = client.open(f"/fhir/{path}", method=method, headers=headers,
-                                       data=json.dumps(body) if body is not None else None)
+                response = client.open(
+                    f"/fhir/{path}",
+                    method=method,
+                    headers=headers,
+                    data=json.dumps(body) if body is not None else None,
+                )
             assert response.status_code == status, response.get_data(as_text=True)[:500]
             return response.get_json(force=True)
 
@@ -102,10 +111,11 @@ def main() -> None:
 
         def order(i: int, prefix: str = "B") -> dict:
             return {
-                "resourceType": "ServiceRequest", "status": "active", "intent": "order",
+                "resourceType": "ServiceRequest",
+                "status": "active",
+                "intent": "order",
                 "identifier": [{"system": placer_system, "value": f"{prefix}{i:06d}"}],
-                "code": {"concept": {"coding": [{"system": procedure_system,
-                                                 "code": "US-UPABD"}]}},
+                "code": {"concept": {"coding": [{"system": procedure_system, "code": "US-UPABD"}]}},
                 "subject": {"reference": f"Patient/{patient_id}"},
                 "performer": [{"identifier": {"system": systems.TH_HCODE, "value": "10707"}}],
                 "reason": [{"concept": {"text": "ปวดท้องด้านขวาบน"}}],
@@ -113,28 +123,45 @@ def main() -> None:
 
         print(f"database: {url.split('@')[-1]}")
         created: list[str] = []
-        timed("POST ServiceRequest (create_request)", args.n,
-              lambda i: created.append(call("POST", "ServiceRequest", order(i), 201)["id"]))
-        timed("GET ServiceRequest/<id>", args.n,
-              lambda i: call("GET", f"ServiceRequest/{created[i]}"))
-        timed("GET ServiceRequest?patient=&_count=50", args.n // 3,
-              lambda i: call("GET", f"ServiceRequest?patient={patient_id}&_count=50"))
-        timed("GET Slot?service-type=US-UPABD&_count=10", args.n // 3,
-              lambda i: call("GET", "Slot?service-type=US-UPABD&_count=10"))
+        timed(
+            "POST ServiceRequest (create_request)",
+            args.n,
+            lambda i: created.append(call("POST", "ServiceRequest", order(i), 201)["id"]),
+        )
+        timed(
+            "GET ServiceRequest/<id>", args.n, lambda i: call("GET", f"ServiceRequest/{created[i]}")
+        )
+        timed(
+            "GET ServiceRequest?patient=&_count=50",
+            args.n // 3,
+            lambda i: call("GET", f"ServiceRequest?patient={patient_id}&_count=50"),
+        )
+        timed(
+            "GET Slot?service-type=US-UPABD&_count=10",
+            args.n // 3,
+            lambda i: call("GET", "Slot?service-type=US-UPABD&_count=10"),
+        )
 
         # Book distinct patients so the "one exam at a time" rule does not refuse them.
         from scheduling.patients import national_id_check_digit
 
         def register(i: int) -> None:
             stem = f"1{i + 1:011d}"
-            call("POST", "Patient", {
-                "resourceType": "Patient",
-                "identifier": [{"system": systems.TH_CID,
-                                "value": stem + national_id_check_digit(stem)},
-                               {"system": systems.hn_system("11008"), "value": f"BN{i:05d}"}],
-                "name": [{"given": ["ทดสอบ"], "family": f"คนที่ {i}", "prefix": ["นาย"]}],
-                "gender": "male", "birthDate": "1970-01-01",
-            }, 201)
+            call(
+                "POST",
+                "Patient",
+                {
+                    "resourceType": "Patient",
+                    "identifier": [
+                        {"system": systems.TH_CID, "value": stem + national_id_check_digit(stem)},
+                        {"system": systems.hn_system("11008"), "value": f"BN{i:05d}"},
+                    ],
+                    "name": [{"given": ["ทดสอบ"], "family": f"คนที่ {i}", "prefix": ["นาย"]}],
+                    "gender": "male",
+                    "birthDate": "1970-01-01",
+                },
+                201,
+            )
 
         timed("POST Patient (register_patient)", args.bookings, register)
         others = [e["resource"]["id"] for e in call("GET", "Patient?_count=200")["entry"]]
@@ -146,12 +173,18 @@ def main() -> None:
 
         def book(i: int) -> None:
             slot = call("GET", "Slot?service-type=US-UPABD&_count=1")["entry"][0]["resource"]
-            call("POST", "Appointment", {
-                "resourceType": "Appointment", "status": "booked",
-                "slot": [{"reference": f"Slot/{slot['id']}"}],
-                "basedOn": [{"reference": f"ServiceRequest/{bookable[i]}"}],
-                "participant": [{"actor": {"display": "patient"}, "status": "accepted"}],
-            }, 201)
+            call(
+                "POST",
+                "Appointment",
+                {
+                    "resourceType": "Appointment",
+                    "status": "booked",
+                    "slot": [{"reference": f"Slot/{slot['id']}"}],
+                    "basedOn": [{"reference": f"ServiceRequest/{bookable[i]}"}],
+                    "participant": [{"actor": {"display": "patient"}, "status": "accepted"}],
+                },
+                201,
+            )
 
         timed("GET Slot + POST Appointment (book)", len(bookable), book)
 

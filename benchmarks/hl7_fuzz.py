@@ -26,8 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=None,
-                        help="emptied first! default: a new SQLite file in a temporary directory")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="emptied first! default: a new SQLite file in a temporary directory",
+    )
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", type=int, default=None, help="send just this case")
@@ -69,20 +72,30 @@ def main() -> None:
         cases = (print(c.show()) or c for c in cases)
     try:
         report = hl7_cases.send_cases(
-            "127.0.0.1", listener.port, cases, seed=args.seed,
-            progress=lambda r: print(f"  ... {r.sent} sent, {dict(r.codes)}", flush=True))
+            "127.0.0.1",
+            listener.port,
+            cases,
+            seed=args.seed,
+            progress=lambda r: print(f"  ... {r.sent} sent, {dict(r.codes)}", flush=True),
+        )
         alive = hl7_cases.alive("127.0.0.1", listener.port, args.seed)
         thread_alive = listener._thread is not None and listener._thread.is_alive()
     finally:
         listener.stop()
     with app.app_context():
         problems = hl7_cases.check_database(report, args.seed)
-        journal = dict(db.session.execute(select(Hl7InboundMessage.outcome, func.count())
-                                          .group_by(Hl7InboundMessage.outcome)).all())
+        journal = dict(
+            db.session.execute(
+                select(Hl7InboundMessage.outcome, func.count()).group_by(Hl7InboundMessage.outcome)
+            ).all()
+        )
         requests = db.session.scalar(select(func.count()).select_from(ImagingRequest))
         patients = db.session.scalar(select(func.count()).select_from(Patient))
-        internal = db.session.scalar(select(func.count()).select_from(Hl7InboundMessage)
-                                     .where(Hl7InboundMessage.error_code == "internal"))
+        internal = db.session.scalar(
+            select(func.count())
+            .select_from(Hl7InboundMessage)
+            .where(Hl7InboundMessage.error_code == "internal")
+        )
         dialect = db.engine.dialect.name
         db.session.remove()
         db.engine.dispose()
@@ -92,11 +105,15 @@ def main() -> None:
         print("DB", problem)
     print(f"database: {dialect}; seed {args.seed}")
     print(f"HL7 fuzz: {report.summary()}; {report.reconnects} reconnects")
-    print(f"journal: {', '.join(f'{k.value} {v}' for k, v in sorted(journal.items(), key=str))}"
-          f"; internal errors (AE 'internal') {internal}; requests {requests}, patients "
-          f"{patients}")
-    print(f"listener alive afterwards: {alive and thread_alive}; database consistency "
-          f"problems: {len(problems)}")
+    print(
+        f"journal: {', '.join(f'{k.value} {v}' for k, v in sorted(journal.items(), key=str))}"
+        f"; internal errors (AE 'internal') {internal}; requests {requests}, patients "
+        f"{patients}"
+    )
+    print(
+        f"listener alive afterwards: {alive and thread_alive}; database consistency "
+        f"problems: {len(problems)}"
+    )
     tmp.cleanup()
     if report.failures or problems or not alive or internal:
         raise SystemExit(1)

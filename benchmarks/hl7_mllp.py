@@ -39,16 +39,21 @@ def national_id(n: int) -> str:
 
 def orm(i: int) -> bytes:
     patient = i % PATIENTS
-    return "\r".join([
-        f"MSH|^~\\&|HOSXP|{SENDER}|RADBOOK|{HUB}|20261121090000||ORM^O01^ORM_O01|B{i:08d}|P|"
-        "2.5.1|||AL|NE|THA|UNICODE UTF-8",
-        f"PID|1||HN{patient:05d}^^^{SENDER}^MR~{national_id(patient)}^^^TH-CID^NI||"
-        "ใจดี^สมชาย^^^นาย~JAIDEE^SOMCHAI^^^MR||19800115|M",
-        "PV1|1|O",
-        f"ORC|NW|PO{i:08d}^{SENDER}|||||^^^^^R|||||D001^รักษา^วิชัย^^^นพ.",
-        f"OBR|1|PO{i:08d}^{SENDER}||US-UPABD^อัลตราซาวด์ช่องท้องส่วนบน^RADBOOK|||||||||"
-        "ปวดท้องด้านขวาบน",
-    ]).encode("utf-8") + b"\r"
+    return (
+        "\r".join(
+            [
+                f"MSH|^~\\&|HOSXP|{SENDER}|RADBOOK|{HUB}|20261121090000||ORM^O01^ORM_O01|B{i:08d}|P|"
+                "2.5.1|||AL|NE|THA|UNICODE UTF-8",
+                f"PID|1||HN{patient:05d}^^^{SENDER}^MR~{national_id(patient)}^^^TH-CID^NI||"
+                "ใจดี^สมชาย^^^นาย~JAIDEE^SOMCHAI^^^MR||19800115|M",
+                "PV1|1|O",
+                f"ORC|NW|PO{i:08d}^{SENDER}|||||^^^^^R|||||D001^รักษา^วิชัย^^^นพ.",
+                f"OBR|1|PO{i:08d}^{SENDER}||US-UPABD^อัลตราซาวด์ช่องท้องส่วนบน^RADBOOK|||||||||"
+                "ปวดท้องด้านขวาบน",
+            ]
+        ).encode("utf-8")
+        + b"\r"
+    )
 
 
 def client(port: int, start: int, count: int, results) -> None:
@@ -78,13 +83,21 @@ def client(port: int, start: int, count: int, results) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=None,
-                        help="default: a new SQLite file in a temporary directory")
+    parser.add_argument(
+        "--database-url", default=None, help="default: a new SQLite file in a temporary directory"
+    )
     parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--warmup", type=int, default=PATIENTS,
-                        help="messages sent first, not timed (registers the patients)")
-    parser.add_argument("--journal-only", action="store_true",
-                        help="no domain operation: measures the listener, journal and ACK alone")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=PATIENTS,
+        help="messages sent first, not timed (registers the patients)",
+    )
+    parser.add_argument(
+        "--journal-only",
+        action="store_true",
+        help="no domain operation: measures the listener, journal and ACK alone",
+    )
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -132,8 +145,11 @@ def main() -> None:
         listener.stop()
 
     with app.app_context():
-        journaled = db.session.scalar(select(func.count()).select_from(Hl7InboundMessage).where(
-            Hl7InboundMessage.outcome == Hl7Outcome.ACCEPTED))
+        journaled = db.session.scalar(
+            select(func.count())
+            .select_from(Hl7InboundMessage)
+            .where(Hl7InboundMessage.outcome == Hl7Outcome.ACCEPTED)
+        )
         requests = db.session.scalar(select(func.count()).select_from(ImagingRequest))
         dialect = db.engine.dialect.name
         db.session.remove()
@@ -143,15 +159,23 @@ def main() -> None:
     assert journaled == total and requests == expected_requests, (journaled, requests, total)
     latencies.sort()
     pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000  # noqa: E731
-    print(f"database: {dialect}" + (" (journal only, no domain operation)"
-                                    if args.journal_only else ""))
-    print(f"ORM^O01 over one MLLP connection, ACK awaited: {args.messages} messages "
-          f"in {elapsed:.2f} s = {args.messages / elapsed:,.0f} messages/s")
-    print(f"latency ms: median {statistics.median(latencies) * 1000:.2f}, p90 {pct(90):.2f}, "
-          f"p99 {pct(99):.2f}, max {latencies[-1] * 1000:.2f}")
+    print(
+        f"database: {dialect}"
+        + (" (journal only, no domain operation)" if args.journal_only else "")
+    )
+    print(
+        f"ORM^O01 over one MLLP connection, ACK awaited: {args.messages} messages "
+        f"in {elapsed:.2f} s = {args.messages / elapsed:,.0f} messages/s"
+    )
+    print(
+        f"latency ms: median {statistics.median(latencies) * 1000:.2f}, p90 {pct(90):.2f}, "
+        f"p99 {pct(99):.2f}, max {latencies[-1] * 1000:.2f}"
+    )
     print(f"journal rows (AA) {journaled}, requests {requests}: each committed before its ACK")
-    print(f"listener CPU per message: {server_cpu / args.messages * 1000:.2f} ms; "
-          f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"listener CPU per message: {server_cpu / args.messages * 1000:.2f} ms; "
+        f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     tmp.cleanup()
 
 

@@ -42,13 +42,20 @@ def _bench_user(app) -> tuple[int, int]:
 
     with app.app_context():
         hub_id, devices = db.session.execute(
-            select(Device.hospital_id, func.count(Device.id)).group_by(Device.hospital_id)
-            .order_by(func.count(Device.id).desc(), Device.hospital_id).limit(1)
+            select(Device.hospital_id, func.count(Device.id))
+            .group_by(Device.hospital_id)
+            .order_by(func.count(Device.id).desc(), Device.hospital_id)
+            .limit(1)
         ).one()
         user = db.session.scalar(select(User).where(User.username == USERNAME))
         if user is None:
-            user = User(username=USERNAME, full_name="Bench scheduler", role=Role.SCHEDULER,
-                        hospital_id=hub_id, created_at=utcnow())
+            user = User(
+                username=USERNAME,
+                full_name="Bench scheduler",
+                role=Role.SCHEDULER,
+                hospital_id=hub_id,
+                created_at=utcnow(),
+            )
             user.set_password(PASSWORD)
             db.session.add(user)
         user.hospital_id = hub_id
@@ -110,6 +117,7 @@ def measure(url: str, rounds: int) -> None:
     with app.app_context():
         response = client.post("/login", data={"username": USERNAME, "password": PASSWORD})
         assert response.status_code == 302, "login failed"
+
     def day(k: int) -> str:
         return (FIRST_DAY + timedelta(days=k)).isoformat()
 
@@ -125,8 +133,10 @@ def measure(url: str, rounds: int) -> None:
 
         total = db.session.scalar(select(func.count(Appointment.id)))
     print(f"appointments in the database: {total:,}")
-    print(f"{'page':<16} {'median ms':>9} {'p90 ms':>8} {'max ms':>8} {'SQL ms':>7} "
-          f"{'queries':>7} {'rows':>5} {'KiB':>5}")
+    print(
+        f"{'page':<16} {'median ms':>9} {'p90 ms':>8} {'max ms':>8} {'SQL ms':>7} "
+        f"{'queries':>7} {'rows':>5} {'KiB':>5}"
+    )
     for name, path_for in pages.items():
         for key in timings:
             timings[key].clear()
@@ -141,10 +151,12 @@ def measure(url: str, rounds: int) -> None:
             size.append(nbytes)
         server = sorted(timings["server_ms"])
         p90 = server[int(len(server) * 0.9) - 1]
-        print(f"{name:<16} {statistics.median(server):9.1f} {p90:8.1f} {server[-1]:8.1f} "
-              f"{statistics.median(timings['sql_ms']):7.1f} "
-              f"{statistics.median(timings['queries']):7.0f} "
-              f"{statistics.median(rows):5.0f} {statistics.median(size) / 1024:5.0f}")
+        print(
+            f"{name:<16} {statistics.median(server):9.1f} {p90:8.1f} {server[-1]:8.1f} "
+            f"{statistics.median(timings['sql_ms']):7.1f} "
+            f"{statistics.median(timings['queries']):7.0f} "
+            f"{statistics.median(rows):5.0f} {statistics.median(size) / 1024:5.0f}"
+        )
 
 
 def main() -> None:

@@ -56,8 +56,12 @@ def get_json(url: str):
 
 
 def post(url: str, body: dict | None = None) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body or {}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=10).read()
 
 
@@ -105,34 +109,60 @@ def build(count: int) -> None:
                 conn.execute(text("CREATE SCHEMA public"))
         upgrade()
         now = utcnow()
-        hub = Hospital(code="10707", name_th="โรงพยาบาลมหาสารคาม", name_en="Mahasarakham Hospital",
-                       level=HospitalLevel.GENERAL, province_th="มหาสารคาม",
-                       province_en="Maha Sarakham", is_hub=True,
-                       map_url="https://maps.google.com/?q=Mahasarakham+Hospital",
-                       phone="043-740-993")
-        requester = Hospital(code="11008", name_th="โรงพยาบาลกุดรัง", name_en="Kut Rang Hospital",
-                             level=HospitalLevel.COMMUNITY, province_th="มหาสารคาม",
-                             province_en="Maha Sarakham", is_hub=False)
-        db.session.add_all([hub, requester, Modality(code="US", name_th="อัลตราซาวด์",
-                                                     name_en="Ultrasound")])
+        hub = Hospital(
+            code="10707",
+            name_th="โรงพยาบาลมหาสารคาม",
+            name_en="Mahasarakham Hospital",
+            level=HospitalLevel.GENERAL,
+            province_th="มหาสารคาม",
+            province_en="Maha Sarakham",
+            is_hub=True,
+            map_url="https://maps.google.com/?q=Mahasarakham+Hospital",
+            phone="043-740-993",
+        )
+        requester = Hospital(
+            code="11008",
+            name_th="โรงพยาบาลกุดรัง",
+            name_en="Kut Rang Hospital",
+            level=HospitalLevel.COMMUNITY,
+            province_th="มหาสารคาม",
+            province_en="Maha Sarakham",
+            is_hub=False,
+        )
+        db.session.add_all(
+            [hub, requester, Modality(code="US", name_th="อัลตราซาวด์", name_en="Ultrasound")]
+        )
         db.session.flush()
-        device = Device(hospital_id=hub.id, modality_code="US", name="US 1", ae_title="MKH_US1",
-                        room_th="ห้องอัลตราซาวด์ 1 อาคารรังสีวิทยา ชั้น 1",
-                        room_en="Ultrasound room 1, Radiology building")
-        procedure = Procedure(code="US-UPABD", name_th="อัลตราซาวด์ช่องท้องส่วนบน",
-                              name_en="Ultrasound upper abdomen", modality_code="US",
-                              duration_minutes=20,
-                              prep_th="งดน้ำและอาหารทุกชนิด 6–8 ชั่วโมงก่อนตรวจ",
-                              prep_en="Nothing to eat or drink for 6–8 hours before the exam.")
+        device = Device(
+            hospital_id=hub.id,
+            modality_code="US",
+            name="US 1",
+            ae_title="MKH_US1",
+            room_th="ห้องอัลตราซาวด์ 1 อาคารรังสีวิทยา ชั้น 1",
+            room_en="Ultrasound room 1, Radiology building",
+        )
+        procedure = Procedure(
+            code="US-UPABD",
+            name_th="อัลตราซาวด์ช่องท้องส่วนบน",
+            name_en="Ultrasound upper abdomen",
+            modality_code="US",
+            duration_minutes=20,
+            prep_th="งดน้ำและอาหารทุกชนิด 6–8 ชั่วโมงก่อนตรวจ",
+            prep_en="Nothing to eat or drink for 6–8 hours before the exam.",
+        )
         db.session.add_all([device, procedure])
         db.session.flush()
         patients = []
         for n in range(PATIENTS):
             stem = f"3{n:011d}"
-            patient = Patient(id_type=IdentifierType.NATIONAL_ID,
-                              id_value=stem + national_id_check_digit(stem), prefix="MRS",
-                              given_name_th=f"ผู้ป่วย{n}", family_name_th="ทดสอบ",
-                              preferred_language="en" if n % 10 == 0 else "th")
+            patient = Patient(
+                id_type=IdentifierType.NATIONAL_ID,
+                id_value=stem + national_id_check_digit(stem),
+                prefix="MRS",
+                given_name_th=f"ผู้ป่วย{n}",
+                family_name_th="ทดสอบ",
+                preferred_language="en" if n % 10 == 0 else "th",
+            )
             db.session.add(patient)
             patients.append(patient)
         db.session.flush()
@@ -147,24 +177,48 @@ def build(count: int) -> None:
             patient = patients[n % PATIENTS]
             start = now + timedelta(days=1, minutes=20 * n)
             request = ImagingRequest(
-                placer_order_number=f"B{n:08d}", requesting_hospital_id=requester.id,
-                hub_hospital_id=hub.id, patient_id=patient.id, procedure_id=procedure.id,
-                status=RequestStatus.SCHEDULED, created_at=now, updated_at=now)
+                placer_order_number=f"B{n:08d}",
+                requesting_hospital_id=requester.id,
+                hub_hospital_id=hub.id,
+                patient_id=patient.id,
+                procedure_id=procedure.id,
+                status=RequestStatus.SCHEDULED,
+                created_at=now,
+                updated_at=now,
+            )
             db.session.add(request)
             db.session.flush()
             appointment = Appointment(
-                request=request, patient_id=patient.id, hub_hospital_id=hub.id,
-                device_id=device.id, start_at=start, end_at=start + timedelta(minutes=20),
-                status=AppointmentStatus.BOOKED, accession_number=f"{n:013d}",
-                study_instance_uid=f"2.25.{uuid.uuid4().int}", requested_procedure_id=f"{n}",
-                sps_id=f"{n}S1", appointment_code=f"B{n:07d}", created_at=now, updated_at=now)
+                request=request,
+                patient_id=patient.id,
+                hub_hospital_id=hub.id,
+                device_id=device.id,
+                start_at=start,
+                end_at=start + timedelta(minutes=20),
+                status=AppointmentStatus.BOOKED,
+                accession_number=f"{n:013d}",
+                study_instance_uid=f"2.25.{uuid.uuid4().int}",
+                requested_procedure_id=f"{n}",
+                sps_id=f"{n}S1",
+                appointment_code=f"B{n:07d}",
+                created_at=now,
+                updated_at=now,
+            )
             db.session.add(appointment)
             db.session.flush()
             msgs, summary = outbox.messages.reminder(appointment, outbox.locale_of(patient), rule)
-            outbox._add(accounts[n % PATIENTS], outbox.LineMessageKind.REMINDER, now, msgs,
-                        summary, appointment=appointment, locale=outbox.locale_of(patient),
-                        due_at=now - timedelta(minutes=1), quiet_exempt=True,
-                        dedupe_key=f"bench:{n}")
+            outbox._add(
+                accounts[n % PATIENTS],
+                outbox.LineMessageKind.REMINDER,
+                now,
+                msgs,
+                summary,
+                appointment=appointment,
+                locale=outbox.locale_of(patient),
+                due_at=now - timedelta(minutes=1),
+                quiet_exempt=True,
+                dedupe_key=f"bench:{n}",
+            )
             if n % 1000 == 999:
                 db.session.commit()
         db.session.commit()
@@ -245,8 +299,11 @@ def check(standin_url: str) -> dict:
     not_sent = sum(1 for status, _ in rows if status is not LineOutboxStatus.SENT)
     missing = sum(1 for _, key in rows if key not in keys)
     return {
-        "rows": len(rows), "accepted": len(accepted), "duplicates": stats["duplicates"],
-        "lost": max(not_sent, missing), "409": stats["requests"].get("push 409", 0),
+        "rows": len(rows),
+        "accepted": len(accepted),
+        "duplicates": stats["duplicates"],
+        "lost": max(not_sent, missing),
+        "409": stats["requests"].get("push 409", 0),
         "span": span,
     }
 
@@ -265,8 +322,12 @@ def wait_all_accepted(standin_url: str, count: int, process: subprocess.Popen) -
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--validate", choices=["full", "light"], default="light",
-                        help="stand-in request checks (full: the SDK's schema models, slow)")
+    parser.add_argument(
+        "--validate",
+        choices=["full", "light"],
+        default="light",
+        help="stand-in request checks (full: the SDK's schema models, slow)",
+    )
     parser.add_argument("--send", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--build", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--reset", action="store_true", help=argparse.SUPPRESS)
@@ -286,21 +347,43 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite"
     port = free_port()
     standin_url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, DATABASE_URL=database_url, LINE_API_BASE_URL=standin_url,
-               LINE_CHANNEL_ACCESS_TOKEN=TOKEN, LINE_QUIET_HOURS="", SECRET_KEY="bench",
-               PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        LINE_API_BASE_URL=standin_url,
+        LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+        LINE_QUIET_HOURS="",
+        SECRET_KEY="bench",
+        PYTHONPATH=str(ROOT),
+    )
     py = [sys.executable, __file__]
     started = time.perf_counter()
     subprocess.run([*py, "--build", str(args.count)], env=env, cwd=ROOT, check=True)
-    print(f"database {database_url.split('@')[-1]}: {args.count} reminders queued in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"database {database_url.split('@')[-1]}: {args.count} reminders queued in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
     standin = subprocess.Popen(
-        [sys.executable, "-m", "integrations.line.standin", "--port", str(port),
-         "--token", TOKEN, "--validate", args.validate], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL)
-    print(f"stand-in validation: {args.validate}; sender batch "
-          f"{env.get('LINE_SEND_BATCH', 200)}, {env.get('LINE_SEND_WORKERS', 8)} workers")
+        [
+            sys.executable,
+            "-m",
+            "integrations.line.standin",
+            "--port",
+            str(port),
+            "--token",
+            TOKEN,
+            "--validate",
+            args.validate,
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    print(
+        f"stand-in validation: {args.validate}; sender batch "
+        f"{env.get('LINE_SEND_BATCH', 200)}, {env.get('LINE_SEND_WORKERS', 8)} workers"
+    )
     try:
         for _ in range(200):
             try:
@@ -310,16 +393,25 @@ def main() -> None:
                 time.sleep(0.05)
 
         def report(name: str, seconds: float, extra: str = "") -> dict:
-            figures = json.loads(subprocess.run(
-                [*py, "--check", standin_url], env=env, cwd=ROOT, check=True,
-                capture_output=True, text=True).stdout)
+            figures = json.loads(
+                subprocess.run(
+                    [*py, "--check", standin_url],
+                    env=env,
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
             span = figures["span"]
             rate = figures["rows"] / span if span else 0
-            print(f"{name}: {figures['rows']} reminders delivered in {span:.2f} s "
-                  f"({rate:,.0f}/s, first to last accepted by the stand-in; {seconds:.2f} s "
-                  f"including sender start-up); accepted {figures['accepted']}, duplicates "
-                  f"{figures['duplicates']}, lost {figures['lost']}, 409 answers "
-                  f"{figures['409']}{extra}")
+            print(
+                f"{name}: {figures['rows']} reminders delivered in {span:.2f} s "
+                f"({rate:,.0f}/s, first to last accepted by the stand-in; {seconds:.2f} s "
+                f"including sender start-up); accepted {figures['accepted']}, duplicates "
+                f"{figures['duplicates']}, lost {figures['lost']}, 409 answers "
+                f"{figures['409']}{extra}"
+            )
             return figures
 
         # 1. clean run
@@ -340,8 +432,11 @@ def main() -> None:
         killed_at = get_json(standin_url + "/_standin/stats")["accepted"]
         restart = run_sender(env)
         wait_all_accepted(standin_url, args.count, restart)
-        crash = report("killed at half and restarted", time.perf_counter() - t0,
-                       f"; SIGKILL after {killed_at} accepted")
+        crash = report(
+            "killed at half and restarted",
+            time.perf_counter() - t0,
+            f"; SIGKILL after {killed_at} accepted",
+        )
     finally:
         standin.send_signal(signal.SIGTERM)
         standin.wait()

@@ -76,11 +76,31 @@ OPTION_RE = re.compile(r'<option[^>]*value="(\d+)"')
 SEARCH_FORM_RE = re.compile(r'<form method="(get|post)" action="/requests/new"')
 FLASH_ERROR = 'class="flash flash-error"'
 
-GIVEN = ("สมชาย", "สมหญิง", "บุญมี", "มาลัย", "ประเสริฐ", "วันเพ็ญ", "สุดารัตน์", "ทองใบ",
-         "อำนวย", "จันทร์เพ็ญ", "สมปอง", "ละเอียด")
+GIVEN = (
+    "สมชาย",
+    "สมหญิง",
+    "บุญมี",
+    "มาลัย",
+    "ประเสริฐ",
+    "วันเพ็ญ",
+    "สุดารัตน์",
+    "ทองใบ",
+    "อำนวย",
+    "จันทร์เพ็ญ",
+    "สมปอง",
+    "ละเอียด",
+)
 FAMILY = ("ใจดี", "ศรีสุข", "บุญมา", "แก้วมณี", "พลราช", "สายทอง", "ทองดี", "มูลมณี")
-INDICATIONS = ("ปวดท้องด้านขวาบน", "ตรวจติดตามก้อนที่ตับ", "นิ่วในไต", "ก้อนที่คอ",
-               "ปวดหลังร้าวลงขา", "ปวดศีรษะเรื้อรัง", "ตรวจคัดกรองตามนัด", "ไอเรื้อรัง")
+INDICATIONS = (
+    "ปวดท้องด้านขวาบน",
+    "ตรวจติดตามก้อนที่ตับ",
+    "นิ่วในไต",
+    "ก้อนที่คอ",
+    "ปวดหลังร้าวลงขา",
+    "ปวดศีรษะเรื้อรัง",
+    "ตรวจคัดกรองตามนัด",
+    "ไอเรื้อรัง",
+)
 
 
 def check_digit(first12: str) -> str:
@@ -140,11 +160,23 @@ class Plan:
 class User(threading.Thread):
     role = ""
 
-    def __init__(self, index: int, username: str, plan: Plan, stats: Stats, stop: threading.Event,
-                 start_delay: float):
+    def __init__(
+        self,
+        index: int,
+        username: str,
+        plan: Plan,
+        stats: Stats,
+        stop: threading.Event,
+        start_delay: float,
+    ):
         super().__init__(name=f"user-{index}", daemon=True)
         self.index, self.username, self.plan, self.stats, self.stop = (
-            index, username, plan, stats, stop)
+            index,
+            username,
+            plan,
+            stats,
+            stop,
+        )
         self.start_delay = start_delay
         self.rng = random.Random(plan.seed * 1000 + index)
         self.session = requests.Session()
@@ -164,8 +196,9 @@ class User(threading.Thread):
         url = path if path.startswith("http") else self.plan.base_url + path
         started = time.perf_counter()
         try:
-            response = self.session.request(method, url, allow_redirects=False, timeout=120,
-                                            **kwargs)
+            response = self.session.request(
+                method, url, allow_redirects=False, timeout=120, **kwargs
+            )
         except requests.RequestException as exc:
             self.stats.timing(action, time.perf_counter() - started)
             raise StepFailed(f"{action}: {type(exc).__name__}: {exc}") from exc
@@ -175,7 +208,8 @@ class User(threading.Thread):
         if response.status_code not in expect:
             raise StepFailed(
                 f"{action}: HTTP {response.status_code} (expected {expect}) {method} {_path(url)}"
-                f" -> {response.headers.get('Location', '')}")
+                f" -> {response.headers.get('Location', '')}"
+            )
         return response
 
     def get(self, action: str, path: str, **kwargs):
@@ -219,8 +253,11 @@ class User(threading.Thread):
 
     def login(self) -> None:
         page = self.get("login form", "/login")
-        response = self.post("login", "/login", {
-            "csrf_token": csrf(page.text), "username": self.username, "password": DEMO_PASSWORD})
+        response = self.post(
+            "login",
+            "/login",
+            {"csrf_token": csrf(page.text), "username": self.username, "password": DEMO_PASSWORD},
+        )
         if _path(response.headers.get("Location", "")) in ("/login", ""):
             raise StepFailed("login: not logged in")
         self.stats.outcome("logins")
@@ -265,8 +302,13 @@ class Requester(User):
         if form is None:
             raise StepFailed(f"{action}: no search form on /requests/new")
         if form.group(1).lower() == "post":
-            return self.call(action, "POST", "/requests/new", expect=expect,
-                             data={"csrf_token": csrf(start.text), "q": query})
+            return self.call(
+                action,
+                "POST",
+                "/requests/new",
+                expect=expect,
+                data={"csrf_token": csrf(start.text), "q": query},
+            )
         return self.get(action, "/requests/new", params={"q": query}, expect=expect)
 
     def search_by_name(self) -> None:
@@ -308,14 +350,24 @@ class Requester(User):
         self.think()
         hn = f"L{self.index:03d}{self.seq:05d}"
         born = date(1940, 1, 1) + timedelta(days=self.rng.randrange(80 * 365))
-        response = self.post("patient register", "/requests/patients/new", {
-            "csrf_token": csrf(form.text), "id_type": "NATIONAL_ID", "id_value": cid, "hn": hn,
-            "prefix": self.rng.choice(["MR", "MRS", "MISS"]),
-            "given_name_th": self.rng.choice(GIVEN), "family_name_th": self.rng.choice(FAMILY),
-            "birth_day": str(born.day), "birth_month": str(born.month),
-            "birth_year_be": str(born.year + 543), "sex": self.rng.choice(["MALE", "FEMALE"]),
-            "phone": f"08{self.rng.randrange(10**8):08d}",
-        })
+        response = self.post(
+            "patient register",
+            "/requests/patients/new",
+            {
+                "csrf_token": csrf(form.text),
+                "id_type": "NATIONAL_ID",
+                "id_value": cid,
+                "hn": hn,
+                "prefix": self.rng.choice(["MR", "MRS", "MISS"]),
+                "given_name_th": self.rng.choice(GIVEN),
+                "family_name_th": self.rng.choice(FAMILY),
+                "birth_day": str(born.day),
+                "birth_month": str(born.month),
+                "birth_year_be": str(born.year + 543),
+                "sex": self.rng.choice(["MALE", "FEMALE"]),
+                "phone": f"08{self.rng.randrange(10**8):08d}",
+            },
+        )
         target = _path(response.headers["Location"])
         match = re.fullmatch(r"/requests/patients/(\d+)/request", target)
         if match is None:
@@ -335,15 +387,21 @@ class Requester(User):
         self.think()
         # Most requests go to the province's hub; some to "any hub: earliest slot".
         hub = str(self.plan.hub_id) if self.rng.random() < 0.75 else ""
-        response = self.call("request create", "POST", form_path, expect=(200, 302), data={
-            "csrf_token": csrf(form.text),
-            "procedure_id": str(self.rng.choice(self.plan.hub_procedures)),
-            "priority": self.rng.choices(["ROUTINE", "URGENT"], [9, 1])[0],
-            "indication": self.rng.choice(INDICATIONS),
-            "icd10_code": self.rng.choice(["", "K80.2", "N20.0", "R10.1"]),
-            "requesting_clinician": "นพ.ทดสอบ ภาระงาน",
-            "hub_hospital_id": hub,
-        })
+        response = self.call(
+            "request create",
+            "POST",
+            form_path,
+            expect=(200, 302),
+            data={
+                "csrf_token": csrf(form.text),
+                "procedure_id": str(self.rng.choice(self.plan.hub_procedures)),
+                "priority": self.rng.choices(["ROUTINE", "URGENT"], [9, 1])[0],
+                "indication": self.rng.choice(INDICATIONS),
+                "icd10_code": self.rng.choice(["", "K80.2", "N20.0", "R10.1"]),
+                "requesting_clinician": "นพ.ทดสอบ ภาระงาน",
+                "hub_hospital_id": hub,
+            },
+        )
         if response.status_code == 200:
             # The domain refused it (e.g. this patient already has this exam open): shown on
             # the form, an expected answer.
@@ -388,11 +446,15 @@ class Requester(User):
         confirm = self.get("confirm form", link)
         self.think()
         query = dict(part.split("=", 1) for part in urlsplit(link).query.split("&"))
-        response = self.post("book", link, {
-            "csrf_token": csrf(confirm.text),
-            "device_id": requests.utils.unquote(query["device_id"]),
-            "start_at": requests.utils.unquote(query["start_at"]),
-        })
+        response = self.post(
+            "book",
+            link,
+            {
+                "csrf_token": csrf(confirm.text),
+                "device_id": requests.utils.unquote(query["device_id"]),
+                "start_at": requests.utils.unquote(query["start_at"]),
+            },
+        )
         target = _path(response.headers["Location"])
         if match := re.fullmatch(r"/requests/appointments/(\d+)/slip", target):
             appointment_id = int(match.group(1))
@@ -442,8 +504,9 @@ class Scheduler(User):
         if "/accept" not in page.text or self.rng.random() < 0.3:
             return
         self.think()
-        response = self.post("hub accept", f"/hub/requests/{request_id}/accept",
-                             {"csrf_token": csrf(page.text)})
+        response = self.post(
+            "hub accept", f"/hub/requests/{request_id}/accept", {"csrf_token": csrf(page.text)}
+        )
         after = self.get("hub request", _path(response.headers["Location"]))
         # Accepted, or refused with the reason shown (another scheduler accepted it, or the
         # requester booked it, in the meantime): both are what a scheduler can meet.
@@ -475,7 +538,7 @@ def csrf(page: str) -> str:
 
 def _select(page: str, name: str) -> str:
     start = page.find(f'name="{name}"')
-    return page[start:page.find("</select>", start)] if start >= 0 else ""
+    return page[start : page.find("</select>", start)] if start >= 0 else ""
 
 
 def _path(url: str) -> str:
@@ -486,11 +549,16 @@ def run_users(plan: Plan, duration: float, stats: Stats, ramp: float, until=None
     """Start every user (spread over ``ramp`` seconds), stop them after ``duration`` or,
     with ``until``, as soon as ``until(stats)`` is true (the suite's smoke test)."""
     stop = threading.Event()
-    roles = ([(Requester, u) for u in plan.requesters] + [(Scheduler, u) for u in plan.schedulers]
-             + [(Radiologist, u) for u in plan.radiologists])
+    roles = (
+        [(Requester, u) for u in plan.requesters]
+        + [(Scheduler, u) for u in plan.schedulers]
+        + [(Radiologist, u) for u in plan.radiologists]
+    )
     random.Random(plan.seed).shuffle(roles)
-    users = [cls(i, username, plan, stats, stop, ramp * i / max(len(roles), 1))
-             for i, (cls, username) in enumerate(roles)]
+    users = [
+        cls(i, username, plan, stats, stop, ramp * i / max(len(roles), 1))
+        for i, (cls, username) in enumerate(roles)
+    ]
     started = time.perf_counter()
     for user in users:
         user.start()
@@ -547,21 +615,28 @@ def integrity(database_url: str, booked_ids: list[int]) -> dict[str, int]:
             windows = defaultdict(list)
             for row in conn.execute(text(WINDOWS_SQL)):
                 windows[row.device_id].append(row)
-            figures = {"appointments overlapping beyond capacity": sum(
-                row.running > _capacity(windows[row.device_id], row.start_at) for row in running
-            )}
+            figures = {
+                "appointments overlapping beyond capacity": sum(
+                    row.running > _capacity(windows[row.device_id], row.start_at) for row in running
+                )
+            }
             for name, sql in DUPLICATES_SQL.items():
                 figures[name] = conn.execute(text(sql)).scalar()
             found = set()
             ids = sorted(set(booked_ids))
             for i in range(0, len(ids), 1000):
-                chunk = ids[i:i + 1000]
-                found.update(conn.execute(
-                    text(f"SELECT id FROM appointment WHERE id IN ({','.join(map(str, chunk))})")
-                ).scalars())
+                chunk = ids[i : i + 1000]
+                found.update(
+                    conn.execute(
+                        text(
+                            f"SELECT id FROM appointment WHERE id IN ({','.join(map(str, chunk))})"
+                        )
+                    ).scalars()
+                )
             figures["confirmed bookings missing from the database"] = len(set(ids) - found)
             figures["appointments in the database"] = conn.execute(
-                text("SELECT count(*) FROM appointment")).scalar()
+                text("SELECT count(*) FROM appointment")
+            ).scalar()
             return figures
     finally:
         engine.dispose()
@@ -575,10 +650,12 @@ def _capacity(windows, start_at) -> int:
     best = 1
     for w in windows:
         valid_from, valid_to = _as_date(w.valid_from), _as_date(w.valid_to)
-        if ((valid_from is None or valid_from <= local.date())
-                and (valid_to is None or local.date() <= valid_to)
-                and w.weekday == local.weekday()
-                and _as_time(w.start_time) <= local.time() < _as_time(w.end_time)):
+        if (
+            (valid_from is None or valid_from <= local.date())
+            and (valid_to is None or local.date() <= valid_to)
+            and w.weekday == local.weekday()
+            and _as_time(w.start_time) <= local.time() < _as_time(w.end_time)
+        ):
             best = max(best, w.capacity)
     return best
 
@@ -599,8 +676,10 @@ def prepare_database(database_url: str, keep: bool) -> None:
     name = url.database
     if not keep:
         if "load" not in name:
-            sys.exit(f"refusing to drop {name!r}: give a database whose name has 'load' in it,"
-                     " or --keep-database")
+            sys.exit(
+                f"refusing to drop {name!r}: give a database whose name has 'load' in it,"
+                " or --keep-database"
+            )
         admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -608,8 +687,14 @@ def prepare_database(database_url: str, keep: bool) -> None:
         admin.dispose()
     env = server_env(database_url)
     for args in (["db", "upgrade"], ["demo", "load"]):
-        subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
 
 def add_users(database_url: str, requesters: int, schedulers: int, radiologists: int) -> Plan:
@@ -617,50 +702,87 @@ def add_users(database_url: str, requesters: int, schedulers: int, radiologists:
     the community hospitals (requesters) and Mahasarakham (hub staff)."""
     engine = create_engine(database_url)
     with engine.begin() as conn:
-        columns = [c for c in conn.execute(text(
-            "SELECT * FROM user_account LIMIT 0")).keys() if c not in ("id",)]
-        community = conn.execute(text(
-            "SELECT id FROM hospital WHERE NOT is_hub ORDER BY code")).scalars().all()
-        hub_id = conn.execute(text("SELECT id FROM hospital WHERE code = :c"),
-                              {"c": HUB_CODE}).scalar_one()
-        wanted = ([("REQUESTER", f"load.req{i:02d}", community[i % len(community)], "staff.kudrang")
-                   for i in range(requesters)]
-                  + [("SCHEDULER", f"load.sched{i:02d}", hub_id, "scheduler.mkh")
-                     for i in range(schedulers)]
-                  + [("RADIOLOGIST", f"load.rad{i:02d}", hub_id, "radiologist.mkh")
-                     for i in range(radiologists)])
+        columns = [
+            c
+            for c in conn.execute(text("SELECT * FROM user_account LIMIT 0")).keys()
+            if c not in ("id",)
+        ]
+        community = (
+            conn.execute(text("SELECT id FROM hospital WHERE NOT is_hub ORDER BY code"))
+            .scalars()
+            .all()
+        )
+        hub_id = conn.execute(
+            text("SELECT id FROM hospital WHERE code = :c"), {"c": HUB_CODE}
+        ).scalar_one()
+        wanted = (
+            [
+                ("REQUESTER", f"load.req{i:02d}", community[i % len(community)], "staff.kudrang")
+                for i in range(requesters)
+            ]
+            + [
+                ("SCHEDULER", f"load.sched{i:02d}", hub_id, "scheduler.mkh")
+                for i in range(schedulers)
+            ]
+            + [
+                ("RADIOLOGIST", f"load.rad{i:02d}", hub_id, "radiologist.mkh")
+                for i in range(radiologists)
+            ]
+        )
         existing = set(conn.execute(text("SELECT username FROM user_account")).scalars())
         copied = ", ".join(c for c in columns if c not in ("username", "full_name", "hospital_id"))
         for _role, username, hospital_id, template in wanted:
             if username in existing:
                 continue
-            conn.execute(text(
-                f"INSERT INTO user_account (username, full_name, hospital_id, {copied}) "
-                f"SELECT :u, :n, :h, {copied} FROM user_account WHERE username = :t"),
-                {"u": username, "n": f"ผู้ใช้ทดสอบภาระงาน {username}", "h": hospital_id,
-                 "t": template})
-        procedures = conn.execute(text(
-            "SELECT DISTINCT p.id FROM procedure p"
-            " JOIN device d ON d.modality_code = p.modality_code"
-            " WHERE d.hospital_id = :h AND d.is_active AND p.is_active ORDER BY p.id"),
-            {"h": hub_id}).scalars().all()
+            conn.execute(
+                text(
+                    f"INSERT INTO user_account (username, full_name, hospital_id, {copied}) "
+                    f"SELECT :u, :n, :h, {copied} FROM user_account WHERE username = :t"
+                ),
+                {
+                    "u": username,
+                    "n": f"ผู้ใช้ทดสอบภาระงาน {username}",
+                    "h": hospital_id,
+                    "t": template,
+                },
+            )
+        procedures = (
+            conn.execute(
+                text(
+                    "SELECT DISTINCT p.id FROM procedure p"
+                    " JOIN device d ON d.modality_code = p.modality_code"
+                    " WHERE d.hospital_id = :h AND d.is_active AND p.is_active ORDER BY p.id"
+                ),
+                {"h": hub_id},
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     names = [w[1] for w in wanted]
-    return Plan(base_url="", hub_id=hub_id, hub_procedures=list(procedures),
-                requesters=names[:requesters],
-                schedulers=names[requesters:requesters + schedulers],
-                radiologists=names[requesters + schedulers:], think=0, seed=0)
+    return Plan(
+        base_url="",
+        hub_id=hub_id,
+        hub_procedures=list(procedures),
+        requesters=names[:requesters],
+        schedulers=names[requesters : requesters + schedulers],
+        radiologists=names[requesters + schedulers :],
+        think=0,
+        seed=0,
+    )
 
 
 def server_env(database_url: str, gc_freeze: bool = True) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": env.get("SECRET_KEY", "load-benchmark"),
-        # Plain http on 127.0.0.1: the session cookie cannot be Secure here (docs/deploy.md).
-        "RADBOOK_INSECURE_COOKIES": "1",
-        "RADBOOK_GC_FREEZE": "1" if gc_freeze else "0",
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": env.get("SECRET_KEY", "load-benchmark"),
+            # Plain http on 127.0.0.1: the session cookie cannot be Secure here (docs/deploy.md).
+            "RADBOOK_INSECURE_COOKIES": "1",
+            "RADBOOK_GC_FREEZE": "1" if gc_freeze else "0",
+        }
+    )
     return env
 
 
@@ -673,19 +795,37 @@ def free_port(preferred: int) -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(database_url: str, port: int, workers: int | None, threads: int | None,
-                   gc_freeze: bool, log_path: Path) -> subprocess.Popen:
-    command = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"),
-               "--bind", f"127.0.0.1:{port}", "--error-logfile", "-",
-               "--no-control-socket"]  # its default path is one per machine, not per server
+def start_gunicorn(
+    database_url: str,
+    port: int,
+    workers: int | None,
+    threads: int | None,
+    gc_freeze: bool,
+    log_path: Path,
+) -> subprocess.Popen:
+    command = [
+        str(BIN / "gunicorn"),
+        "-c",
+        str(ROOT / "gunicorn.conf.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--error-logfile",
+        "-",
+        "--no-control-socket",
+    ]  # its default path is one per machine, not per server
     if workers:
         command += ["--workers", str(workers)]
     if threads:
         command += ["--threads", str(threads)]
     log = log_path.open("w")
-    process = subprocess.Popen([*command, "wsgi:app"], cwd=ROOT,
-                               env=server_env(database_url, gc_freeze), stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [*command, "wsgi:app"],
+        cwd=ROOT,
+        env=server_env(database_url, gc_freeze),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -705,8 +845,9 @@ def gunicorn_settings(workers: int | None, threads: int | None) -> str:
     command = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "--print-config"]
     command += ["--workers", str(workers)] if workers else []
     command += ["--threads", str(threads)] if threads else []
-    printed = subprocess.run([*command, "wsgi:app"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout
+    printed = subprocess.run(
+        [*command, "wsgi:app"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     config = dict(re.findall(r"^(workers|threads|worker_class)\s+= (\S+)$", printed, re.M))
     return f"{config['workers']} workers x {config['threads']} threads ({config['worker_class']})"
 
@@ -746,27 +887,44 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def report(stats: Stats, elapsed: float, figures: dict[str, int], loads: list[tuple],
-           server_cpu: float | None, client_cpu: float, settings: str) -> bool:
+def report(
+    stats: Stats,
+    elapsed: float,
+    figures: dict[str, int],
+    loads: list[tuple],
+    server_cpu: float | None,
+    client_cpu: float,
+    settings: str,
+) -> bool:
     everything = sorted(t for values in stats.timings.values() for t in values)
     count = len(everything)
     print(f"\n== web load: {settings}")
-    print(f"   {elapsed:.0f} s, {count} requests ({count / elapsed:.1f}/s), "
-          f"errors: {stats.error_count}")
-    print(f"   machine: {os.cpu_count()} CPUs, load average (1 min) "
-          f"start {loads[0][0]:.2f}, min {min(x[0] for x in loads):.2f}, "
-          f"max {max(x[0] for x in loads):.2f}, end {loads[-1][0]:.2f}; "
-          f"(1, 5, 15 min) at the end {loads[-1][0]:.2f} {loads[-1][1]:.2f} {loads[-1][2]:.2f}")
+    print(
+        f"   {elapsed:.0f} s, {count} requests ({count / elapsed:.1f}/s), "
+        f"errors: {stats.error_count}"
+    )
+    print(
+        f"   machine: {os.cpu_count()} CPUs, load average (1 min) "
+        f"start {loads[0][0]:.2f}, min {min(x[0] for x in loads):.2f}, "
+        f"max {max(x[0] for x in loads):.2f}, end {loads[-1][0]:.2f}; "
+        f"(1, 5, 15 min) at the end {loads[-1][0]:.2f} {loads[-1][1]:.2f} {loads[-1][2]:.2f}"
+    )
     if server_cpu is not None and count:
-        print(f"   CPU: gunicorn {server_cpu:.0f} s ({server_cpu / count * 1000:.1f} ms/request), "
-              f"load client {client_cpu:.0f} s ({client_cpu / count * 1000:.1f} ms/request)")
-    print(f"\n   {'action':<24}{'count':>8}"
-          + "".join(f"{h:>10}" for h in ("p50 ms", "p95 ms", "p99 ms", "max ms")))
+        print(
+            f"   CPU: gunicorn {server_cpu:.0f} s ({server_cpu / count * 1000:.1f} ms/request), "
+            f"load client {client_cpu:.0f} s ({client_cpu / count * 1000:.1f} ms/request)"
+        )
+    print(
+        f"\n   {'action':<24}{'count':>8}"
+        + "".join(f"{h:>10}" for h in ("p50 ms", "p95 ms", "p99 ms", "max ms"))
+    )
 
     def line(name: str, values: list[float]) -> None:
-        print(f"   {name:<24}{len(values):>8}{percentile(values, .5) * 1000:>10.0f}"
-              f"{percentile(values, .95) * 1000:>10.0f}{percentile(values, .99) * 1000:>10.0f}"
-              f"{(values[-1] if values else float('nan')) * 1000:>10.0f}")
+        print(
+            f"   {name:<24}{len(values):>8}{percentile(values, 0.5) * 1000:>10.0f}"
+            f"{percentile(values, 0.95) * 1000:>10.0f}{percentile(values, 0.99) * 1000:>10.0f}"
+            f"{(values[-1] if values else float('nan')) * 1000:>10.0f}"
+        )
 
     line("ALL", everything)
     for name in sorted(stats.timings):
@@ -784,33 +942,47 @@ def report(stats: Stats, elapsed: float, figures: dict[str, int], loads: list[tu
         print("\n   first errors:")
         for line_ in stats.errors:
             print(f"     {line_}")
-    print(f"\n   {'PASS' if ok else 'FAIL'}: errors and integrity figures all zero"
-          if ok else "\n   FAIL: errors or integrity figures above zero")
+    print(
+        f"\n   {'PASS' if ok else 'FAIL'}: errors and integrity figures all zero"
+        if ok
+        else "\n   FAIL: errors or integrity figures above zero"
+    )
     return ok
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--keep-database", action="store_true",
-                        help="reuse the database as it is (no drop, no demo reload)")
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="reuse the database as it is (no drop, no demo reload)",
+    )
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--schedulers", type=int, default=8)
     parser.add_argument("--radiologists", type=int, default=4)
     parser.add_argument("--duration", type=float, default=600, help="seconds (default 600)")
     parser.add_argument("--ramp", type=float, default=20, help="seconds to start every user")
-    parser.add_argument("--think", type=float, default=2.0,
-                        help="mean think time between pages, seconds (uniform 0.5x-1.5x)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=2.0,
+        help="mean think time between pages, seconds (uniform 0.5x-1.5x)",
+    )
     parser.add_argument("--workers", type=int, help="override gunicorn.conf.py")
     parser.add_argument("--threads", type=int, help="override gunicorn.conf.py")
-    parser.add_argument("--no-gc-freeze", action="store_true",
-                        help="workers skip gc.freeze() after loading the app")
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="workers skip gc.freeze() after loading the app"
+    )
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args(argv)
 
-    print(f"database {make_url(args.database_url).render_as_string(hide_password=True)}: "
-          f"{'kept' if args.keep_database else 'created, upgraded, demo loaded'}", flush=True)
+    print(
+        f"database {make_url(args.database_url).render_as_string(hide_password=True)}: "
+        f"{'kept' if args.keep_database else 'created, upgraded, demo loaded'}",
+        flush=True,
+    )
     if not args.keep_database:
         prepare_database(args.database_url, keep=False)
     requesters = args.users - args.schedulers - args.radiologists
@@ -819,12 +991,15 @@ def main(argv: list[str] | None = None) -> int:
     plan.base_url, plan.think, plan.seed = f"http://127.0.0.1:{port}", args.think, args.seed
 
     log_path = Path(tempfile.gettempdir()) / f"radbook_load_gunicorn_{port}.log"
-    process = start_gunicorn(args.database_url, port, args.workers, args.threads,
-                             not args.no_gc_freeze, log_path)
-    settings = (f"{args.users} users ({requesters} requesters, {args.schedulers} schedulers, "
-                f"{args.radiologists} radiologists), think {args.think} s; gunicorn "
-                f"{gunicorn_settings(args.workers, args.threads)}, gc.freeze "
-                f"{'off' if args.no_gc_freeze else 'on'}")
+    process = start_gunicorn(
+        args.database_url, port, args.workers, args.threads, not args.no_gc_freeze, log_path
+    )
+    settings = (
+        f"{args.users} users ({requesters} requesters, {args.schedulers} schedulers, "
+        f"{args.radiologists} radiologists), think {args.think} s; gunicorn "
+        f"{gunicorn_settings(args.workers, args.threads)}, gc.freeze "
+        f"{'off' if args.no_gc_freeze else 'on'}"
+    )
     print(f"gunicorn on {plan.base_url} (log {log_path}); {settings}", flush=True)
     stats = Stats()
     loads = [os.getloadavg()]
@@ -848,8 +1023,10 @@ def main(argv: list[str] | None = None) -> int:
     log = log_path.read_text()
     tracebacks = log.count("Traceback")
     if tracebacks or "WORKER TIMEOUT" in log:
-        stats.error(f"gunicorn log: {tracebacks} tracebacks, "
-                    f"{log.count('WORKER TIMEOUT')} worker timeouts ({log_path})")
+        stats.error(
+            f"gunicorn log: {tracebacks} tracebacks, "
+            f"{log.count('WORKER TIMEOUT')} worker timeouts ({log_path})"
+        )
     figures = integrity(args.database_url, stats.booked_ids)
     ok = report(stats, elapsed, figures, loads, server_cpu, client_cpu, settings)
     return 0 if ok else 1

@@ -62,22 +62,35 @@ def build(url: str, appointments: int) -> None:
 
         with engine.begin() as conn:
             for code in DEVICES:
-                conn.execute(text("INSERT INTO modality (code, name_th, name_en) "
-                                  "VALUES (:c, :c, :c)"), {"c": code})
+                conn.execute(
+                    text("INSERT INTO modality (code, name_th, name_en) VALUES (:c, :c, :c)"),
+                    {"c": code},
+                )
             for pid, (code, (_, slot)) in enumerate(DEVICES.items(), start=1):
-                conn.execute(text(
-                    "INSERT INTO procedure (id, code, name_th, name_en, modality_code, "
-                    "duration_minutes, prep_th, prep_en, uses_contrast, prep_tags, is_active) "
-                    "VALUES (:id, :code, :code, :code, :m, :d, '', '', false, '', true)"),
-                    {"id": pid, "code": f"BENCH-{code}", "m": code, "d": slot})
+                conn.execute(
+                    text(
+                        "INSERT INTO procedure (id, code, name_th, name_en, modality_code, "
+                        "duration_minutes, prep_th, prep_en, uses_contrast, prep_tags, is_active) "
+                        "VALUES (:id, :code, :code, :code, :m, :d, '', '', false, '', true)"
+                    ),
+                    {"id": pid, "code": f"BENCH-{code}", "m": code, "d": slot},
+                )
             for hid in range(1, HUBS + COMMUNITY + 1):
                 hub = hid <= HUBS
-                conn.execute(text(
-                    "INSERT INTO hospital (id, code, name_th, name_en, level, province_th, "
-                    "province_en, is_hub, patient_id_policy) VALUES (:id, :code, :n, :n, :lvl, "
-                    "'x', 'x', :hub, 'HN')"),
-                    {"id": hid, "code": f"{50000 + hid}", "n": f"Hospital {hid}",
-                     "lvl": "GENERAL" if hub else "COMMUNITY", "hub": hub})
+                conn.execute(
+                    text(
+                        "INSERT INTO hospital (id, code, name_th, name_en, level, province_th, "
+                        "province_en, is_hub, patient_id_policy) VALUES (:id, :code, :n, :n, :lvl, "
+                        "'x', 'x', :hub, 'HN')"
+                    ),
+                    {
+                        "id": hid,
+                        "code": f"{50000 + hid}",
+                        "n": f"Hospital {hid}",
+                        "lvl": "GENERAL" if hub else "COMMUNITY",
+                        "hub": hub,
+                    },
+                )
             devices = []  # (id, hospital, modality, slot)
             did = 0
             for code, (count, slot) in DEVICES.items():
@@ -85,52 +98,95 @@ def build(url: str, appointments: int) -> None:
                     did += 1
                     hospital = 1 + (did * 7 + n) % HUBS
                     devices.append((did, hospital, code, slot))
-                    conn.execute(text(
-                        "INSERT INTO device (id, hospital_id, modality_code, name, ae_title, "
-                        "room_th, room_en, charset, mwl_filter_by_calling_ae, is_active) VALUES "
-                        "(:id, :h, :m, :n, :ae, '', '', 'UTF8', true, true)"),
-                        {"id": did, "h": hospital, "m": code, "n": f"{code} {did}",
-                         "ae": f"B{did}_{code}"})
-                    conn.execute(text(
-                        "INSERT INTO capacity_template (id, device_id, name, slot_minutes, "
-                        "lead_time_minutes, horizon_days, is_active, created_at, updated_at) "
-                        "VALUES (:id, :id, 'bench', :s, 60, :hz, true, :now, :now)"),
-                        {"id": did, "s": slot, "hz": HORIZON_DAYS, "now": now_naive})
+                    conn.execute(
+                        text(
+                            "INSERT INTO device (id, hospital_id, modality_code, name, ae_title, "
+                            "room_th, room_en, charset, mwl_filter_by_calling_ae, is_active) "
+                            "VALUES "
+                            "(:id, :h, :m, :n, :ae, '', '', 'UTF8', true, true)"
+                        ),
+                        {
+                            "id": did,
+                            "h": hospital,
+                            "m": code,
+                            "n": f"{code} {did}",
+                            "ae": f"B{did}_{code}",
+                        },
+                    )
+                    conn.execute(
+                        text(
+                            "INSERT INTO capacity_template (id, device_id, name, slot_minutes, "
+                            "lead_time_minutes, horizon_days, is_active, created_at, updated_at) "
+                            "VALUES (:id, :id, 'bench', :s, 60, :hz, true, :now, :now)"
+                        ),
+                        {"id": did, "s": slot, "hz": HORIZON_DAYS, "now": now_naive},
+                    )
                     for weekday in range(7):
-                        conn.execute(text(
-                            "INSERT INTO capacity_window (template_id, weekday, start_time, "
-                            "end_time, capacity) VALUES (:t, :w, :a, :b, 1)"),
-                            {"t": did, "w": weekday, "a": sql_value(is_pg, WINDOW[0]),
-                             "b": sql_value(is_pg, WINDOW[1])})
+                        conn.execute(
+                            text(
+                                "INSERT INTO capacity_window (template_id, weekday, start_time, "
+                                "end_time, capacity) VALUES (:t, :w, :a, :b, 1)"
+                            ),
+                            {
+                                "t": did,
+                                "w": weekday,
+                                "a": sql_value(is_pg, WINDOW[0]),
+                                "b": sql_value(is_pg, WINDOW[1]),
+                            },
+                        )
             # Quotas at ten hubs: US for three community hospitals each plus a hub reserve.
             qid = 0
             for hub in range(1, 11):
                 for k in range(3):
                     qid += 1
-                    conn.execute(text(
+                    conn.execute(
+                        text(
+                            "INSERT INTO quota (id, hub_hospital_id, referring_hospital_id, "
+                            "modality_code, slots, release_hours, is_active, created_at, "
+                            "updated_at) "
+                            "VALUES (:id, :hub, :ref, 'US', 3, 48, true, :now, :now)"
+                        ),
+                        {
+                            "id": qid,
+                            "hub": hub,
+                            "ref": HUBS + 1 + (hub * 3 + k) % COMMUNITY,
+                            "now": now_naive,
+                        },
+                    )
+                qid += 1
+                conn.execute(
+                    text(
                         "INSERT INTO quota (id, hub_hospital_id, referring_hospital_id, "
                         "modality_code, slots, release_hours, is_active, created_at, updated_at) "
-                        "VALUES (:id, :hub, :ref, 'US', 3, 48, true, :now, :now)"),
-                        {"id": qid, "hub": hub, "ref": HUBS + 1 + (hub * 3 + k) % COMMUNITY,
-                         "now": now_naive})
-                qid += 1
-                conn.execute(text(
-                    "INSERT INTO quota (id, hub_hospital_id, referring_hospital_id, "
-                    "modality_code, slots, release_hours, is_active, created_at, updated_at) "
-                    "VALUES (:id, :hub, NULL, 'US', 4, 48, true, :now, :now)"),
-                    {"id": qid, "hub": hub, "now": now_naive})
+                        "VALUES (:id, :hub, NULL, 'US', 4, 48, true, :now, :now)"
+                    ),
+                    {"id": qid, "hub": hub, "now": now_naive},
+                )
 
-        prefill_public_holidays(Actor(interface=Interface.CLI, name="bench"), NOW,
-                                [FIRST_DAY.year, FIRST_DAY.year + 1])
+        prefill_public_holidays(
+            Actor(interface=Interface.CLI, name="bench"), NOW, [FIRST_DAY.year, FIRST_DAY.year + 1]
+        )
         print(f"network, templates, quotas, holidays: {clock.perf_counter() - started:.1f} s")
 
         # Patients
         t0 = clock.perf_counter()
-        patient_rows = [(i, "NATIONAL_ID", f"9{i:012d}", "MR", f"P{i}", "T", "", "", False,
-                         "MALE", "th") for i in range(1, PATIENTS + 1)]
-        patient_cols = ("id", "id_type", "id_value", "prefix", "given_name_th",
-                        "family_name_th", "given_name_en", "family_name_en",
-                        "romanised_by_staff", "sex", "preferred_language")
+        patient_rows = [
+            (i, "NATIONAL_ID", f"9{i:012d}", "MR", f"P{i}", "T", "", "", False, "MALE", "th")
+            for i in range(1, PATIENTS + 1)
+        ]
+        patient_cols = (
+            "id",
+            "id_type",
+            "id_value",
+            "prefix",
+            "given_name_th",
+            "family_name_th",
+            "given_name_en",
+            "family_name_en",
+            "romanised_by_staff",
+            "sex",
+            "preferred_language",
+        )
         bulk(engine, "patient", patient_cols, patient_rows)
         print(f"{PATIENTS:,} patients: {clock.perf_counter() - t0:.1f} s")
 
@@ -147,8 +203,7 @@ def build(url: str, appointments: int) -> None:
             cells = 12 * 60 // slot
             for day_index in range(HORIZON_DAYS):
                 day = FIRST_DAY + timedelta(days=day_index)
-                take = min(cells, round(cells * weights[day_index] * scale
-                                        + rng.random() - 0.5))
+                take = min(cells, round(cells * weights[day_index] * scale + rng.random() - 0.5))
                 base = datetime.combine(day, WINDOW[0]) - BANGKOK  # naive UTC
                 for index in rng.sample(range(cells), take):
                     if aid == appointments:
@@ -159,34 +214,102 @@ def build(url: str, appointments: int) -> None:
                     requester = HUBS + 1 + aid % COMMUNITY
                     start_at = start
                     end_at = start + timedelta(minutes=slot)
-                    request_rows.append((
-                        aid, f"B{aid:010d}", requester, hospital, patient, procedure_of[code],
-                        "ROUTINE", "SCHEDULED", "", "", now_naive, now_naive))
+                    request_rows.append(
+                        (
+                            aid,
+                            f"B{aid:010d}",
+                            requester,
+                            hospital,
+                            patient,
+                            procedure_of[code],
+                            "ROUTINE",
+                            "SCHEDULED",
+                            "",
+                            "",
+                            now_naive,
+                            now_naive,
+                        )
+                    )
                     accession = f"{50000 + hospital}{aid:09d}"
-                    appointment_rows.append((
-                        aid, aid, patient, hospital, device_id, sql_value(is_pg, start_at),
-                        sql_value(is_pg, end_at), "BOOKED", accession,
-                        f"2.25.{aid}", accession, f"{aid:09d}S1", f"{aid:010X}",
-                        now_naive, now_naive, 1))
-        request_cols = ("id", "placer_order_number", "requesting_hospital_id",
-                        "hub_hospital_id", "patient_id", "procedure_id", "priority", "status",
-                        "indication", "requesting_clinician", "created_at", "updated_at")
-        appointment_cols = ("id", "request_id", "patient_id", "hub_hospital_id", "device_id",
-                            "start_at", "end_at", "status", "accession_number",
-                            "study_instance_uid", "requested_procedure_id", "sps_id",
-                            "appointment_code", "created_at", "updated_at", "version")
+                    appointment_rows.append(
+                        (
+                            aid,
+                            aid,
+                            patient,
+                            hospital,
+                            device_id,
+                            sql_value(is_pg, start_at),
+                            sql_value(is_pg, end_at),
+                            "BOOKED",
+                            accession,
+                            f"2.25.{aid}",
+                            accession,
+                            f"{aid:09d}S1",
+                            f"{aid:010X}",
+                            now_naive,
+                            now_naive,
+                            1,
+                        )
+                    )
+        request_cols = (
+            "id",
+            "placer_order_number",
+            "requesting_hospital_id",
+            "hub_hospital_id",
+            "patient_id",
+            "procedure_id",
+            "priority",
+            "status",
+            "indication",
+            "requesting_clinician",
+            "created_at",
+            "updated_at",
+        )
+        appointment_cols = (
+            "id",
+            "request_id",
+            "patient_id",
+            "hub_hospital_id",
+            "device_id",
+            "start_at",
+            "end_at",
+            "status",
+            "accession_number",
+            "study_instance_uid",
+            "requested_procedure_id",
+            "sps_id",
+            "appointment_code",
+            "created_at",
+            "updated_at",
+            "version",
+        )
         bulk(engine, "imaging_request", request_cols, request_rows)
         bulk(engine, "appointment", appointment_cols, appointment_rows)
-        print(f"{len(appointment_rows):,} requests and appointments: "
-              f"{clock.perf_counter() - t0:.1f} s")
+        print(
+            f"{len(appointment_rows):,} requests and appointments: "
+            f"{clock.perf_counter() - t0:.1f} s"
+        )
         with engine.begin() as conn:
             if is_pg:
-                for table in ("imaging_request", "appointment", "patient", "hospital", "device",
-                              "procedure", "quota", "closure", "capacity_template",
-                              "capacity_window", "accession_counter"):
-                    conn.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"))
+                for table in (
+                    "imaging_request",
+                    "appointment",
+                    "patient",
+                    "hospital",
+                    "device",
+                    "procedure",
+                    "quota",
+                    "closure",
+                    "capacity_template",
+                    "capacity_window",
+                    "accession_counter",
+                ):
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                        )
+                    )
             conn.execute(text("ANALYZE"))
         print(f"total: {clock.perf_counter() - started:.1f} s")
 
@@ -223,8 +346,8 @@ def bulk(engine, table: str, columns: tuple[str, ...], rows: list[tuple]) -> Non
         placeholders = ", ".join("?" for _ in columns)
         cursor = raw.cursor()
         cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
-            rows)
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows
+        )
         raw.commit()
     finally:
         raw.close()
@@ -243,4 +366,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -53,8 +53,13 @@ def ensure_requester(hospital_id: int) -> None:
 
     user = db.session.scalar(select(User).where(User.username == USERNAME))
     if user is None:
-        user = User(username=USERNAME, full_name="Benchmark requester", role=Role.REQUESTER,
-                    hospital_id=hospital_id, created_at=utcnow())
+        user = User(
+            username=USERNAME,
+            full_name="Benchmark requester",
+            role=Role.REQUESTER,
+            hospital_id=hospital_id,
+            created_at=utcnow(),
+        )
         user.set_password(PASSWORD)
         db.session.add(user)
         db.session.commit()
@@ -102,15 +107,15 @@ def instrument(app) -> list[tuple[float, float]]:
     @app.after_request
     def _stop(response):
         wall, cpu = g.bench_started
-        samples.append(((time.perf_counter() - wall) * 1000,
-                        (time.process_time() - cpu) * 1000))
+        samples.append(((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000))
         return response
 
     return samples
 
 
-def time_case(client, samples, query: dict[str, str], runs: int, warmup: int
-              ) -> tuple[list[float], list[float]]:
+def time_case(
+    client, samples, query: dict[str, str], runs: int, warmup: int
+) -> tuple[list[float], list[float]]:
     for _ in range(warmup):
         client.get("/requests", query_string=query)
     samples.clear()
@@ -152,15 +157,20 @@ def main() -> None:
 
         hospital_id = HUBS + 1  # a community hospital
         total = db.session.scalar(select(func.count(ImagingRequest.id)))
-        mine = db.session.scalar(select(func.count(ImagingRequest.id)).where(
-            ImagingRequest.requesting_hospital_id == hospital_id))
+        mine = db.session.scalar(
+            select(func.count(ImagingRequest.id)).where(
+                ImagingRequest.requesting_hospital_id == hospital_id
+            )
+        )
         ensure_requester(hospital_id)
         vacuum(app)
         deep = db.session.scalar(
             select(ImagingRequest.id)
             .where(ImagingRequest.requesting_hospital_id == hospital_id)
             .order_by(ImagingRequest.created_at.desc(), ImagingRequest.id.desc())
-            .offset(99 * 50 - 1).limit(1))
+            .offset(99 * 50 - 1)
+            .limit(1)
+        )
         CASES[-1][1]["before"] = str(deep)
     client = logged_in_client(app)
     print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
@@ -174,13 +184,14 @@ def main() -> None:
         p95 = statistics.quantiles(wall, n=20)[-1]
         worst = max(worst, statistics.median(wall))
         worst_p95 = max(worst_p95, p95)
-        print(f"{name:<20} {rows_on_page(client, query):>5} {statistics.median(wall):>8.1f} "
-              f"{p95:>8.1f} {max(wall):>8.1f} {statistics.median(cpu):>8.1f}")
+        print(
+            f"{name:<20} {rows_on_page(client, query):>5} {statistics.median(wall):>8.1f} "
+            f"{p95:>8.1f} {max(wall):>8.1f} {statistics.median(cpu):>8.1f}"
+        )
     print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
     for label, value in (("median", worst), ("p95", worst_p95)):
         verdict = "met" if value <= TARGET_MS else "NOT met"
-        print(f"target {label} <= {TARGET_MS:.0f} ms in every case: {verdict} "
-              f"(worst {value:.1f})")
+        print(f"target {label} <= {TARGET_MS:.0f} ms in every case: {verdict} (worst {value:.1f})")
 
 
 if __name__ == "__main__":

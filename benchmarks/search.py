@@ -41,8 +41,9 @@ def run(url: str, searches: int, warmup: int, freeze: bool = True) -> dict:
             procedure = db.session.get(Procedure, procedures[modality])
             patient = db.session.get(Patient, patient_id) if patient_id else None
             started, cpu_started = time.perf_counter(), time.process_time()
-            slots = find_slots(NOW, procedure, requesting_hospital_id=requester,
-                               patient=patient, limit=10)
+            slots = find_slots(
+                NOW, procedure, requesting_hospital_id=requester, patient=patient, limit=10
+            )
             elapsed = time.perf_counter() - started
             if n == warmup - 1 and freeze:
                 # Move everything the app has loaded so far out of the collector's way:
@@ -70,7 +71,8 @@ def run(url: str, searches: int, warmup: int, freeze: bool = True) -> dict:
             "slots_found_mean": statistics.fmean(found),
             "first_slot_days_out_median": statistics.median(days_out) if days_out else None,
             "appointments": db.session.execute(
-                db.text("SELECT count(*) FROM appointment")).scalar(),
+                db.text("SELECT count(*) FROM appointment")
+            ).scalar(),
         }
 
 
@@ -80,19 +82,30 @@ def main() -> None:
     parser.add_argument("--url")
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--no-gc-freeze", action="store_true",
-                        help="leave Python's garbage collector as it is")
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="leave Python's garbage collector as it is"
+    )
     args = parser.parse_args()
-    result = run(args.url or default_urls()[args.database], args.searches, args.warmup,
-                 freeze=not args.no_gc_freeze)
-    print(f"earliest-slot search on {result['database']} "
-          f"({result['appointments']:,} appointments), {result['searches']} searches"
-          f"{'' if not args.no_gc_freeze else ', gc not frozen'}:")
-    print(f"  median {result['median_ms']:.1f} ms   p90 {result['p90_ms']:.1f} ms   "
-          f"p99 {result['p99_ms']:.1f} ms   mean {result['mean_ms']:.1f} ms")
+    result = run(
+        args.url or default_urls()[args.database],
+        args.searches,
+        args.warmup,
+        freeze=not args.no_gc_freeze,
+    )
+    print(
+        f"earliest-slot search on {result['database']} "
+        f"({result['appointments']:,} appointments), {result['searches']} searches"
+        f"{'' if not args.no_gc_freeze else ', gc not frozen'}:"
+    )
+    print(
+        f"  median {result['median_ms']:.1f} ms   p90 {result['p90_ms']:.1f} ms   "
+        f"p99 {result['p99_ms']:.1f} ms   mean {result['mean_ms']:.1f} ms"
+    )
     print(f"  client CPU per search: median {result['cpu_median_ms']:.1f} ms")
-    print(f"  slots returned per search (mean) {result['slots_found_mean']:.1f}; first slot "
-          f"{result['first_slot_days_out_median']:.1f} days out (median)")
+    print(
+        f"  slots returned per search (mean) {result['slots_found_mean']:.1f}; first slot "
+        f"{result['first_slot_days_out_median']:.1f} days out (median)"
+    )
 
 
 if __name__ == "__main__":

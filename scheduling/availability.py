@@ -60,14 +60,15 @@ def _tags(procedure: Procedure) -> set[str]:
     return {t.strip() for t in (procedure.prep_tags or "").split(",") if t.strip()}
 
 
-def prep_warnings(procedure: Procedure, start_at: datetime,
-                  others: list[tuple[datetime, Procedure]]) -> tuple[str, ...]:
+def prep_warnings(
+    procedure: Procedure, start_at: datetime, others: list[tuple[datetime, Procedure]]
+) -> tuple[str, ...]:
     """Clashes between this exam and the patient's other exams on the same day."""
     mine = _tags(procedure)
     found: list[str] = []
     for other_start, other in others:
         theirs = _tags(other)
-        first, second = ((other, procedure) if other_start <= start_at else (procedure, other))
+        first, second = (other, procedure) if other_start <= start_at else (procedure, other)
         if _tags(first) & CONTRAST_TAGS and second.modality_code == "US":
             found.append("contrast-before-ultrasound")
         if ("no_recent_contrast" in mine and theirs & CONTRAST_TAGS) or (
@@ -79,13 +80,17 @@ def prep_warnings(procedure: Procedure, start_at: datetime,
     return tuple(dict.fromkeys(found))
 
 
-def candidate_devices(procedure: Procedure, *, hub_hospital_id: int | None = None,
-                      device_id: int | None = None) -> list[Device]:
+def candidate_devices(
+    procedure: Procedure, *, hub_hospital_id: int | None = None, device_id: int | None = None
+) -> list[Device]:
     query = (
         select(Device)
         .join(Hospital, Hospital.id == Device.hospital_id)
-        .where(Device.modality_code == procedure.modality_code, Device.is_active.is_(True),
-               Hospital.is_hub.is_(True))
+        .where(
+            Device.modality_code == procedure.modality_code,
+            Device.is_active.is_(True),
+            Hospital.is_hub.is_(True),
+        )
         .order_by(Device.id)
     )
     if hub_hospital_id is not None:
@@ -119,13 +124,17 @@ def find_slots(
     """
     if now.tzinfo is None:
         raise ValueError("naive datetime given to find_slots")
-    devices = candidate_devices(procedure, hub_hospital_id=hub_hospital_id,
-                                device_id=device_id)
+    devices = candidate_devices(procedure, hub_hospital_id=hub_hospital_id, device_id=device_id)
     if not devices or limit <= 0:
         return []
-    rules = SlotRules(now, procedure, requesting_hospital_id=requesting_hospital_id,
-                      priority=priority, patient_id=patient.id if patient else None,
-                      exclude_appointment_id=exclude_appointment_id)
+    rules = SlotRules(
+        now,
+        procedure,
+        requesting_hospital_id=requesting_hospital_id,
+        priority=priority,
+        patient_id=patient.id if patient else None,
+        exclude_appointment_id=exclude_appointment_id,
+    )
     rules.add_devices(devices)
     wanted = {d.id for d in devices}
     templates = [t for d in devices for t in rules.templates.get(d.id, [])]
@@ -153,8 +162,15 @@ def find_slots(
     return found[:limit]
 
 
-def _day_slots(rules: SlotRules, devices: list[Device], wanted: set[int], day: date,
-               time_from: time | None, time_to: time | None, limit: int) -> list[Slot]:
+def _day_slots(
+    rules: SlotRules,
+    devices: list[Device],
+    wanted: set[int],
+    day: date,
+    time_from: time | None,
+    time_to: time | None,
+    limit: int,
+) -> list[Slot]:
     found: list[Slot] = []
     cutoff: datetime | None = None  # the limit-th earliest start found so far today
     others = rules.patient_day.get(day, [])
@@ -180,8 +196,9 @@ def _day_slots(rules: SlotRules, devices: list[Device], wanted: set[int], day: d
             if problem is not None:
                 continue
             warnings = prep_warnings(rules.procedure, slot.start_at, others) if others else ()
-            found.append(Slot(device.id, device.hospital_id, slot.start_at, slot.end_at,
-                              remaining, warnings))
+            found.append(
+                Slot(device.id, device.hospital_id, slot.start_at, slot.end_at, remaining, warnings)
+            )
             taken_here += 1
             if taken_here >= limit:
                 break
@@ -190,4 +207,3 @@ def _day_slots(rules: SlotRules, devices: list[Device], wanted: set[int], day: d
             del found[limit:]
             cutoff = found[-1].start_at
     return found
-

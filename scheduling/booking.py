@@ -104,8 +104,14 @@ def _live_appointments(request: ImagingRequest) -> list[Appointment]:
     return [a for a in request.appointments if a.status in LIVE_APPOINTMENT_STATUSES]
 
 
-def _new_appointment(actor: Actor, now: datetime, request: ImagingRequest, device: Device,
-                     start_at: datetime, end_at: datetime) -> Appointment:
+def _new_appointment(
+    actor: Actor,
+    now: datetime,
+    request: ImagingRequest,
+    device: Device,
+    start_at: datetime,
+    end_at: datetime,
+) -> Appointment:
     accession = next_accession_number(device.hospital, now)
     appointment = Appointment(
         request_id=request.id,
@@ -128,8 +134,14 @@ def _new_appointment(actor: Actor, now: datetime, request: ImagingRequest, devic
     return appointment
 
 
-def book(actor: Actor, now: datetime, request: ImagingRequest, device: Device,
-         start_at: datetime, commit: bool = True) -> Appointment:
+def book(
+    actor: Actor,
+    now: datetime,
+    request: ImagingRequest,
+    device: Device,
+    start_at: datetime,
+    commit: bool = True,
+) -> Appointment:
     """Book the request into the slot of ``device`` starting at ``start_at``."""
     check_aware(now, start_at)
     with rollback_on_error(commit):
@@ -144,9 +156,13 @@ def book(actor: Actor, now: datetime, request: ImagingRequest, device: Device,
             transition(request, RequestStatus.SCHEDULED)  # raises the state conflict
         lock_for_booking(request.patient_id, modality_quota_devices(device))
         slot = check_slot(
-            now, device, request.procedure, start_at,
+            now,
+            device,
+            request.procedure,
+            start_at,
             requesting_hospital_id=request.requesting_hospital_id,
-            priority=request.priority, patient_id=request.patient_id,
+            priority=request.priority,
+            patient_id=request.patient_id,
         )
         appointment = _new_appointment(actor, now, request, device, slot.start_at, slot.end_at)
         previous = transition(request, RequestStatus.SCHEDULED)
@@ -154,20 +170,33 @@ def book(actor: Actor, now: datetime, request: ImagingRequest, device: Device,
         request.updated_at = now
         db.session.flush()
         record(
-            actor, "appointment.book", now, entity=appointment, hospital_id=device.hospital_id,
-            request_id=request.id, device=device.ae_title, start_at=slot.start_at.isoformat(),
+            actor,
+            "appointment.book",
+            now,
+            entity=appointment,
+            hospital_id=device.hospital_id,
+            request_id=request.id,
+            device=device.ae_title,
+            start_at=slot.start_at.isoformat(),
             accession_number=appointment.accession_number,
         )
-        events.appointment_booked.send(appointment, actor=actor, now=now,
-                                       appointment=appointment)
-        events.request_status_changed.send(request, actor=actor, now=now, request=request,
-                                           previous_status=previous)
+        events.appointment_booked.send(appointment, actor=actor, now=now, appointment=appointment)
+        events.request_status_changed.send(
+            request, actor=actor, now=now, request=request, previous_status=previous
+        )
         finish(commit)
     return appointment
 
 
-def reschedule(actor: Actor, now: datetime, appointment: Appointment, device: Device,
-               start_at: datetime, reason: str = "", commit: bool = True) -> Appointment:
+def reschedule(
+    actor: Actor,
+    now: datetime,
+    appointment: Appointment,
+    device: Device,
+    start_at: datetime,
+    reason: str = "",
+    commit: bool = True,
+) -> Appointment:
     """Move a booking: the old row becomes MOVED, a new row points back to it."""
     check_aware(now, start_at)
     with rollback_on_error(commit):
@@ -178,9 +207,13 @@ def reschedule(actor: Actor, now: datetime, appointment: Appointment, device: De
             transition(appointment, AppointmentStatus.MOVED)  # raises the state conflict
         lock_for_booking(request.patient_id, modality_quota_devices(device))
         slot = check_slot(
-            now, device, request.procedure, start_at,
+            now,
+            device,
+            request.procedure,
+            start_at,
             requesting_hospital_id=request.requesting_hospital_id,
-            priority=request.priority, patient_id=request.patient_id,
+            priority=request.priority,
+            patient_id=request.patient_id,
             exclude_appointment_id=appointment.id,
         )
         transition(appointment, AppointmentStatus.MOVED)
@@ -192,20 +225,28 @@ def reschedule(actor: Actor, now: datetime, appointment: Appointment, device: De
         request.updated_at = now
         db.session.flush()
         record(
-            actor, "appointment.reschedule", now, entity=new, hospital_id=device.hospital_id,
-            request_id=request.id, previous_id=appointment.id,
+            actor,
+            "appointment.reschedule",
+            now,
+            entity=new,
+            hospital_id=device.hospital_id,
+            request_id=request.id,
+            previous_id=appointment.id,
             previous_start_at=appointment.start_at.isoformat(),
-            start_at=slot.start_at.isoformat(), device=device.ae_title,
+            start_at=slot.start_at.isoformat(),
+            device=device.ae_title,
             reason=appointment.status_reason,
         )
-        events.appointment_rescheduled.send(new, actor=actor, now=now, appointment=new,
-                                            previous=appointment)
+        events.appointment_rescheduled.send(
+            new, actor=actor, now=now, appointment=new, previous=appointment
+        )
         finish(commit)
     return new
 
 
-def cancel_live_appointment(actor: Actor, now: datetime, appointment: Appointment,
-                            reason: str | None) -> None:
+def cancel_live_appointment(
+    actor: Actor, now: datetime, appointment: Appointment, reason: str | None
+) -> None:
     """The state change and signal of a cancellation, without audit or commit.
 
     Shared by ``cancel_appointment`` and ``requests.cancel_request`` (which writes its
@@ -214,12 +255,12 @@ def cancel_live_appointment(actor: Actor, now: datetime, appointment: Appointmen
     transition(appointment, AppointmentStatus.CANCELLED)
     appointment.status_reason = reason
     appointment.updated_at = now
-    events.appointment_cancelled.send(appointment, actor=actor, now=now,
-                                      appointment=appointment)
+    events.appointment_cancelled.send(appointment, actor=actor, now=now, appointment=appointment)
 
 
-def cancel_appointment(actor: Actor, now: datetime, appointment: Appointment, reason: str,
-                       commit: bool = True) -> Appointment:
+def cancel_appointment(
+    actor: Actor, now: datetime, appointment: Appointment, reason: str, commit: bool = True
+) -> Appointment:
     """Cancel the booking; the request goes back to ACCEPTED, ready to be booked again."""
     check_aware(now)
     with rollback_on_error(commit):
@@ -232,19 +273,33 @@ def cancel_appointment(actor: Actor, now: datetime, appointment: Appointment, re
         if request.status is RequestStatus.SCHEDULED:
             previous = transition(request, RequestStatus.ACCEPTED)
             request.updated_at = now
-        record(actor, "appointment.cancel", now, entity=appointment,
-               hospital_id=appointment.hub_hospital_id, request_id=request.id, reason=reason)
+        record(
+            actor,
+            "appointment.cancel",
+            now,
+            entity=appointment,
+            hospital_id=appointment.hub_hospital_id,
+            request_id=request.id,
+            reason=reason,
+        )
         if previous is not None:
-            events.request_status_changed.send(request, actor=actor, now=now, request=request,
-                                               previous_status=previous)
+            events.request_status_changed.send(
+                request, actor=actor, now=now, request=request, previous_status=previous
+            )
         finish(commit)
     return appointment
 
 
-def _hub_status_change(actor: Actor, now: datetime, appointment: Appointment,
-                       target: AppointmentStatus, action: str, commit: bool,
-                       reason: str | None = None,
-                       request_target: RequestStatus | None = None) -> Appointment:
+def _hub_status_change(
+    actor: Actor,
+    now: datetime,
+    appointment: Appointment,
+    target: AppointmentStatus,
+    action: str,
+    commit: bool,
+    reason: str | None = None,
+    request_target: RequestStatus | None = None,
+) -> Appointment:
     check_aware(now)
     with rollback_on_error(commit):
         lock_appointment(appointment)
@@ -265,54 +320,81 @@ def _hub_status_change(actor: Actor, now: datetime, appointment: Appointment,
         if request_target is not None and request.status is RequestStatus.SCHEDULED:
             previous_request = transition(request, request_target)
             request.updated_at = now
-        record(actor, action, now, entity=appointment, hospital_id=appointment.hub_hospital_id,
-               request_id=request.id, previous=previous.name,
-               **({"reason": reason} if reason else {}))
-        events.appointment_status_changed.send(appointment, actor=actor, now=now,
-                                               appointment=appointment,
-                                               previous_status=previous)
+        record(
+            actor,
+            action,
+            now,
+            entity=appointment,
+            hospital_id=appointment.hub_hospital_id,
+            request_id=request.id,
+            previous=previous.name,
+            **({"reason": reason} if reason else {}),
+        )
+        events.appointment_status_changed.send(
+            appointment, actor=actor, now=now, appointment=appointment, previous_status=previous
+        )
         if previous_request is not None:
-            events.request_status_changed.send(request, actor=actor, now=now, request=request,
-                                               previous_status=previous_request)
+            events.request_status_changed.send(
+                request, actor=actor, now=now, request=request, previous_status=previous_request
+            )
         finish(commit)
     return appointment
 
 
-def mark_arrived(actor: Actor, now: datetime, appointment: Appointment, commit: bool = True
-                 ) -> Appointment:
-    return _hub_status_change(actor, now, appointment, AppointmentStatus.ARRIVED,
-                              "appointment.arrive", commit)
+def mark_arrived(
+    actor: Actor, now: datetime, appointment: Appointment, commit: bool = True
+) -> Appointment:
+    return _hub_status_change(
+        actor, now, appointment, AppointmentStatus.ARRIVED, "appointment.arrive", commit
+    )
 
 
-def mark_no_show(actor: Actor, now: datetime, appointment: Appointment, commit: bool = True
-                 ) -> Appointment:
+def mark_no_show(
+    actor: Actor, now: datetime, appointment: Appointment, commit: bool = True
+) -> Appointment:
     """The patient did not come; the request goes back to ACCEPTED for a new booking."""
     if now < appointment.start_at:
         raise ValidationFailed(
             N_("A patient cannot be a no-show before the appointment time"), code="too-early"
         )
-    return _hub_status_change(actor, now, appointment, AppointmentStatus.NO_SHOW,
-                              "appointment.no_show", commit,
-                              request_target=RequestStatus.ACCEPTED)
+    return _hub_status_change(
+        actor,
+        now,
+        appointment,
+        AppointmentStatus.NO_SHOW,
+        "appointment.no_show",
+        commit,
+        request_target=RequestStatus.ACCEPTED,
+    )
 
 
-def start_exam(actor: Actor, now: datetime, appointment: Appointment, commit: bool = True
-               ) -> Appointment:
+def start_exam(
+    actor: Actor, now: datetime, appointment: Appointment, commit: bool = True
+) -> Appointment:
     """MPPS IN PROGRESS (or a click in the web UI)."""
-    return _hub_status_change(actor, now, appointment, AppointmentStatus.IN_PROGRESS,
-                              "appointment.start", commit)
+    return _hub_status_change(
+        actor, now, appointment, AppointmentStatus.IN_PROGRESS, "appointment.start", commit
+    )
 
 
-def complete_exam(actor: Actor, now: datetime, appointment: Appointment, commit: bool = True
-                  ) -> Appointment:
+def complete_exam(
+    actor: Actor, now: datetime, appointment: Appointment, commit: bool = True
+) -> Appointment:
     """MPPS COMPLETED / ORC-5 CM: the exam is done and the request with it."""
-    return _hub_status_change(actor, now, appointment, AppointmentStatus.COMPLETED,
-                              "appointment.complete", commit,
-                              request_target=RequestStatus.COMPLETED)
+    return _hub_status_change(
+        actor,
+        now,
+        appointment,
+        AppointmentStatus.COMPLETED,
+        "appointment.complete",
+        commit,
+        request_target=RequestStatus.COMPLETED,
+    )
 
 
-def complete_reported_exam(actor: Actor, now: datetime, request: ImagingRequest,
-                           commit: bool = True) -> Appointment:
+def complete_reported_exam(
+    actor: Actor, now: datetime, request: ImagingRequest, commit: bool = True
+) -> Appointment:
     """A RIS/PACS says the exam is done (HL7 ORC-5 CM, a final FHIR DiagnosticReport):
     complete the request's booking, whether or not anyone marked the patient in.
 
@@ -322,8 +404,7 @@ def complete_reported_exam(actor: Actor, now: datetime, request: ImagingRequest,
     """
     appointment = request.current_appointment
     if appointment is None:
-        raise NotFound(N_("The request has no appointment to complete"),
-                       code="no-appointment")
+        raise NotFound(N_("The request has no appointment to complete"), code="no-appointment")
     if appointment.status is AppointmentStatus.COMPLETED:
         return appointment
     with rollback_on_error(commit):
@@ -334,13 +415,20 @@ def complete_reported_exam(actor: Actor, now: datetime, request: ImagingRequest,
     return appointment
 
 
-def discontinue_exam(actor: Actor, now: datetime, appointment: Appointment, reason: str = "",
-                     commit: bool = True) -> Appointment:
+def discontinue_exam(
+    actor: Actor, now: datetime, appointment: Appointment, reason: str = "", commit: bool = True
+) -> Appointment:
     """MPPS DISCONTINUED: stopped part-way; the request goes back to ACCEPTED."""
-    return _hub_status_change(actor, now, appointment, AppointmentStatus.DISCONTINUED,
-                              "appointment.discontinue", commit,
-                              reason=(reason or "").strip() or None,
-                              request_target=RequestStatus.ACCEPTED)
+    return _hub_status_change(
+        actor,
+        now,
+        appointment,
+        AppointmentStatus.DISCONTINUED,
+        "appointment.discontinue",
+        commit,
+        reason=(reason or "").strip() or None,
+        request_target=RequestStatus.ACCEPTED,
+    )
 
 
 __all__ = [

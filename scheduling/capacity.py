@@ -63,8 +63,7 @@ def _validate_windows(windows: Iterable[WindowSpec]) -> list[WindowSpec]:
     result = list(windows)
     for w in result:
         if not 0 <= w.weekday <= 6:
-            raise ValidationFailed(N_("Weekday must be 0 (Monday) to 6 (Sunday)"),
-                                   code="weekday")
+            raise ValidationFailed(N_("Weekday must be 0 (Monday) to 6 (Sunday)"), code="weekday")
         if w.end <= w.start:
             raise ValidationFailed(N_("A window must end after it starts"), code="window")
         if w.capacity < 1:
@@ -82,9 +81,13 @@ def _validate_windows(windows: Iterable[WindowSpec]) -> list[WindowSpec]:
     return result
 
 
-def _validate_template_values(slot_minutes: int | None, lead_time_minutes: int,
-                              horizon_days: int, valid_from: date | None,
-                              valid_to: date | None) -> None:
+def _validate_template_values(
+    slot_minutes: int | None,
+    lead_time_minutes: int,
+    horizon_days: int,
+    valid_from: date | None,
+    valid_to: date | None,
+) -> None:
     if slot_minutes is not None and not 1 <= slot_minutes <= 480:
         raise ValidationFailed(N_("Slot length must be 1 to 480 minutes"), code="slot-length")
     if lead_time_minutes < 0 or horizon_days < 1:
@@ -111,21 +114,41 @@ def create_template(
     with rollback_on_error(commit):
         require_hub_side(actor, device.hospital_id)
         specs = _validate_windows(windows)
-        _validate_template_values(slot_minutes, lead_time_minutes, horizon_days, valid_from,
-                                  valid_to)
+        _validate_template_values(
+            slot_minutes, lead_time_minutes, horizon_days, valid_from, valid_to
+        )
         template = CapacityTemplate(
-            device_id=device.id, name=name.strip(), valid_from=valid_from, valid_to=valid_to,
-            slot_minutes=slot_minutes, lead_time_minutes=lead_time_minutes,
-            horizon_days=horizon_days, is_active=True, created_at=now, updated_at=now,
-            windows=[CapacityWindow(weekday=w.weekday, start_time=w.start, end_time=w.end,
-                                    capacity=w.capacity) for w in specs],
+            device_id=device.id,
+            name=name.strip(),
+            valid_from=valid_from,
+            valid_to=valid_to,
+            slot_minutes=slot_minutes,
+            lead_time_minutes=lead_time_minutes,
+            horizon_days=horizon_days,
+            is_active=True,
+            created_at=now,
+            updated_at=now,
+            windows=[
+                CapacityWindow(
+                    weekday=w.weekday, start_time=w.start, end_time=w.end, capacity=w.capacity
+                )
+                for w in specs
+            ],
         )
         db.session.add(template)
         db.session.flush()
-        record(actor, "capacity.template_create", now, entity=template,
-               hospital_id=device.hospital_id, device=device.ae_title,
-               windows=[[w.weekday, w.start.isoformat("minutes"), w.end.isoformat("minutes"),
-                         w.capacity] for w in specs])
+        record(
+            actor,
+            "capacity.template_create",
+            now,
+            entity=template,
+            hospital_id=device.hospital_id,
+            device=device.ae_title,
+            windows=[
+                [w.weekday, w.start.isoformat("minutes"), w.end.isoformat("minutes"), w.capacity]
+                for w in specs
+            ],
+        )
         finish(commit)
     return template
 
@@ -159,11 +182,15 @@ def update_template(
         if windows is not None:
             specs = _validate_windows(windows)
             template.windows = [
-                CapacityWindow(weekday=w.weekday, start_time=w.start, end_time=w.end,
-                               capacity=w.capacity) for w in specs
+                CapacityWindow(
+                    weekday=w.weekday, start_time=w.start, end_time=w.end, capacity=w.capacity
+                )
+                for w in specs
             ]
-            changes["windows"] = [[w.weekday, w.start.isoformat("minutes"),
-                                   w.end.isoformat("minutes"), w.capacity] for w in specs]
+            changes["windows"] = [
+                [w.weekday, w.start.isoformat("minutes"), w.end.isoformat("minutes"), w.capacity]
+                for w in specs
+            ]
         template.slot_minutes = new_slot
         template.valid_from, template.valid_to = new_from, new_to
         template.lead_time_minutes, template.horizon_days = new_lead, new_horizon
@@ -173,21 +200,32 @@ def update_template(
             template.is_active = is_active
             changes["is_active"] = is_active
         template.updated_at = now
-        record(actor, "capacity.template_update", now, entity=template,
-               hospital_id=template.device.hospital_id, slot_minutes=new_slot,
-               lead_time_minutes=new_lead, horizon_days=new_horizon,
-               valid_from=new_from.isoformat() if new_from else None,
-               valid_to=new_to.isoformat() if new_to else None, **changes)
+        record(
+            actor,
+            "capacity.template_update",
+            now,
+            entity=template,
+            hospital_id=template.device.hospital_id,
+            slot_minutes=new_slot,
+            lead_time_minutes=new_lead,
+            horizon_days=new_horizon,
+            valid_from=new_from.isoformat() if new_from else None,
+            valid_to=new_to.isoformat() if new_to else None,
+            **changes,
+        )
         finish(commit)
     return template
 
 
 def templates_for_hub(hub_hospital_id: int) -> list[CapacityTemplate]:
-    return list(db.session.scalars(
-        select(CapacityTemplate).join(Device, Device.id == CapacityTemplate.device_id)
-        .where(Device.hospital_id == hub_hospital_id)
-        .order_by(Device.ae_title, CapacityTemplate.valid_from, CapacityTemplate.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(CapacityTemplate)
+            .join(Device, Device.id == CapacityTemplate.device_id)
+            .where(Device.hospital_id == hub_hospital_id)
+            .order_by(Device.ae_title, CapacityTemplate.valid_from, CapacityTemplate.id)
+        )
+    )
 
 
 # ---------------------------------------------------------------- closures
@@ -227,32 +265,48 @@ def add_closure(
         else:
             require_hub_side(actor, hospital_id)
         closure = Closure(
-            kind=kind, hospital_id=hospital_id if kind is not ClosureKind.PUBLIC_HOLIDAY
-            else None, device_id=device.id if device is not None else None,
-            start_at=start_at, end_at=end_at,
+            kind=kind,
+            hospital_id=hospital_id if kind is not ClosureKind.PUBLIC_HOLIDAY else None,
+            device_id=device.id if device is not None else None,
+            start_at=start_at,
+            end_at=end_at,
             holiday_date=local_day(start_at) if kind is ClosureKind.PUBLIC_HOLIDAY else None,
-            name_th=name_th.strip()[:200], name_en=name_en.strip()[:200],
-            from_holidays_package=False, is_active=True, created_at=now, updated_at=now,
+            name_th=name_th.strip()[:200],
+            name_en=name_en.strip()[:200],
+            from_holidays_package=False,
+            is_active=True,
+            created_at=now,
+            updated_at=now,
         )
         db.session.add(closure)
         db.session.flush()
-        record(actor, "capacity.closure_add", now, entity=closure, hospital_id=hospital_id,
-               kind=kind.name, start_at=start_at.isoformat(), end_at=end_at.isoformat(),
-               device=device.ae_title if device is not None else None)
+        record(
+            actor,
+            "capacity.closure_add",
+            now,
+            entity=closure,
+            hospital_id=hospital_id,
+            kind=kind.name,
+            start_at=start_at.isoformat(),
+            end_at=end_at.isoformat(),
+            device=device.ae_title if device is not None else None,
+        )
         finish(commit)
     return closure
 
 
-def add_day_closure(actor: Actor, now: datetime, *, kind: ClosureKind, day: date,
-                    days: int = 1, **values) -> Closure:
+def add_day_closure(
+    actor: Actor, now: datetime, *, kind: ClosureKind, day: date, days: int = 1, **values
+) -> Closure:
     """A closure of whole local calendar days."""
     start, _ = day_bounds(day)
     _, end = day_bounds(day + timedelta(days=days - 1))
     return add_closure(actor, now, kind=kind, start_at=start, end_at=end, **values)
 
 
-def set_closure_active(actor: Actor, now: datetime, closure: Closure, active: bool,
-                       commit: bool = True) -> Closure:
+def set_closure_active(
+    actor: Actor, now: datetime, closure: Closure, active: bool, commit: bool = True
+) -> Closure:
     """Switch a closure off (e.g. a holiday the cabinet moved) or back on."""
     check_aware(now)
     with rollback_on_error(commit):
@@ -262,8 +316,13 @@ def set_closure_active(actor: Actor, now: datetime, closure: Closure, active: bo
             require_hub_side(actor, closure.hospital_id)
         closure.is_active = active
         closure.updated_at = now
-        record(actor, "capacity.closure_" + ("on" if active else "off"), now, entity=closure,
-               hospital_id=closure.hospital_id)
+        record(
+            actor,
+            "capacity.closure_" + ("on" if active else "off"),
+            now,
+            entity=closure,
+            hospital_id=closure.hospital_id,
+        )
         finish(commit)
     return closure
 
@@ -273,12 +332,12 @@ def _require_admin_or_system(actor: Actor) -> None:
 
     user = actor.user
     if user is not None and user.role is not Role.ADMIN:
-        raise NotAllowed(N_("Only an administrator can change public holidays"),
-                         code="admin-only")
+        raise NotAllowed(N_("Only an administrator can change public holidays"), code="admin-only")
 
 
-def prefill_public_holidays(actor: Actor, now: datetime, years: Iterable[int],
-                            commit: bool = True) -> int:
+def prefill_public_holidays(
+    actor: Actor, now: datetime, years: Iterable[int], commit: bool = True
+) -> int:
     """Add Thailand's public holidays from the ``holidays`` package; returns how many.
 
     Idempotent: a holiday whose date is already there (active or switched off by a
@@ -290,21 +349,33 @@ def prefill_public_holidays(actor: Actor, now: datetime, years: Iterable[int],
     years = sorted(set(years))
     thai = holidays.country_holidays("TH", years=years, language="th")
     english = holidays.country_holidays("TH", years=years, language="en_US")
-    existing = set(db.session.scalars(
-        select(Closure.holiday_date).where(Closure.kind == ClosureKind.PUBLIC_HOLIDAY,
-                                           Closure.hospital_id.is_(None))
-    ))
+    existing = set(
+        db.session.scalars(
+            select(Closure.holiday_date).where(
+                Closure.kind == ClosureKind.PUBLIC_HOLIDAY, Closure.hospital_id.is_(None)
+            )
+        )
+    )
     added = 0
     with rollback_on_error(commit):
         for day in sorted(thai):
             if day in existing:
                 continue
             start, end = day_bounds(day)
-            db.session.add(Closure(
-                kind=ClosureKind.PUBLIC_HOLIDAY, start_at=start, end_at=end, holiday_date=day,
-                name_th=thai[day][:200], name_en=english.get(day, "")[:200],
-                from_holidays_package=True, is_active=True, created_at=now, updated_at=now,
-            ))
+            db.session.add(
+                Closure(
+                    kind=ClosureKind.PUBLIC_HOLIDAY,
+                    start_at=start,
+                    end_at=end,
+                    holiday_date=day,
+                    name_th=thai[day][:200],
+                    name_en=english.get(day, "")[:200],
+                    from_holidays_package=True,
+                    is_active=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             added += 1
         if added:
             record(actor, "capacity.holidays_prefill", now, years=years, added=added)
@@ -312,13 +383,17 @@ def prefill_public_holidays(actor: Actor, now: datetime, years: Iterable[int],
     return added
 
 
-def closures_between(start: datetime, end: datetime, *, hospital_id: int | None = None,
-                     include_inactive: bool = False) -> list[Closure]:
+def closures_between(
+    start: datetime,
+    end: datetime,
+    *,
+    hospital_id: int | None = None,
+    include_inactive: bool = False,
+) -> list[Closure]:
     """Closures overlapping [start, end): nationwide ones plus the hospital's (if given)."""
     query = select(Closure).where(db_overlaps(Closure.start_at, Closure.end_at, start, end))
     if hospital_id is not None:
-        query = query.where(or_(Closure.hospital_id.is_(None),
-                                Closure.hospital_id == hospital_id))
+        query = query.where(or_(Closure.hospital_id.is_(None), Closure.hospital_id == hospital_id))
     if not include_inactive:
         query = query.where(Closure.is_active.is_(True))
     return list(db.session.scalars(query.order_by(Closure.start_at, Closure.id)))
@@ -340,23 +415,25 @@ def bookings_in_closure(closure: Closure) -> list[Appointment]:
 # ---------------------------------------------------------------- quotas
 
 
-def _validate_quota(hub_hospital_id: int, device: Device | None, modality_code: str | None,
-                    weekday: int | None, on_date: date | None, slots: int,
-                    release_hours: int) -> None:
+def _validate_quota(
+    hub_hospital_id: int,
+    device: Device | None,
+    modality_code: str | None,
+    weekday: int | None,
+    on_date: date | None,
+    slots: int,
+    release_hours: int,
+) -> None:
     if (device is None) == (modality_code is None):
-        raise ValidationFailed(N_("A quota is for one device or one modality"),
-                               code="quota-scope")
+        raise ValidationFailed(N_("A quota is for one device or one modality"), code="quota-scope")
     if device is not None and device.hospital_id != hub_hospital_id:
-        raise ValidationFailed(N_("The device belongs to another hospital"),
-                               code="quota-device")
+        raise ValidationFailed(N_("The device belongs to another hospital"), code="quota-device")
     if weekday is not None and on_date is not None:
-        raise ValidationFailed(N_("A quota is for a weekday or a date, not both"),
-                               code="quota-day")
+        raise ValidationFailed(N_("A quota is for a weekday or a date, not both"), code="quota-day")
     if weekday is not None and not 0 <= weekday <= 6:
         raise ValidationFailed(N_("Weekday must be 0 (Monday) to 6 (Sunday)"), code="weekday")
     if slots < 0 or release_hours < 0:
-        raise ValidationFailed(N_("Quota and release hours cannot be negative"),
-                               code="quota-slots")
+        raise ValidationFailed(N_("Quota and release hours cannot be negative"), code="quota-slots")
 
 
 def create_quota(
@@ -379,47 +456,80 @@ def create_quota(
     check_aware(now)
     with rollback_on_error(commit):
         require_hub_side(actor, hub_hospital_id)
-        _validate_quota(hub_hospital_id, device, modality_code, weekday, on_date, slots,
-                        release_hours)
+        _validate_quota(
+            hub_hospital_id, device, modality_code, weekday, on_date, slots, release_hours
+        )
         quota = Quota(
-            hub_hospital_id=hub_hospital_id, referring_hospital_id=referring_hospital_id,
+            hub_hospital_id=hub_hospital_id,
+            referring_hospital_id=referring_hospital_id,
             device_id=device.id if device is not None else None,
             modality_code=None if device is not None else modality_code,
-            weekday=weekday, on_date=on_date, slots=slots, release_hours=release_hours,
-            valid_from=valid_from, valid_to=valid_to, is_active=True,
-            created_at=now, updated_at=now,
+            weekday=weekday,
+            on_date=on_date,
+            slots=slots,
+            release_hours=release_hours,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            is_active=True,
+            created_at=now,
+            updated_at=now,
         )
         db.session.add(quota)
         db.session.flush()
-        record(actor, "capacity.quota_create", now, entity=quota, hospital_id=hub_hospital_id,
-               referring_hospital_id=referring_hospital_id, slots=slots,
-               device=device.ae_title if device is not None else None,
-               modality=quota.modality_code, weekday=weekday,
-               on_date=on_date.isoformat() if on_date else None, release_hours=release_hours)
+        record(
+            actor,
+            "capacity.quota_create",
+            now,
+            entity=quota,
+            hospital_id=hub_hospital_id,
+            referring_hospital_id=referring_hospital_id,
+            slots=slots,
+            device=device.ae_title if device is not None else None,
+            modality=quota.modality_code,
+            weekday=weekday,
+            on_date=on_date.isoformat() if on_date else None,
+            release_hours=release_hours,
+        )
         finish(commit)
     return quota
 
 
-def update_quota(actor: Actor, now: datetime, quota: Quota, *, slots: int | None = None,
-                 release_hours: int | None = None, is_active: bool | None = None,
-                 valid_to: date | None | _Unset = UNSET, commit: bool = True) -> Quota:
+def update_quota(
+    actor: Actor,
+    now: datetime,
+    quota: Quota,
+    *,
+    slots: int | None = None,
+    release_hours: int | None = None,
+    is_active: bool | None = None,
+    valid_to: date | None | _Unset = UNSET,
+    commit: bool = True,
+) -> Quota:
     check_aware(now)
     with rollback_on_error(commit):
         require_hub_side(actor, quota.hub_hospital_id)
         new_slots = quota.slots if slots is None else slots
         new_release = quota.release_hours if release_hours is None else release_hours
         if new_slots < 0 or new_release < 0:
-            raise ValidationFailed(N_("Quota and release hours cannot be negative"),
-                                   code="quota-slots")
+            raise ValidationFailed(
+                N_("Quota and release hours cannot be negative"), code="quota-slots"
+            )
         quota.slots, quota.release_hours = new_slots, new_release
         if is_active is not None:
             quota.is_active = is_active
         if not isinstance(valid_to, _Unset):
             quota.valid_to = valid_to
         quota.updated_at = now
-        record(actor, "capacity.quota_update", now, entity=quota,
-               hospital_id=quota.hub_hospital_id, slots=new_slots, release_hours=new_release,
-               is_active=quota.is_active)
+        record(
+            actor,
+            "capacity.quota_update",
+            now,
+            entity=quota,
+            hospital_id=quota.hub_hospital_id,
+            slots=new_slots,
+            release_hours=new_release,
+            is_active=quota.is_active,
+        )
         finish(commit)
     return quota
 
@@ -443,33 +553,44 @@ class QuotaUse:
         return max(0, self.reserved - self.used)
 
 
-def quota_usage(hub_hospital_id: int, date_from: date, date_to: date, *,
-                referring_hospital_id: int | None = None) -> list[QuotaUse]:
+def quota_usage(
+    hub_hospital_id: int,
+    date_from: date,
+    date_to: date,
+    *,
+    referring_hospital_id: int | None = None,
+) -> list[QuotaUse]:
     """Per day and quota in force: reserved vs used (the same counting as booking uses).
 
     With ``referring_hospital_id`` only that hospital's quotas (what a community
     hospital may see of a hub's quotas).
     """
-    quotas = list(db.session.scalars(
-        select(Quota).where(Quota.hub_hospital_id == hub_hospital_id,
-                            Quota.is_active.is_(True))
-    ))
+    quotas = list(
+        db.session.scalars(
+            select(Quota).where(Quota.hub_hospital_id == hub_hospital_id, Quota.is_active.is_(True))
+        )
+    )
     if referring_hospital_id is not None:
         quotas = [q for q in quotas if q.referring_hospital_id == referring_hospital_id]
     if not quotas:
         return []
-    devices = list(db.session.scalars(
-        select(Device).where(Device.hospital_id == hub_hospital_id)
-    ))
+    devices = list(db.session.scalars(select(Device).where(Device.hospital_id == hub_hospital_id)))
     start, _ = day_bounds(date_from)
     _, end = day_bounds(date_to)
     rows = db.session.execute(
-        select(Appointment.device_id, Appointment.start_at,
-               ImagingRequest.requesting_hospital_id, ImagingRequest.priority)
+        select(
+            Appointment.device_id,
+            Appointment.start_at,
+            ImagingRequest.requesting_hospital_id,
+            ImagingRequest.priority,
+        )
         .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
-        .where(Appointment.hub_hospital_id == hub_hospital_id,
-               Appointment.status.in_(OCCUPYING_STATUSES),
-               Appointment.start_at >= start, Appointment.start_at < end)
+        .where(
+            Appointment.hub_hospital_id == hub_hospital_id,
+            Appointment.status.in_(OCCUPYING_STATUSES),
+            Appointment.start_at >= start,
+            Appointment.start_at < end,
+        )
     ).all()
     by_day: dict[date, list[tuple[int, int, Priority]]] = {}
     for device_id, start_at, hospital_id, priority in rows:
@@ -480,32 +601,53 @@ def quota_usage(hub_hospital_id: int, date_from: date, date_to: date, *,
     day = date_from
     while day <= date_to:
         open_today = open_devices.get(day, set())
-        for quota in sorted(quotas_in_force(quotas, day),
-                            key=lambda q: (q.referring_hospital_id or 0, q.id)):
+        for quota in sorted(
+            quotas_in_force(quotas, day), key=lambda q: (q.referring_hospital_id or 0, q.id)
+        ):
             # Nothing is held on a day the scope cannot take bookings (no capacity
             # window, holiday, downtime): counting it would inflate "reserved".
             if not any(
-                device_id == quota.device_id if quota.device_id is not None
+                device_id == quota.device_id
+                if quota.device_id is not None
                 else modality_of.get(device_id) == quota.modality_code
                 for device_id in open_today
             ):
                 continue
             used = sum(
-                1 for device_id, hospital_id, priority in by_day.get(day, [])
-                if (device_id == quota.device_id if quota.device_id is not None
-                    else modality_of.get(device_id) == quota.modality_code)
+                1
+                for device_id, hospital_id, priority in by_day.get(day, [])
+                if (
+                    device_id == quota.device_id
+                    if quota.device_id is not None
+                    else modality_of.get(device_id) == quota.modality_code
+                )
                 and counts_for_holder(quota, hospital_id, priority)
             )
-            result.append(QuotaUse(quota.id, day, hub_hospital_id, quota.referring_hospital_id,
-                                   quota.device_id, quota.modality_code, quota.slots, used,
-                                   quota.release_hours))
+            result.append(
+                QuotaUse(
+                    quota.id,
+                    day,
+                    hub_hospital_id,
+                    quota.referring_hospital_id,
+                    quota.device_id,
+                    quota.modality_code,
+                    quota.slots,
+                    used,
+                    quota.release_hours,
+                )
+            )
         day += timedelta(days=1)
     return result
 
 
-def _devices_open_by_day(hub_hospital_id: int, devices: list[Device], date_from: date,
-                         date_to: date, start: datetime, end: datetime
-                         ) -> dict[date, set[int]]:
+def _devices_open_by_day(
+    hub_hospital_id: int,
+    devices: list[Device],
+    date_from: date,
+    date_to: date,
+    start: datetime,
+    end: datetime,
+) -> dict[date, set[int]]:
     """Per local day, the hub's devices with some bookable time: a capacity window in
     force that closures (nationwide, the hub's, the device's) do not wholly cover."""
     templates: dict[int, list] = {}
@@ -513,9 +655,16 @@ def _devices_open_by_day(hub_hospital_id: int, devices: list[Device], date_from:
         templates.setdefault(template.device_id, []).append(template)
     # A device's downtime may or may not carry its hospital: read both ways, once each.
     closures = {c.id: c for c in closures_between(start, end, hospital_id=hub_hospital_id)}
-    closures.update((c.id, c) for c in db.session.scalars(select(Closure).where(
-        Closure.is_active.is_(True), Closure.device_id.in_([d.id for d in devices]),
-        db_overlaps(Closure.start_at, Closure.end_at, start, end))))
+    closures.update(
+        (c.id, c)
+        for c in db.session.scalars(
+            select(Closure).where(
+                Closure.is_active.is_(True),
+                Closure.device_id.in_([d.id for d in devices]),
+                db_overlaps(Closure.start_at, Closure.end_at, start, end),
+            )
+        )
+    )
     result: dict[date, set[int]] = {}
     day = date_from
     while day <= date_to:
@@ -524,18 +673,20 @@ def _devices_open_by_day(hub_hospital_id: int, devices: list[Device], date_from:
             if template is None:
                 continue
             blocking = sorted(
-                (c.start_at, c.end_at) for c in closures.values()
+                (c.start_at, c.end_at)
+                for c in closures.values()
                 if c.device_id is None or c.device_id == device.id
             )
-            if any(not _covered(w_start, w_end, blocking)
-                   for w_start, w_end, _ in window_times(template, day)):
+            if any(
+                not _covered(w_start, w_end, blocking)
+                for w_start, w_end, _ in window_times(template, day)
+            ):
                 result.setdefault(day, set()).add(device.id)
         day += timedelta(days=1)
     return result
 
 
-def _covered(start: datetime, end: datetime, intervals: list[tuple[datetime, datetime]]
-             ) -> bool:
+def _covered(start: datetime, end: datetime, intervals: list[tuple[datetime, datetime]]) -> bool:
     """Whether the sorted half-open ``intervals`` together cover [start, end)."""
     reached = start
     for i_start, i_end in intervals:

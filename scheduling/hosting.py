@@ -12,8 +12,13 @@ from typing import Any, Protocol
 
 
 class AdapterHost(Protocol):
-    def add_job(self, job_id: str, func: Callable[[Any], Any], trigger: str = "interval",
-                **trigger_args: Any) -> None: ...
+    def add_job(
+        self,
+        job_id: str,
+        func: Callable[[Any], Any],
+        trigger: str = "interval",
+        **trigger_args: Any,
+    ) -> None: ...
 
     def add_service(self, name: str, starter: Callable[[Any], Callable[[], None]]) -> None: ...
 

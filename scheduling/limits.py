@@ -42,12 +42,15 @@ def check_text(obj: object) -> None:
         if length is not None and len(value) > length:
             raise ValidationFailed(
                 N_("A value is too long: at most %(limit)s characters (%(field)s)"),
-                code="too-long", limit=length, field=key,
+                code="too-long",
+                limit=length,
+                field=key,
             )
         if "\x00" in value:
             raise ValidationFailed(
                 N_("A value contains a NUL character, which cannot be stored (%(field)s)"),
-                code="nul-character", field=key,
+                code="nul-character",
+                field=key,
             )
 
 

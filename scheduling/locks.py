@@ -39,7 +39,9 @@ def lock_request(request: ImagingRequest) -> ImagingRequest:
     else:
         # Lock and reload in one statement.
         db.session.execute(
-            select(ImagingRequest).where(ImagingRequest.id == request.id).with_for_update()
+            select(ImagingRequest)
+            .where(ImagingRequest.id == request.id)
+            .with_for_update()
             .execution_options(populate_existing=True)
         )
     # refresh() leaves lazy relationships as they were; these must be the committed ones.
@@ -63,12 +65,16 @@ def lock_for_booking(patient_id: int, device_ids: Iterable[int]) -> None:
     the device rows are reloaded (a device switched off meanwhile takes no booking)."""
     ids = sorted(set(device_ids))
     if _sqlite_begin_immediate():
-        db.session.execute(select(Device).where(Device.id.in_(ids))
-                           .execution_options(populate_existing=True))
+        db.session.execute(
+            select(Device).where(Device.id.in_(ids)).execution_options(populate_existing=True)
+        )
         return
     db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
     # One statement, rows locked in id order (ORDER BY … FOR UPDATE locks as it reads).
     db.session.execute(
-        select(Device).where(Device.id.in_(ids)).order_by(Device.id).with_for_update()
+        select(Device)
+        .where(Device.id.in_(ids))
+        .order_by(Device.id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )

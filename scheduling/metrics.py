@@ -44,13 +44,19 @@ from scheduling.models import (
 from scheduling.rules import day_bounds, local_day, pick_template, window_times
 
 # Holds or held its slot: everything but cancelled and moved.
-BOOKED_STATUSES = frozenset(AppointmentStatus) - {AppointmentStatus.CANCELLED,
-                                                   AppointmentStatus.MOVED}
+BOOKED_STATUSES = frozenset(AppointmentStatus) - {
+    AppointmentStatus.CANCELLED,
+    AppointmentStatus.MOVED,
+}
 # The patient came: the exam took place (fully or part-way).
-PERFORMED_STATUSES = frozenset({
-    AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS, AppointmentStatus.COMPLETED,
-    AppointmentStatus.DISCONTINUED,
-})
+PERFORMED_STATUSES = frozenset(
+    {
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.IN_PROGRESS,
+        AppointmentStatus.COMPLETED,
+        AppointmentStatus.DISCONTINUED,
+    }
+)
 MAX_DAYS = 400  # a dashboard period longer than this is refused by the caller
 
 
@@ -68,8 +74,9 @@ def hub_devices(hub_hospital_id: int, modality_code: str | None = None) -> list[
 # -- capacity ------------------------------------------------------------------------------
 
 
-def _closed_minutes(start: datetime, end: datetime,
-                    closed: Iterable[tuple[datetime, datetime]]) -> int:
+def _closed_minutes(
+    start: datetime, end: datetime, closed: Iterable[tuple[datetime, datetime]]
+) -> int:
     """Minutes of [start, end) covered by the union of the closed intervals."""
     covered, cursor = 0.0, start
     for c_start, c_end in sorted(closed):
@@ -105,18 +112,26 @@ def _templates(device_ids: list[int]) -> dict[int, list[_Template]]:
     by_id: dict[int, _Template] = {}
     by_device: dict[int, list[_Template]] = defaultdict(list)
     for tid, device_id, active, valid_from, valid_to in db.session.execute(
-        select(CapacityTemplate.id, CapacityTemplate.device_id, CapacityTemplate.is_active,
-               CapacityTemplate.valid_from, CapacityTemplate.valid_to)
-        .where(CapacityTemplate.device_id.in_(device_ids))
+        select(
+            CapacityTemplate.id,
+            CapacityTemplate.device_id,
+            CapacityTemplate.is_active,
+            CapacityTemplate.valid_from,
+            CapacityTemplate.valid_to,
+        ).where(CapacityTemplate.device_id.in_(device_ids))
     ):
         template = _Template(tid, active, valid_from, valid_to, [])
         by_id[tid] = template
         by_device[device_id].append(template)
     if by_id:
         for template_id, weekday, start, end, capacity in db.session.execute(
-            select(CapacityWindow.template_id, CapacityWindow.weekday,
-                   CapacityWindow.start_time, CapacityWindow.end_time,
-                   CapacityWindow.capacity)
+            select(
+                CapacityWindow.template_id,
+                CapacityWindow.weekday,
+                CapacityWindow.start_time,
+                CapacityWindow.end_time,
+                CapacityWindow.capacity,
+            )
             .where(CapacityWindow.template_id.in_(list(by_id)))
             .order_by(CapacityWindow.weekday, CapacityWindow.start_time)
         ):
@@ -124,8 +139,7 @@ def _templates(device_ids: list[int]) -> dict[int, list[_Template]]:
     return by_device
 
 
-def capacity_minutes(devices: list[Device], first: date, last: date
-                     ) -> dict[tuple[int, date], int]:
+def capacity_minutes(devices: list[Device], first: date, last: date) -> dict[tuple[int, date], int]:
     """{(device id, day): bookable minutes}; a device with no template that day is absent."""
     if not devices:
         return {}
@@ -138,9 +152,11 @@ def capacity_minutes(devices: list[Device], first: date, last: date
             closures[closure.id] = closure
     result: dict[tuple[int, date], int] = {}
     for device in devices:
-        closed = [(c.start_at, c.end_at) for c in closures.values()
-                  if c.hospital_id in (None, device.hospital_id)
-                  and c.device_id in (None, device.id)]
+        closed = [
+            (c.start_at, c.end_at)
+            for c in closures.values()
+            if c.hospital_id in (None, device.hospital_id) and c.device_id in (None, device.id)
+        ]
         day = first
         while day <= last:
             template = pick_template(templates.get(device.id, []), day)
@@ -169,8 +185,9 @@ class CapacityDay:
         return self.booked_minutes / self.capacity_minutes if self.capacity_minutes else None
 
 
-def capacity_used_per_day(hub_hospital_id: int, modality_code: str | None,
-                          first: date, last: date) -> list[CapacityDay]:
+def capacity_used_per_day(
+    hub_hospital_id: int, modality_code: str | None, first: date, last: date
+) -> list[CapacityDay]:
     devices = hub_devices(hub_hospital_id, modality_code)
     booked: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     if devices:
@@ -179,7 +196,8 @@ def capacity_used_per_day(hub_hospital_id: int, modality_code: str | None,
         for start_at, end_at in db.session.execute(
             select(Appointment.start_at, Appointment.end_at).where(
                 Appointment.device_id.in_([d.id for d in devices]),
-                Appointment.start_at >= start, Appointment.start_at < end,
+                Appointment.start_at >= start,
+                Appointment.start_at < end,
                 Appointment.status.in_(BOOKED_STATUSES),
             )
         ):
@@ -208,23 +226,37 @@ class WeekWait:
     median_days: float | None
 
 
-def _appointments(hub_hospital_id: int, modality_code: str | None, first: date, last: date,
-                  statuses: Iterable[AppointmentStatus], until: datetime | None = None):
+def _appointments(
+    hub_hospital_id: int,
+    modality_code: str | None,
+    first: date,
+    last: date,
+    statuses: Iterable[AppointmentStatus],
+    until: datetime | None = None,
+):
     start, _ = day_bounds(first)
     _, end = day_bounds(last)
     if until is not None:
         end = min(end, until)
     query = (
-        select(Appointment.start_at, Appointment.status, ImagingRequest.submitted_at,
-               ImagingRequest.created_at)
+        select(
+            Appointment.start_at,
+            Appointment.status,
+            ImagingRequest.submitted_at,
+            ImagingRequest.created_at,
+        )
         .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
-        .where(Appointment.hub_hospital_id == hub_hospital_id,
-               Appointment.start_at >= start, Appointment.start_at < end,
-               Appointment.status.in_(list(statuses)))
+        .where(
+            Appointment.hub_hospital_id == hub_hospital_id,
+            Appointment.start_at >= start,
+            Appointment.start_at < end,
+            Appointment.status.in_(list(statuses)),
+        )
     )
     if modality_code:
         query = query.join(Device, Device.id == Appointment.device_id).where(
-            Device.modality_code == modality_code)
+            Device.modality_code == modality_code
+        )
     return db.session.execute(query).all()
 
 
@@ -236,18 +268,21 @@ def _weeks(first: date, last: date) -> list[date]:
     return weeks
 
 
-def days_request_to_exam(hub_hospital_id: int, modality_code: str | None, first: date,
-                         last: date) -> list[WeekWait]:
+def days_request_to_exam(
+    hub_hospital_id: int, modality_code: str | None, first: date, last: date
+) -> list[WeekWait]:
     waits: dict[date, list[float]] = defaultdict(list)
     for start_at, _status, submitted_at, created_at in _appointments(
         hub_hospital_id, modality_code, first, last, PERFORMED_STATUSES
     ):
         asked = submitted_at or created_at
-        waits[week_start(local_day(start_at))].append(
-            (start_at - asked).total_seconds() / 86400)
+        waits[week_start(local_day(start_at))].append((start_at - asked).total_seconds() / 86400)
     return [
-        WeekWait(week, len(waits.get(week, [])),
-                 round(statistics.median(waits[week]), 1) if waits.get(week) else None)
+        WeekWait(
+            week,
+            len(waits.get(week, [])),
+            round(statistics.median(waits[week]), 1) if waits.get(week) else None,
+        )
         for week in _weeks(first, last)
     ]
 
@@ -263,12 +298,17 @@ class WeekNoShow:
         return self.no_shows / self.appointments if self.appointments else None
 
 
-def no_show_rate(hub_hospital_id: int, modality_code: str | None, first: date, last: date,
-                 now: datetime) -> list[WeekNoShow]:
+def no_show_rate(
+    hub_hospital_id: int, modality_code: str | None, first: date, last: date, now: datetime
+) -> list[WeekNoShow]:
     counts: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for start_at, status, _s, _c in _appointments(
-        hub_hospital_id, modality_code, first, last,
-        PERFORMED_STATUSES | {AppointmentStatus.NO_SHOW}, until=now,
+        hub_hospital_id,
+        modality_code,
+        first,
+        last,
+        PERFORMED_STATUSES | {AppointmentStatus.NO_SHOW},
+        until=now,
     ):
         cell = counts[week_start(local_day(start_at))]
         cell[0] += 1
@@ -292,8 +332,9 @@ class HospitalQuotaUse:
         return self.used / self.reserved if self.reserved else None
 
 
-def quota_use_per_hospital(hub_hospital_id: int, modality_code: str | None, first: date,
-                           last: date) -> list[HospitalQuotaUse]:
+def quota_use_per_hospital(
+    hub_hospital_id: int, modality_code: str | None, first: date, last: date
+) -> list[HospitalQuotaUse]:
     modality_of = {d.id: d.modality_code for d in hub_devices(hub_hospital_id)}
     totals: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
     for row in quota_usage(hub_hospital_id, first, last):
@@ -303,11 +344,20 @@ def quota_use_per_hospital(hub_hospital_id: int, modality_code: str | None, firs
         cell = totals[row.referring_hospital_id]
         cell[0] += row.reserved
         cell[1] += row.used
-    names = {h.id: h for h in db.session.scalars(
-        select(Hospital).where(Hospital.id.in_([i for i in totals if i is not None])))}
+    names = {
+        h.id: h
+        for h in db.session.scalars(
+            select(Hospital).where(Hospital.id.in_([i for i in totals if i is not None]))
+        )
+    }
     result = [
-        HospitalQuotaUse(hospital_id, names[hospital_id].name_th if hospital_id else "",
-                         names[hospital_id].name_en if hospital_id else "", reserved, used)
+        HospitalQuotaUse(
+            hospital_id,
+            names[hospital_id].name_th if hospital_id else "",
+            names[hospital_id].name_en if hospital_id else "",
+            reserved,
+            used,
+        )
         for hospital_id, (reserved, used) in totals.items()
     ]
     result.sort(key=lambda r: (r.hospital_id is None, r.hospital_name_th))

@@ -19,8 +19,10 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
 
 
 def db_overlaps(
-    start_column: InstrumentedAttribute, end_column: InstrumentedAttribute,
-    start: datetime, end: datetime,
+    start_column: InstrumentedAttribute,
+    end_column: InstrumentedAttribute,
+    start: datetime,
+    end: datetime,
 ) -> ColumnElement[bool]:
     """SQL for "the row's [start_column, end_column) overlaps [start, end)"."""
     return and_(start_column < end, end_column > start)

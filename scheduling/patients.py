@@ -44,9 +44,7 @@ def validate_national_id(raw: str) -> str:
     """Return the 13 digits, or raise with a Thai message saying what is wrong."""
     digits = normalise_national_id(raw)
     if len(digits) != 13:
-        raise ValidationFailed(
-            N_("A Thai national ID has 13 digits"), code="cid-length"
-        )
+        raise ValidationFailed(N_("A Thai national ID has 13 digits"), code="cid-length")
     if not thai_pin.is_valid(digits):
         raise ValidationFailed(
             N_("Invalid national ID: the check digit does not match"), code="cid-checksum"
@@ -112,9 +110,7 @@ def patients_by_identifier(text: str) -> list[Patient]:
         query = select(Patient).where(Patient.id_value == digits)
     else:
         by_hn = select(PatientHN.patient_id).where(PatientHN.hn == raw.upper())
-        query = select(Patient).where(
-            (Patient.id_value == raw.upper()) | Patient.id.in_(by_hn)
-        )
+        query = select(Patient).where((Patient.id_value == raw.upper()) | Patient.id.in_(by_hn))
     for patient in db.session.scalars(query.order_by(Patient.id)):
         found[patient.id] = patient
     return list(found.values())
@@ -169,9 +165,7 @@ def register_patient(
     if not given_name_th.strip():
         raise ValidationFailed(N_("Enter the given name"), code="name")
     if birth_date is not None and birth_date > now.date():
-        raise ValidationFailed(
-            N_("The birth date cannot be in the future"), code="birth-date"
-        )
+        raise ValidationFailed(N_("The birth date cannot be in the future"), code="birth-date")
 
     patient = find_patient(id_type, id_value)
     created = patient is None
@@ -184,9 +178,16 @@ def register_patient(
     may_update = created or patient.hn_at(hospital_id) is not None
     if may_update:
         _apply_demographics(
-            patient, now, prefix=prefix, given_name_th=given_name_th,
-            family_name_th=family_name_th, birth_date=birth_date, sex=sex, phone=phone,
-            given_name_en=given_name_en, family_name_en=family_name_en,
+            patient,
+            now,
+            prefix=prefix,
+            given_name_th=given_name_th,
+            family_name_th=family_name_th,
+            birth_date=birth_date,
+            sex=sex,
+            phone=phone,
+            given_name_en=given_name_en,
+            family_name_en=family_name_en,
             medical_alerts=medical_alerts,
         )
 
@@ -247,11 +248,17 @@ def attach_hn(patient: Patient, hospital_id: int, hn: str) -> None:
     if current is not None and current.hn == hn:
         return
     with db.session.no_autoflush:
-        holder = db.session.scalar(select(PatientHN.patient_id).where(
-            PatientHN.hospital_id == hospital_id, PatientHN.hn == hn))
+        holder = db.session.scalar(
+            select(PatientHN.patient_id).where(
+                PatientHN.hospital_id == hospital_id, PatientHN.hn == hn
+            )
+        )
     if holder is not None and holder != patient.id:
-        raise Conflict(N_("HN %(hn)s already belongs to another patient at this hospital"),
-                       code="hn-taken", hn=hn)
+        raise Conflict(
+            N_("HN %(hn)s already belongs to another patient at this hospital"),
+            code="hn-taken",
+            hn=hn,
+        )
     if current is not None:
         current.hn = hn
     else:

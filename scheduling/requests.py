@@ -86,14 +86,16 @@ def require_party(actor: Actor, request: ImagingRequest, hub_hospital_id: int | 
     acting = actor.acting_hospital_id
     if actor.user is not None and actor.user.role is Role.ADMIN:
         return
-    if acting is None or acting in (request.requesting_hospital_id, hub_hospital_id,
-                                    request.hub_hospital_id):
+    if acting is None or acting in (
+        request.requesting_hospital_id,
+        hub_hospital_id,
+        request.hub_hospital_id,
+    ):
         return
     raise NotAllowed(N_("You cannot change another hospital's request"), code="not-party")
 
 
-def _signal(request: ImagingRequest, actor: Actor, now: datetime, previous: RequestStatus
-            ) -> None:
+def _signal(request: ImagingRequest, actor: Actor, now: datetime, previous: RequestStatus) -> None:
     events.request_status_changed.send(
         request, actor=actor, now=now, request=request, previous_status=previous
     )
@@ -148,7 +150,8 @@ def create_request(
             if duplicate is not None:
                 raise Conflict(
                     N_("Order number %(number)s already exists"),
-                    code="duplicate-order", number=placer_order_number,
+                    code="duplicate-order",
+                    number=placer_order_number,
                 )
         request = ImagingRequest(
             placer_order_number=placer_order_number or new_placer_order_number(now),
@@ -169,8 +172,14 @@ def create_request(
         db.session.add(request)
         db.session.flush()
         record(
-            actor, "request.create", now, entity=request, hospital_id=requesting_hospital_id,
-            status=request.status.name, procedure=procedure.code, priority=priority.name,
+            actor,
+            "request.create",
+            now,
+            entity=request,
+            hospital_id=requesting_hospital_id,
+            status=request.status.name,
+            procedure=procedure.code,
+            priority=priority.name,
         )
         events.request_status_changed.send(
             request, actor=actor, now=now, request=request, previous_status=None
@@ -179,8 +188,9 @@ def create_request(
     return request
 
 
-def submit_request(actor: Actor, now: datetime, request: ImagingRequest, commit: bool = True
-                   ) -> ImagingRequest:
+def submit_request(
+    actor: Actor, now: datetime, request: ImagingRequest, commit: bool = True
+) -> ImagingRequest:
     """Send a draft to the hub."""
     check_aware(now)
     with rollback_on_error(commit):
@@ -189,15 +199,17 @@ def submit_request(actor: Actor, now: datetime, request: ImagingRequest, commit:
         previous = transition(request, RequestStatus.SUBMITTED)
         request.submitted_at = now
         request.updated_at = now
-        record(actor, "request.submit", now, entity=request,
-               hospital_id=request.requesting_hospital_id)
+        record(
+            actor, "request.submit", now, entity=request, hospital_id=request.requesting_hospital_id
+        )
         _signal(request, actor, now, previous)
         finish(commit)
     return request
 
 
-def accept_request(actor: Actor, now: datetime, request: ImagingRequest, commit: bool = True
-                   ) -> ImagingRequest:
+def accept_request(
+    actor: Actor, now: datetime, request: ImagingRequest, commit: bool = True
+) -> ImagingRequest:
     check_aware(now)
     with rollback_on_error(commit):
         lock_request(request)
@@ -214,8 +226,9 @@ def accept_request(actor: Actor, now: datetime, request: ImagingRequest, commit:
     return request
 
 
-def reject_request(actor: Actor, now: datetime, request: ImagingRequest, reason: str,
-                   commit: bool = True) -> ImagingRequest:
+def reject_request(
+    actor: Actor, now: datetime, request: ImagingRequest, reason: str, commit: bool = True
+) -> ImagingRequest:
     check_aware(now)
     with rollback_on_error(commit):
         if not reason or not reason.strip():
@@ -232,8 +245,14 @@ def reject_request(actor: Actor, now: datetime, request: ImagingRequest, reason:
             request.hub_hospital_id = hub_id
         request.status_reason = reason.strip()
         request.updated_at = now
-        record(actor, "request.reject", now, entity=request, hospital_id=request.hub_hospital_id,
-               reason=request.status_reason)
+        record(
+            actor,
+            "request.reject",
+            now,
+            entity=request,
+            hospital_id=request.hub_hospital_id,
+            reason=request.status_reason,
+        )
         _signal(request, actor, now, previous)
         finish(commit)
     return request
@@ -253,8 +272,12 @@ def change_request(
     with rollback_on_error(commit):
         lock_request(request)
         require_party(actor, request, None)
-        if request.status not in (RequestStatus.DRAFT, RequestStatus.SUBMITTED,
-                                  RequestStatus.ACCEPTED, RequestStatus.SCHEDULED):
+        if request.status not in (
+            RequestStatus.DRAFT,
+            RequestStatus.SUBMITTED,
+            RequestStatus.ACCEPTED,
+            RequestStatus.SCHEDULED,
+        ):
             raise Conflict(N_("This request can no longer be changed"), code="request-closed")
         changes: dict[str, str] = {}
         if procedure is not None and procedure.id != request.procedure_id:
@@ -264,9 +287,7 @@ def change_request(
                     code="request-booked",
                 )
             if not procedure.is_active:
-                raise ValidationFailed(
-                    N_("This procedure is no longer offered"), code="procedure"
-                )
+                raise ValidationFailed(N_("This procedure is no longer offered"), code="procedure")
             changes["procedure"] = procedure.code
             request.procedure_id = procedure.id
             request.procedure = procedure
@@ -274,14 +295,21 @@ def change_request(
             changes["priority"] = priority.name
             request.priority = priority
         request.updated_at = now
-        record(actor, "request.change", now, entity=request,
-               hospital_id=request.requesting_hospital_id, **changes)
+        record(
+            actor,
+            "request.change",
+            now,
+            entity=request,
+            hospital_id=request.requesting_hospital_id,
+            **changes,
+        )
         finish(commit)
     return request
 
 
-def cancel_request(actor: Actor, now: datetime, request: ImagingRequest, reason: str,
-                   commit: bool = True) -> ImagingRequest:
+def cancel_request(
+    actor: Actor, now: datetime, request: ImagingRequest, reason: str, commit: bool = True
+) -> ImagingRequest:
     """End the request; its live appointment (if any) is cancelled with it."""
     from scheduling.booking import cancel_live_appointment
 
@@ -299,10 +327,15 @@ def cancel_request(actor: Actor, now: datetime, request: ImagingRequest, reason:
         request.updated_at = now
         for appointment in live:
             cancel_live_appointment(actor, now, appointment, request.status_reason)
-        record(actor, "request.cancel", now, entity=request,
-               hospital_id=actor.acting_hospital_id or request.requesting_hospital_id,
-               reason=request.status_reason,
-               appointments=[a.id for a in live])
+        record(
+            actor,
+            "request.cancel",
+            now,
+            entity=request,
+            hospital_id=actor.acting_hospital_id or request.requesting_hospital_id,
+            reason=request.status_reason,
+            appointments=[a.id for a in live],
+        )
         _signal(request, actor, now, previous)
         finish(commit)
     return request

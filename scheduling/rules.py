@@ -53,16 +53,25 @@ from scheduling.overlap import db_overlaps, overlaps
 
 # Appointments that occupy their slot. Beyond the live ones, a completed or
 # discontinued exam used its slot too (it may have finished early; the slot is gone).
-OCCUPYING_STATUSES: frozenset[AppointmentStatus] = frozenset({
-    AppointmentStatus.BOOKED,
-    AppointmentStatus.ARRIVED,
-    AppointmentStatus.IN_PROGRESS,
-    AppointmentStatus.COMPLETED,
-    AppointmentStatus.DISCONTINUED,
-})
+OCCUPYING_STATUSES: frozenset[AppointmentStatus] = frozenset(
+    {
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.IN_PROGRESS,
+        AppointmentStatus.COMPLETED,
+        AppointmentStatus.DISCONTINUED,
+    }
+)
 
-PROBLEM_ORDER = ("not-a-slot", "lead-time", "horizon", "closed", "slot-taken", "quota",
-                 "patient-overlap")
+PROBLEM_ORDER = (
+    "not-a-slot",
+    "lead-time",
+    "horizon",
+    "closed",
+    "slot-taken",
+    "quota",
+    "patient-overlap",
+)
 
 
 # The ORM row or its plain-values copy (``TemplateRow``): the rules read the same fields.
@@ -105,7 +114,8 @@ def pick_template(templates: Iterable[AnyTemplate], day: date) -> AnyTemplate | 
         if not template_applies(template, day):
             continue
         if best is None or (template.valid_from or date.min, template.id) > (
-            best.valid_from or date.min, best.id
+            best.valid_from or date.min,
+            best.id,
         ):
             best = template
     return best
@@ -153,17 +163,19 @@ def day_grid(template: AnyTemplate, day: date, procedure: Procedure) -> list[Gri
     return list(iter_grid(template, day, procedure))
 
 
-def grid_slot_at(template: AnyTemplate, procedure: Procedure, start_at: datetime
-                 ) -> GridSlot | None:
+def grid_slot_at(
+    template: AnyTemplate, procedure: Procedure, start_at: datetime
+) -> GridSlot | None:
     """The slot starting exactly at ``start_at``, if the template's grid has one."""
     step, length = slot_length(template, procedure)
     for start, window_end, capacity in window_times(template, local_day(start_at)):
         offset = start_at - start
-        if offset >= timedelta(0) and offset % step == timedelta(0) and (
-            start_at + length <= window_end
+        if (
+            offset >= timedelta(0)
+            and offset % step == timedelta(0)
+            and (start_at + length <= window_end)
         ):
-            return GridSlot(start_at.astimezone(UTC), start_at.astimezone(UTC) + length,
-                            capacity)
+            return GridSlot(start_at.astimezone(UTC), start_at.astimezone(UTC) + length, capacity)
     return None
 
 
@@ -234,9 +246,16 @@ def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
     t = CapacityTemplate
     connection = db.session.connection()
     rows = connection.execute(
-        select(t.id, t.device_id, t.valid_from, t.valid_to, t.slot_minutes,
-               t.lead_time_minutes, t.horizon_days, t.is_active).where(
-            t.device_id.in_(device_ids), t.is_active.is_(True))
+        select(
+            t.id,
+            t.device_id,
+            t.valid_from,
+            t.valid_to,
+            t.slot_minutes,
+            t.lead_time_minutes,
+            t.horizon_days,
+            t.is_active,
+        ).where(t.device_id.in_(device_ids), t.is_active.is_(True))
     ).all()
     if not rows:
         return []
@@ -261,8 +280,9 @@ class _Timeline:
         # (who booked) are used as they are rather than copied.
         self.intervals = list(intervals) if presorted else sorted(intervals)
         self.starts = [i[0] for i in self.intervals]
-        self.longest = max(map(sub, [i[1] for i in self.intervals], self.starts),
-                           default=timedelta(0))
+        self.longest = max(
+            map(sub, [i[1] for i in self.intervals], self.starts), default=timedelta(0)
+        )
 
     def overlapping(self, start: datetime, end: datetime) -> list[tuple]:
         hi = bisect_left(self.starts, end)  # everything from here on starts at or after end
@@ -325,9 +345,16 @@ def is_released(quota: Quota, start_at: datetime, now: datetime) -> bool:
 class SlotRules:
     """The rules for one booking question (who books what, at which priority, when)."""
 
-    def __init__(self, now: datetime, procedure: Procedure, *, requesting_hospital_id: int,
-                 priority: Priority = Priority.ROUTINE, patient_id: int | None = None,
-                 exclude_appointment_id: int | None = None):
+    def __init__(
+        self,
+        now: datetime,
+        procedure: Procedure,
+        *,
+        requesting_hospital_id: int,
+        priority: Priority = Priority.ROUTINE,
+        patient_id: int | None = None,
+        exclude_appointment_id: int | None = None,
+    ):
         self.now = now
         self.procedure = procedure
         self.requesting_hospital_id = requesting_hospital_id
@@ -386,8 +413,7 @@ class SlotRules:
         rows = db.session.scalars(
             select(Device).where(
                 Device.is_active.is_(True),
-                or_(*[and_(Device.hospital_id == h, Device.modality_code == m)
-                      for h, m in wanted]),
+                or_(*[and_(Device.hospital_id == h, Device.modality_code == m) for h, m in wanted]),
             )
         ).all()
         return [d for d in rows if d.id not in self.devices]
@@ -430,8 +456,13 @@ class SlotRules:
         rows: list = []
         if quota_hubs:
             rows += connection.execute(
-                select(Appointment.device_id, out_start, out_end,
-                       ImagingRequest.requesting_hospital_id, ImagingRequest.priority)
+                select(
+                    Appointment.device_id,
+                    out_start,
+                    out_end,
+                    ImagingRequest.requesting_hospital_id,
+                    ImagingRequest.priority,
+                )
                 .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
                 .where(*live, Appointment.hub_hospital_id.in_(quota_hubs))
                 .order_by(Appointment.start_at)
@@ -469,7 +500,8 @@ class SlotRules:
                 .where(
                     Appointment.patient_id == self.patient_id,
                     Appointment.status.in_(OCCUPYING_STATUSES),
-                    a_start < end_n, a_end > start_n,
+                    a_start < end_n,
+                    a_end > start_n,
                     a_start > start_n - MAX_BOOKING_LENGTH,
                     *([Appointment.id != self.exclude_id] if self.exclude_id else []),
                 )
@@ -480,32 +512,47 @@ class SlotRules:
             for begin, _, procedure_id in rows:
                 aware = begin.replace(tzinfo=UTC)
                 self.patient_day[local_day(aware)].append(
-                    (aware, db.session.get(Procedure, procedure_id)))
+                    (aware, db.session.get(Procedure, procedure_id))
+                )
         self._loaded_days.update(days)
 
-    def _load_closures(self, devices: Sequence[Device], start: datetime, end: datetime
-                       ) -> None:
+    def _load_closures(self, devices: Sequence[Device], start: datetime, end: datetime) -> None:
         device_ids = [d.id for d in devices]
         hospital_ids = sorted({d.hospital_id for d in devices})
-        rows = db.session.connection().execute(
-            select(Closure.hospital_id, Closure.device_id, naive(Closure.start_at),
-                   naive(Closure.end_at))
-            .where(
-                Closure.is_active.is_(True),
-                db_overlaps(naive(Closure.start_at), naive(Closure.end_at), to_naive(start),
-                            to_naive(end)),
-                or_(
-                    and_(Closure.hospital_id.is_(None), Closure.device_id.is_(None)),
-                    and_(Closure.device_id.is_(None), Closure.hospital_id.in_(hospital_ids)),
-                    Closure.device_id.in_(device_ids),
-                ),
+        rows = (
+            db.session.connection()
+            .execute(
+                select(
+                    Closure.hospital_id,
+                    Closure.device_id,
+                    naive(Closure.start_at),
+                    naive(Closure.end_at),
+                ).where(
+                    Closure.is_active.is_(True),
+                    db_overlaps(
+                        naive(Closure.start_at),
+                        naive(Closure.end_at),
+                        to_naive(start),
+                        to_naive(end),
+                    ),
+                    or_(
+                        and_(Closure.hospital_id.is_(None), Closure.device_id.is_(None)),
+                        and_(Closure.device_id.is_(None), Closure.hospital_id.in_(hospital_ids)),
+                        Closure.device_id.in_(device_ids),
+                    ),
+                )
             )
-        ).all()
+            .all()
+        )
         for device in devices:
             mine = [
-                (c_start, c_end) for hospital_id, device_id, c_start, c_end in rows
-                if (device_id == device.id if device_id is not None
-                    else hospital_id is None or hospital_id == device.hospital_id)
+                (c_start, c_end)
+                for hospital_id, device_id, c_start, c_end in rows
+                if (
+                    device_id == device.id
+                    if device_id is not None
+                    else hospital_id is None or hospital_id == device.hospital_id
+                )
             ]
             previous = self.closures.get(device.id)
             if previous is not None:
@@ -548,8 +595,9 @@ class SlotRules:
 
     # -- judging ----------------------------------------------------------
 
-    def judge(self, device: Device, slot: GridSlot, day: date | None = None
-              ) -> tuple[str | None, int]:
+    def judge(
+        self, device: Device, slot: GridSlot, day: date | None = None
+    ) -> tuple[str | None, int]:
         """(problem or None, remaining parallel capacity) for a slot on the device's grid
         (``day``: the slot's local day, when the caller knows it)."""
         if day is None:
@@ -560,7 +608,9 @@ class SlotRules:
         limits = self._limits.get(template.id)
         if limits is None:
             limits = self._limits[template.id] = (
-                earliest_start(template, self.now, self.priority), last_day(template, self.now))
+                earliest_start(template, self.now, self.priority),
+                last_day(template, self.now),
+            )
         if slot.start_at < limits[0]:
             return "lead-time", 0
         if day > limits[1]:
@@ -591,7 +641,8 @@ class SlotRules:
         for a slot once ``now`` is within its ``release_hours`` of the slot's start.
         """
         in_force = [
-            q for q in quotas_in_force(self.quotas[device.hospital_id], day)
+            q
+            for q in quotas_in_force(self.quotas[device.hospital_id], day)
             if q.device_id == device.id
             or (q.device_id is None and q.modality_code == device.modality_code)
         ]
@@ -616,8 +667,9 @@ class SlotRules:
                 return True
         return False
 
-    def _scope_day(self, scope: tuple, device_id: int, day: date, quotas: list[Quota]
-                   ) -> tuple[int, dict[int, int], int]:
+    def _scope_day(
+        self, scope: tuple, device_id: int, day: date, quotas: list[Quota]
+    ) -> tuple[int, dict[int, int], int]:
         """(bookings, bookings per quota's holder, day capacity) for a quota scope and day;
         computed once per search, not once per slot judged."""
         key = (scope, day)
@@ -626,21 +678,25 @@ class SlotRules:
             if scope[0] == "device":
                 scope_devices = [device_id]
             else:
-                scope_devices = [d.id for d in self.devices.values()
-                                 if d.hospital_id == scope[1] and d.modality_code == scope[2]
-                                 and d.is_active]
+                scope_devices = [
+                    d.id
+                    for d in self.devices.values()
+                    if d.hospital_id == scope[1] and d.modality_code == scope[2] and d.is_active
+                ]
             booked = [o for d in scope_devices for o in self.occupied.get((d, day), ())]
             used = {
-                q.id: sum(1 for o in booked
-                          if o[2] is not None and counts_for_holder(q, o[2], o[3]))
+                q.id: sum(
+                    1 for o in booked if o[2] is not None and counts_for_holder(q, o[2], o[3])
+                )
                 for q in quotas
             }
             units = sum(self.day_units(d, day) for d in scope_devices)
             cached = self._scope_cache[key] = (len(booked), used, units)
         return cached
 
-    def judge_start(self, device: Device, start_at: datetime) -> tuple[GridSlot | None,
-                                                                       str | None, int]:
+    def judge_start(
+        self, device: Device, start_at: datetime
+    ) -> tuple[GridSlot | None, str | None, int]:
         """Judge the slot of ``device`` that starts at ``start_at`` (for ``book``)."""
         day = local_day(start_at)
         self.add_devices([device])
@@ -678,9 +734,14 @@ def check_slot(
         raise ValidationFailed(
             N_("This device cannot perform the requested procedure"), code="wrong-modality"
         )
-    rules = SlotRules(now, procedure, requesting_hospital_id=requesting_hospital_id,
-                      priority=priority, patient_id=patient_id,
-                      exclude_appointment_id=exclude_appointment_id)
+    rules = SlotRules(
+        now,
+        procedure,
+        requesting_hospital_id=requesting_hospital_id,
+        priority=priority,
+        patient_id=patient_id,
+        exclude_appointment_id=exclude_appointment_id,
+    )
     slot, problem, _ = rules.judge_start(device, start_at)
     if problem is None and slot is not None:
         return slot
@@ -703,14 +764,22 @@ def check_slot(
 def modality_quota_devices(device: Device) -> list[int]:
     """Devices whose bookings share a modality quota with ``device`` (lock them all)."""
     has_quota = db.session.scalar(
-        select(Quota.id).where(
-            Quota.hub_hospital_id == device.hospital_id, Quota.is_active.is_(True),
-            Quota.device_id.is_(None), Quota.modality_code == device.modality_code,
-        ).limit(1)
+        select(Quota.id)
+        .where(
+            Quota.hub_hospital_id == device.hospital_id,
+            Quota.is_active.is_(True),
+            Quota.device_id.is_(None),
+            Quota.modality_code == device.modality_code,
+        )
+        .limit(1)
     )
     if has_quota is None:
         return [device.id]
-    return list(db.session.scalars(
-        select(Device.id).where(Device.hospital_id == device.hospital_id,
-                                Device.modality_code == device.modality_code)
-    ))
+    return list(
+        db.session.scalars(
+            select(Device.id).where(
+                Device.hospital_id == device.hospital_id,
+                Device.modality_code == device.modality_code,
+            )
+        )
+    )

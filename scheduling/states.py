@@ -83,9 +83,7 @@ class StateConflict(Conflict):
     """A refused transition; the state names are translated with the message."""
 
     def __init__(self, message: str, *, code: str, current: Enum, target: Enum):
-        super().__init__(
-            message, code=code, current=current.value, target=target.value
-        )
+        super().__init__(message, code=code, current=current.value, target=target.value)
         self.current = current
         self.target = target
 
@@ -110,11 +108,15 @@ def transition(entity: object, target: S) -> S:
         if isinstance(current, R):
             raise StateConflict(
                 N_("This request is already '%(current)s' and cannot become '%(target)s'"),
-                code="request-state", current=current, target=target,
+                code="request-state",
+                current=current,
+                target=target,
             )
         raise StateConflict(
             N_("This appointment is already '%(current)s' and cannot become '%(target)s'"),
-            code="appointment-state", current=current, target=target,
+            code="appointment-state",
+            current=current,
+            target=target,
         )
     entity.status = target  # type: ignore[attr-defined]
     return current

@@ -24,8 +24,9 @@ from scheduling.models import Appointment, ImagingRequest, Study, StudySource
 from scheduling.requests import check_aware, finish, rollback_on_error
 
 
-def find_appointment_for_study(study_instance_uid: str, accession_number: str | None
-                               ) -> Appointment | None:
+def find_appointment_for_study(
+    study_instance_uid: str, accession_number: str | None
+) -> Appointment | None:
     """The appointment a study belongs to: by the UID made at booking, else by accession."""
     appointment = db.session.scalar(
         select(Appointment).where(Appointment.study_instance_uid == study_instance_uid)
@@ -40,8 +41,9 @@ def find_appointment_for_study(study_instance_uid: str, accession_number: str | 
     return appointment
 
 
-def _apply(study: Study, now: datetime, source: StudySource, values: dict[str, Any],
-           images_in_pacs: bool) -> None:
+def _apply(
+    study: Study, now: datetime, source: StudySource, values: dict[str, Any], images_in_pacs: bool
+) -> None:
     sources = [s for s in study.confirmed_by.split(",") if s]
     if source.value not in sources:
         sources.append(source.value)
@@ -105,9 +107,7 @@ def link_study(
         created = False
         if study is None:
             if request is None:
-                raise NotFound(
-                    N_("No request matches this study"), code="study-unmatched"
-                )
+                raise NotFound(N_("No request matches this study"), code="study-unmatched")
             study = Study(
                 request_id=request.id,
                 appointment_id=appointment.id if appointment is not None else None,
@@ -132,12 +132,18 @@ def link_study(
             _apply(study, now, source, values, images_in_pacs)
         db.session.flush()
         record(
-            actor, "study.link" if created else "study.confirm", now, entity=study,
+            actor,
+            "study.link" if created else "study.confirm",
+            now,
+            entity=study,
             hospital_id=actor.acting_hospital_id or (request.hub_hospital_id if request else None),
-            source=source.name, request_id=study.request_id, study_instance_uid=uid,
+            source=source.name,
+            request_id=study.request_id,
+            study_instance_uid=uid,
         )
-        events.study_linked.send(study, actor=actor, now=now, study=study,
-                                 request=study.request, created=created)
+        events.study_linked.send(
+            study, actor=actor, now=now, study=study, request=study.request, created=created
+        )
         finish(commit)
     return study
 
@@ -162,8 +168,13 @@ def attach_report(
         request.reported_by = (reported_by or "").strip() or None
         request.reported_at = reported_at or now
         request.updated_at = now
-        record(actor, "request.report_amend" if amended else "request.report", now,
-               entity=request, hospital_id=actor.acting_hospital_id or request.hub_hospital_id,
-               reported_by=request.reported_by)
+        record(
+            actor,
+            "request.report_amend" if amended else "request.report",
+            now,
+            entity=request,
+            hospital_id=actor.acting_hospital_id or request.hub_hospital_id,
+            reported_by=request.reported_by,
+        )
         finish(commit)
     return request

@@ -97,8 +97,9 @@ class DeviceDirectory:
                 # The database is away: keep accepting the scanners known so far, so that
                 # each request gets a DICOM failure status rather than a dropped
                 # association; look again within a second (or ``max_age`` if shorter).
-                log.warning("DICOM devices not reloaded (database unavailable): %s",
-                            type(exc).__name__)
+                log.warning(
+                    "DICOM devices not reloaded (database unavailable): %s", type(exc).__name__
+                )
                 with self._lock:
                     self._loaded_at = time.monotonic() - self._max_age + min(self._max_age, 1.0)
         return self._devices

@@ -69,8 +69,12 @@ def _tm_parts(value: str) -> tuple[time, timedelta]:
     if "." in value:
         value, frac = value.split(".", 1)
     # isascii: "²".isdigit() is true but int() refuses it (found by tests/fuzz)
-    if not (value + frac).isascii() or not value.isdigit() or len(value) not in (2, 4, 6) \
-            or (frac and not frac.isdigit()):
+    if (
+        not (value + frac).isascii()
+        or not value.isdigit()
+        or len(value) not in (2, 4, 6)
+        or (frac and not frac.isdigit())
+    ):
         raise InvalidMatchingValue(f"bad TM value {value!r}")
     hh = int(value[:2])
     mm = int(value[2:4]) if len(value) >= 4 else 0

@@ -168,8 +168,12 @@ def _audit(caller: DeviceInfo, rows: list[Any], remote_addr: str | None) -> None
     (or about to be). One INSERT (plus one for the patient list), no ORM objects.
     """
     record_read(
-        Actor(Interface.DICOM, name=caller.ae_title, hospital_id=caller.hospital_id,
-              remote_addr=remote_addr),
+        Actor(
+            Interface.DICOM,
+            name=caller.ae_title,
+            hospital_id=caller.hospital_id,
+            remote_addr=remote_addr,
+        ),
         "worklist.find",
         utcnow(),
         (r.patient_id for r in rows),

@@ -152,8 +152,9 @@ class AuditFilterForm(RadBookForm):
         # never sit in a URL); the app-wide CSRF check still covers every POST.
         csrf = False
 
-    patient = StringField(_l("Patient (national ID, passport or HN)"),
-                          validators=[Optional(), Length(max=40)])
+    patient = StringField(
+        _l("Patient (national ID, passport or HN)"), validators=[Optional(), Length(max=40)]
+    )
     action = StringField(_l("Action"), validators=[Optional(), Length(max=60)])
     actor = StringField(_l("Who"), validators=[Optional(), Length(max=100)])
     interface = SelectField(_l("Interface"), validators=[Optional()])

@@ -409,14 +409,22 @@ def audit():
     if patient_ids:
         audit_read("audit.search", patient_ids)
     single = {e.patient_id for e in page.items if e.patient_id is not None}
-    patients = {
-        p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(single)))
-    } if single else {}
-    listed = dict(db.session.execute(
-        select(AuditEventPatient.audit_event_id, func.count())
-        .where(AuditEventPatient.audit_event_id.in_([e.id for e in page.items]))
-        .group_by(AuditEventPatient.audit_event_id)
-    ).all()) if page.items else {}
+    patients = (
+        {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(single)))}
+        if single
+        else {}
+    )
+    listed = (
+        dict(
+            db.session.execute(
+                select(AuditEventPatient.audit_event_id, func.count())
+                .where(AuditEventPatient.audit_event_id.in_([e.id for e in page.items]))
+                .group_by(AuditEventPatient.audit_event_id)
+            ).all()
+        )
+        if page.items
+        else {}
+    )
     return render_template(
         "admin/audit.html",
         form=form,
@@ -440,15 +448,17 @@ def audit_csv():
     if patient_ids == []:
         abort(400)
     rows = db.session.scalars(
-        _audit_query(form, patient_ids).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        _audit_query(form, patient_ids)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(AUDIT_CSV_LIMIT)
     ).all()
     listed: dict[int, list[int]] = {}
     many = [e.id for e in rows if e.patient_id is None]
     for start in range(0, len(many), 5000):
         for event_id, pid in db.session.execute(
-            select(AuditEventPatient.audit_event_id, AuditEventPatient.patient_id)
-            .where(AuditEventPatient.audit_event_id.in_(many[start : start + 5000]))
+            select(AuditEventPatient.audit_event_id, AuditEventPatient.patient_id).where(
+                AuditEventPatient.audit_event_id.in_(many[start : start + 5000])
+            )
         ):
             listed.setdefault(event_id, []).append(pid)
     if patient_ids:
@@ -486,7 +496,8 @@ def audit_csv():
                 # Internal patient numbers, never national IDs: the data-subject export
                 # and the audit search turn them back into a person for those allowed.
                 " ".join(str(p) for p in sorted(listed.get(e.id, [])))
-                if e.patient_id is None else e.patient_id,
+                if e.patient_id is None
+                else e.patient_id,
             ]
         )
     # A BOM so Excel, which Thai offices open CSVs with, reads the Thai as UTF-8.

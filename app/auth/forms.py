@@ -6,7 +6,9 @@ from app.hub.formbase import RadBookForm
 
 
 class LoginForm(RadBookForm):
-    username = StringField(_l("Username"), validators=[DataRequired(_l("Enter your username")), Length(max=80)])
+    username = StringField(
+        _l("Username"), validators=[DataRequired(_l("Enter your username")), Length(max=80)]
+    )
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password"))])
     submit = SubmitField(_l("Log in"))
 

@@ -43,7 +43,9 @@ def load_user(user_id: str) -> User | None:
 def web_actor(user: User | None = None) -> Actor:
     return Actor(
         interface=Interface.WEB,
-        user=user if user is not None else (current_user if current_user.is_authenticated else None),
+        user=user
+        if user is not None
+        else (current_user if current_user.is_authenticated else None),
         remote_addr=request.remote_addr,
     )
 
@@ -90,8 +92,9 @@ def login():
     if form.validate_on_submit():
         now = clock()
         username = form.username.data.strip()
-        failed_actor = Actor(interface=Interface.WEB, name=username[:60],
-                             remote_addr=request.remote_addr)
+        failed_actor = Actor(
+            interface=Interface.WEB, name=username[:60], remote_addr=request.remote_addr
+        )
         lock = throttle.current_lock(username, request.remote_addr, now)
         if lock is not None:
             # The password is not checked at all while locked.
@@ -168,7 +171,9 @@ def change_password():
                 record(actor, "auth.password_change", now, entity=user)
                 db.session.commit()
                 login_user(user)  # this session carries the new token
-                flash(_("Your password has been changed. Other sessions have been logged out."),
-                      "success")
+                flash(
+                    _("Your password has been changed. Other sessions have been logged out."),
+                    "success",
+                )
                 return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form)

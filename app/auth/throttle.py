@@ -52,16 +52,21 @@ def _keys(username: str, address: str | None) -> list[tuple[str, str]]:
 
 def _limit(scope: str) -> int:
     config = current_app.config
-    return config["LOGIN_MAX_FAILURES"] if scope == ACCOUNT else config[
-        "LOGIN_ADDRESS_MAX_FAILURES"]
+    return (
+        config["LOGIN_MAX_FAILURES"] if scope == ACCOUNT else config["LOGIN_ADDRESS_MAX_FAILURES"]
+    )
 
 
 def current_lock(username: str, address: str | None, now: datetime) -> Lock | None:
     """The lock in force on this name or this address, if any."""
     rows = db.session.scalars(
         select(LoginThrottle).where(
-            or_(*[(LoginThrottle.scope == s) & (LoginThrottle.key == k)
-                  for s, k in _keys(username, address)]),
+            or_(
+                *[
+                    (LoginThrottle.scope == s) & (LoginThrottle.key == k)
+                    for s, k in _keys(username, address)
+                ]
+            ),
             LoginThrottle.locked_until > now,
         )
     ).all()
@@ -79,8 +84,9 @@ def _bump(scope: str, key: str, now: datetime) -> LoginThrottle:
             .where(LoginThrottle.scope == scope, LoginThrottle.key == key)
             .values(
                 failures=case((stale, 1), else_=LoginThrottle.failures + 1),
-                window_start=case((stale, literal(now, UTCDateTime())),
-                                  else_=LoginThrottle.window_start),
+                window_start=case(
+                    (stale, literal(now, UTCDateTime())), else_=LoginThrottle.window_start
+                ),
             )
             .execution_options(synchronize_session=False)
         )
@@ -101,8 +107,9 @@ def _bump(scope: str, key: str, now: datetime) -> LoginThrottle:
     return row
 
 
-def record_failure(actor: Actor, username: str, now: datetime,
-                   hospital_id: int | None = None) -> Lock | None:
+def record_failure(
+    actor: Actor, username: str, now: datetime, hospital_id: int | None = None
+) -> Lock | None:
     """Count a failed login; start a lock (and audit it) when a limit is reached."""
     lock_for = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
     started: Lock | None = None
@@ -113,16 +120,25 @@ def record_failure(actor: Actor, username: str, now: datetime,
         # Start the lock once; the counter starts again when the lock ends.
         locked = db.session.execute(
             update(LoginThrottle)
-            .where(LoginThrottle.id == row.id,
-                   or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now))
+            .where(
+                LoginThrottle.id == row.id,
+                or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+            )
             .values(locked_until=now + lock_for, failures=0, window_start=now)
             .execution_options(synchronize_session=False)
         )
         if locked.rowcount:
             started = Lock(now + lock_for)
-            record(actor, "auth.login_locked", now, hospital_id=hospital_id if scope == ACCOUNT
-                   else None, scope=scope, key=key, minutes=int(lock_for.total_seconds() // 60),
-                   failures=row.failures)
+            record(
+                actor,
+                "auth.login_locked",
+                now,
+                hospital_id=hospital_id if scope == ACCOUNT else None,
+                scope=scope,
+                key=key,
+                minutes=int(lock_for.total_seconds() // 60),
+                failures=row.failures,
+            )
     return started
 
 

@@ -160,8 +160,12 @@ def exams():
     appointments = queries.appointments_between(
         devices, start, end, limit=EXAMS_PAGE_SIZE, offset=(page - 1) * EXAMS_PAGE_SIZE
     )
-    audit_read("hub.exams", appointments, appointments=[a.id for a in appointments],
-               day=the_day.isoformat())
+    audit_read(
+        "hub.exams",
+        appointments,
+        appointments=[a.id for a in appointments],
+        day=the_day.isoformat(),
+    )
     return render_template(
         "hub/exams.html",
         hub=hub,
@@ -225,8 +229,12 @@ def inbox():
     counts = queries.inbox_counts(hub)
     rows = queries.inbox(hub, statuses)
     replies = _patient_replies(hub)
-    audit_read("hub.inbox", [*rows, *replies], requests=[r.id for r in rows],
-               line_replies=[r.id for r in replies])
+    audit_read(
+        "hub.inbox",
+        [*rows, *replies],
+        requests=[r.id for r in rows],
+        line_replies=[r.id for r in replies],
+    )
     return render_template(
         "hub/inbox.html",
         hub=hub,

@@ -1,1 +1,4 @@
-"""Admin pages for the outside interfaces (HL7, LINE): the web adapter\x27s views of the adapters\x27 tables."""
+"""Admin pages for the outside interfaces (HL7, LINE).
+
+The web adapter's views of tables the adapters own.
+"""

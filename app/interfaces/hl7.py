@@ -75,20 +75,29 @@ def journal():
         query = query.where(Hl7InboundMessage.outcome == Hl7Outcome[outcome])
     if search:
         like = f"%{search}%"
-        query = query.where(or_(
-            Hl7InboundMessage.control_id.ilike(like),
-            Hl7InboundMessage.sending_application.ilike(like),
-            Hl7InboundMessage.sending_facility.ilike(like),
-            Hl7InboundMessage.message_type.ilike(like),
-        ))
-    entries = db.session.scalars(
-        query.order_by(Hl7InboundMessage.id.desc()).limit(PAGE_SIZE)
-    ).all()
-    counts = dict(db.session.execute(
-        select(Hl7InboundMessage.outcome, func.count()).group_by(Hl7InboundMessage.outcome)
-    ).all())
-    return render_template("hl7/journal.html", entries=entries, outcome=outcome, q=search,
-                           outcomes=list(Hl7Outcome), labels=OUTCOME_LABELS, counts=counts)
+        query = query.where(
+            or_(
+                Hl7InboundMessage.control_id.ilike(like),
+                Hl7InboundMessage.sending_application.ilike(like),
+                Hl7InboundMessage.sending_facility.ilike(like),
+                Hl7InboundMessage.message_type.ilike(like),
+            )
+        )
+    entries = db.session.scalars(query.order_by(Hl7InboundMessage.id.desc()).limit(PAGE_SIZE)).all()
+    counts = dict(
+        db.session.execute(
+            select(Hl7InboundMessage.outcome, func.count()).group_by(Hl7InboundMessage.outcome)
+        ).all()
+    )
+    return render_template(
+        "hl7/journal.html",
+        entries=entries,
+        outcome=outcome,
+        q=search,
+        outcomes=list(Hl7Outcome),
+        labels=OUTCOME_LABELS,
+        counts=counts,
+    )
 
 
 @bp.route("/journal/<int:entry_id>")
@@ -112,11 +121,19 @@ def outbox():
         # Default view: what needs attention, not the history of what went well.
         query = query.where(Hl7OutboxMessage.status != OutboxStatus.SENT)
     rows = db.session.scalars(query.order_by(Hl7OutboxMessage.id.desc()).limit(PAGE_SIZE)).all()
-    counts = dict(db.session.execute(
-        select(Hl7OutboxMessage.status, func.count()).group_by(Hl7OutboxMessage.status)
-    ).all())
-    return render_template("hl7/outbox.html", rows=rows, status=status,
-                           statuses=list(OutboxStatus), labels=STATUS_LABELS, counts=counts)
+    counts = dict(
+        db.session.execute(
+            select(Hl7OutboxMessage.status, func.count()).group_by(Hl7OutboxMessage.status)
+        ).all()
+    )
+    return render_template(
+        "hl7/outbox.html",
+        rows=rows,
+        status=status,
+        statuses=list(OutboxStatus),
+        labels=STATUS_LABELS,
+        counts=counts,
+    )
 
 
 @bp.route("/outbox/<int:row_id>")
@@ -149,16 +166,16 @@ class DestinationForm(RadBookForm):
     host = StringField(_l("Host"), validators=[DataRequired(), Length(max=255)])
     port = IntegerField(_l("Port"), validators=[DataRequired(), NumberRange(1, 65535)])
     hub_hospital_id = SelectField(_l("Bookings of hub"), coerce=int, validators=[Optional()])
-    order_format = SelectField(_l("Message"), choices=[
-        SelectChoice(f.name, f.value) for f in Hl7OrderFormat
-    ])
-    charset = SelectField(_l("Character set (MSH-18)"), choices=[
-        SelectChoice(c.name, c.value) for c in Hl7Charset
-    ])
-    receiving_application = StringField(_l("Receiving application (MSH-5)"),
-                                        validators=[Length(max=180)])
-    receiving_facility = StringField(_l("Receiving facility (MSH-6)"),
-                                     validators=[Length(max=180)])
+    order_format = SelectField(
+        _l("Message"), choices=[SelectChoice(f.name, f.value) for f in Hl7OrderFormat]
+    )
+    charset = SelectField(
+        _l("Character set (MSH-18)"), choices=[SelectChoice(c.name, c.value) for c in Hl7Charset]
+    )
+    receiving_application = StringField(
+        _l("Receiving application (MSH-5)"), validators=[Length(max=180)]
+    )
+    receiving_facility = StringField(_l("Receiving facility (MSH-6)"), validators=[Length(max=180)])
     is_enabled = BooleanField(_l("Enabled"), default=True)
 
 
@@ -185,20 +202,25 @@ def destinations():
         if exists:
             form.name.errors.append(_("A destination with this name already exists."))
         else:
-            db.session.add(Hl7Destination(
-                name=form.name.data.strip(), host=form.host.data.strip(), port=form.port.data,
-                hub_hospital_id=form.hub_hospital_id.data or None,
-                order_format=Hl7OrderFormat[form.order_format.data],
-                charset=Hl7Charset[form.charset.data],
-                receiving_application=(form.receiving_application.data or "").strip(),
-                receiving_facility=(form.receiving_facility.data or "").strip(),
-                is_enabled=form.is_enabled.data,
-            ))
+            db.session.add(
+                Hl7Destination(
+                    name=form.name.data.strip(),
+                    host=form.host.data.strip(),
+                    port=form.port.data,
+                    hub_hospital_id=form.hub_hospital_id.data or None,
+                    order_format=Hl7OrderFormat[form.order_format.data],
+                    charset=Hl7Charset[form.charset.data],
+                    receiving_application=(form.receiving_application.data or "").strip(),
+                    receiving_facility=(form.receiving_facility.data or "").strip(),
+                    is_enabled=form.is_enabled.data,
+                )
+            )
             db.session.commit()
             flash(_("Destination added."), "success")
             return redirect(url_for("hl7_admin.destinations"))
     rows = db.session.scalars(
-        select(Hl7Destination).options(selectinload(Hl7Destination.hub_hospital))
+        select(Hl7Destination)
+        .options(selectinload(Hl7Destination.hub_hospital))
         .order_by(Hl7Destination.name)
     ).all()
     return render_template("hl7/destinations.html", rows=rows, form=form)
@@ -212,6 +234,8 @@ def destination_toggle(destination_id: int):
         abort(404)
     destination.is_enabled = not destination.is_enabled
     db.session.commit()
-    flash(_("Destination enabled.") if destination.is_enabled else _("Destination disabled."),
-          "success")
+    flash(
+        _("Destination enabled.") if destination.is_enabled else _("Destination disabled."),
+        "success",
+    )
     return redirect(url_for("hl7_admin.destinations"))

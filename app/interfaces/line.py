@@ -49,8 +49,10 @@ def outbox_page():
     _require_admin()
     status_filter = request.args.get("status", "")
     query = (
-        select(LineOutbox).options(selectinload(LineOutbox.patient))
-        .order_by(LineOutbox.due_at.desc(), LineOutbox.id.desc()).limit(200)
+        select(LineOutbox)
+        .options(selectinload(LineOutbox.patient))
+        .order_by(LineOutbox.due_at.desc(), LineOutbox.id.desc())
+        .limit(200)
     )
     if status_filter in LineOutboxStatus.__members__:
         query = query.where(LineOutbox.status == LineOutboxStatus[status_filter])

@@ -55,12 +55,12 @@ def _rows(query, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
 
 def patient_export(patient: Patient, now: datetime, generated_by: str) -> dict[str, Any]:
     pid = patient.id
-    request_ids = list(db.session.scalars(
-        select(ImagingRequest.id).where(ImagingRequest.patient_id == pid)
-    ))
-    appointment_ids = list(db.session.scalars(
-        select(Appointment.id).where(Appointment.patient_id == pid)
-    ))
+    request_ids = list(
+        db.session.scalars(select(ImagingRequest.id).where(ImagingRequest.patient_id == pid))
+    )
+    appointment_ids = list(
+        db.session.scalars(select(Appointment.id).where(Appointment.patient_id == pid))
+    )
     none = [-1]
     links = db.session.scalars(select(LinePatientLink).where(LinePatientLink.patient_id == pid))
     links = list(links)
@@ -81,40 +81,75 @@ def patient_export(patient: Patient, now: datetime, generated_by: str) -> dict[s
         "generated_by": generated_by,
         "patient": row_dict(patient),
         "hospital_numbers": [
-            {**row_dict(hn), "hospital_code": hn.hospital.code,
-             "hospital_name_th": hn.hospital.name_th}
+            {
+                **row_dict(hn),
+                "hospital_code": hn.hospital.code,
+                "hospital_name_th": hn.hospital.name_th,
+            }
             for hn in db.session.scalars(select(PatientHN).where(PatientHN.patient_id == pid))
         ],
-        "requests": _rows(select(ImagingRequest).where(ImagingRequest.id.in_(request_ids or none))
-                          .order_by(ImagingRequest.id)),
-        "appointments": _rows(select(Appointment).where(Appointment.id.in_(appointment_ids or none))
-                              .order_by(Appointment.id)),
-        "studies": _rows(select(Study).where(Study.request_id.in_(request_ids or none))
-                         .order_by(Study.id)),
-        "mpps": _rows(select(PerformedProcedureStep)
-                      .where(PerformedProcedureStep.appointment_id.in_(appointment_ids or none))
-                      .order_by(PerformedProcedureStep.id)),
-        "pacs_checks": _rows(select(PacsQueryState)
-                             .where(PacsQueryState.appointment_id.in_(appointment_ids or none))),
+        "requests": _rows(
+            select(ImagingRequest)
+            .where(ImagingRequest.id.in_(request_ids or none))
+            .order_by(ImagingRequest.id)
+        ),
+        "appointments": _rows(
+            select(Appointment)
+            .where(Appointment.id.in_(appointment_ids or none))
+            .order_by(Appointment.id)
+        ),
+        "studies": _rows(
+            select(Study).where(Study.request_id.in_(request_ids or none)).order_by(Study.id)
+        ),
+        "mpps": _rows(
+            select(PerformedProcedureStep)
+            .where(PerformedProcedureStep.appointment_id.in_(appointment_ids or none))
+            .order_by(PerformedProcedureStep.id)
+        ),
+        "pacs_checks": _rows(
+            select(PacsQueryState).where(PacsQueryState.appointment_id.in_(appointment_ids or none))
+        ),
         "line_links": [row_dict(link) for link in links],
         # The account's LINE user id is personal data too; its other patients are not
         # this patient's data, so only the account row itself is given.
-        "line_accounts": _rows(select(LineAccount).where(
-            LineAccount.id.in_([link.account_id for link in links] or none))),
-        "line_link_codes": _rows(select(LineLinkCode).where(LineLinkCode.patient_id == pid)
-                                 .order_by(LineLinkCode.id)),
-        "line_messages": _rows(select(LineOutbox).where(or_(
-            LineOutbox.patient_id == pid,
-            LineOutbox.appointment_id.in_(appointment_ids or none),
-        )).order_by(LineOutbox.id), skip=("reply_token",)),
-        "line_replies": _rows(select(LinePatientReply).where(LinePatientReply.patient_id == pid)
-                              .order_by(LinePatientReply.id)),
-        "hl7_received": _rows(select(Hl7InboundMessage).where(or_(
-            Hl7InboundMessage.patient_id == pid,
-            Hl7InboundMessage.request_id.in_(request_ids or none),
-        )).order_by(Hl7InboundMessage.id)),
-        "hl7_sent": _rows(select(Hl7OutboxMessage)
-                          .where(Hl7OutboxMessage.appointment_id.in_(appointment_ids or none))
-                          .order_by(Hl7OutboxMessage.id)),
+        "line_accounts": _rows(
+            select(LineAccount).where(
+                LineAccount.id.in_([link.account_id for link in links] or none)
+            )
+        ),
+        "line_link_codes": _rows(
+            select(LineLinkCode).where(LineLinkCode.patient_id == pid).order_by(LineLinkCode.id)
+        ),
+        "line_messages": _rows(
+            select(LineOutbox)
+            .where(
+                or_(
+                    LineOutbox.patient_id == pid,
+                    LineOutbox.appointment_id.in_(appointment_ids or none),
+                )
+            )
+            .order_by(LineOutbox.id),
+            skip=("reply_token",),
+        ),
+        "line_replies": _rows(
+            select(LinePatientReply)
+            .where(LinePatientReply.patient_id == pid)
+            .order_by(LinePatientReply.id)
+        ),
+        "hl7_received": _rows(
+            select(Hl7InboundMessage)
+            .where(
+                or_(
+                    Hl7InboundMessage.patient_id == pid,
+                    Hl7InboundMessage.request_id.in_(request_ids or none),
+                )
+            )
+            .order_by(Hl7InboundMessage.id)
+        ),
+        "hl7_sent": _rows(
+            select(Hl7OutboxMessage)
+            .where(Hl7OutboxMessage.appointment_id.in_(appointment_ids or none))
+            .order_by(Hl7OutboxMessage.id)
+        ),
         "audit_events": audit,
     }

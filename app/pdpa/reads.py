@@ -33,8 +33,7 @@ class _Read:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def audit_read(action: str, patients: Iterable[Any], *, entity: Any = None,
-               **detail: Any) -> None:
+def audit_read(action: str, patients: Iterable[Any], *, entity: Any = None, **detail: Any) -> None:
     """This response shows these patients (rows with ``patient_id``, patients, or ids)."""
     ids = []
     for p in patients:
@@ -74,8 +73,15 @@ def _write(response: Response) -> Response:
         if key in seen:  # a helper and the page both noted the same record
             continue
         seen.add(key)
-        record_read(actor, read.action, now, read.patient_ids, entity_type=read.entity_type,
-                    entity_id=read.entity_id, **read.detail)
+        record_read(
+            actor,
+            read.action,
+            now,
+            read.patient_ids,
+            entity_type=read.entity_type,
+            entity_id=read.entity_id,
+            **read.detail,
+        )
     db.session.commit()
     return response
 

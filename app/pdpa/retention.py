@@ -73,9 +73,9 @@ def _ids(query) -> list[int]:
 
 def _delete_requests(request_ids: list[int], counts: Counter) -> None:
     """Delete requests and everything that hangs off them (the caller chose them)."""
-    appointment_ids = list(db.session.scalars(
-        select(Appointment.id).where(Appointment.request_id.in_(request_ids))
-    ))
+    appointment_ids = list(
+        db.session.scalars(select(Appointment.id).where(Appointment.request_id.in_(request_ids)))
+    )
     if appointment_ids:
         _delete_link_codes(LineLinkCode.appointment_id.in_(appointment_ids), counts)
         for model, column in (
@@ -85,19 +85,24 @@ def _delete_requests(request_ids: list[int], counts: Counter) -> None:
             (PerformedProcedureStep, PerformedProcedureStep.appointment_id),
         ):
             counts[model.__tablename__] += _delete(model, column.in_(appointment_ids))
-    counts["line_patient_reply"] += _delete(LinePatientReply, or_(
-        LinePatientReply.request_id.in_(request_ids),
-        LinePatientReply.appointment_id.in_(appointment_ids or [-1]),
-    ))
+    counts["line_patient_reply"] += _delete(
+        LinePatientReply,
+        or_(
+            LinePatientReply.request_id.in_(request_ids),
+            LinePatientReply.appointment_id.in_(appointment_ids or [-1]),
+        ),
+    )
     counts["study"] += _delete(Study, Study.request_id.in_(request_ids))
     # The journal keeps its own (shorter) period; it only forgets which request it was.
     db.session.execute(
-        update(Hl7InboundMessage).where(Hl7InboundMessage.request_id.in_(request_ids))
+        update(Hl7InboundMessage)
+        .where(Hl7InboundMessage.request_id.in_(request_ids))
         .values(request_id=None)
     )
     if appointment_ids:
         db.session.execute(
-            update(Appointment).where(Appointment.id.in_(appointment_ids))
+            update(Appointment)
+            .where(Appointment.id.in_(appointment_ids))
             .values(rescheduled_from_id=None)
         )
         counts["appointment"] += _delete(Appointment, Appointment.id.in_(appointment_ids))
@@ -105,15 +110,19 @@ def _delete_requests(request_ids: list[int], counts: Counter) -> None:
 
 
 def _delete(model, where) -> int:
-    return db.session.execute(
-        delete(model).where(where).execution_options(synchronize_session=False)
-    ).rowcount or 0
+    return (
+        db.session.execute(
+            delete(model).where(where).execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
 
 
 def _delete_link_codes(where, counts: Counter) -> None:
     codes = select(LineLinkCode.id).where(where)
     db.session.execute(
-        update(LineAccount).where(LineAccount.pending_code_id.in_(codes))
+        update(LineAccount)
+        .where(LineAccount.pending_code_id.in_(codes))
         .values(pending_code_id=None)
     )
     counts["line_link_code"] += _delete(LineLinkCode, LineLinkCode.id.in_(codes))
@@ -129,7 +138,8 @@ def _purge_patients(patient_ids: list[int], counts: Counter) -> None:
     ):
         counts[model.__tablename__] += _delete(model, column.in_(patient_ids))
     db.session.execute(
-        update(Hl7InboundMessage).where(Hl7InboundMessage.patient_id.in_(patient_ids))
+        update(Hl7InboundMessage)
+        .where(Hl7InboundMessage.patient_id.in_(patient_ids))
         .values(patient_id=None)
     )
     counts["patient"] += _delete(Patient, Patient.id.in_(patient_ids))
@@ -144,8 +154,9 @@ def _batches(find, act, counts: Counter) -> None:
             break
 
 
-def purge(now: datetime, *, retention_years: int, audit_years: int, message_days: int,
-          draft_days: int) -> Counter:
+def purge(
+    now: datetime, *, retention_years: int, audit_years: int, message_days: int, draft_days: int
+) -> Counter:
     """Delete what is past retention at ``now``; returns rows deleted per table."""
     counts: Counter = Counter()
     message_cutoff = now - timedelta(days=message_days)
@@ -153,18 +164,32 @@ def purge(now: datetime, *, retention_years: int, audit_years: int, message_days
     # Transport copies.
     simple = (
         (Hl7InboundMessage, Hl7InboundMessage.received_at < message_cutoff),
-        (Hl7OutboxMessage, and_(Hl7OutboxMessage.status != OutboxStatus.PENDING,
-                                Hl7OutboxMessage.created_at < message_cutoff)),
+        (
+            Hl7OutboxMessage,
+            and_(
+                Hl7OutboxMessage.status != OutboxStatus.PENDING,
+                Hl7OutboxMessage.created_at < message_cutoff,
+            ),
+        ),
         (LineWebhookEvent, LineWebhookEvent.received_at < message_cutoff),
-        (LineOutbox, and_(LineOutbox.status != LineOutboxStatus.PENDING,
-                          LineOutbox.created_at < message_cutoff)),
-        (LinePatientReply, and_(LinePatientReply.handled.is_(True),
-                                LinePatientReply.received_at < message_cutoff)),
+        (
+            LineOutbox,
+            and_(
+                LineOutbox.status != LineOutboxStatus.PENDING,
+                LineOutbox.created_at < message_cutoff,
+            ),
+        ),
+        (
+            LinePatientReply,
+            and_(LinePatientReply.handled.is_(True), LinePatientReply.received_at < message_cutoff),
+        ),
     )
     for model, where in simple:
-        _batches(lambda m=model, w=where: _ids(select(m.id).where(w)),
-                 lambda ids, c, m=model: c.update({m.__tablename__: _delete(m, m.id.in_(ids))}),
-                 counts)
+        _batches(
+            lambda m=model, w=where: _ids(select(m.id).where(w)),
+            lambda ids, c, m=model: c.update({m.__tablename__: _delete(m, m.id.in_(ids))}),
+            counts,
+        )
     _batches(
         lambda: _ids(select(LineLinkCode.id).where(LineLinkCode.expires_at < message_cutoff)),
         lambda ids, c: _delete_link_codes(LineLinkCode.id.in_(ids), c),
@@ -174,11 +199,13 @@ def purge(now: datetime, *, retention_years: int, audit_years: int, message_days
     # Drafts never sent: nothing was booked for them.
     draft_cutoff = now - timedelta(days=draft_days)
     _batches(
-        lambda: _ids(select(ImagingRequest.id).where(
-            ImagingRequest.status == RequestStatus.DRAFT,
-            ImagingRequest.updated_at < draft_cutoff,
-            ~exists().where(Appointment.request_id == ImagingRequest.id),
-        )),
+        lambda: _ids(
+            select(ImagingRequest.id).where(
+                ImagingRequest.status == RequestStatus.DRAFT,
+                ImagingRequest.updated_at < draft_cutoff,
+                ~exists().where(Appointment.request_id == ImagingRequest.id),
+            )
+        ),
         _delete_requests,
         counts,
     )
@@ -187,28 +214,32 @@ def purge(now: datetime, *, retention_years: int, audit_years: int, message_days
     cutoff = years_before(now, retention_years)
     recent_booking = exists().where(
         Appointment.request_id == ImagingRequest.id,
-        or_(Appointment.start_at >= cutoff,
-            Appointment.status.in_(list(LIVE_APPOINTMENT_STATUSES))),
+        or_(
+            Appointment.start_at >= cutoff, Appointment.status.in_(list(LIVE_APPOINTMENT_STATUSES))
+        ),
     )
-    recent_study = exists().where(Study.request_id == ImagingRequest.id,
-                                  Study.updated_at >= cutoff)
+    recent_study = exists().where(Study.request_id == ImagingRequest.id, Study.updated_at >= cutoff)
     _batches(
-        lambda: _ids(select(ImagingRequest.id).where(
-            ImagingRequest.status.in_(CLOSED),
-            ImagingRequest.updated_at < cutoff,
-            ~recent_booking,
-            ~recent_study,
-        )),
+        lambda: _ids(
+            select(ImagingRequest.id).where(
+                ImagingRequest.status.in_(CLOSED),
+                ImagingRequest.updated_at < cutoff,
+                ~recent_booking,
+                ~recent_study,
+            )
+        ),
         _delete_requests,
         counts,
     )
     # Patients with nothing left, unchanged for as long.
     _batches(
-        lambda: _ids(select(Patient.id).where(
-            func.coalesce(Patient.updated_at, Patient.created_at) < cutoff,
-            ~exists().where(ImagingRequest.patient_id == Patient.id),
-            ~exists().where(Appointment.patient_id == Patient.id),
-        )),
+        lambda: _ids(
+            select(Patient.id).where(
+                func.coalesce(Patient.updated_at, Patient.created_at) < cutoff,
+                ~exists().where(ImagingRequest.patient_id == Patient.id),
+                ~exists().where(Appointment.patient_id == Patient.id),
+            )
+        ),
         _purge_patients,
         counts,
     )
@@ -220,13 +251,20 @@ def purge(now: datetime, *, retention_years: int, audit_years: int, message_days
         _delete(AuditEventPatient, AuditEventPatient.audit_event_id.in_(ids))
         c["audit_event"] += _delete(AuditEvent, AuditEvent.id.in_(ids))
 
-    _batches(lambda: _ids(select(AuditEvent.id).where(AuditEvent.at < audit_cutoff)),
-             drop_events, counts)
+    _batches(
+        lambda: _ids(select(AuditEvent.id).where(AuditEvent.at < audit_cutoff)), drop_events, counts
+    )
 
     counts = Counter({k: v for k, v in counts.items() if v})
-    record(Actor(Interface.JOBS, name="retention"), "retention.purge", now,
-           deleted=dict(sorted(counts.items())), cutoff=cutoff.isoformat(),
-           audit_cutoff=audit_cutoff.isoformat(), message_cutoff=message_cutoff.isoformat())
+    record(
+        Actor(Interface.JOBS, name="retention"),
+        "retention.purge",
+        now,
+        deleted=dict(sorted(counts.items())),
+        cutoff=cutoff.isoformat(),
+        audit_cutoff=audit_cutoff.isoformat(),
+        message_cutoff=message_cutoff.isoformat(),
+    )
     db.session.commit()
     return counts
 

@@ -104,8 +104,9 @@ def request_page(user: User, key: str, before: int | None = None) -> Page:
     anchor = None
     if before is not None:
         anchor = db.session.execute(
-            request_scope(user, select(ImagingRequest.created_at, ImagingRequest.id))
-            .where(ImagingRequest.id == before)
+            request_scope(user, select(ImagingRequest.created_at, ImagingRequest.id)).where(
+                ImagingRequest.id == before
+            )
         ).first()
         if anchor is None:
             before = None  # not theirs, or gone: start from the newest

@@ -58,16 +58,24 @@ def authenticate(request: Request) -> FhirClient:
         select(ApiClient).where(ApiClient.token_sha256 == ApiClient.hash_token(token))
     )
     if client is None or not client.is_enabled:
-        _refuse(request, "disabled" if client is not None else "unknown",
-                client_name=client.name if client is not None else None)
+        _refuse(
+            request,
+            "disabled" if client is not None else "unknown",
+            client_name=client.name if client is not None else None,
+        )
         raise FhirError(401, MSG_BAD_TOKEN, code="invalid-token")
-    actor = Actor(interface=Interface.FHIR, name=client.name, hospital_id=client.hospital_id,
-                  remote_addr=request.remote_addr)
+    actor = Actor(
+        interface=Interface.FHIR,
+        name=client.name,
+        hospital_id=client.hospital_id,
+        remote_addr=request.remote_addr,
+    )
     return FhirClient(api_client=client, hospital=client.hospital, actor=actor)
 
 
 def _refuse(request: Request, reason: str, client_name: str | None = None) -> None:
-    actor = Actor(interface=Interface.FHIR, name=client_name or "anonymous",
-                  remote_addr=request.remote_addr)
+    actor = Actor(
+        interface=Interface.FHIR, name=client_name or "anonymous", remote_addr=request.remote_addr
+    )
     record(actor, "fhir.auth_failed", utcnow(), reason=reason, path=request.path)
     db.session.commit()

@@ -34,27 +34,36 @@ def capability_statement(base: str) -> CapabilityStatement:
                 entry["conditionalCreate"] = True
         entry["interaction"] = interactions
         entry["searchParam"] = [
-            {"name": name, "type": param.type, **({"documentation": param.doc}
-                                                   if param.doc else {})}
+            {
+                "name": name,
+                "type": param.type,
+                **({"documentation": param.doc} if param.doc else {}),
+            }
             for name, param in sorted(reader.all_params().items())
         ]
         resources.append(entry)
-    return CapabilityStatement.model_validate({
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": utcnow().isoformat(timespec="seconds"),
-        "publisher": "RadBook",
-        "kind": "instance",
-        "software": {"name": "RadBook"},
-        "implementation": {"description": "RadBook radiology request and scheduling",
-                           "url": base},
-        "fhirVersion": "5.0.0",
-        "format": ["application/fhir+json"],
-        "rest": [{
-            "mode": "server",
-            "documentation": ERRORS,
-            "security": {"cors": False, "description": SECURITY},
-            "resource": resources,
-            "operation": None,
-        }],
-    })
+    return CapabilityStatement.model_validate(
+        {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": utcnow().isoformat(timespec="seconds"),
+            "publisher": "RadBook",
+            "kind": "instance",
+            "software": {"name": "RadBook"},
+            "implementation": {
+                "description": "RadBook radiology request and scheduling",
+                "url": base,
+            },
+            "fhirVersion": "5.0.0",
+            "format": ["application/fhir+json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "documentation": ERRORS,
+                    "security": {"cors": False, "description": SECURITY},
+                    "resource": resources,
+                    "operation": None,
+                }
+            ],
+        }
+    )

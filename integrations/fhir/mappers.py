@@ -74,15 +74,20 @@ GENDER_TO_SEX = {value: key for key, value in GENDER.items()}
 
 PRIORITY = {Priority.ROUTINE: "routine", Priority.URGENT: "urgent", Priority.STAT: "stat"}
 # FHIR's "asap" sits between urgent and stat; RadBook treats it as urgent.
-PRIORITY_FROM_FHIR = {"routine": Priority.ROUTINE, "urgent": Priority.URGENT,
-                      "asap": Priority.URGENT, "stat": Priority.STAT}
+PRIORITY_FROM_FHIR = {
+    "routine": Priority.ROUTINE,
+    "urgent": Priority.URGENT,
+    "asap": Priority.URGENT,
+    "stat": Priority.STAT,
+}
 
-IMAGING_CATEGORY = {"coding": [{"system": systems.SNOMED, "code": "363679005",
-                                "display": "Imaging"}]}
-RADIOLOGY_SECTION = {"coding": [{"system": systems.V2_0074, "code": "RAD",
-                                 "display": "Radiology"}]}
-IMAGING_REPORT_CODE = {"coding": [{"system": systems.LOINC, "code": "18748-4",
-                                   "display": "Diagnostic imaging study"}]}
+IMAGING_CATEGORY = {
+    "coding": [{"system": systems.SNOMED, "code": "363679005", "display": "Imaging"}]
+}
+RADIOLOGY_SECTION = {"coding": [{"system": systems.V2_0074, "code": "RAD", "display": "Radiology"}]}
+IMAGING_REPORT_CODE = {
+    "coding": [{"system": systems.LOINC, "code": "18748-4", "display": "Diagnostic imaging study"}]
+}
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,12 @@ def ref(resource_type: str, id_: int | str, display: str | None = None) -> dict:
 
 def patient_display(patient: Patient) -> str:
     return " ".join(
-        part for part in (prefix_text(patient.prefix, "th") + patient.given_name_th,
-                          patient.family_name_th) if part
+        part
+        for part in (
+            prefix_text(patient.prefix, "th") + patient.given_name_th,
+            patient.family_name_th,
+        )
+        if part
     )
 
 
@@ -154,15 +163,20 @@ def patient_ref(patient: Patient) -> dict:
 
 
 def organization_ref(hospital: Hospital) -> dict:
-    return {**ref("Organization", hospital.id, hospital.name_th),
-            "identifier": {"system": systems.TH_HCODE, "value": hospital.code}}
+    return {
+        **ref("Organization", hospital.id, hospital.name_th),
+        "identifier": {"system": systems.TH_HCODE, "value": hospital.code},
+    }
 
 
 def procedure_concept(procedure: Procedure) -> dict:
     return {
         "coding": [
-            {"system": systems.procedure_system(), "code": procedure.code,
-             "display": procedure.name_th},
+            {
+                "system": systems.procedure_system(),
+                "code": procedure.code,
+                "display": procedure.name_th,
+            },
             {"system": systems.DICOM_DCM, "code": procedure.modality_code},
         ],
         "text": procedure.name_th,
@@ -179,14 +193,16 @@ def _identifier(system: str, value: str, type_code: str | None = None) -> dict:
 def accession_identifier(appointment: Appointment) -> dict:
     return _identifier(
         systems.accession_system(appointment.hub_hospital.code),
-        appointment.accession_number, "ACSN",
+        appointment.accession_number,
+        "ACSN",
     )
 
 
 def placer_identifier(request: ImagingRequest) -> dict:
     return _identifier(
         systems.placer_system(request.requesting_hospital.code),
-        request.placer_order_number, "PLAC",
+        request.placer_order_number,
+        "PLAC",
     )
 
 
@@ -195,6 +211,7 @@ def study_uid_identifier(uid: str) -> dict:
 
 
 # -- directory ------------------------------------------------------------------------
+
 
 def organization_resource(hospital: Hospital) -> Built:
     contact: dict = {}
@@ -207,14 +224,22 @@ def organization_resource(hospital: Hospital) -> Built:
         "id": str(hospital.id),
         "identifier": [{"system": systems.TH_HCODE, "value": hospital.code}],
         "active": True,
-        "type": [{
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/organization-type",
-                 "code": "prov", "display": "Healthcare Provider"},
-                {"system": systems.hospital_level_system(), "code": hospital.level.name,
-                 "display": hospital.level.value},
-            ],
-        }],
+        "type": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                        "code": "prov",
+                        "display": "Healthcare Provider",
+                    },
+                    {
+                        "system": systems.hospital_level_system(),
+                        "code": hospital.level.name,
+                        "display": hospital.level.value,
+                    },
+                ],
+            }
+        ],
         "name": hospital.name_th,
         "alias": [hospital.name_en],
     }
@@ -224,43 +249,62 @@ def organization_resource(hospital: Hospital) -> Built:
 
 
 def practitioner_resource(user: User) -> Built:
-    return build(Practitioner, {
-        "resourceType": "Practitioner",
-        "id": str(user.id),
-        "active": user.is_active_account,
-        "name": [{"text": user.full_name}],
-    })
+    return build(
+        Practitioner,
+        {
+            "resourceType": "Practitioner",
+            "id": str(user.id),
+            "active": user.is_active_account,
+            "name": [{"text": user.full_name}],
+        },
+    )
 
 
 def device_resource(device: Device) -> Built:
-    return build(FhirDevice, {
-        "resourceType": "Device",
-        "id": str(device.id),
-        "identifier": [{"system": systems.ae_title_system(), "value": device.ae_title}],
-        "displayName": device.name,
-        "status": "active" if device.is_active else "inactive",
-        "type": [{"coding": [{"system": systems.DICOM_DCM, "code": device.modality_code,
-                              "display": device.modality.name_en}],
-                  "text": device.modality.name_th}],
-        "owner": organization_ref(device.hospital),
-        "note": [{"text": device.room_th}] if device.room_th else None,
-    })
+    return build(
+        FhirDevice,
+        {
+            "resourceType": "Device",
+            "id": str(device.id),
+            "identifier": [{"system": systems.ae_title_system(), "value": device.ae_title}],
+            "displayName": device.name,
+            "status": "active" if device.is_active else "inactive",
+            "type": [
+                {
+                    "coding": [
+                        {
+                            "system": systems.DICOM_DCM,
+                            "code": device.modality_code,
+                            "display": device.modality.name_en,
+                        }
+                    ],
+                    "text": device.modality.name_th,
+                }
+            ],
+            "owner": organization_ref(device.hospital),
+            "note": [{"text": device.room_th}] if device.room_th else None,
+        },
+    )
 
 
 def schedule_resource(device: Device, procedures: list[Procedure]) -> Built:
     """One Schedule per scanner; its Slots are computed from capacity, never stored."""
-    return build(Schedule, {
-        "resourceType": "Schedule",
-        "id": str(device.id),
-        "identifier": [{"system": systems.ae_title_system(), "value": device.ae_title}],
-        "active": device.is_active,
-        "serviceCategory": [{"coding": [{"system": systems.DICOM_DCM,
-                                         "code": device.modality_code}]}],
-        "serviceType": [{"concept": procedure_concept(p)} for p in procedures] or None,
-        "name": device.name,
-        "actor": [ref("Device", device.id, device.name)],
-        "comment": " · ".join(x for x in (device.hospital.name_th, device.room_th) if x),
-    })
+    return build(
+        Schedule,
+        {
+            "resourceType": "Schedule",
+            "id": str(device.id),
+            "identifier": [{"system": systems.ae_title_system(), "value": device.ae_title}],
+            "active": device.is_active,
+            "serviceCategory": [
+                {"coding": [{"system": systems.DICOM_DCM, "code": device.modality_code}]}
+            ],
+            "serviceType": [{"concept": procedure_concept(p)} for p in procedures] or None,
+            "name": device.name,
+            "actor": [ref("Device", device.id, device.name)],
+            "comment": " · ".join(x for x in (device.hospital.name_th, device.room_th) if x),
+        },
+    )
 
 
 def slot_id(device_id: int, start_at: datetime, procedure_id: int) -> str:
@@ -271,68 +315,94 @@ def slot_id(device_id: int, start_at: datetime, procedure_id: int) -> str:
 def slot_resource(
     *, device_id: int, start_at: datetime, end_at: datetime, procedure: Procedure, free: bool
 ) -> Built:
-    return build(FhirSlot, {
-        "resourceType": "Slot",
-        "id": slot_id(device_id, start_at, procedure.id),
-        "serviceType": [{"concept": procedure_concept(procedure)}],
-        "schedule": ref("Schedule", device_id),
-        "status": "free" if free else "busy",
-        "start": instant(start_at),
-        "end": instant(end_at),
-    })
+    return build(
+        FhirSlot,
+        {
+            "resourceType": "Slot",
+            "id": slot_id(device_id, start_at, procedure.id),
+            "serviceType": [{"concept": procedure_concept(procedure)}],
+            "schedule": ref("Schedule", device_id),
+            "status": "free" if free else "busy",
+            "start": instant(start_at),
+            "end": instant(end_at),
+        },
+    )
 
 
 # -- patients ---------------------------------------------------------------------------
 
+
 def patient_resource(patient: Patient, *, viewer_hospital_id: int) -> Built:
     """The patient as a client sees it: HNs of its own hospital and of the hubs only."""
-    identifiers = [{
-        "use": "official",
-        "system": systems.PATIENT_ID_SYSTEMS[patient.id_type],
-        "value": patient.id_value,
-    }]
+    identifiers = [
+        {
+            "use": "official",
+            "system": systems.PATIENT_ID_SYSTEMS[patient.id_type],
+            "value": patient.id_value,
+        }
+    ]
     for hn in sorted(patient.hospital_numbers, key=lambda h: h.hospital_id):
         if hn.hospital_id == viewer_hospital_id or hn.hospital.is_hub:
-            identifiers.append({
-                "use": "usual",
-                "type": {"coding": [{"system": systems.V2_0203, "code": "MR"}]},
-                "system": systems.hn_system(hn.hospital.code),
-                "value": hn.hn,
-                "assigner": organization_ref(hn.hospital),
-            })
-    names = [{
-        "extension": [{"url": systems.LANGUAGE_EXT, "valueCode": "th"}],
-        "use": "official",
-        "text": patient_display(patient),
-        "family": patient.family_name_th or None,
-        "given": [patient.given_name_th],
-        "prefix": [prefix_text(patient.prefix, "th")] if prefix_text(patient.prefix) else None,
-    }]
+            identifiers.append(
+                {
+                    "use": "usual",
+                    "type": {"coding": [{"system": systems.V2_0203, "code": "MR"}]},
+                    "system": systems.hn_system(hn.hospital.code),
+                    "value": hn.hn,
+                    "assigner": organization_ref(hn.hospital),
+                }
+            )
+    names = [
+        {
+            "extension": [{"url": systems.LANGUAGE_EXT, "valueCode": "th"}],
+            "use": "official",
+            "text": patient_display(patient),
+            "family": patient.family_name_th or None,
+            "given": [patient.given_name_th],
+            "prefix": [prefix_text(patient.prefix, "th")] if prefix_text(patient.prefix) else None,
+        }
+    ]
     if patient.given_name_en:
-        names.append({
-            "extension": [{"url": systems.LANGUAGE_EXT, "valueCode": "en"}],
-            "use": "usual",
-            "family": patient.family_name_en or None,
-            "given": [patient.given_name_en],
-            "prefix": ([prefix_text(patient.prefix, "en")]
-                       if prefix_text(patient.prefix, "en") else None),
-        })
-    return build(FhirPatient, {
-        "resourceType": "Patient",
-        "id": str(patient.id),
-        "identifier": identifiers,
-        "active": True,
-        "name": names,
-        "telecom": [{"system": "phone", "value": patient.phone}] if patient.phone else None,
-        "gender": GENDER[patient.sex],
-        "birthDate": patient.birth_date.isoformat() if patient.birth_date else None,
-        "communication": [{"language": {"coding": [{
-            "system": "urn:ietf:bcp:47", "code": patient.preferred_language}]},
-            "preferred": True}],
-    })
+        names.append(
+            {
+                "extension": [{"url": systems.LANGUAGE_EXT, "valueCode": "en"}],
+                "use": "usual",
+                "family": patient.family_name_en or None,
+                "given": [patient.given_name_en],
+                "prefix": (
+                    [prefix_text(patient.prefix, "en")]
+                    if prefix_text(patient.prefix, "en")
+                    else None
+                ),
+            }
+        )
+    return build(
+        FhirPatient,
+        {
+            "resourceType": "Patient",
+            "id": str(patient.id),
+            "identifier": identifiers,
+            "active": True,
+            "name": names,
+            "telecom": [{"system": "phone", "value": patient.phone}] if patient.phone else None,
+            "gender": GENDER[patient.sex],
+            "birthDate": patient.birth_date.isoformat() if patient.birth_date else None,
+            "communication": [
+                {
+                    "language": {
+                        "coding": [
+                            {"system": "urn:ietf:bcp:47", "code": patient.preferred_language}
+                        ]
+                    },
+                    "preferred": True,
+                }
+            ],
+        },
+    )
 
 
 # -- orders -----------------------------------------------------------------------------
+
 
 def service_request_resource(request: ImagingRequest) -> Built:
     identifiers = [placer_identifier(request)]
@@ -348,8 +418,9 @@ def service_request_resource(request: ImagingRequest) -> Built:
     data: dict = {
         "resourceType": "ServiceRequest",
         "id": str(request.id),
-        "extension": [{"url": systems.request_status_extension(),
-                       "valueCode": request.status.value}],
+        "extension": [
+            {"url": systems.request_status_extension(), "valueCode": request.status.value}
+        ],
         "identifier": identifiers,
         "status": REQUEST_STATUS.get(request.status, "unknown"),
         "intent": "order",
@@ -358,19 +429,27 @@ def service_request_resource(request: ImagingRequest) -> Built:
         "code": {"concept": procedure_concept(request.procedure)},
         "subject": patient_ref(request.patient),
         "authoredOn": instant(request.submitted_at or request.created_at),
-        "requester": ({"display": request.requesting_clinician}
-                      if request.requesting_clinician else
-                      organization_ref(request.requesting_hospital)),
-        "performer": ([organization_ref(request.hub_hospital)]
-                      if request.hub_hospital is not None else None),
+        "requester": (
+            {"display": request.requesting_clinician}
+            if request.requesting_clinician
+            else organization_ref(request.requesting_hospital)
+        ),
+        "performer": (
+            [organization_ref(request.hub_hospital)] if request.hub_hospital is not None else None
+        ),
         "reason": [{"concept": reason}] if reason else None,
         "note": ([{"text": request.status_reason}] if request.status_reason else None),
-        "patientInstruction": ([{"instructionMarkdown": request.procedure.prep_th}]
-                               if request.procedure.prep_th else None),
+        "patientInstruction": (
+            [{"instructionMarkdown": request.procedure.prep_th}]
+            if request.procedure.prep_th
+            else None
+        ),
     }
     if current is not None and current.status is not AppointmentStatus.CANCELLED:
-        data["occurrencePeriod"] = {"start": instant(current.start_at),
-                                    "end": instant(current.end_at)}
+        data["occurrencePeriod"] = {
+            "start": instant(current.start_at),
+            "end": instant(current.end_at),
+        }
     return build(ServiceRequest, data)
 
 
@@ -382,12 +461,12 @@ def appointment_resource(appointment: Appointment) -> Built:
         "id": str(appointment.id),
         "identifier": [
             accession_identifier(appointment),
-            {"system": systems.appointment_code_system(),
-             "value": appointment.appointment_code},
+            {"system": systems.appointment_code_system(), "value": appointment.appointment_code},
         ],
         "status": APPOINTMENT_STATUS[appointment.status],
-        "serviceCategory": [{"coding": [{"system": systems.DICOM_DCM,
-                                         "code": procedure.modality_code}]}],
+        "serviceCategory": [
+            {"coding": [{"system": systems.DICOM_DCM, "code": procedure.modality_code}]}
+        ],
         "serviceType": [{"concept": procedure_concept(procedure)}],
         "priority": None,
         "description": procedure.name_th,
@@ -396,20 +475,24 @@ def appointment_resource(appointment: Appointment) -> Built:
         "minutesDuration": int((appointment.end_at - appointment.start_at).total_seconds() // 60),
         "slot": [ref("Slot", slot_id(appointment.device_id, appointment.start_at, procedure.id))],
         "created": instant(appointment.created_at),
-        "patientInstruction": ([{"concept": {"text": procedure.prep_th}}]
-                               if procedure.prep_th else None),
+        "patientInstruction": (
+            [{"concept": {"text": procedure.prep_th}}] if procedure.prep_th else None
+        ),
         "basedOn": [ref("ServiceRequest", request.id)],
         "subject": patient_ref(appointment.patient),
         "participant": [
             {"actor": patient_ref(appointment.patient), "status": "accepted"},
-            {"actor": ref("Device", appointment.device_id, appointment.device.name),
-             "status": "accepted"},
+            {
+                "actor": ref("Device", appointment.device_id, appointment.device.name),
+                "status": "accepted",
+            },
         ],
     }
     if APPOINTMENT_STATUS[appointment.status] == "cancelled":
         data["cancellationDate"] = instant(appointment.updated_at)
         reason = appointment.status_reason or (
-            "rescheduled" if appointment.status is AppointmentStatus.MOVED else None)
+            "rescheduled" if appointment.status is AppointmentStatus.MOVED else None
+        )
         if reason:
             data["cancellationReason"] = {"text": reason}
     if appointment.rescheduled_from_id is not None:
@@ -419,60 +502,79 @@ def appointment_resource(appointment: Appointment) -> Built:
 
 # -- results ----------------------------------------------------------------------------
 
+
 def imaging_study_resource(study: Study) -> Built:
     request = study.request
     identifiers = [study_uid_identifier(study.study_instance_uid)]
     hub = request.hub_hospital
     if study.accession_number and hub is not None:
-        identifiers.append(_identifier(systems.accession_system(hub.code),
-                                       study.accession_number, "ACSN"))
-    extensions = [{"url": systems.images_in_pacs_extension(),
-                   "valueBoolean": study.images_in_pacs_at is not None}]
+        identifiers.append(
+            _identifier(systems.accession_system(hub.code), study.accession_number, "ACSN")
+        )
+    extensions = [
+        {
+            "url": systems.images_in_pacs_extension(),
+            "valueBoolean": study.images_in_pacs_at is not None,
+        }
+    ]
     if study.viewer_url:
         extensions.append({"url": systems.viewer_url_extension(), "valueUrl": study.viewer_url})
     started = study.appointment.started_at if study.appointment is not None else None
     available = study.images_in_pacs_at is not None or bool(study.instance_count)
-    return build(ImagingStudy, {
-        "resourceType": "ImagingStudy",
-        "id": str(study.id),
-        "extension": extensions,
-        "identifier": identifiers,
-        "status": "available" if available else "registered",
-        "modality": [{"coding": [{"system": systems.DICOM_DCM,
-                                  "code": request.procedure.modality_code}]}],
-        "subject": patient_ref(request.patient),
-        "started": instant(started),
-        "basedOn": [ref("ServiceRequest", request.id)],
-        "numberOfSeries": study.series_count,
-        "numberOfInstances": study.instance_count,
-        "procedure": [{"concept": procedure_concept(request.procedure)}],
-        "description": request.procedure.name_en,
-    })
+    return build(
+        ImagingStudy,
+        {
+            "resourceType": "ImagingStudy",
+            "id": str(study.id),
+            "extension": extensions,
+            "identifier": identifiers,
+            "status": "available" if available else "registered",
+            "modality": [
+                {"coding": [{"system": systems.DICOM_DCM, "code": request.procedure.modality_code}]}
+            ],
+            "subject": patient_ref(request.patient),
+            "started": instant(started),
+            "basedOn": [ref("ServiceRequest", request.id)],
+            "numberOfSeries": study.series_count,
+            "numberOfInstances": study.instance_count,
+            "procedure": [{"concept": procedure_concept(request.procedure)}],
+            "description": request.procedure.name_en,
+        },
+    )
 
 
 def diagnostic_report_resource(request: ImagingRequest) -> Built:
     """The report of a request (one per request; its id is the request's)."""
     text = request.report_text or ""
-    identifiers = [accession_identifier(a) for a in request.appointments
-                   if a.status is not AppointmentStatus.MOVED]
-    return build(DiagnosticReport, {
-        "resourceType": "DiagnosticReport",
-        "id": str(request.id),
-        "identifier": identifiers or None,
-        "basedOn": [ref("ServiceRequest", request.id)],
-        "status": "final",
-        "category": [RADIOLOGY_SECTION],
-        "code": IMAGING_REPORT_CODE,
-        "subject": patient_ref(request.patient),
-        "issued": instant(request.reported_at),
-        "effectiveDateTime": instant(request.reported_at),
-        "resultsInterpreter": ([{"display": request.reported_by}]
-                               if request.reported_by else None),
-        "study": [ref("ImagingStudy", s.id) for s in request.studies] or None,
-        "conclusion": text,
-        "presentedForm": [{
-            "contentType": "text/plain; charset=utf-8",
-            "language": "th",
-            "data": base64.b64encode(text.encode()).decode(),
-        }],
-    })
+    identifiers = [
+        accession_identifier(a)
+        for a in request.appointments
+        if a.status is not AppointmentStatus.MOVED
+    ]
+    return build(
+        DiagnosticReport,
+        {
+            "resourceType": "DiagnosticReport",
+            "id": str(request.id),
+            "identifier": identifiers or None,
+            "basedOn": [ref("ServiceRequest", request.id)],
+            "status": "final",
+            "category": [RADIOLOGY_SECTION],
+            "code": IMAGING_REPORT_CODE,
+            "subject": patient_ref(request.patient),
+            "issued": instant(request.reported_at),
+            "effectiveDateTime": instant(request.reported_at),
+            "resultsInterpreter": (
+                [{"display": request.reported_by}] if request.reported_by else None
+            ),
+            "study": [ref("ImagingStudy", s.id) for s in request.studies] or None,
+            "conclusion": text,
+            "presentedForm": [
+                {
+                    "contentType": "text/plain; charset=utf-8",
+                    "language": "th",
+                    "data": base64.b64encode(text.encode()).decode(),
+                }
+            ],
+        },
+    )

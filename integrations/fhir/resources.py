@@ -77,11 +77,9 @@ class Handler:
     def _loaded(self, query: Select) -> Select:
         return query.options(*self.options()) if self.options is not None else query
 
-    def read(self, client: FhirClient, id_: str, now: datetime | None = None
-             ) -> tuple[Built, Any]:
+    def read(self, client: FhirClient, id_: str, now: datetime | None = None) -> tuple[Built, Any]:
         row = self._get(id_)
-        missing = FhirError(404, MSG_NOT_FOUND, code="not-found", type=self.resource_type,
-                            id=id_)
+        missing = FhirError(404, MSG_NOT_FOUND, code="not-found", type=self.resource_type, id=id_)
         if row is None:
             raise missing
         visible = db.session.scalar(
@@ -98,8 +96,9 @@ class Handler:
         base = self.base() if self.base is not None else select(self.model)
         return db.session.scalar(self._loaded(base.where(self.model.id == found)))
 
-    def search(self, client: FhirClient, params: Params, now: datetime | None = None
-               ) -> tuple[list[Built], int]:
+    def search(
+        self, client: FhirClient, params: Params, now: datetime | None = None
+    ) -> tuple[list[Built], int]:
         query = self.query(client)
         for name, values in params.criteria:
             param = self.all_params()[name]
@@ -109,8 +108,9 @@ class Handler:
         rows = db.session.scalars(
             self._loaded(query.order_by(*order).offset(params.offset).limit(params.count))
         ).all()
-        return [replace(self.to_resource(row, client), patient_id=patient_of(row))
-                for row in rows], total
+        return [
+            replace(self.to_resource(row, client), patient_id=patient_of(row)) for row in rows
+        ], total
 
     def all_params(self) -> dict[str, SearchParam]:
         return {"_id": SearchParam("token", self._id_clause, "logical id"), **self.params}
@@ -121,6 +121,7 @@ class Handler:
 
 
 # -- shared clause builders -------------------------------------------------------------
+
 
 def _patient_ids_by_identifier(value: str) -> ColumnElement[bool] | None:
     """Patient.id matches for an identifier token (national ID, passport or any HN)."""
@@ -141,7 +142,8 @@ def _hn_clause(system: str | None, code: str | None) -> ColumnElement[bool]:
         if local is None or local[1] != "HN":
             return false()
         hn_query = hn_query.join(Hospital, Hospital.id == PatientHN.hospital_id).where(
-            Hospital.code == local[0])
+            Hospital.code == local[0]
+        )
     if code:
         hn_query = hn_query.where(PatientHN.hn == code)
     return Patient.id.in_(hn_query)
@@ -204,9 +206,11 @@ def _date_column_clause(name: str, column, value: str) -> ColumnElement[bool]:
     return {
         "eq": and_(column >= first, column < after),
         "ne": or_(column < first, column >= after),
-        "gt": column >= after, "sa": column >= after,
+        "gt": column >= after,
+        "sa": column >= after,
         "ge": column >= first,
-        "lt": column < first, "eb": column < first,
+        "lt": column < first,
+        "eb": column < first,
         "le": column < after,
     }[prefix]
 
@@ -215,6 +219,7 @@ def _string(*columns) -> Clause:
     def clause(value: str, client: FhirClient) -> ColumnElement[bool]:
         # RadBook matches names anywhere in the word: Thai has no spaces between words.
         return or_(*(func.lower(c).contains(value.lower(), autoescape=True) for c in columns))
+
     return clause
 
 
@@ -222,10 +227,12 @@ def _enum_token(mapping: dict[str, list]) -> Callable[[str], list]:
     def members(value: str) -> list:
         _system, code = parse_token(value)
         return mapping.get(code or "", [])
+
     return members
 
 
 # -- Organization, Practitioner, Device, Schedule -------------------------------------------
+
 
 def _org_identifier(value: str, client: FhirClient):
     system, code = parse_token(value)
@@ -235,18 +242,21 @@ def _org_identifier(value: str, client: FhirClient):
 
 
 organization = Handler(
-    "Organization", Hospital,
+    "Organization",
+    Hospital,
     lambda row, client: mappers.organization_resource(row),
     params={
         "identifier": SearchParam("token", _org_identifier, "MOPH 5-digit code (th-moph-hcode)"),
-        "name": SearchParam("string", _string(Hospital.name_th, Hospital.name_en),
-                            "Thai or English name, contains"),
+        "name": SearchParam(
+            "string", _string(Hospital.name_th, Hospital.name_en), "Thai or English name, contains"
+        ),
     },
 )
 
 
 practitioner = Handler(
-    "Practitioner", User,
+    "Practitioner",
+    User,
     lambda row, client: mappers.practitioner_resource(row),
     base=lambda: select(User).where(User.role == Role.RADIOLOGIST),
     params={"name": SearchParam("string", _string(User.full_name), "name, contains")},
@@ -276,7 +286,8 @@ def _device_options() -> list:
 
 
 device = Handler(
-    "Device", Device,
+    "Device",
+    Device,
     lambda row, client: mappers.device_resource(row),
     options=_device_options,
     params={
@@ -288,10 +299,15 @@ device = Handler(
 
 
 def _schedule_procedures(device_row: Device) -> list[Procedure]:
-    return list(db.session.scalars(
-        select(Procedure).where(Procedure.modality_code == device_row.modality_code,
-                                Procedure.is_active.is_(True)).order_by(Procedure.code)
-    ))
+    return list(
+        db.session.scalars(
+            select(Procedure)
+            .where(
+                Procedure.modality_code == device_row.modality_code, Procedure.is_active.is_(True)
+            )
+            .order_by(Procedure.code)
+        )
+    )
 
 
 def _schedule_actor(value: str, client: FhirClient):
@@ -300,7 +316,8 @@ def _schedule_actor(value: str, client: FhirClient):
 
 def _schedule_service_type(value: str, client: FhirClient):
     return Device.modality_code.in_(
-        select(Procedure.modality_code).where(Procedure.id.in_(_procedure_ids(value))))
+        select(Procedure.modality_code).where(Procedure.id.in_(_procedure_ids(value)))
+    )
 
 
 def _schedule_active(value: str, client: FhirClient):
@@ -310,7 +327,8 @@ def _schedule_active(value: str, client: FhirClient):
 
 
 schedule = Handler(
-    "Schedule", Device,
+    "Schedule",
+    Device,
     lambda row, client: mappers.schedule_resource(row, _schedule_procedures(row)),
     options=_device_options,
     params={
@@ -324,24 +342,35 @@ schedule = Handler(
 
 # -- Patient ------------------------------------------------------------------------------
 
+
 def _patient_gender(value: str, client: FhirClient):
     sex = mappers.GENDER_TO_SEX.get(parse_token(value)[1] or "")
     return Patient.sex == sex if sex is not None else None
 
 
 patient = Handler(
-    "Patient", Patient,
+    "Patient",
+    Patient,
     lambda row, client: mappers.patient_resource(row, viewer_hospital_id=client.hospital_id),
     scope=lambda client, query: client.patient_scope(query),
     options=lambda: [selectinload(Patient.hospital_numbers).joinedload(PatientHN.hospital)],
     params={
-        "identifier": SearchParam("token", lambda v, c: _patient_ids_by_identifier(v),
-                                  "th-cid, passport, or an HN system"),
-        "name": SearchParam("string", _string(Patient.given_name_th, Patient.family_name_th,
-                                              Patient.given_name_en, Patient.family_name_en),
-                            "Thai or romanised name, contains"),
-        "birthdate": SearchParam("date", lambda v, c: _date_column_clause(
-            "birthdate", Patient.birth_date, v)),
+        "identifier": SearchParam(
+            "token", lambda v, c: _patient_ids_by_identifier(v), "th-cid, passport, or an HN system"
+        ),
+        "name": SearchParam(
+            "string",
+            _string(
+                Patient.given_name_th,
+                Patient.family_name_th,
+                Patient.given_name_en,
+                Patient.family_name_en,
+            ),
+            "Thai or romanised name, contains",
+        ),
+        "birthdate": SearchParam(
+            "date", lambda v, c: _date_column_clause("birthdate", Patient.birth_date, v)
+        ),
         "gender": SearchParam("token", _patient_gender),
     },
 )
@@ -349,12 +378,17 @@ patient = Handler(
 
 # -- ServiceRequest ----------------------------------------------------------------------
 
+
 def _request_identifier(value: str, client: FhirClient):
     accession = _accession_request_ids(value)
-    clauses = [c for c in (
-        _placer_clause(value),
-        ImagingRequest.id.in_(accession) if accession is not None else None,
-    ) if c is not None]
+    clauses = [
+        c
+        for c in (
+            _placer_clause(value),
+            ImagingRequest.id.in_(accession) if accession is not None else None,
+        )
+        if c is not None
+    ]
     return or_(*clauses) if clauses else None
 
 
@@ -391,27 +425,33 @@ def _request_code(value: str, client: FhirClient):
 
 def _request_options() -> list:
     return [
-        joinedload(ImagingRequest.requesting_hospital), joinedload(ImagingRequest.hub_hospital),
-        joinedload(ImagingRequest.patient), joinedload(ImagingRequest.procedure),
+        joinedload(ImagingRequest.requesting_hospital),
+        joinedload(ImagingRequest.hub_hospital),
+        joinedload(ImagingRequest.patient),
+        joinedload(ImagingRequest.procedure),
         selectinload(ImagingRequest.appointments).joinedload(Appointment.hub_hospital),
         selectinload(ImagingRequest.studies),
     ]
 
 
 service_request = Handler(
-    "ServiceRequest", ImagingRequest,
+    "ServiceRequest",
+    ImagingRequest,
     lambda row, client: mappers.service_request_resource(row),
     scope=lambda client, query: client.request_scope(query),
     options=_request_options,
     params={
-        "identifier": SearchParam("token", _request_identifier,
-                                  "placer order number or accession number"),
+        "identifier": SearchParam(
+            "token", _request_identifier, "placer order number or accession number"
+        ),
         "patient": SearchParam("reference", _request_patient("patient")),
         "subject": SearchParam("reference", _request_patient("subject")),
-        "status": SearchParam("token", _request_status,
-                              "FHIR request-status, or RadBook's own via its system"),
-        "authored": SearchParam("date", lambda v, c: date_clause(
-            "authored", ImagingRequest.created_at, v)),
+        "status": SearchParam(
+            "token", _request_status, "FHIR request-status, or RadBook's own via its system"
+        ),
+        "authored": SearchParam(
+            "date", lambda v, c: date_clause("authored", ImagingRequest.created_at, v)
+        ),
         "code": SearchParam("token", _request_code, "procedure code"),
         "performer": SearchParam("reference", _request_performer, "Organization/<hub id>"),
         "priority": SearchParam("token", _request_priority),
@@ -420,6 +460,7 @@ service_request = Handler(
 
 
 # -- Appointment -------------------------------------------------------------------------
+
 
 def _appointment_scope(client: FhirClient, query: Select) -> Select:
     visible = client.request_scope(select(ImagingRequest.id))
@@ -461,36 +502,46 @@ def _appointment_status(value: str, client: FhirClient):
 
 def _appointment_service_type(value: str, client: FhirClient):
     return Appointment.request_id.in_(
-        select(ImagingRequest.id).where(ImagingRequest.procedure_id.in_(_procedure_ids(value))))
+        select(ImagingRequest.id).where(ImagingRequest.procedure_id.in_(_procedure_ids(value)))
+    )
 
 
 appointment = Handler(
-    "Appointment", Appointment,
+    "Appointment",
+    Appointment,
     lambda row, client: mappers.appointment_resource(row),
     scope=_appointment_scope,
     options=lambda: [
         joinedload(Appointment.request).joinedload(ImagingRequest.procedure),
-        joinedload(Appointment.patient), joinedload(Appointment.device),
+        joinedload(Appointment.patient),
+        joinedload(Appointment.device),
         joinedload(Appointment.hub_hospital),
     ],
     order=lambda: [Appointment.start_at, Appointment.id],
     params={
-        "identifier": SearchParam("token", _appointment_identifier,
-                                  "accession number or slip code"),
-        "patient": SearchParam("reference", lambda v, c: Appointment.patient_id == reference_id(
-            "patient", v, "Patient")),
+        "identifier": SearchParam(
+            "token", _appointment_identifier, "accession number or slip code"
+        ),
+        "patient": SearchParam(
+            "reference",
+            lambda v, c: Appointment.patient_id == reference_id("patient", v, "Patient"),
+        ),
         "actor": SearchParam("reference", _appointment_actor, "Patient/<id> or Device/<id>"),
         "status": SearchParam("token", _appointment_status),
-        "date": SearchParam("date", lambda v, c: date_clause("date", Appointment.start_at, v),
-                            "start"),
-        "based-on": SearchParam("reference", lambda v, c: Appointment.request_id == reference_id(
-            "based-on", v, "ServiceRequest")),
+        "date": SearchParam(
+            "date", lambda v, c: date_clause("date", Appointment.start_at, v), "start"
+        ),
+        "based-on": SearchParam(
+            "reference",
+            lambda v, c: Appointment.request_id == reference_id("based-on", v, "ServiceRequest"),
+        ),
         "service-type": SearchParam("token", _appointment_service_type, "procedure code"),
     },
 )
 
 
 # -- ImagingStudy, DiagnosticReport -----------------------------------------------------
+
 
 def _study_scope(client: FhirClient, query: Select) -> Select:
     return query.where(Study.request_id.in_(client.request_scope(select(ImagingRequest.id))))
@@ -509,12 +560,20 @@ def _study_identifier(value: str, client: FhirClient):
     if code:
         clauses.append(Study.accession_number == code)
     if hcode is not None:
-        clauses.append(Study.request_id.in_(
-            select(ImagingRequest.id).join(Hospital, Hospital.id == ImagingRequest.hub_hospital_id)
-            .where(Hospital.code == hcode)))
+        clauses.append(
+            Study.request_id.in_(
+                select(ImagingRequest.id)
+                .join(Hospital, Hospital.id == ImagingRequest.hub_hospital_id)
+                .where(Hospital.code == hcode)
+            )
+        )
     if system is None and code:
-        clauses = [or_(Study.accession_number == code,
-                       Study.study_instance_uid == code.removeprefix("urn:oid:"))]
+        clauses = [
+            or_(
+                Study.accession_number == code,
+                Study.study_instance_uid == code.removeprefix("urn:oid:"),
+            )
+        ]
     return and_(*clauses) if clauses else None
 
 
@@ -532,7 +591,9 @@ def _study_patient(name: str) -> Clause:
     def clause(value: str, client: FhirClient):
         patient_id = reference_id(name, value, "Patient")
         return Study.request_id.in_(
-            select(ImagingRequest.id).where(ImagingRequest.patient_id == patient_id))
+            select(ImagingRequest.id).where(ImagingRequest.patient_id == patient_id)
+        )
+
     return clause
 
 
@@ -541,29 +602,37 @@ def _study_modality(value: str, client: FhirClient):
     if system not in (None, systems.DICOM_DCM) or not code:
         return None
     return Study.request_id.in_(
-        select(ImagingRequest.id).join(Procedure, Procedure.id == ImagingRequest.procedure_id)
-        .where(Procedure.modality_code == code))
+        select(ImagingRequest.id)
+        .join(Procedure, Procedure.id == ImagingRequest.procedure_id)
+        .where(Procedure.modality_code == code)
+    )
 
 
 def _study_started(value: str, client: FhirClient):
     return Study.appointment_id.in_(
-        select(Appointment.id).where(date_clause("started", Appointment.started_at, value)))
+        select(Appointment.id).where(date_clause("started", Appointment.started_at, value))
+    )
 
 
 imaging_study = Handler(
-    "ImagingStudy", Study,
+    "ImagingStudy",
+    Study,
     lambda row, client: mappers.imaging_study_resource(row),
     scope=_study_scope,
     options=lambda: [
-        joinedload(Study.request).options(*_request_options()), joinedload(Study.appointment),
+        joinedload(Study.request).options(*_request_options()),
+        joinedload(Study.appointment),
     ],
     params={
-        "identifier": SearchParam("token", _study_identifier,
-                                  "Study Instance UID (urn:dicom:uid) or accession number"),
+        "identifier": SearchParam(
+            "token", _study_identifier, "Study Instance UID (urn:dicom:uid) or accession number"
+        ),
         "patient": SearchParam("reference", _study_patient("patient")),
         "subject": SearchParam("reference", _study_patient("subject")),
-        "based-on": SearchParam("reference", lambda v, c: Study.request_id == reference_id(
-            "based-on", v, "ServiceRequest")),
+        "based-on": SearchParam(
+            "reference",
+            lambda v, c: Study.request_id == reference_id("based-on", v, "ServiceRequest"),
+        ),
         "status": SearchParam("token", _study_status, "registered | available"),
         "modality": SearchParam("token", _study_modality, "DICOM modality code"),
         "started": SearchParam("date", _study_started),
@@ -577,28 +646,45 @@ def _report_status(value: str, client: FhirClient):
 
 
 diagnostic_report = Handler(
-    "DiagnosticReport", ImagingRequest,
+    "DiagnosticReport",
+    ImagingRequest,
     lambda row, client: mappers.diagnostic_report_resource(row),
     base=lambda: select(ImagingRequest).where(ImagingRequest.report_text.is_not(None)),
     scope=lambda client, query: client.request_scope(query),
     options=_request_options,
     params={
-        "identifier": SearchParam("token", lambda v, c: (
-            ImagingRequest.id.in_(q) if (q := _accession_request_ids(v)) is not None else None),
-            "accession number"),
+        "identifier": SearchParam(
+            "token",
+            lambda v, c: (
+                ImagingRequest.id.in_(q) if (q := _accession_request_ids(v)) is not None else None
+            ),
+            "accession number",
+        ),
         "patient": SearchParam("reference", _request_patient("patient")),
         "subject": SearchParam("reference", _request_patient("subject")),
-        "based-on": SearchParam("reference", lambda v, c: ImagingRequest.id == reference_id(
-            "based-on", v, "ServiceRequest")),
+        "based-on": SearchParam(
+            "reference",
+            lambda v, c: ImagingRequest.id == reference_id("based-on", v, "ServiceRequest"),
+        ),
         "status": SearchParam("token", _report_status, "final"),
-        "date": SearchParam("date", lambda v, c: date_clause(
-            "date", ImagingRequest.reported_at, v), "when reported"),
+        "date": SearchParam(
+            "date", lambda v, c: date_clause("date", ImagingRequest.reported_at, v), "when reported"
+        ),
     },
 )
 
 
 HANDLERS: dict[str, Handler] = {
     h.resource_type: h
-    for h in (organization, practitioner, device, schedule, patient, service_request,
-              appointment, imaging_study, diagnostic_report)
+    for h in (
+        organization,
+        practitioner,
+        device,
+        schedule,
+        patient,
+        service_request,
+        appointment,
+        imaging_study,
+        diagnostic_report,
+    )
 }

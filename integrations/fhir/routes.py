@@ -48,14 +48,16 @@ _JSON_TYPES = {"application/fhir+json", "application/json", "json", "application
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
 
-def fhir_response(resource: Built | FHIRAbstractModel, status: int = 200,
-                  headers: dict[str, str] | None = None) -> Response:
+def fhir_response(
+    resource: Built | FHIRAbstractModel, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     if isinstance(resource, Built):
         body = resource.json()
     else:
         body = resource.model_dump_json(exclude_none=True)
-    return Response(body, status=status, headers=headers,
-                    content_type=f"{FHIR_JSON}; charset=utf-8")
+    return Response(
+        body, status=status, headers=headers, content_type=f"{FHIR_JSON}; charset=utf-8"
+    )
 
 
 def base_url() -> str:
@@ -87,13 +89,19 @@ def _fhir_error(error: FhirError) -> Response:
     if client is not None and (error.status == 403 or error.denied):
         # Reaching for another hospital's rows is worth a line in the audit trail (the
         # client was answered as if the row did not exist).
-        record(client.actor, "fhir.denied", utcnow(), path=request.path,
-               code="out-of-scope" if error.denied else error.code)
+        record(
+            client.actor,
+            "fhir.denied",
+            utcnow(),
+            path=request.path,
+            code="out-of-scope" if error.denied else error.code,
+        )
         db.session.commit()
     headers = {}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="RadBook FHIR"' + (
-            ', error="invalid_token"' if error.code == "invalid-token" else "")
+            ', error="invalid_token"' if error.code == "invalid-token" else ""
+        )
     return fhir_response(operation_outcome(error), error.status, headers)
 
 
@@ -106,8 +114,7 @@ def _domain_error(error: DomainError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     message = MSG_METHOD if status == 405 else MSG_SERVER
-    return _fhir_error(FhirError(status, message, code=f"http-{status}",
-                                 detail=error.description))
+    return _fhir_error(FhirError(status, message, code=f"http-{status}", detail=error.description))
 
 
 def _database_unavailable(error: Exception) -> Response:
@@ -115,16 +122,28 @@ def _database_unavailable(error: Exception) -> Response:
     app/db_outage.py); the driver's first line only is logged: the rest may hold SQL
     parameters (patient data)."""
     reason = str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0][:200]
-    log.error("database unavailable: %s %s: %s: %s", request.method, request.path,
-              type(error).__name__, reason)
+    log.error(
+        "database unavailable: %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(error).__name__,
+        reason,
+    )
     with contextlib.suppress(Exception):
         db.session.rollback()
     title = N_("RadBook is temporarily unavailable")
-    response = jsonify({
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "transient",
-                   "diagnostics": f"{translate(title, 'th')}. {translate(title, 'en')}."}],
-    })
+    response = jsonify(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "transient",
+                    "diagnostics": f"{translate(title, 'th')}. {translate(title, 'en')}.",
+                }
+            ],
+        }
+    )
     response.content_type = "application/fhir+json; charset=utf-8"
     response.status_code = 503
     response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
@@ -152,8 +171,13 @@ def metadata() -> Response:
 def _reader(resource_type: str):
     reader = READERS.get(resource_type)
     if reader is None:
-        raise FhirError(404, MSG_UNKNOWN_TYPE, code="unknown-type", type=resource_type,
-                        issue_type="not-supported")
+        raise FhirError(
+            404,
+            MSG_UNKNOWN_TYPE,
+            code="unknown-type",
+            type=resource_type,
+            issue_type="not-supported",
+        )
     return reader
 
 
@@ -185,8 +209,13 @@ def instance_level(resource_type: str, id_: str) -> Response:
     client = _client()
     now = utcnow()
     resource, row = reader.read(client, id_, now)
-    record(client.actor, "fhir.read", now, entity=row if _is_row(row) else None,
-           resource=f"{resource_type}/{id_}")
+    record(
+        client.actor,
+        "fhir.read",
+        now,
+        entity=row if _is_row(row) else None,
+        resource=f"{resource_type}/{id_}",
+    )
     db.session.commit()
     return fhir_response(resource)
 
@@ -207,15 +236,26 @@ def _search(reader, args: MultiDict) -> Response:
     now = utcnow()
     resources, total = reader.search(client, params, now)
     # One event naming every patient of the page.
-    record(client.actor, "fhir.search", now, resource=reader.resource_type,
-           query=urlencode(list(args.items(multi=True))), total=total,
-           patient_ids=[r.patient_id for r in resources])
+    record(
+        client.actor,
+        "fhir.search",
+        now,
+        resource=reader.resource_type,
+        query=urlencode(list(args.items(multi=True))),
+        total=total,
+        patient_ids=[r.patient_id for r in resources],
+    )
     db.session.commit()
     return fhir_response(_bundle(reader.resource_type, args, params, resources, total))
 
 
-def _bundle(resource_type: str, args: MultiDict, params: search.Params,
-            resources: list[Built], total: int | None) -> Built:
+def _bundle(
+    resource_type: str,
+    args: MultiDict,
+    params: search.Params,
+    resources: list[Built],
+    total: int | None,
+) -> Built:
     base = base_url()
 
     def page_url(offset: int) -> str:
@@ -225,12 +265,15 @@ def _bundle(resource_type: str, args: MultiDict, params: search.Params,
 
     links = [{"relation": "self", "url": page_url(params.offset)}]
     more = (total is None and len(resources) == params.count) or (
-        total is not None and params.offset + len(resources) < total)
+        total is not None and params.offset + len(resources) < total
+    )
     if more:
         links.append({"relation": "next", "url": page_url(params.offset + params.count)})
     if params.offset > 0:
-        links.append({"relation": "previous",
-                      "url": page_url(max(params.offset - params.count, 0))})
+        links.append(
+            {"relation": "previous", "url": page_url(max(params.offset - params.count, 0))}
+        )
+
     def bundle(resource_of) -> dict:
         data: dict = {
             "resourceType": "Bundle",
@@ -238,8 +281,11 @@ def _bundle(resource_type: str, args: MultiDict, params: search.Params,
             "timestamp": utcnow().isoformat(timespec="seconds"),
             "link": links,
             "entry": [
-                {"fullUrl": f"{base}/{r.resource_type}/{r.id}", "resource": resource_of(r),
-                 "search": {"mode": "match"}}
+                {
+                    "fullUrl": f"{base}/{r.resource_type}/{r.id}",
+                    "resource": resource_of(r),
+                    "search": {"mode": "match"},
+                }
                 for r in resources
             ],
         }

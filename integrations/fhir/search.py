@@ -82,6 +82,7 @@ def parse(args: MultiDict, allowed: Iterable[str]) -> Params:
 
 # -- value types -----------------------------------------------------------------------
 
+
 def token(value: str) -> tuple[str | None, str | None]:
     """``system|code`` → (system, code); ``code`` → (None, code); ``system|`` → (system, None).
 
@@ -129,14 +130,20 @@ def date_bounds(name: str, value: str) -> tuple[str, datetime, datetime]:
             end_day = start_day + timedelta(days=1)
         elif month:
             start_day = date(int(year), int(month), 1)
-            end_day = (date(int(year) + 1, 1, 1) if int(month) == 12
-                       else date(int(year), int(month) + 1, 1))
+            end_day = (
+                date(int(year) + 1, 1, 1)
+                if int(month) == 12
+                else date(int(year), int(month) + 1, 1)
+            )
         else:
             start_day, end_day = date(int(year), 1, 1), date(int(year) + 1, 1, 1)
     except ValueError as exc:
         raise bad(name, str(exc)) from exc
-    return (prefix, datetime.combine(start_day, time(), tzinfo=zone),
-            datetime.combine(end_day, time(), tzinfo=zone))
+    return (
+        prefix,
+        datetime.combine(start_day, time(), tzinfo=zone),
+        datetime.combine(end_day, time(), tzinfo=zone),
+    )
 
 
 def date_clause(name: str, column, value: str) -> ColumnElement[bool]:

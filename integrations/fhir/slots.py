@@ -60,8 +60,9 @@ def parse_slot_id(slot_id: str) -> SlotKey | None:
 def _find(client: FhirClient, procedure: Procedure, **kwargs):
     from scheduling.availability import find_slots  # the scheduling engine's one search
 
-    return find_slots(kwargs.pop("now"), procedure, requesting_hospital_id=client.hospital_id,
-                      **kwargs)
+    return find_slots(
+        kwargs.pop("now"), procedure, requesting_hospital_id=client.hospital_id, **kwargs
+    )
 
 
 def _no_clause(value: str, client: FhirClient):  # pragma: no cover - Slot filters itself
@@ -73,8 +74,7 @@ class SlotReader:
 
     def all_params(self) -> dict[str, SearchParam]:
         return {
-            "service-type": SearchParam("token", _no_clause,
-                                        "procedure code (required, one)"),
+            "service-type": SearchParam("token", _no_clause, "procedure code (required, one)"),
             "start": SearchParam("date", _no_clause, "slot start"),
             "schedule": SearchParam("reference", _no_clause, "Schedule/<device id>"),
             "status": SearchParam("token", _no_clause, "free (only free slots are listed)"),
@@ -90,13 +90,26 @@ class SlotReader:
     def resource(self, client: FhirClient, key: SlotKey, now: datetime) -> FhirSlot:
         day = to_local(key.start_at).date()
         found = [
-            s for s in _find(client, key.procedure, now=now, device_id=key.device.id,
-                             date_from=day, date_to=day, limit=MAX_SLOTS)
+            s
+            for s in _find(
+                client,
+                key.procedure,
+                now=now,
+                device_id=key.device.id,
+                date_from=day,
+                date_to=day,
+                limit=MAX_SLOTS,
+            )
             if s.start_at == key.start_at
         ]
         end_at = found[0].end_at if found else key.start_at + _duration(key.procedure)
-        return mappers.slot_resource(device_id=key.device.id, start_at=key.start_at,
-                                     end_at=end_at, procedure=key.procedure, free=bool(found))
+        return mappers.slot_resource(
+            device_id=key.device.id,
+            start_at=key.start_at,
+            end_at=end_at,
+            procedure=key.procedure,
+            free=bool(found),
+        )
 
     def search(self, client: FhirClient, params: Params, now: datetime | None = None):
         now = now or utcnow()
@@ -133,22 +146,33 @@ class SlotReader:
         slots = []
         for device_id in device_ids:
             slots += _find(
-                client, procedure, now=now, device_id=device_id,
+                client,
+                procedure,
+                now=now,
+                device_id=device_id,
                 date_from=to_local(lower).date() if lower else None,
                 date_to=to_local(upper).date() if upper else None,
                 limit=limit,
             )
-        slots = [s for s in slots if (lower is None or s.start_at >= lower)
-                 and (upper is None or s.start_at < upper)]
+        slots = [
+            s
+            for s in slots
+            if (lower is None or s.start_at >= lower) and (upper is None or s.start_at < upper)
+        ]
         slots.sort(key=lambda s: (s.start_at, s.device_id))
         resources = [
-            mappers.slot_resource(device_id=s.device_id, start_at=s.start_at, end_at=s.end_at,
-                                  procedure=procedure, free=True)
+            mappers.slot_resource(
+                device_id=s.device_id,
+                start_at=s.start_at,
+                end_at=s.end_at,
+                procedure=procedure,
+                free=True,
+            )
             for s in slots
         ]
         if wanted_ids:
             resources = [r for r in resources if r.id in wanted_ids]
-        page = resources[params.offset:params.offset + params.count]
+        page = resources[params.offset : params.offset + params.count]
         return page, None
 
 

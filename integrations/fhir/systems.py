@@ -64,7 +64,7 @@ def parse_local_system(system: str) -> tuple[str, str] | None:
     """``(hcode, kind)`` for a provider-local system, else None."""
     if not system.startswith(LOCAL_PREFIX):
         return None
-    rest = system[len(LOCAL_PREFIX):].split("/")
+    rest = system[len(LOCAL_PREFIX) :].split("/")
     if len(rest) != 2 or not rest[0] or not rest[1]:
         return None
     return rest[0], rest[1]

@@ -83,9 +83,14 @@ def _validate(model: type[FHIRAbstractModel], body: dict) -> FHIRAbstractModel:
         errors = exc.errors()
         where = [".".join(str(p) for p in e["loc"]) for e in errors][:10]
         detail = "; ".join(f"{w}: {e['msg']}" for w, e in zip(where, errors, strict=False))
-        raise FhirError(400, MSG_BAD_RESOURCE, code="invalid-resource", detail=detail,
-                        expression=[w for w in where if w] or None,
-                        type=model.get_resource_type()) from exc
+        raise FhirError(
+            400,
+            MSG_BAD_RESOURCE,
+            code="invalid-resource",
+            detail=detail,
+            expression=[w for w in where if w] or None,
+            type=model.get_resource_type(),
+        ) from exc
 
 
 def _required(field: str) -> FhirError:
@@ -116,12 +121,14 @@ def _conditional(handler, client: FhirClient) -> Any | None:
     if total == 0:
         return None
     if total > 1:
-        raise FhirError(412, N_("If-None-Exist matches more than one resource"),
-                        code="multiple-matches")
+        raise FhirError(
+            412, N_("If-None-Exist matches more than one resource"), code="multiple-matches"
+        )
     return resources[0]
 
 
 # -- Patient -----------------------------------------------------------------------------
+
 
 def _thai(text: str) -> bool:
     return any("\u0e00" <= ch <= "\u0e7f" for ch in text)
@@ -156,9 +163,14 @@ def _patient_args(client: FhirClient, resource: FhirPatient) -> dict:
     if id_type is None:
         raise FhirError(422, MSG_PATIENT_ID, code="patient-identifier")
     names = resource.name or []
-    thai = next((n for n in names if _name_language(n) == "th"), None) or next(
-        (n for n in names if _thai(" ".join((n.given or []) + [n.family or "", n.text or ""]))),
-        None) or (names[0] if names else None)
+    thai = (
+        next((n for n in names if _name_language(n) == "th"), None)
+        or next(
+            (n for n in names if _thai(" ".join((n.given or []) + [n.family or "", n.text or ""]))),
+            None,
+        )
+        or (names[0] if names else None)
+    )
     english = next((n for n in names if _name_language(n) == "en"), None)
     if thai is None or not (thai.given or thai.text):
         raise _required("Patient.name")
@@ -194,8 +206,11 @@ def create_patient(client: FhirClient, body: dict, now: datetime):
     args = _patient_args(client, resource)
     known = find_patient(args["id_type"], _normalised_id(args["id_type"], args["id_value"]))
     row = register_patient(client.actor, now, **args)
-    return (mappers.patient_resource(row, viewer_hospital_id=client.hospital_id), row,
-            known is None)
+    return (
+        mappers.patient_resource(row, viewer_hospital_id=client.hospital_id),
+        row,
+        known is None,
+    )
 
 
 def _normalised_id(id_type: IdentifierType, value: str) -> str:
@@ -206,19 +221,26 @@ def _normalised_id(id_type: IdentifierType, value: str) -> str:
 
 # -- references --------------------------------------------------------------------------
 
+
 def _visible_patient(client: FhirClient, patient: Patient) -> bool:
-    return db.session.scalar(
-        client.patient_scope(select(Patient.id)).where(Patient.id == patient.id)) is not None
+    return (
+        db.session.scalar(client.patient_scope(select(Patient.id)).where(Patient.id == patient.id))
+        is not None
+    )
 
 
 def _visible_request(client: FhirClient, row: ImagingRequest) -> bool:
-    return db.session.scalar(
-        client.request_scope(select(ImagingRequest.id)).where(ImagingRequest.id == row.id)
-    ) is not None
+    return (
+        db.session.scalar(
+            client.request_scope(select(ImagingRequest.id)).where(ImagingRequest.id == row.id)
+        )
+        is not None
+    )
 
 
-def _resolve_patient(client: FhirClient, subject, contained: dict[str, dict],
-                     now: datetime) -> Patient:
+def _resolve_patient(
+    client: FhirClient, subject, contained: dict[str, dict], now: datetime
+) -> Patient:
     if subject is None:
         raise _required("subject")
     reference = subject.reference or ""
@@ -232,8 +254,9 @@ def _resolve_patient(client: FhirClient, subject, contained: dict[str, dict],
         row = db.session.get(Patient, n) if (n := row_id(id_)) is not None else None
         missing = _ref_missing(reference)
     elif subject.identifier is not None:
-        row = _patient_by_identifier(client, subject.identifier.system or "",
-                                     subject.identifier.value or "")
+        row = _patient_by_identifier(
+            client, subject.identifier.system or "", subject.identifier.value or ""
+        )
         missing = _ref_missing(f"Patient?identifier={subject.identifier.value}")
     else:
         raise _required("subject")
@@ -251,8 +274,11 @@ def _patient_by_identifier(client: FhirClient, system: str, value: str) -> Patie
     local = systems.parse_local_system(system)
     if local is not None and local[1] == "HN":
         return db.session.scalar(
-            select(Patient).join(PatientHN).join(Hospital, Hospital.id == PatientHN.hospital_id)
-            .where(Hospital.code == local[0], PatientHN.hn == value))
+            select(Patient)
+            .join(PatientHN)
+            .join(Hospital, Hospital.id == PatientHN.hospital_id)
+            .where(Hospital.code == local[0], PatientHN.hn == value)
+        )
     return None
 
 
@@ -267,8 +293,9 @@ def _procedure(code_concept) -> Procedure:
             return procedure
     if not (ours or unlabelled):
         raise _required("code")
-    raise FhirError(422, MSG_UNKNOWN_PROCEDURE, code="unknown-procedure",
-                    procedure=(ours + unlabelled)[0].code)
+    raise FhirError(
+        422, MSG_UNKNOWN_PROCEDURE, code="unknown-procedure", procedure=(ours + unlabelled)[0].code
+    )
 
 
 def _hub(performers) -> int | None:
@@ -278,7 +305,8 @@ def _hub(performers) -> int | None:
             hospital = db.session.get(Hospital, n)
         elif performer.identifier is not None and performer.identifier.system == systems.TH_HCODE:
             hospital = db.session.scalar(
-                select(Hospital).where(Hospital.code == performer.identifier.value))
+                select(Hospital).where(Hospital.code == performer.identifier.value)
+            )
         else:
             continue
         if hospital is None:
@@ -289,17 +317,21 @@ def _hub(performers) -> int | None:
     return None
 
 
-def _accession_requests(client: FhirClient, system: str | None, value: str
-                        ) -> list[tuple[ImagingRequest, Appointment]]:
-    query = client.request_scope(select(ImagingRequest, Appointment)).join(
-        Appointment, Appointment.request_id == ImagingRequest.id
-    ).where(Appointment.accession_number == value)
+def _accession_requests(
+    client: FhirClient, system: str | None, value: str
+) -> list[tuple[ImagingRequest, Appointment]]:
+    query = (
+        client.request_scope(select(ImagingRequest, Appointment))
+        .join(Appointment, Appointment.request_id == ImagingRequest.id)
+        .where(Appointment.accession_number == value)
+    )
     if system:
         local = systems.parse_local_system(system)
         if local is None or local[1] != "Accession":
             return []
         query = query.join(Hospital, Hospital.id == Appointment.hub_hospital_id).where(
-            Hospital.code == local[0])
+            Hospital.code == local[0]
+        )
     return [tuple(r) for r in db.session.execute(query)]
 
 
@@ -320,8 +352,9 @@ def _is_placer(identifier) -> bool:
     return "PLAC" in codes
 
 
-def _request_by_identifier(client: FhirClient, identifier
-                           ) -> tuple[ImagingRequest, Appointment | None] | None:
+def _request_by_identifier(
+    client: FhirClient, identifier
+) -> tuple[ImagingRequest, Appointment | None] | None:
     value = identifier.value or ""
     if _is_accession(identifier):
         found = _accession_requests(client, identifier.system, value)
@@ -332,8 +365,9 @@ def _request_by_identifier(client: FhirClient, identifier
         query = client.request_scope().where(ImagingRequest.placer_order_number == value)
         local = systems.parse_local_system(identifier.system or "")
         if local is not None:
-            query = query.join(Hospital, Hospital.id == ImagingRequest.requesting_hospital_id
-                               ).where(Hospital.code == local[0])
+            query = query.join(
+                Hospital, Hospital.id == ImagingRequest.requesting_hospital_id
+            ).where(Hospital.code == local[0])
         rows = db.session.scalars(query).all()
         if len(rows) > 1:
             raise FhirError(422, MSG_AMBIGUOUS, code="ambiguous-placer", number=value)
@@ -341,8 +375,9 @@ def _request_by_identifier(client: FhirClient, identifier
     return None
 
 
-def _resolve_request(client: FhirClient, references, identifiers=()
-                     ) -> tuple[ImagingRequest, Appointment | None]:
+def _resolve_request(
+    client: FhirClient, references, identifiers=()
+) -> tuple[ImagingRequest, Appointment | None]:
     """The request a result or booking is for: basedOn first, then own accession identifiers."""
     for reference in references or []:
         if (id_ := _ref_id(reference.reference, "ServiceRequest")) is not None:
@@ -367,6 +402,7 @@ def _resolve_request(client: FhirClient, references, identifiers=()
 
 # -- ServiceRequest ------------------------------------------------------------------------
 
+
 def create_service_request(client: FhirClient, body: dict, now: datetime):
     from scheduling.requests import create_request
 
@@ -375,11 +411,13 @@ def create_service_request(client: FhirClient, body: dict, now: datetime):
         return existing, None, False
     resource: ServiceRequest = _validate(ServiceRequest, body)
     if resource.status not in ("active", "draft"):
-        raise FhirError(422, MSG_STATUS, code="status", type="ServiceRequest",
-                        value=resource.status)
+        raise FhirError(
+            422, MSG_STATUS, code="status", type="ServiceRequest", value=resource.status
+        )
     if resource.intent not in ("order", "original-order"):
-        raise FhirError(422, MSG_STATUS, code="intent", type="ServiceRequest",
-                        value=resource.intent)
+        raise FhirError(
+            422, MSG_STATUS, code="intent", type="ServiceRequest", value=resource.intent
+        )
     placer = None
     own_placer = systems.placer_system(client.hospital.code)
     for identifier in resource.identifier or []:
@@ -389,8 +427,9 @@ def create_service_request(client: FhirClient, body: dict, now: datetime):
             raise FhirError(422, MSG_FOREIGN_PLACER, code="foreign-placer")
     procedure = _procedure(resource.code)
     hub_id = _hub(resource.performer)
-    contained = {c.id: c.model_dump(mode="json", exclude_none=True)
-                 for c in resource.contained or [] if c.id}
+    contained = {
+        c.id: c.model_dump(mode="json", exclude_none=True) for c in resource.contained or [] if c.id
+    }
     patient = _resolve_patient(client, resource.subject, contained, now)
     icd10, indication = None, ""
     for reason in resource.reason or []:
@@ -400,18 +439,28 @@ def create_service_request(client: FhirClient, body: dict, now: datetime):
         for coding in concept.coding or []:
             if coding.system == systems.ICD10 and icd10 is None:
                 icd10 = coding.code
-        indication = indication or concept.text or next(
-            (c.display for c in concept.coding or [] if c.display), "")
+        indication = (
+            indication
+            or concept.text
+            or next((c.display for c in concept.coding or [] if c.display), "")
+        )
     if not indication:
         indication = " ".join(n.text for n in resource.note or [] if n.text)
     clinician = resource.requester.display if resource.requester is not None else ""
     row = create_request(
-        client.actor, now, patient=patient, procedure=procedure,
-        requesting_hospital_id=client.hospital_id, hub_hospital_id=hub_id,
-        priority=mappers.PRIORITY_FROM_FHIR.get(resource.priority or "routine",
-                                                Priority.ROUTINE),
-        indication=indication, requesting_clinician=clinician or "", icd10_code=icd10,
-        placer_order_number=placer, submit=resource.status == "active", commit=False,
+        client.actor,
+        now,
+        patient=patient,
+        procedure=procedure,
+        requesting_hospital_id=client.hospital_id,
+        hub_hospital_id=hub_id,
+        priority=mappers.PRIORITY_FROM_FHIR.get(resource.priority or "routine", Priority.ROUTINE),
+        indication=indication,
+        requesting_clinician=clinician or "",
+        icd10_code=icd10,
+        placer_order_number=placer,
+        submit=resource.status == "active",
+        commit=False,
     )
     db.session.commit()
     return mappers.service_request_resource(row), row, True
@@ -419,14 +468,14 @@ def create_service_request(client: FhirClient, body: dict, now: datetime):
 
 # -- Appointment -----------------------------------------------------------------------
 
+
 def create_appointment(client: FhirClient, body: dict, now: datetime):
     from integrations.fhir.slots import parse_slot_id
     from scheduling.booking import book
 
     resource: FhirAppointment = _validate(FhirAppointment, body)
     if resource.status not in ("booked", "proposed", "pending"):
-        raise FhirError(422, MSG_STATUS, code="status", type="Appointment",
-                        value=resource.status)
+        raise FhirError(422, MSG_STATUS, code="status", type="Appointment", value=resource.status)
     slots = resource.slot or []
     if len(slots) != 1:
         raise _required("slot")
@@ -437,8 +486,11 @@ def create_appointment(client: FhirClient, body: dict, now: datetime):
     request_row, _appointment = _resolve_request(client, resource.basedOn)
     if key.procedure.id != request_row.procedure_id:
         raise FhirError(422, MSG_SLOT_PROCEDURE, code="slot-procedure")
-    named = [_ref_id(p.actor.reference, "Patient") for p in resource.participant or []
-             if p.actor is not None]
+    named = [
+        _ref_id(p.actor.reference, "Patient")
+        for p in resource.participant or []
+        if p.actor is not None
+    ]
     if resource.subject is not None:
         named.append(_ref_id(resource.subject.reference, "Patient"))
     if any(n is not None and n != str(request_row.patient_id) for n in named):
@@ -448,6 +500,7 @@ def create_appointment(client: FhirClient, body: dict, now: datetime):
 
 
 # -- ImagingStudy and DiagnosticReport ------------------------------------------------------
+
 
 def _study_uid(resource: ImagingStudy) -> str:
     for identifier in resource.identifier or []:
@@ -468,8 +521,7 @@ def create_imaging_study(client: FhirClient, body: dict, now: datetime):
 
     resource: ImagingStudy = _validate(ImagingStudy, body)
     if resource.status in ("cancelled", "entered-in-error"):
-        raise FhirError(422, MSG_STATUS, code="status", type="ImagingStudy",
-                        value=resource.status)
+        raise FhirError(422, MSG_STATUS, code="status", type="ImagingStudy", value=resource.status)
     uid = _study_uid(resource)
     request_row, appointment = _resolve_request(client, resource.basedOn, resource.identifier)
     if appointment is None:
@@ -483,9 +535,15 @@ def create_imaging_study(client: FhirClient, body: dict, now: datetime):
         # Confirming would rewrite another request's study (maybe another hospital's).
         raise FhirError(409, MSG_STUDY_ELSEWHERE, code="study-elsewhere")
     study = link_study(
-        client.actor, now, source=StudySource.FHIR, study_instance_uid=uid,
-        appointment=appointment, request=request_row, accession_number=accession,
-        series_count=resource.numberOfSeries, instance_count=resource.numberOfInstances,
+        client.actor,
+        now,
+        source=StudySource.FHIR,
+        study_instance_uid=uid,
+        appointment=appointment,
+        request=request_row,
+        accession_number=accession,
+        series_count=resource.numberOfSeries,
+        instance_count=resource.numberOfInstances,
         viewer_url=viewer.valueUrl if viewer is not None else None,
         images_in_pacs=resource.status == "available",
     )
@@ -512,8 +570,9 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
 
     resource: DiagnosticReport = _validate(DiagnosticReport, body)
     if resource.status not in ("final", "amended", "corrected", "appended"):
-        raise FhirError(422, MSG_STATUS, code="status", type="DiagnosticReport",
-                        value=resource.status)
+        raise FhirError(
+            422, MSG_STATUS, code="status", type="DiagnosticReport", value=resource.status
+        )
     references = list(resource.basedOn or [])
     request_row = None
     study_reference = ""
@@ -530,16 +589,32 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
     text = _report_text(resource)
     if not text:
         raise FhirError(422, MSG_NO_REPORT_TEXT, code="no-report-text")
-    reported_by = next((r.display for r in (resource.resultsInterpreter or [])
-                        + (resource.performer or []) if r.display), None)
+    reported_by = next(
+        (
+            r.display
+            for r in (resource.resultsInterpreter or []) + (resource.performer or [])
+            if r.display
+        ),
+        None,
+    )
     issued = resource.issued
-    attach_report(client.actor, now, request_row, text=text, reported_by=reported_by,
-                  reported_at=issued if isinstance(issued, datetime) else now, commit=False)
+    attach_report(
+        client.actor,
+        now,
+        request_row,
+        text=text,
+        reported_by=reported_by,
+        reported_at=issued if isinstance(issued, datetime) else now,
+        commit=False,
+    )
     # A final report from the hub's side means the exam took place: complete the booking
     # as an HL7 ORC-5 CM would, in the same transaction as the report.
     appointment = request_row.current_appointment
-    if (appointment is not None and appointment.status in LIVE_APPOINTMENT_STATUSES
-            and is_hub_side(client.actor, appointment.hub_hospital_id)):
+    if (
+        appointment is not None
+        and appointment.status in LIVE_APPOINTMENT_STATUSES
+        and is_hub_side(client.actor, appointment.hub_hospital_id)
+    ):
         complete_reported_exam(client.actor, now, request_row, commit=False)
     db.session.commit()
     return mappers.diagnostic_report_resource(request_row), request_row, True

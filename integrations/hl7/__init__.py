@@ -69,6 +69,7 @@ def init_app(app: Flask, host: AdapterHost) -> None:
         app.config.setdefault(key, value)
     app.cli.add_command(hl7_cli)
     host.add_service("hl7", start_listener_service)
-    host.add_job("hl7-outbox", drain_job, "interval",
-                 seconds=app.config["HL7_OUTBOX_INTERVAL_SECONDS"])
+    host.add_job(
+        "hl7-outbox", drain_job, "interval", seconds=app.config["HL7_OUTBOX_INTERVAL_SECONDS"]
+    )
     connect_signals()

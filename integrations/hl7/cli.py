@@ -78,8 +78,9 @@ def stand_in(host: str, port: int, answer: str) -> None:
         click.echo(f"--- {msg.message_type} {msg.control_id} from {peer}")
         click.echo(text.replace("\r", "\n"))
         error = None if answer == "AA" else AckError("207", "stand-in refused", "ทดสอบการปฏิเสธ")
-        return build_ack(AckContext.from_message(msg, msh18), answer, utcnow(),
-                         error=error).encode(codec)
+        return build_ack(AckContext.from_message(msg, msh18), answer, utcnow(), error=error).encode(
+            codec
+        )
 
     server = MllpServer(handle, host, port)
     click.echo(f"HL7 stand-in receiver on {host}:{port}, answering {answer}")

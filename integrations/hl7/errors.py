@@ -13,8 +13,15 @@ class Hl7DataError(ValidationFailed):
     not found, ...); ``location`` is the ERR-2 error location, e.g. ``"OBR^1^4"``.
     """
 
-    def __init__(self, message: str, *, hl7_code: str = "101", location: str = "",
-                 code: str | None = None, **params: object):
+    def __init__(
+        self,
+        message: str,
+        *,
+        hl7_code: str = "101",
+        location: str = "",
+        code: str | None = None,
+        **params: object,
+    ):
         super().__init__(message, code=code, **params)
         self.hl7_code = hl7_code
         self.location = location

@@ -45,8 +45,9 @@ FILLER_NAMESPACE = "RADBOOK"  # ORC-3 / OBR-3 namespace of the filler order numb
 def _pid(work: Inbound) -> Segment:
     pid = work.msg.segment("PID")
     if pid is None:
-        raise Hl7DataError(N_("The message has no PID segment"), hl7_code="100",
-                           location="PID", code="no-pid")
+        raise Hl7DataError(
+            N_("The message has no PID segment"), hl7_code="100", location="PID", code="no-pid"
+        )
     return pid
 
 
@@ -58,9 +59,14 @@ def ensure_patient(work: Inbound, pid: Segment, *, update: bool) -> Patient:
     patient, holder = find_with_hn_holder(data.ids, work.hospital_id)
     if holder is not None and (patient is None or holder != patient.id):
         raise Hl7DataError(
-            N_("HN %(hn)s already belongs to another patient at this hospital "
-               "(merge them with ADT^A40)"),
-            hl7_code="205", location="PID^1^3", code="hn-taken", hn=data.ids.hn,
+            N_(
+                "HN %(hn)s already belongs to another patient at this hospital "
+                "(merge them with ADT^A40)"
+            ),
+            hl7_code="205",
+            location="PID^1^3",
+            code="hn-taken",
+            hn=data.ids.hn,
         )
     if patient is not None and not update:
         if data.ids.hn and holder is None:
@@ -71,18 +77,30 @@ def ensure_patient(work: Inbound, pid: Segment, *, update: bool) -> Patient:
     if id_value is None:
         if patient is None:
             raise Hl7DataError(
-                N_("The patient has no national ID or passport number in PID-3 and is not "
-                   "known by this HN"),
-                hl7_code="101", location="PID^1^3", code="no-patient-id",
+                N_(
+                    "The patient has no national ID or passport number in PID-3 and is not "
+                    "known by this HN"
+                ),
+                hl7_code="101",
+                location="PID^1^3",
+                code="no-patient-id",
             )
         id_type, id_value = patient.id_type, patient.id_value
     patient = register_patient(
-        work.actor, work.now,
-        id_type=id_type, id_value=id_value, prefix=data.prefix,
-        given_name_th=data.given_name_th, family_name_th=data.family_name_th,
-        birth_date=data.birth_date, sex=data.sex, hospital_id=work.hospital_id,
-        hn=data.ids.hn, phone=data.phone,
-        given_name_en=data.given_name_en, family_name_en=data.family_name_en,
+        work.actor,
+        work.now,
+        id_type=id_type,
+        id_value=id_value,
+        prefix=data.prefix,
+        given_name_th=data.given_name_th,
+        family_name_th=data.family_name_th,
+        birth_date=data.birth_date,
+        sex=data.sex,
+        hospital_id=work.hospital_id,
+        hn=data.ids.hn,
+        phone=data.phone,
+        given_name_en=data.given_name_en,
+        family_name_en=data.family_name_en,
         commit=False,
     )
     work.patient_id = patient.id
@@ -101,8 +119,12 @@ def handle_adt_merge(work: Inbound) -> None:
     pid = _pid(work)
     mrg = work.msg.segment("MRG")
     if mrg is None or not mrg.raw(1):
-        raise Hl7DataError(N_("ADT^A40 needs an MRG segment with the prior identifiers "
-                              "(MRG-1)"), hl7_code="101", location="MRG^1^1", code="no-mrg")
+        raise Hl7DataError(
+            N_("ADT^A40 needs an MRG segment with the prior identifiers (MRG-1)"),
+            hl7_code="101",
+            location="MRG^1^1",
+            code="no-mrg",
+        )
     survivor_ids = read_identifiers(pid, 3)
     prior_ids = read_identifiers(mrg, 1)
     # A patient the sender may not see (scheduling/access.py) counts as unknown: a
@@ -113,13 +135,21 @@ def handle_adt_merge(work: Inbound) -> None:
         # The merge would move (or re-identify) requests the sender cannot see: e.g. a hub
         # merging away a patient who was also sent to another hub by another hospital.
         raise NotAllowed(
-            N_("The patient in MRG also has requests of other hospitals; ask the RadBook "
-               "administrator to merge them"),
+            N_(
+                "The patient in MRG also has requests of other hospitals; ask the RadBook "
+                "administrator to merge them"
+            ),
             code="merge-other-hospitals",
         )
     patient = merge_patient_identifiers(
-        work.actor, work.now, survivor=survivor, prior=prior, hospital_id=work.hospital_id,
-        hn=survivor_ids.hn, id_type=survivor_ids.id_type, id_value=survivor_ids.id_value,
+        work.actor,
+        work.now,
+        survivor=survivor,
+        prior=prior,
+        hospital_id=work.hospital_id,
+        hn=survivor_ids.hn,
+        id_type=survivor_ids.id_type,
+        id_value=survivor_ids.id_value,
         commit=False,
     )
     work.patient_id = patient.id
@@ -131,29 +161,39 @@ def _seen_by_sender(work: Inbound, patient: Patient | None) -> Patient | None:
     if patient is None:
         return None
     sender = db.session.get(Hospital, work.hospital_id)
-    scope = hospital_patient_scope(work.hospital_id, as_hub=sender.is_hub,
-                                   query=select(Patient.id))
+    scope = hospital_patient_scope(work.hospital_id, as_hub=sender.is_hub, query=select(Patient.id))
     return patient if db.session.scalar(scope.where(Patient.id == patient.id)) else None
 
 
 def _has_requests_hidden_from_sender(work: Inbound, patient: Patient) -> bool:
     sender = db.session.get(Hospital, work.hospital_id)
-    seen = hospital_request_scope(work.hospital_id, as_hub=sender.is_hub,
-                                  query=select(ImagingRequest.id))
-    return db.session.scalar(
-        select(ImagingRequest.id).where(
-            ImagingRequest.patient_id == patient.id, ImagingRequest.id.not_in(seen)
-        ).limit(1)
-    ) is not None
+    seen = hospital_request_scope(
+        work.hospital_id, as_hub=sender.is_hub, query=select(ImagingRequest.id)
+    )
+    return (
+        db.session.scalar(
+            select(ImagingRequest.id)
+            .where(ImagingRequest.patient_id == patient.id, ImagingRequest.id.not_in(seen))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 # --- orders -----------------------------------------------------------------------------------
 
 ORDER_MEMBERS = ("TQ1", "TQ2", "OBR", "NTE", "CTD", "DG1", "OBX", "IPC", "ZDS", "BLG")
 
-_PRIORITY = {"S": Priority.STAT, "STAT": Priority.STAT, "A": Priority.URGENT,
-             "U": Priority.URGENT, "UR": Priority.URGENT, "URGENT": Priority.URGENT,
-             "R": Priority.ROUTINE, "ROUTINE": Priority.ROUTINE}
+_PRIORITY = {
+    "S": Priority.STAT,
+    "STAT": Priority.STAT,
+    "A": Priority.URGENT,
+    "U": Priority.URGENT,
+    "UR": Priority.URGENT,
+    "URGENT": Priority.URGENT,
+    "R": Priority.ROUTINE,
+    "ROUTINE": Priority.ROUTINE,
+}
 _ICD10 = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 
 
@@ -189,8 +229,12 @@ class OrderGroup:
 def _order_groups(work: Inbound) -> list[OrderGroup]:
     groups = [OrderGroup(g) for g in work.msg.groups("ORC", ORDER_MEMBERS)]
     if not groups:
-        raise Hl7DataError(N_("The order message has no ORC segment"), hl7_code="100",
-                           location="ORC", code="no-orc")
+        raise Hl7DataError(
+            N_("The order message has no ORC segment"),
+            hl7_code="100",
+            location="ORC",
+            code="no-orc",
+        )
     return groups
 
 
@@ -207,8 +251,12 @@ def _result_groups(work: Inbound) -> list[OrderGroup]:
         elif groups and segment.name in ("OBX", "NTE", "ZDS", "IPC", "TQ1"):
             groups[-1].segments.append(segment)
     if not groups:
-        raise Hl7DataError(N_("The result message has no OBR segment"), hl7_code="100",
-                           location="OBR", code="no-obr")
+        raise Hl7DataError(
+            N_("The result message has no OBR segment"),
+            hl7_code="100",
+            location="OBR",
+            code="no-obr",
+        )
     return groups
 
 
@@ -222,10 +270,19 @@ def _procedure(work: Inbound, group: OrderGroup) -> Procedure:
         if procedure is not None and procedure.is_active:
             return procedure
     if not codes:
-        raise Hl7DataError(N_("The order has no procedure code (OBR-4)"), hl7_code="101",
-                           location="OBR^1^4", code="no-procedure")
-    raise Hl7DataError(N_("Unknown procedure code %(procedure)s (OBR-4)"), hl7_code="103",
-                       location="OBR^1^4", code="unknown-procedure", procedure=codes[0])
+        raise Hl7DataError(
+            N_("The order has no procedure code (OBR-4)"),
+            hl7_code="101",
+            location="OBR^1^4",
+            code="no-procedure",
+        )
+    raise Hl7DataError(
+        N_("Unknown procedure code %(procedure)s (OBR-4)"),
+        hl7_code="103",
+        location="OBR^1^4",
+        code="unknown-procedure",
+        procedure=codes[0],
+    )
 
 
 def _priority(group: OrderGroup) -> Priority:
@@ -296,18 +353,21 @@ def find_request(work: Inbound, group: OrderGroup) -> ImagingRequest:
         accession = group.value(("IPC", 1, 1), ("OBR", 18, 1))
         if accession:
             found = db.session.scalar(
-                select(ImagingRequest).join(Appointment).where(
+                select(ImagingRequest)
+                .join(Appointment)
+                .where(
                     Appointment.accession_number == accession,
                     Appointment.hub_hospital_id == work.hospital_id,
-                ).limit(1)
+                )
+                .limit(1)
             )
     if found is None:
         uid = study_uid(group)
         if uid:
             found = db.session.scalar(
-                select(ImagingRequest).join(Appointment).where(
-                    Appointment.study_instance_uid == uid
-                )
+                select(ImagingRequest)
+                .join(Appointment)
+                .where(Appointment.study_instance_uid == uid)
             ) or db.session.scalar(
                 select(ImagingRequest).join(Study).where(Study.study_instance_uid == uid)
             )
@@ -317,9 +377,10 @@ def find_request(work: Inbound, group: OrderGroup) -> ImagingRequest:
             placer_hospital = work.hospital_id
             namespace = group.value(("ORC", 2, 2), ("OBR", 2, 2))
             if namespace and namespace.isdigit() and len(namespace) == 5:
-                placer_hospital = db.session.scalar(
-                    select(Hospital.id).where(Hospital.code == namespace)
-                ) or placer_hospital
+                placer_hospital = (
+                    db.session.scalar(select(Hospital.id).where(Hospital.code == namespace))
+                    or placer_hospital
+                )
             found = db.session.scalar(
                 select(ImagingRequest).where(
                     ImagingRequest.requesting_hospital_id == placer_hospital,
@@ -330,10 +391,12 @@ def find_request(work: Inbound, group: OrderGroup) -> ImagingRequest:
         work.request_id = found.id
         work.patient_id = found.patient_id
         return found
-    raise NotFound(N_("No request matches this order (placer %(placer)s, filler %(filler)s)"),
-                   code="request-not-found",
-                   placer=group.value(("ORC", 2, 1), ("OBR", 2, 1)) or "-",
-                   filler=group.value(("ORC", 3, 1), ("OBR", 3, 1)) or "-")
+    raise NotFound(
+        N_("No request matches this order (placer %(placer)s, filler %(filler)s)"),
+        code="request-not-found",
+        placer=group.value(("ORC", 2, 1), ("OBR", 2, 1)) or "-",
+        filler=group.value(("ORC", 3, 1), ("OBR", 3, 1)) or "-",
+    )
 
 
 def _sender_may_touch(work: Inbound, request: ImagingRequest) -> bool:
@@ -375,10 +438,15 @@ def handle_order(work: Inbound) -> None:
             patient = ensure_patient(work, pid, update=False)
             placer = group.value(("ORC", 2, 1), ("OBR", 2, 1))
             if not placer:
-                raise Hl7DataError(N_("The order has no placer order number (ORC-2)"),
-                                   hl7_code="101", location="ORC^1^2", code="no-placer")
+                raise Hl7DataError(
+                    N_("The order has no placer order number (ORC-2)"),
+                    hl7_code="101",
+                    location="ORC^1^2",
+                    code="no-placer",
+                )
             request = requests_ops.create_request(
-                work.actor, work.now,
+                work.actor,
+                work.now,
                 patient=patient,
                 procedure=_procedure(work, group),
                 requesting_hospital_id=work.hospital_id,
@@ -402,12 +470,22 @@ def handle_order(work: Inbound) -> None:
             request = find_request(work, group)
             obr = group.obr
             procedure = _procedure(work, group) if obr is not None and obr.get(4, 1) else None
-            requests_ops.change_request(work.actor, work.now, request, procedure=procedure,
-                                        priority=_priority(group), commit=False)
+            requests_ops.change_request(
+                work.actor,
+                work.now,
+                request,
+                procedure=procedure,
+                priority=_priority(group),
+                commit=False,
+            )
         else:
-            raise Hl7DataError(N_("Unsupported order control code %(control)s (ORC-1)"),
-                               hl7_code="103", location="ORC^1^1", code="order-control",
-                               control=control or "-")
+            raise Hl7DataError(
+                N_("Unsupported order control code %(control)s (ORC-1)"),
+                hl7_code="103",
+                location="ORC^1^1",
+                code="order-control",
+                control=control or "-",
+            )
 
 
 def _complete(work: Inbound, request: ImagingRequest) -> None:
@@ -436,8 +514,12 @@ def handle_result(work: Inbound) -> None:
         appointment = request.current_appointment
         if uid:
             studies.link_study(
-                work.actor, work.now, source=StudySource.HL7, study_instance_uid=uid,
-                appointment=appointment, request=request,
+                work.actor,
+                work.now,
+                source=StudySource.HL7,
+                study_instance_uid=uid,
+                appointment=appointment,
+                request=request,
                 accession_number=group.value(("IPC", 1, 1), ("OBR", 18, 1)) or None,
                 commit=False,
             )
@@ -450,8 +532,11 @@ def handle_result(work: Inbound) -> None:
             if obx.get(3, 1).upper() in ("113014", "STUDY_UID", "STUDYINSTANCEUID", "0020000D"):
                 continue
             for i, _rep in enumerate(obx.repetitions(5)):
-                value = obx.get(5, 1, repetition=i) if obx.get(2).upper() in ("CE", "CWE") \
+                value = (
+                    obx.get(5, 1, repetition=i)
+                    if obx.get(2).upper() in ("CE", "CWE")
                     else "^".join(p for p in obx.components(5, i) if p)
+                )
                 if value:
                     lines.append(value)
             reporter = reporter or _person_name(obx, 16)
@@ -462,7 +547,9 @@ def handle_result(work: Inbound) -> None:
             p for p in (obr.get(32, 1, 6), obr.get(32, 1, 3), obr.get(32, 1, 2)) if p
         )
         studies.attach_report(
-            work.actor, work.now, request,
+            work.actor,
+            work.now,
+            request,
             text="\n".join(lines),
             reported_by=interpreter or reporter or None,
             reported_at=parse_datetime(obr.get(22), work.timezone) or reported_at or work.now,

@@ -134,20 +134,29 @@ class InboundProcessor:
         if block.oversized:
             limit = self.max_bytes or 0
             return self._reject_bytes(
-                block, peer, now,
-                AckError("100", f"message larger than {limit} bytes",
-                         translate(N_("The message is larger than %(limit)s bytes"), "th",
-                                   limit=limit),
-                         app_code="too-large"),
+                block,
+                peer,
+                now,
+                AckError(
+                    "100",
+                    f"message larger than {limit} bytes",
+                    translate(N_("The message is larger than %(limit)s bytes"), "th", limit=limit),
+                    app_code="too-large",
+                ),
                 answer=not block.truncated,
             )
         if block.truncated:
             self._reject_bytes(
-                block, peer, now,
-                AckError("100", "incomplete MLLP block (no end block before the next "
-                         "start block or the end of the connection)",
-                         translate(N_("The message arrived incomplete"), "th"),
-                         app_code="truncated"),
+                block,
+                peer,
+                now,
+                AckError(
+                    "100",
+                    "incomplete MLLP block (no end block before the next "
+                    "start block or the end of the connection)",
+                    translate(N_("The message arrived incomplete"), "th"),
+                    app_code="truncated",
+                ),
                 answer=False,
             )
             return None
@@ -156,23 +165,37 @@ class InboundProcessor:
             msg = Hl7Message(text)
         except Hl7ParseError as exc:
             return self._reject_bytes(
-                block, peer, now,
-                AckError(exc.code, str(exc),
-                         translate(N_("The message could not be read: %(reason)s"), "th",
-                                   reason=str(exc)),
-                         location=exc.location, app_code="unreadable"),
+                block,
+                peer,
+                now,
+                AckError(
+                    exc.code,
+                    str(exc),
+                    translate(
+                        N_("The message could not be read: %(reason)s"), "th", reason=str(exc)
+                    ),
+                    location=exc.location,
+                    app_code="unreadable",
+                ),
             )
         return self.process_message(msg, text, codec, msh18, peer, now)
 
-    def process_message(self, msg: Hl7Message, text: str, codec: str, msh18: str,
-                        peer: str, now: datetime) -> bytes:
+    def process_message(
+        self, msg: Hl7Message, text: str, codec: str, msh18: str, peer: str, now: datetime
+    ) -> bytes:
         ctx = AckContext.from_message(msg, msh18)
         sender_app, sender_fac = msg.sending_application[:180], msg.sending_facility[:180]
         control_id = msg.control_id[:64]
         base = dict(
-            received_at=now, remote_addr=peer[:64] or None, sending_application=sender_app,
-            sending_facility=sender_fac, message_type=msg.message_type[:20],
-            control_id=control_id or None, version=msg.version[:10], charset=codec, raw=text,
+            received_at=now,
+            remote_addr=peer[:64] or None,
+            sending_application=sender_app,
+            sending_facility=sender_fac,
+            message_type=msg.message_type[:20],
+            control_id=control_id or None,
+            version=msg.version[:10],
+            charset=codec,
+            raw=text,
         )
 
         def reject(error: AckError, code: str = "AR") -> bytes:
@@ -182,11 +205,23 @@ class InboundProcessor:
             return encode_for(ack, codec)
 
         if not control_id:
-            return reject(_error("101", "MSH-10 (message control ID) is missing",
-                                 N_("The message has no control ID (MSH-10)"), "MSH^1^10"))
+            return reject(
+                _error(
+                    "101",
+                    "MSH-10 (message control ID) is missing",
+                    N_("The message has no control ID (MSH-10)"),
+                    "MSH^1^10",
+                )
+            )
         if not msg.message_code:
-            return reject(_error("101", "MSH-9 (message type) is missing",
-                                 N_("The message has no message type (MSH-9)"), "MSH^1^9"))
+            return reject(
+                _error(
+                    "101",
+                    "MSH-9 (message type) is missing",
+                    N_("The message has no message type (MSH-9)"),
+                    "MSH^1^9",
+                )
+            )
 
         previous = self._repeat(sender_app, sender_fac, control_id, now)
         if previous is not None:
@@ -195,20 +230,27 @@ class InboundProcessor:
         handler = self.handlers.get(msg.message_type)
         if handler is None:
             known_code = any(key.split("^")[0] == msg.message_code for key in self.handlers)
-            return reject(_error(
-                "201" if known_code else "200",
-                f"unsupported message type {msg.message_type}",
-                N_("RadBook does not accept %(type)s messages"), "MSH^1^9",
-                type=msg.message_type,
-            ))
+            return reject(
+                _error(
+                    "201" if known_code else "200",
+                    f"unsupported message type {msg.message_type}",
+                    N_("RadBook does not accept %(type)s messages"),
+                    "MSH^1^9",
+                    type=msg.message_type,
+                )
+            )
         hospital = self.reference.hospital(msg.sending_facility)
         if hospital is None:
-            return reject(_error(
-                "103", f"unknown sending facility {msg.sending_facility!r} (MSH-4 must be the "
-                "5-digit MOPH code of a hospital in RadBook)",
-                N_("Unknown sending hospital %(code)s: MSH-4 must be the 5-digit MOPH code"),
-                "MSH^1^4", code=msg.sending_facility,
-            ))
+            return reject(
+                _error(
+                    "103",
+                    f"unknown sending facility {msg.sending_facility!r} (MSH-4 must be the "
+                    "5-digit MOPH code of a hospital in RadBook)",
+                    N_("Unknown sending hospital %(code)s: MSH-4 must be the 5-digit MOPH code"),
+                    "MSH^1^4",
+                    code=msg.sending_facility,
+                )
+            )
         hospital_id = base["hospital_id"] = hospital.id
 
         actor = Actor(
@@ -217,15 +259,30 @@ class InboundProcessor:
             hospital_id=hospital_id,
             remote_addr=peer[:64] or None,
         )
-        work = Inbound(msg=msg, now=now, actor=actor, hospital_id=hospital_id,
-                       timezone=self.timezone, reference=self.reference)
+        work = Inbound(
+            msg=msg,
+            now=now,
+            actor=actor,
+            hospital_id=hospital_id,
+            timezone=self.timezone,
+            reference=self.reference,
+        )
         try:
             handler(work)
             ack = build_ack(ctx, "AA", now, timezone=self.timezone)
-            db.session.execute(_JOURNAL_INSERT, [_row(
-                base, outcome=Hl7Outcome.ACCEPTED, dedupe_control_id=control_id,
-                patient_id=work.patient_id, request_id=work.request_id, ack=ack,
-            )])
+            db.session.execute(
+                _JOURNAL_INSERT,
+                [
+                    _row(
+                        base,
+                        outcome=Hl7Outcome.ACCEPTED,
+                        dedupe_control_id=control_id,
+                        patient_id=work.patient_id,
+                        request_id=work.request_id,
+                        ack=ack,
+                    )
+                ],
+            )
             db.session.commit()
             return encode_for(ack, codec)
         except DomainError as exc:
@@ -237,26 +294,36 @@ class InboundProcessor:
             if previous is not None:  # the same message raced in on another connection
                 return encode_for(previous, codec)
             log.exception("HL7 %s %s: integrity error", msg.message_type, control_id)
-            error = _error("207", "the change conflicts with stored data",
-                           N_("The change conflicts with data already in RadBook"))
+            error = _error(
+                "207",
+                "the change conflicts with stored data",
+                N_("The change conflicts with data already in RadBook"),
+            )
         except SQLAlchemyError:
             raise
         except Exception as exc:
             db.session.rollback()
             log.exception("HL7 %s %s failed", msg.message_type, control_id)
-            error = AckError("207", f"internal error: {type(exc).__name__}: {exc}"[:500],
-                             translate(N_("RadBook could not process the message "
-                                          "(internal error); the administrator has the "
-                                          "details"), "th"),
-                             app_code="internal")
+            error = AckError(
+                "207",
+                f"internal error: {type(exc).__name__}: {exc}"[:500],
+                translate(
+                    N_(
+                        "RadBook could not process the message "
+                        "(internal error); the administrator has the "
+                        "details"
+                    ),
+                    "th",
+                ),
+                app_code="internal",
+            )
         ack = build_ack(ctx, "AE", now, error=error, timezone=self.timezone)
         self._journal(base, Hl7Outcome.ERROR, ack, error, dedupe_control_id=control_id)
         return encode_for(ack, codec)
 
     # ------------------------------------------------------------------------------------
 
-    def _repeat(self, app_name: str, facility: str, control_id: str,
-                now: datetime) -> str | None:
+    def _repeat(self, app_name: str, facility: str, control_id: str, now: datetime) -> str | None:
         """The ACK already given to this (sender, MSH-10), counting the repeat; else None."""
         found = db.session.execute(
             _REPEAT_LOOKUP, {"app": app_name, "facility": facility, "control_id": control_id}
@@ -267,18 +334,28 @@ class InboundProcessor:
         db.session.commit()
         return found.ack
 
-    def _journal(self, base: dict, outcome: Hl7Outcome, ack: str, error: AckError | None,
-                 **extra) -> None:
-        db.session.execute(_JOURNAL_INSERT, [_row(
-            base, **extra, outcome=outcome, ack=ack,
-            error_code=(error.app_code or error.hl7_code) if error else None,
-            error_en=error.text_en if error else None,
-            error_th=error.text_th if error else None,
-        )])
+    def _journal(
+        self, base: dict, outcome: Hl7Outcome, ack: str, error: AckError | None, **extra
+    ) -> None:
+        db.session.execute(
+            _JOURNAL_INSERT,
+            [
+                _row(
+                    base,
+                    **extra,
+                    outcome=outcome,
+                    ack=ack,
+                    error_code=(error.app_code or error.hl7_code) if error else None,
+                    error_en=error.text_en if error else None,
+                    error_th=error.text_th if error else None,
+                )
+            ],
+        )
         db.session.commit()
 
-    def _reject_bytes(self, block: Block, peer: str, now: datetime, error: AckError,
-                      answer: bool = True) -> bytes | None:
+    def _reject_bytes(
+        self, block: Block, peer: str, now: datetime, error: AckError, answer: bool = True
+    ) -> bytes | None:
         """Journal and answer AR for a block that never became a message."""
         try:
             fields = peek_msh(block.data)
@@ -301,15 +378,19 @@ class InboundProcessor:
             return fields[n].decode("latin-1").split("^")[0].strip()
 
         base = dict(
-            received_at=now, remote_addr=peer[:64] or None,
-            sending_application=first(3)[:180], sending_facility=first(4)[:180],
+            received_at=now,
+            remote_addr=peer[:64] or None,
+            sending_application=first(3)[:180],
+            sending_facility=first(4)[:180],
             message_type="^".join(
-                p.strip() for p in (fields[9].decode("latin-1").split("^")[:2]
-                                    if len(fields) > 9 else [])
+                p.strip()
+                for p in (fields[9].decode("latin-1").split("^")[:2] if len(fields) > 9 else [])
                 if p.strip()
             )[:20],
             control_id=(ctx.control_id or None) and ctx.control_id[:64],
-            version=ctx.version[:10] if fields else "", charset="", raw=raw,
+            version=ctx.version[:10] if fields else "",
+            charset="",
+            raw=raw,
         )
         self._journal(base, Hl7Outcome.REJECTED, ack if answer else "", error)
         return encode_for(ack, codec) if answer else None
@@ -321,18 +402,25 @@ class InboundProcessor:
             ctx = AckContext.from_msh_bytes(peek_msh(block.data))
         except Hl7ParseError:
             ctx = AckContext()
-        error = AckError("207", "the message could not be stored; send it again later",
-                         translate(N_("RadBook could not store the message; "
-                                      "send it again later"), "th"),
-                         app_code="not-stored")
+        error = AckError(
+            "207",
+            "the message could not be stored; send it again later",
+            translate(N_("RadBook could not store the message; send it again later"), "th"),
+            app_code="not-stored",
+        )
         ctx = dataclasses.replace(ctx, msh18=Hl7Charset.UTF8.value)
-        return build_ack(ctx, "AR", utcnow(), error=error,
-                         timezone=self.timezone).encode("utf-8")
+        return build_ack(ctx, "AR", utcnow(), error=error, timezone=self.timezone).encode("utf-8")
 
 
 _JOURNAL_DEFAULTS = {
-    "hospital_id": None, "dedupe_control_id": None, "patient_id": None, "request_id": None,
-    "error_code": None, "error_en": None, "error_th": None, "duplicates": 0,
+    "hospital_id": None,
+    "dedupe_control_id": None,
+    "patient_id": None,
+    "request_id": None,
+    "error_code": None,
+    "error_en": None,
+    "error_th": None,
+    "duplicates": 0,
     "last_duplicate_at": None,
 }
 

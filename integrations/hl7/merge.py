@@ -55,8 +55,10 @@ def merge_patient_identifiers(
         patient = survivor or prior
         assert patient is not None
         changed: dict[str, str] = {}
-        if id_type is not None and id_value and (patient.id_type, patient.id_value) != (
-            id_type, id_value
+        if (
+            id_type is not None
+            and id_value
+            and (patient.id_type, patient.id_value) != (id_type, id_value)
         ):
             holder = find_patient(id_type, id_value)
             if holder is not None and holder.id != patient.id:

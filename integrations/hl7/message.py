@@ -249,8 +249,9 @@ def _clean(value: str) -> str:
     return "" if value == '""' else value
 
 
-def component_of(raw: str, component: int = 1, subcomponent: int = 1,
-                 delimiters: Delimiters = STANDARD) -> str:
+def component_of(
+    raw: str, component: int = 1, subcomponent: int = 1, delimiters: Delimiters = STANDARD
+) -> str:
     parts = raw.split(delimiters.component)
     if component > len(parts):
         return ""
@@ -275,10 +276,12 @@ class Hl7Message:
         if encoding[3] == field_sep:  # only three encoding characters (no subcomponent)
             encoding = encoding[:3] + "&"
         if field_sep.isalnum() or len(set(encoding)) < 4 or field_sep in encoding:
-            raise Hl7ParseError("MSH-1/MSH-2 do not define usable delimiters",
-                                code="102", location="MSH^1^2")
-        self.delimiters = d = Delimiters(field_sep, encoding[0], encoding[1], encoding[2],
-                                         encoding[3])
+            raise Hl7ParseError(
+                "MSH-1/MSH-2 do not define usable delimiters", code="102", location="MSH^1^2"
+            )
+        self.delimiters = d = Delimiters(
+            field_sep, encoding[0], encoding[1], encoding[2], encoding[3]
+        )
         if "\n" in body:
             body = body.replace("\r\n", "\r").replace("\n", "\r")
         self.segments: list[Segment] = []
@@ -291,8 +294,9 @@ class Hl7Message:
                 parts = ["MSH", d.field, *parts[1:]]
             name = parts[0].strip()
             if len(name) != 3 or not name.isalnum():
-                raise Hl7ParseError(f"not a segment: {line[:20]!r}", code="100",
-                                    location=name[:3] or "?")
+                raise Hl7ParseError(
+                    f"not a segment: {line[:20]!r}", code="100", location=name[:3] or "?"
+                )
             parts[0] = name
             segment = Segment(parts, d)
             self.segments.append(segment)

@@ -201,8 +201,9 @@ class MllpServer:
 
     # Connections ---------------------------------------------------------------------------
 
-    async def _on_connection(self, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         peer = writer.get_extra_info("peername")
         peer_host = peer[0] if isinstance(peer, tuple) else str(peer or "")
         deframer = Deframer(self.max_message_bytes)
@@ -243,8 +244,14 @@ class MllpSendError(OSError):
     """No answer: refused, timed out, closed early, or not an MLLP block."""
 
 
-def send_block(host: str, port: int, payload: bytes, *, timeout: float = 30.0,
-               max_answer_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> bytes:
+def send_block(
+    host: str,
+    port: int,
+    payload: bytes,
+    *,
+    timeout: float = 30.0,
+    max_answer_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> bytes:
     """Send one message and wait for its answer (blocking; for the outbox job)."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:

@@ -216,12 +216,15 @@ def _patient_identifiers(patient, hub) -> list[str]:
 
 def _patient_names(patient, thai: bool) -> list[str]:
     prefix_th, prefix_en = PREFIXES.get(patient.prefix, ("", ""))
-    latin = (f"{escape(patient.family_name_en.upper())}^{escape(patient.given_name_en.upper())}"
-             f"^^^{escape(prefix_en)}")
+    latin = (
+        f"{escape(patient.family_name_en.upper())}^{escape(patient.given_name_en.upper())}"
+        f"^^^{escape(prefix_en)}"
+    )
     if not thai:
         return [latin if patient.given_name_en else _ascii(patient.given_name_th)]
-    names = [f"{escape(patient.family_name_th)}^{escape(patient.given_name_th)}^^^"
-             f"{escape(prefix_th)}^^L"]
+    names = [
+        f"{escape(patient.family_name_th)}^{escape(patient.given_name_th)}^^^{escape(prefix_th)}^^L"
+    ]
     if patient.given_name_en:
         names.append(latin)
     return names
@@ -234,29 +237,40 @@ def _ascii(text: str) -> str:
 # --- queueing (signal receivers) --------------------------------------------------------------
 
 
-def enqueue(appointment: Appointment, event: Hl7OutboundEvent, now: datetime) -> list[
-    Hl7OutboxMessage
-]:
+def enqueue(
+    appointment: Appointment, event: Hl7OutboundEvent, now: datetime
+) -> list[Hl7OutboxMessage]:
     """Add one outbox row per enabled destination for the appointment's hub (no commit)."""
     destinations = db.session.scalars(
-        select(Hl7Destination).where(
+        select(Hl7Destination)
+        .where(
             Hl7Destination.is_enabled.is_(True),
-            or_(Hl7Destination.hub_hospital_id.is_(None),
-                Hl7Destination.hub_hospital_id == appointment.hub_hospital_id),
-        ).order_by(Hl7Destination.id)
+            or_(
+                Hl7Destination.hub_hospital_id.is_(None),
+                Hl7Destination.hub_hospital_id == appointment.hub_hospital_id,
+            ),
+        )
+        .order_by(Hl7Destination.id)
     ).all()
     timezone = _timezone()
     rows = []
     for destination in destinations:
         control_id = new_outbox_control_id()
         row = Hl7OutboxMessage(
-            destination=destination, appointment=appointment, event=event,
-            control_id=control_id, message_type=destination.order_format.value,
-            status=OutboxStatus.PENDING, attempts=0, created_at=now, next_attempt_at=now,
+            destination=destination,
+            appointment=appointment,
+            event=event,
+            control_id=control_id,
+            message_type=destination.order_format.value,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
         )
         try:
-            row.payload = build_order_message(destination, appointment, event, control_id, now,
-                                              timezone)
+            row.payload = build_order_message(
+                destination, appointment, event, control_id, now, timezone
+            )
         except Exception as exc:  # never let an outbound message undo the booking
             log.exception("HL7 outbound: cannot build %s for appointment %s", event, appointment)
             row.status = OutboxStatus.FAILED
@@ -273,13 +287,20 @@ def _timezone() -> str:
         return "Asia/Bangkok"
 
 
-def on_appointment_booked(sender=None, *, appointment: Appointment, now: datetime,
-                          **_: object) -> None:
+def on_appointment_booked(
+    sender=None, *, appointment: Appointment, now: datetime, **_: object
+) -> None:
     enqueue(appointment, Hl7OutboundEvent.BOOKED, now)
 
 
-def on_appointment_rescheduled(sender=None, *, appointment: Appointment, now: datetime,
-                               previous: Appointment | None = None, **_: object) -> None:
+def on_appointment_rescheduled(
+    sender=None,
+    *,
+    appointment: Appointment,
+    now: datetime,
+    previous: Appointment | None = None,
+    **_: object,
+) -> None:
     same_study = previous is None or (
         previous.study_instance_uid == appointment.study_instance_uid
         and previous.accession_number == appointment.accession_number
@@ -293,8 +314,9 @@ def on_appointment_rescheduled(sender=None, *, appointment: Appointment, now: da
         enqueue(appointment, Hl7OutboundEvent.BOOKED, now)
 
 
-def on_appointment_cancelled(sender=None, *, appointment: Appointment, now: datetime,
-                             **_: object) -> None:
+def on_appointment_cancelled(
+    sender=None, *, appointment: Appointment, now: datetime, **_: object
+) -> None:
     enqueue(appointment, Hl7OutboundEvent.CANCELLED, now)
 
 
@@ -346,8 +368,9 @@ def check_ack(answer: bytes, control_id: str) -> tuple[str, str | None]:
     return code, f"{code}: {detail}".strip(": ") or code
 
 
-def drain_outbox(app: Flask | None = None, *, now: datetime | None = None,
-                 limit: int = 500) -> dict[str, int]:
+def drain_outbox(
+    app: Flask | None = None, *, now: datetime | None = None, limit: int = 500
+) -> dict[str, int]:
     """Send what is due, oldest first; a destination that fails is left for its next try,
     and its later messages wait behind it so the receiver never sees them out of order."""
     app = app or current_app._get_current_object()
@@ -372,8 +395,9 @@ def drain_outbox(app: Flask | None = None, *, now: datetime | None = None,
         row.attempts += 1
         row.last_attempt_at = current
         try:
-            answer = send_block(destination.host, destination.port, payload_bytes(row.payload),
-                                timeout=timeout)
+            answer = send_block(
+                destination.host, destination.port, payload_bytes(row.payload), timeout=timeout
+            )
             code, error = check_ack(answer, row.control_id)
         except (MllpSendError, OSError) as exc:
             code, error = None, f"{type(exc).__name__}: {exc}"
@@ -384,10 +408,17 @@ def drain_outbox(app: Flask | None = None, *, now: datetime | None = None,
             row.last_error = None
             counts["sent"] += 1
             # The order carried the patient's identity to another system: a disclosure.
-            record(Actor(Interface.HL7, name=destination.name,
-                         hospital_id=destination.hub_hospital_id),
-                   "hl7.send", current, entity=row, patient_id=row.appointment.patient_id,
-                   control_id=row.control_id, event=row.event.value)
+            record(
+                Actor(
+                    Interface.HL7, name=destination.name, hospital_id=destination.hub_hospital_id
+                ),
+                "hl7.send",
+                current,
+                entity=row,
+                patient_id=row.appointment.patient_id,
+                control_id=row.control_id,
+                event=row.event.value,
+            )
         else:
             row.last_error = error[:2000]
             blocked.add(row.destination_id)
@@ -409,8 +440,9 @@ def retry(row: Hl7OutboxMessage, now: datetime) -> None:
     """
     if not row.payload:
         try:
-            row.payload = build_order_message(row.destination, row.appointment, row.event,
-                                              row.control_id, now, _timezone())
+            row.payload = build_order_message(
+                row.destination, row.appointment, row.event, row.control_id, now, _timezone()
+            )
         except Exception as exc:
             row.last_error = f"build failed: {type(exc).__name__}: {exc}"[:2000]
             return

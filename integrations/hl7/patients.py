@@ -74,8 +74,8 @@ class PersonIds:
 
 def _is_valid_cid(value: str) -> bool:
     digits = normalise_national_id(value)
-    return len(digits) == 13 and digits == value.replace("-", "").strip() and thai_pin.is_valid(
-        digits
+    return (
+        len(digits) == 13 and digits == value.replace("-", "").strip() and thai_pin.is_valid(digits)
     )
 
 
@@ -117,8 +117,14 @@ class PidData:
     phone: str | None
 
 
-_SEX = {"M": Sex.MALE, "F": Sex.FEMALE, "O": Sex.OTHER, "A": Sex.OTHER, "N": Sex.OTHER,
-        "U": Sex.UNKNOWN}
+_SEX = {
+    "M": Sex.MALE,
+    "F": Sex.FEMALE,
+    "O": Sex.OTHER,
+    "A": Sex.OTHER,
+    "N": Sex.OTHER,
+    "U": Sex.UNKNOWN,
+}
 
 
 def read_pid(pid: Segment) -> PidData:
@@ -141,8 +147,12 @@ def read_pid(pid: Segment) -> PidData:
             latin = latin or record
     main = thai or latin
     if main is None or not main[1]:
-        raise Hl7DataError(N_("The patient's given name (PID-5) is missing"),
-                           hl7_code="101", location="PID^1^5", code="name")
+        raise Hl7DataError(
+            N_("The patient's given name (PID-5) is missing"),
+            hl7_code="101",
+            location="PID^1^5",
+            code="name",
+        )
     prefix = prefix_code(main[0]) if main[0] else (prefix_code(latin[0]) if latin else "OTHER")
     phone = pid.get(13, 1) or pid.get(13, 12) or None
     return PidData(
@@ -170,9 +180,9 @@ def find_by_ids(ids: PersonIds, hospital_id: int) -> Patient | None:
         return find_patient(ids.id_type, value)
     if ids.hn:
         return db.session.scalar(
-            select(Patient).join(PatientHN).where(
-                PatientHN.hospital_id == hospital_id, PatientHN.hn == ids.hn
-            )
+            select(Patient)
+            .join(PatientHN)
+            .where(PatientHN.hospital_id == hospital_id, PatientHN.hn == ids.hn)
         )
     return None
 
@@ -198,8 +208,12 @@ def find_with_hn_holder(ids: PersonIds, hospital_id: int) -> tuple[Patient | Non
             value = normalise_national_id(value)
         else:
             value = value.strip().upper()
-        params = {"id_type": ids.id_type, "id_value": value,
-                  "hospital_id": hospital_id, "hn": ids.hn or ""}
+        params = {
+            "id_type": ids.id_type,
+            "id_value": value,
+            "hospital_id": hospital_id,
+            "hn": ids.hn or "",
+        }
         row = db.session.execute(_PATIENT_AND_HN_HOLDER, params).first()
         if row is not None:
             return row[0], row[1] if ids.hn else None

@@ -25,8 +25,10 @@ def send_command() -> None:
     if not report.configured:
         click.echo("LINE is not configured (LINE_CHANNEL_ACCESS_TOKEN): messages stay queued.")
         return
-    click.echo(f"sent {report.sent}, retried {report.retried}, failed {report.failed}, "
-               f"skipped {report.skipped}, deferred {report.deferred}")
+    click.echo(
+        f"sent {report.sent}, retried {report.retried}, failed {report.failed}, "
+        f"skipped {report.skipped}, deferred {report.deferred}"
+    )
 
 
 @line_cli.command("status")
@@ -58,8 +60,9 @@ def housekeeping_job(app: Flask) -> None:
     from scheduling.clock import utcnow
     from scheduling.db import db
 
-    db.session.execute(delete(LineWebhookEvent).where(
-        LineWebhookEvent.received_at < utcnow() - timedelta(days=30)))
+    db.session.execute(
+        delete(LineWebhookEvent).where(LineWebhookEvent.received_at < utcnow() - timedelta(days=30))
+    )
     db.session.commit()
 
 
@@ -69,8 +72,12 @@ def init_app(app: Flask, host: AdapterHost) -> None:
     settings.init_settings(app)
     app.register_blueprint(webhook.bp)
     host.csrf_exempt(webhook.bp)
-    host.add_job("line-send", delivery.send_job, "interval",
-                 seconds=settings.int_setting_from(app, "LINE_SEND_INTERVAL"))
+    host.add_job(
+        "line-send",
+        delivery.send_job,
+        "interval",
+        seconds=settings.int_setting_from(app, "LINE_SEND_INTERVAL"),
+    )
     host.add_job("line-housekeeping", housekeeping_job, "interval", hours=6)
     app.cli.add_command(line_cli)
     outbox.connect_receivers()

@@ -108,8 +108,10 @@ class LineClient:
         self.api = MessagingApi(self._api_client)
         bearer = configuration.auth_settings()["Bearer"]
         self._headers = {
-            **self._api_client.default_headers, bearer["key"]: bearer["value"],
-            "Accept": "application/json", "Content-Type": "application/json",
+            **self._api_client.default_headers,
+            bearer["key"]: bearer["value"],
+            "Accept": "application/json",
+            "Content-Type": "application/json",
         }
         self._push_url = configuration.host + "/v2/bot/message/push"
 
@@ -129,9 +131,11 @@ class LineClient:
         """
         headers = {**self._headers, "X-Line-Retry-Key": item.retry_key}
         body = {"to": item.to, "messages": item.messages}
-        return self._call(lambda: self._api_client.rest_client.request(
-            "POST", self._push_url, headers=headers, body=body,
-            _request_timeout=HTTP_TIMEOUT))
+        return self._call(
+            lambda: self._api_client.rest_client.request(
+                "POST", self._push_url, headers=headers, body=body, _request_timeout=HTTP_TIMEOUT
+            )
+        )
 
     def reply(self, item: Outgoing) -> Outcome:
         from linebot.v3.messaging import ReplyMessageRequest
@@ -139,8 +143,9 @@ class LineClient:
         request = ReplyMessageRequest.from_dict(
             {"replyToken": item.reply_token, "messages": item.messages}
         )
-        outcome = self._call(lambda: self.api.reply_message_with_http_info(
-            request, _request_timeout=HTTP_TIMEOUT))
+        outcome = self._call(
+            lambda: self.api.reply_message_with_http_info(request, _request_timeout=HTTP_TIMEOUT)
+        )
         return Outcome(outcome.status, outcome.request_id, outcome.error, via_reply=True)
 
     @staticmethod
@@ -154,8 +159,11 @@ class LineClient:
                 return Outcome(None, error=f"no answer: {exc.reason}"[:500])
             headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
             body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
-            return Outcome(exc.status, headers.get("x-line-accepted-request-id")
-                           or headers.get("x-line-request-id"), _error_text(exc.status, body))
+            return Outcome(
+                exc.status,
+                headers.get("x-line-accepted-request-id") or headers.get("x-line-request-id"),
+                _error_text(exc.status, body),
+            )
         except Exception as exc:  # connection refused, reset, timeout: no answer at all
             return Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])
         # An ApiResponse (typed SDK calls) or a RESTResponse (push).
@@ -179,8 +187,11 @@ def _error_text(status: int | None, body: str | None) -> str:
 def make_client() -> LineClient | None:
     if not settings.push_configured():
         return None
-    return LineClient(settings.setting("LINE_CHANNEL_ACCESS_TOKEN"), settings.api_base_url(),
-                      pool_size=settings.int_setting("LINE_SEND_WORKERS"))
+    return LineClient(
+        settings.setting("LINE_CHANNEL_ACCESS_TOKEN"),
+        settings.api_base_url(),
+        pool_size=settings.int_setting("LINE_SEND_WORKERS"),
+    )
 
 
 # -- policy --------------------------------------------------------------------------------
@@ -212,9 +223,20 @@ def backoff(attempts: int) -> timedelta:
 # bulk UPDATE per step: building ORM objects and flushing them one by one cost more
 # than the pushes themselves (about 1 ms a row).
 _COLUMNS = (
-    "id", "kind", "line_user_id", "patient_id", "appointment_id", "messages", "due_at",
-    "quiet_exempt", "retry_key", "reply_token", "reply_attempted_at", "attempts",
-    "first_attempt_at", "created_at",
+    "id",
+    "kind",
+    "line_user_id",
+    "patient_id",
+    "appointment_id",
+    "messages",
+    "due_at",
+    "quiet_exempt",
+    "retry_key",
+    "reply_token",
+    "reply_attempted_at",
+    "attempts",
+    "first_attempt_at",
+    "created_at",
 )
 
 
@@ -258,22 +280,43 @@ class _BatchFacts:
     @classmethod
     def load(cls, rows: list[_Row]) -> _BatchFacts:
         user_ids = {row.line_user_id for row in rows}
-        accounts = {user_id: (account_id, following, opted_out)
-                    for account_id, user_id, following, opted_out in db.session.execute(
-                        select(LineAccount.id, LineAccount.line_user_id,
-                               LineAccount.is_following, LineAccount.opted_out)
-                        .where(LineAccount.line_user_id.in_(user_ids)))}
+        accounts = {
+            user_id: (account_id, following, opted_out)
+            for account_id, user_id, following, opted_out in db.session.execute(
+                select(
+                    LineAccount.id,
+                    LineAccount.line_user_id,
+                    LineAccount.is_following,
+                    LineAccount.opted_out,
+                ).where(LineAccount.line_user_id.in_(user_ids))
+            )
+        }
         patient_ids = {row.patient_id for row in rows if row.patient_id is not None}
-        links = {(account_id, patient_id) for account_id, patient_id in db.session.execute(
-            select(LinePatientLink.account_id, LinePatientLink.patient_id)
-            .where(LinePatientLink.patient_id.in_(patient_ids))
-        )} if patient_ids else set()
+        links = (
+            {
+                (account_id, patient_id)
+                for account_id, patient_id in db.session.execute(
+                    select(LinePatientLink.account_id, LinePatientLink.patient_id).where(
+                        LinePatientLink.patient_id.in_(patient_ids)
+                    )
+                )
+            }
+            if patient_ids
+            else set()
+        )
         appointment_ids = {row.appointment_id for row in rows if row.appointment_id}
-        appointments = {appointment_id: (start_at, status)
-                        for appointment_id, start_at, status in db.session.execute(
-                            select(Appointment.id, Appointment.start_at, Appointment.status)
-                            .where(Appointment.id.in_(appointment_ids)))
-                        } if appointment_ids else {}
+        appointments = (
+            {
+                appointment_id: (start_at, status)
+                for appointment_id, start_at, status in db.session.execute(
+                    select(Appointment.id, Appointment.start_at, Appointment.status).where(
+                        Appointment.id.in_(appointment_ids)
+                    )
+                )
+            }
+            if appointment_ids
+            else {}
+        )
         return cls(accounts, links, appointments)
 
 
@@ -301,25 +344,31 @@ def _skip_reason(row: _Row, now: datetime, facts: _BatchFacts) -> str | None:
 def _due_rows(now: datetime, limit: int, only_ids: Iterable[int] | None) -> list[_Row]:
     query = (
         select(*(getattr(LineOutbox, name) for name in _COLUMNS))
-        .where(LineOutbox.status == LineOutboxStatus.PENDING, LineOutbox.due_at <= now,
-               or_(LineOutbox.next_attempt_at.is_(None), LineOutbox.next_attempt_at <= now))
+        .where(
+            LineOutbox.status == LineOutboxStatus.PENDING,
+            LineOutbox.due_at <= now,
+            or_(LineOutbox.next_attempt_at.is_(None), LineOutbox.next_attempt_at <= now),
+        )
         .order_by(LineOutbox.due_at, LineOutbox.id)
         .limit(limit)
     )
     if only_ids is not None:
         query = query.where(LineOutbox.id.in_(list(only_ids)))
     # Two senders (a stray second jobs process) skip each other's rows on PostgreSQL.
-    return [_Row(values) for values in db.session.execute(
-        query.with_for_update(skip_locked=True))]
+    return [_Row(values) for values in db.session.execute(query.with_for_update(skip_locked=True))]
 
 
 def _record(row: _Row, outcome: Outcome, now: datetime, report: SendReport) -> None:
     report.statuses[outcome.status or "no-answer"] += 1
     if outcome.status in (200, 409):
         # 409: LINE already accepted this retry key, so the patient has the message.
-        row.set(status=LineOutboxStatus.SENT, sent_at=now, last_attempt_at=now,
-                line_request_id=outcome.request_id,
-                last_error=None if outcome.status == 200 else "409: accepted earlier (retry key)")
+        row.set(
+            status=LineOutboxStatus.SENT,
+            sent_at=now,
+            last_attempt_at=now,
+            line_request_id=outcome.request_id,
+            last_error=None if outcome.status == 200 else "409: accepted earlier (retry key)",
+        )
         report.sent += 1
         return
     row.set(last_attempt_at=now, last_error=outcome.error or f"HTTP {outcome.status}")
@@ -343,8 +392,13 @@ def _audit_sent(rows: list[_Row], now: datetime) -> None:
     """One audit event per batch naming the patients whose messages LINE accepted
     (their appointment details left for the LINE platform), in the batch's commit."""
     sent = [row for row in rows if row.changes.get("status") is LineOutboxStatus.SENT]
-    record_read(Actor(Interface.LINE, name="push"), "line.send", now,
-                (row.patient_id for row in sent), messages=[row.id for row in sent])
+    record_read(
+        Actor(Interface.LINE, name="push"),
+        "line.send",
+        now,
+        (row.patient_id for row in sent),
+        messages=[row.id for row in sent],
+    )
 
 
 def _prepare(rows: list[_Row], now: datetime, report: SendReport) -> list[Outgoing]:
@@ -358,13 +412,17 @@ def _prepare(rows: list[_Row], now: datetime, report: SendReport) -> list[Outgoi
             report.skipped += 1
             continue
         if row.first_attempt_at is not None and now - row.first_attempt_at > RETRY_WINDOW:
-            row.set(status=LineOutboxStatus.FAILED,
-                    last_error="not delivered within the retry-key window; not sent again")
+            row.set(
+                status=LineOutboxStatus.FAILED,
+                last_error="not delivered within the retry-key window; not sent again",
+            )
             report.failed += 1
             continue
         if row.reply_token and row.reply_attempted_at is not None:
-            row.set(status=LineOutboxStatus.FAILED,
-                    last_error="stopped during a reply; whether it arrived is unknown")
+            row.set(
+                status=LineOutboxStatus.FAILED,
+                last_error="stopped during a reply; whether it arrived is unknown",
+            )
             report.failed += 1
             continue
         exempt = row.quiet_exempt and now - row.due_at <= QUIET_GRACE
@@ -380,13 +438,21 @@ def _prepare(rows: list[_Row], now: datetime, report: SendReport) -> list[Outgoi
         elif row.first_attempt_at is None:
             row.set(first_attempt_at=now)
         row.set(attempts=row.attempts + 1)
-        outgoing.append(Outgoing(row.id, row.line_user_id, row.messages, row.retry_key,
-                                 row.reply_token if use_reply else None))
+        outgoing.append(
+            Outgoing(
+                row.id,
+                row.line_user_id,
+                row.messages,
+                row.retry_key,
+                row.reply_token if use_reply else None,
+            )
+        )
     return outgoing
 
 
-def _send_all(client: LineClient, items: list[Outgoing],
-              pool: ThreadPoolExecutor | None) -> list[Outcome]:
+def _send_all(
+    client: LineClient, items: list[Outgoing], pool: ThreadPoolExecutor | None
+) -> list[Outcome]:
     def send(item: Outgoing) -> Outcome:
         return client.reply(item) if item.reply_token else client.push(item)
 
@@ -400,9 +466,15 @@ def _send_all(client: LineClient, items: list[Outgoing],
 after_batch_sent: Callable[[list[Outgoing]], None] | None = None
 
 
-def send_due(now: datetime | None = None, *, client: LineClient | None = None,
-             batch_size: int | None = None, workers: int | None = None,
-             max_batches: int | None = None, only_ids: Iterable[int] | None = None) -> SendReport:
+def send_due(
+    now: datetime | None = None,
+    *,
+    client: LineClient | None = None,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    max_batches: int | None = None,
+    only_ids: Iterable[int] | None = None,
+) -> SendReport:
     """Send every due row, batch by batch; returns what happened. Commits per batch."""
     report = SendReport()
     own_client = client is None
@@ -414,8 +486,11 @@ def send_due(now: datetime | None = None, *, client: LineClient | None = None,
     workers = workers or settings.int_setting("LINE_SEND_WORKERS")
     fixed_now = now
     batches = 0
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="line-send") \
-        if workers > 1 else None
+    pool = (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="line-send")
+        if workers > 1
+        else None
+    )
     try:
         while max_batches is None or batches < max_batches:
             now = fixed_now or utcnow()
@@ -468,16 +543,24 @@ def send_job(app) -> None:
     """The periodic job (``app/jobs.py`` registry): send what is due, log the figures."""
     report = send_due()
     if report.configured and (report.sent or report.failed or report.retried):
-        log.info("LINE outbox: %s sent, %s retried, %s failed, %s skipped, %s deferred",
-                 report.sent, report.retried, report.failed, report.skipped, report.deferred)
+        log.info(
+            "LINE outbox: %s sent, %s retried, %s failed, %s skipped, %s deferred",
+            report.sent,
+            report.retried,
+            report.failed,
+            report.skipped,
+            report.deferred,
+        )
 
 
 def outbox_counts() -> dict[LineOutboxStatus, int]:
     from sqlalchemy import func
 
-    counts = dict(db.session.execute(
-        select(LineOutbox.status, func.count(LineOutbox.id)).group_by(LineOutbox.status)
-    ).all())
+    counts = dict(
+        db.session.execute(
+            select(LineOutbox.status, func.count(LineOutbox.id)).group_by(LineOutbox.status)
+        ).all()
+    )
     return {status: counts.get(status, 0) for status in LineOutboxStatus}
 
 

@@ -22,8 +22,11 @@ def load_line_demo() -> None:
     from scheduling.patients import national_id_check_digit
 
     national_id = DEMO_PATIENT_ID_STEM + national_id_check_digit(DEMO_PATIENT_ID_STEM)
-    patient = db.session.scalar(select(Patient).where(
-        Patient.id_type == IdentifierType.NATIONAL_ID, Patient.id_value == national_id))
+    patient = db.session.scalar(
+        select(Patient).where(
+            Patient.id_type == IdentifierType.NATIONAL_ID, Patient.id_value == national_id
+        )
+    )
     if patient is None:
         return
     now = utcnow()

@@ -66,8 +66,9 @@ class Conversation:
                 row.messages = [*row.messages, *messages.text(text)]
                 row.summary = (row.summary + " / " + text)[:400]
                 return
-        row = outbox.queue_dialogue(self.account, self.now, text, reply_token=self.reply_token,
-                                    locale=locale or self.locale)
+        row = outbox.queue_dialogue(
+            self.account, self.now, text, reply_token=self.reply_token, locale=locale or self.locale
+        )
         self._rows.append(row)
 
     def flush(self) -> list[int]:
@@ -99,11 +100,15 @@ def _handle_one(event, now: datetime) -> list[int]:
         if seen is not None:
             return []
         context = getattr(event, "delivery_context", None)
-        db.session.add(LineWebhookEvent(
-            webhook_event_id=event_id, event_type=str(getattr(event, "type", "unknown"))[:40],
-            line_user_id=user_id, received_at=now,
-            is_redelivery=bool(getattr(context, "is_redelivery", False)),
-        ))
+        db.session.add(
+            LineWebhookEvent(
+                webhook_event_id=event_id,
+                event_type=str(getattr(event, "type", "unknown"))[:40],
+                line_user_id=user_id,
+                received_at=now,
+                is_redelivery=bool(getattr(context, "is_redelivery", False)),
+            )
+        )
         db.session.flush()
     if user_id is None:
         return []  # group and room chats are not for patient messages
@@ -125,9 +130,13 @@ def _on_follow(talk: Conversation) -> None:
     account.is_following = True
     account.updated_at = talk.now
     record(linking.line_actor(account.line_user_id), "line.follow", talk.now, entity=account)
-    talk.say(N_("Hello. This account sends your imaging appointment details and reminders. "
-                "To receive them, send the link code printed on your appointment slip "
-                "(scanning the slip's QR code types it for you)."))
+    talk.say(
+        N_(
+            "Hello. This account sends your imaging appointment details and reminders. "
+            "To receive them, send the link code printed on your appointment slip "
+            "(scanning the slip's QR code types it for you)."
+        )
+    )
 
 
 def _on_unfollow(account: LineAccount, now: datetime) -> None:
@@ -144,8 +153,7 @@ def _matches(text: str, words: tuple[str, ...]) -> bool:
 def _on_text(talk: Conversation, text: str) -> None:
     account, now = talk.account, talk.now
     if linking.is_locked(account, now):
-        talk.say(N_("Too many wrong attempts. Please try again in an hour, or call the "
-                    "hospital."))
+        talk.say(N_("Too many wrong attempts. Please try again in an hour, or call the hospital."))
         return
     if _matches(text, messages.UNLINK_WORDS):
         if linking.unlink_all(account, now, "patient asked"):
@@ -157,11 +165,17 @@ def _on_text(talk: Conversation, text: str) -> None:
         stop = _matches(text, messages.STOP_WORDS)
         account.opted_out = stop
         account.updated_at = now
-        record(linking.line_actor(account.line_user_id),
-               "line.opt_out" if stop else "line.opt_in", now, entity=account)
+        record(
+            linking.line_actor(account.line_user_id),
+            "line.opt_out" if stop else "line.opt_in",
+            now,
+            entity=account,
+        )
         if stop:
-            talk.say(N_("Reminders are paused. Type \"%(word)s\" to receive them again."),
-                     word=messages.word(messages.START_WORDS, talk.locale))
+            talk.say(
+                N_('Reminders are paused. Type "%(word)s" to receive them again.'),
+                word=messages.word(messages.START_WORDS, talk.locale),
+            )
         else:
             talk.say(N_("Reminders are on again."))
         return
@@ -179,10 +193,14 @@ def _on_text(talk: Conversation, text: str) -> None:
     if account.pending_code_id is not None:
         _on_birth_date(talk, text)
         return
-    talk.say(N_("Sorry, this chat only handles appointment messages. To link, send the code "
-                "from your appointment slip. To stop receiving messages here, type "
-                "\"%(word)s\". For anything else please call the hospital."),
-             word=messages.word(messages.UNLINK_WORDS, talk.locale))
+    talk.say(
+        N_(
+            "Sorry, this chat only handles appointment messages. To link, send the code "
+            "from your appointment slip. To stop receiving messages here, type "
+            '"%(word)s". For anything else please call the hospital.'
+        ),
+        word=messages.word(messages.UNLINK_WORDS, talk.locale),
+    )
 
 
 def _on_code(talk: Conversation, code_text: str) -> None:
@@ -190,13 +208,21 @@ def _on_code(talk: Conversation, code_text: str) -> None:
     code = linking.usable_code(code_text, now)
     if code is None:
         linking.count_failure(account, now)
-        talk.say(N_("This link code is not valid or has expired. Please check the code on "
-                    "your appointment slip, or ask the hospital for a new slip."))
+        talk.say(
+            N_(
+                "This link code is not valid or has expired. Please check the code on "
+                "your appointment slip, or ask the hospital for a new slip."
+            )
+        )
         return
     account.pending_code_id = code.id
     account.updated_at = now
-    talk.say(N_("To confirm it is you, please type the patient's date of birth, for example "
-                "14/03/2511 (Buddhist year) or 14/03/1968."))
+    talk.say(
+        N_(
+            "To confirm it is you, please type the patient's date of birth, for example "
+            "14/03/2511 (Buddhist year) or 14/03/1968."
+        )
+    )
 
 
 def _on_birth_date(talk: Conversation, text: str) -> None:
@@ -204,13 +230,16 @@ def _on_birth_date(talk: Conversation, text: str) -> None:
     code = linking.usable_code(account.pending_code.code, now) if account.pending_code else None
     if code is None:
         account.pending_code_id = None
-        talk.say(N_("This link code is not valid or has expired. Please check the code on "
-                    "your appointment slip, or ask the hospital for a new slip."))
+        talk.say(
+            N_(
+                "This link code is not valid or has expired. Please check the code on "
+                "your appointment slip, or ask the hospital for a new slip."
+            )
+        )
         return
     given = linking.parse_birth_date(text, local_today(now))
     if given is None:
-        talk.say(N_("Please type the date of birth as day/month/year, for example "
-                    "14/03/2511."))
+        talk.say(N_("Please type the date of birth as day/month/year, for example 14/03/2511."))
         return
     patient = code.patient
     if patient.birth_date is None or given != patient.birth_date:
@@ -219,22 +248,37 @@ def _on_birth_date(talk: Conversation, text: str) -> None:
         if code.failed_checks >= linking.MAX_CHECKS_PER_CODE:
             code.revoked = True
             account.pending_code_id = None
-            record(linking.line_actor(account.line_user_id), "line.code_revoked", now,
-                   entity=code, patient_id=patient.id)
-            talk.say(N_("The date of birth did not match too many times. For safety this code "
-                        "no longer works; please ask the hospital for a new appointment slip."))
+            record(
+                linking.line_actor(account.line_user_id),
+                "line.code_revoked",
+                now,
+                entity=code,
+                patient_id=patient.id,
+            )
+            talk.say(
+                N_(
+                    "The date of birth did not match too many times. For safety this code "
+                    "no longer works; please ask the hospital for a new appointment slip."
+                )
+            )
         elif not linking.is_locked(account, now):
             talk.say(N_("The date of birth does not match our records. Please try again."))
         else:
-            talk.say(N_("Too many wrong attempts. Please try again in an hour, or call the "
-                        "hospital."))
+            talk.say(
+                N_("Too many wrong attempts. Please try again in an hour, or call the hospital.")
+            )
         return
     linking.link_patient(account, code, now)
     locale = outbox.locale_of(patient)
-    talk.say(N_("Linked. Appointment messages for %(name)s will be sent to this LINE account. "
-                "To stop, type \"%(word)s\"."), locale=locale,
-             name=messages.patient_display_name(patient, locale),
-             word=messages.word(messages.UNLINK_WORDS, locale))
+    talk.say(
+        N_(
+            "Linked. Appointment messages for %(name)s will be sent to this LINE account. "
+            'To stop, type "%(word)s".'
+        ),
+        locale=locale,
+        name=messages.patient_display_name(patient, locale),
+        word=messages.word(messages.UNLINK_WORDS, locale),
+    )
     for appointment in linking.upcoming_appointments(patient.id, now):
         outbox.queue_booking_messages(appointment, now)
 
@@ -250,36 +294,62 @@ def _on_postback(talk: Conversation, data: str) -> None:
         return
     appointment = db.session.get(Appointment, appointment_id)
     linked = appointment is not None and db.session.scalar(
-        select(LinePatientLink.id).where(LinePatientLink.account_id == account.id,
-                                         LinePatientLink.patient_id == appointment.patient_id)
+        select(LinePatientLink.id).where(
+            LinePatientLink.account_id == account.id,
+            LinePatientLink.patient_id == appointment.patient_id,
+        )
     )
-    if not linked or appointment.status is not AppointmentStatus.BOOKED or (
-        appointment.start_at <= now
+    if (
+        not linked
+        or appointment.status is not AppointmentStatus.BOOKED
+        or (appointment.start_at <= now)
     ):
-        talk.say(N_("This appointment is no longer active. Please call the hospital if you "
-                    "have questions."))
+        talk.say(
+            N_(
+                "This appointment is no longer active. Please call the hospital if you "
+                "have questions."
+            )
+        )
         return
     locale = outbox.locale_of(appointment.patient)
     waiting = db.session.scalar(
-        select(LinePatientReply).where(LinePatientReply.appointment_id == appointment.id,
-                                       LinePatientReply.kind == kind,
-                                       LinePatientReply.handled.is_(False))
+        select(LinePatientReply).where(
+            LinePatientReply.appointment_id == appointment.id,
+            LinePatientReply.kind == kind,
+            LinePatientReply.handled.is_(False),
+        )
     )
     if waiting is None:  # a second tap on the same button adds nothing to the inbox
         reply = LinePatientReply(
-            kind=kind, appointment=appointment, request_id=appointment.request_id,
-            hub_hospital_id=appointment.hub_hospital_id, patient_id=appointment.patient_id,
-            line_user_id=account.line_user_id, received_at=now, handled=False,
+            kind=kind,
+            appointment=appointment,
+            request_id=appointment.request_id,
+            hub_hospital_id=appointment.hub_hospital_id,
+            patient_id=appointment.patient_id,
+            line_user_id=account.line_user_id,
+            received_at=now,
+            handled=False,
         )
         db.session.add(reply)
         db.session.flush()
-        record(linking.line_actor(account.line_user_id), f"line.reply_{kind.value}", now,
-               entity=reply, hospital_id=appointment.hub_hospital_id,
-               appointment_id=appointment.id, request_id=appointment.request_id)
+        record(
+            linking.line_actor(account.line_user_id),
+            f"line.reply_{kind.value}",
+            now,
+            entity=reply,
+            hospital_id=appointment.hub_hospital_id,
+            appointment_id=appointment.id,
+            request_id=appointment.request_id,
+        )
     if kind is LineReplyKind.CONFIRM:
-        talk.say(N_("Thank you. We have noted that you will come to your appointment."),
-                 locale=locale)
+        talk.say(
+            N_("Thank you. We have noted that you will come to your appointment."), locale=locale
+        )
     else:
-        talk.say(N_("We have told the appointment staff. They will contact you to cancel or "
-                    "move your appointment."), locale=locale)
-
+        talk.say(
+            N_(
+                "We have told the appointment staff. They will contact you to cancel or "
+                "move your appointment."
+            ),
+            locale=locale,
+        )

@@ -53,27 +53,36 @@ def _new_code() -> str:
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         # At least one digit, so an ordinary six-letter word is never taken for a code.
-        if any(ch.isdigit() for ch in code) and db.session.scalar(
-            select(LineLinkCode.id).where(LineLinkCode.code == code)
-        ) is None:
+        if (
+            any(ch.isdigit() for ch in code)
+            and db.session.scalar(select(LineLinkCode.id).where(LineLinkCode.code == code)) is None
+        ):
             return code
 
 
-def code_for_appointment(appointment: Appointment, now: datetime, *,
-                         commit: bool = True) -> LineLinkCode:
+def code_for_appointment(
+    appointment: Appointment, now: datetime, *, commit: bool = True
+) -> LineLinkCode:
     """The appointment's unused, unexpired code, or a new one."""
     code = db.session.scalar(
-        select(LineLinkCode).where(
-            LineLinkCode.appointment_id == appointment.id, LineLinkCode.used_at.is_(None),
-            LineLinkCode.revoked.is_(False), LineLinkCode.expires_at > now + MIN_CODE_LIFETIME,
-        ).order_by(LineLinkCode.id.desc())
+        select(LineLinkCode)
+        .where(
+            LineLinkCode.appointment_id == appointment.id,
+            LineLinkCode.used_at.is_(None),
+            LineLinkCode.revoked.is_(False),
+            LineLinkCode.expires_at > now + MIN_CODE_LIFETIME,
+        )
+        .order_by(LineLinkCode.id.desc())
     )
     if code is None:
         code = LineLinkCode(
-            code=_new_code(), patient_id=appointment.patient_id, appointment_id=appointment.id,
-            created_at=now, failed_checks=0, revoked=False,
-            expires_at=max(appointment.end_at + CODE_LIFETIME_AFTER_EXAM,
-                           now + MIN_CODE_LIFETIME),
+            code=_new_code(),
+            patient_id=appointment.patient_id,
+            appointment_id=appointment.id,
+            created_at=now,
+            failed_checks=0,
+            revoked=False,
+            expires_at=max(appointment.end_at + CODE_LIFETIME_AFTER_EXAM, now + MIN_CODE_LIFETIME),
         )
         db.session.add(code)
         if commit:
@@ -121,8 +130,9 @@ _EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oc
 
 def _month_names() -> dict[str, int]:
     names: dict[str, int] = {}
-    for number, (long, short) in enumerate(zip(THAI_MONTHS_LONG, THAI_MONTHS_SHORT,
-                                               strict=True), start=1):
+    for number, (long, short) in enumerate(
+        zip(THAI_MONTHS_LONG, THAI_MONTHS_SHORT, strict=True), start=1
+    ):
         names[long] = names[short] = names[short.replace(".", "")] = number
     for number, name in enumerate(_EN_MONTHS, start=1):
         names[name] = number
@@ -153,8 +163,12 @@ def _year(value: int, today: date) -> int | None:
 def parse_birth_date(text: str, today: date) -> date | None:
     """``14/03/2511``, ``14-3-1968``, ``14 มี.ค. 2511``, ``14 มีนาคม พ.ศ. 2511``, ``1968-03-14``."""
     cleaned = text.translate(_THAI_DIGITS)
-    cleaned = re.sub(r"พ\.?\s?ศ\.?|ค\.?\s?ศ\.?|(?<![a-z])(b\.?e\.?|a\.?d\.?)(?![a-z])", " ",
-                     cleaned, flags=re.IGNORECASE)
+    cleaned = re.sub(
+        r"พ\.?\s?ศ\.?|ค\.?\s?ศ\.?|(?<![a-z])(b\.?e\.?|a\.?d\.?)(?![a-z])",
+        " ",
+        cleaned,
+        flags=re.IGNORECASE,
+    )
     cleaned = re.sub(r"(วันที่|เกิด)", " ", cleaned).strip()
     day = month = year = None
     if match := re.fullmatch(r"(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})", cleaned):
@@ -179,12 +193,16 @@ def parse_birth_date(text: str, today: date) -> date | None:
 
 # -- accounts and links --------------------------------------------------------------------
 def account_for(line_user_id: str, now: datetime) -> LineAccount:
-    account = db.session.scalar(
-        select(LineAccount).where(LineAccount.line_user_id == line_user_id)
-    )
+    account = db.session.scalar(select(LineAccount).where(LineAccount.line_user_id == line_user_id))
     if account is None:
-        account = LineAccount(line_user_id=line_user_id, is_following=True, opted_out=False,
-                              failed_attempts=0, created_at=now, updated_at=now)
+        account = LineAccount(
+            line_user_id=line_user_id,
+            is_following=True,
+            opted_out=False,
+            failed_attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
         db.session.add(account)
         db.session.flush()
     return account
@@ -226,15 +244,22 @@ def link_patient(account: LineAccount, code: LineLinkCode, now: datetime) -> Lin
     if previous_account_id is not None and previous_account_id != account.id:
         # Messages queued for the old phone must not go there any more.
         _cancel_pending_for(patient.id, "linked to another LINE account")
-    record(line_actor(account.line_user_id), "line.link", now, entity=link,
-           patient_id=patient.id, code_id=code.id,
-           moved_from_account=previous_account_id)
+    record(
+        line_actor(account.line_user_id),
+        "line.link",
+        now,
+        entity=link,
+        patient_id=patient.id,
+        code_id=code.id,
+        moved_from_account=previous_account_id,
+    )
     return link
 
 
 def _cancel_pending_for(patient_id: int, reason: str, line_user_id: str | None = None) -> None:
-    query = select(LineOutbox).where(LineOutbox.patient_id == patient_id,
-                                     LineOutbox.status == LineOutboxStatus.PENDING)
+    query = select(LineOutbox).where(
+        LineOutbox.patient_id == patient_id, LineOutbox.status == LineOutboxStatus.PENDING
+    )
     if line_user_id is not None:
         query = query.where(LineOutbox.line_user_id == line_user_id)
     for row in db.session.scalars(query):
@@ -247,8 +272,14 @@ def unlink_all(account: LineAccount, now: datetime, reason: str) -> list[Patient
     patients = [link.patient for link in account.links]
     for link in list(account.links):
         _cancel_pending_for(link.patient_id, reason, account.line_user_id)
-        record(line_actor(account.line_user_id), "line.unlink", now, entity=link,
-               patient_id=link.patient_id, reason=reason)
+        record(
+            line_actor(account.line_user_id),
+            "line.unlink",
+            now,
+            entity=link,
+            patient_id=link.patient_id,
+            reason=reason,
+        )
         db.session.delete(link)
     account.links.clear()
     account.pending_code_id = None
@@ -258,9 +289,14 @@ def unlink_all(account: LineAccount, now: datetime, reason: str) -> list[Patient
 
 
 def upcoming_appointments(patient_id: int, now: datetime) -> list[Appointment]:
-    return list(db.session.scalars(
-        select(Appointment).where(Appointment.patient_id == patient_id,
-                                  Appointment.status == AppointmentStatus.BOOKED,
-                                  Appointment.start_at > now)
-        .order_by(Appointment.start_at)
-    ))
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.patient_id == patient_id,
+                Appointment.status == AppointmentStatus.BOOKED,
+                Appointment.start_at > now,
+            )
+            .order_by(Appointment.start_at)
+        )
+    )

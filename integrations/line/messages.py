@@ -43,8 +43,9 @@ def patient_display_name(patient: Patient, locale: str) -> str:
         parts = (prefix_text(patient.prefix, "en"), patient.given_name_en, patient.family_name_en)
         return " ".join(p for p in parts if p)
     return " ".join(
-        p for p in (prefix_text(patient.prefix, "th") + patient.given_name_th,
-                    patient.family_name_th) if p
+        p
+        for p in (prefix_text(patient.prefix, "th") + patient.given_name_th, patient.family_name_th)
+        if p
     )
 
 
@@ -71,7 +72,9 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
 
 def _row(label: str, value: str) -> dict[str, Any]:
     return {
-        "type": "box", "layout": "baseline", "spacing": "sm",
+        "type": "box",
+        "layout": "baseline",
+        "spacing": "sm",
         "contents": [
             _text(label, size="sm", color=MUTED, flex=2),
             _text(value, size="sm", flex=5),
@@ -87,7 +90,9 @@ def _bubble(hospital_name: str, title: str, body: list[dict], footer: list[dict]
     bubble: dict[str, Any] = {
         "type": "bubble",
         "header": {
-            "type": "box", "layout": "vertical", "backgroundColor": HEADER_COLOUR,
+            "type": "box",
+            "layout": "vertical",
+            "backgroundColor": HEADER_COLOUR,
             "contents": [
                 _text(hospital_name, size="sm", color="#FFFFFF"),
                 _text(title, size="lg", weight="bold", color="#FFFFFF"),
@@ -96,8 +101,12 @@ def _bubble(hospital_name: str, title: str, body: list[dict], footer: list[dict]
         "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": body},
     }
     if footer:
-        bubble["footer"] = {"type": "box", "layout": "vertical", "spacing": "sm",
-                            "contents": footer}
+        bubble["footer"] = {
+            "type": "box",
+            "layout": "vertical",
+            "spacing": "sm",
+            "contents": footer,
+        }
     return bubble
 
 
@@ -126,10 +135,13 @@ def _details(appointment: Appointment, locale: str, *, with_prep: bool = True) -
             _text(t(locale, N_("How to prepare")), weight="bold", size="sm"),
             _text(prep, size="sm"),
         ]
-    rows.append(_text(
-        t(locale, N_("Please arrive 30 minutes early and bring your ID card.")),
-        size="xs", color=MUTED,
-    ))
+    rows.append(
+        _text(
+            t(locale, N_("Please arrive 30 minutes early and bring your ID card.")),
+            size="xs",
+            color=MUTED,
+        )
+    )
     return rows
 
 
@@ -137,10 +149,24 @@ def _answer_buttons(appointment: Appointment, locale: str) -> list[dict]:
     confirm = t(locale, N_("I will come"))
     change = t(locale, N_("Cancel or change date"))
     return [
-        _button({"type": "postback", "label": confirm, "displayText": confirm,
-                 "data": postback_data("confirm", appointment)}, style="primary"),
-        _button({"type": "postback", "label": change, "displayText": change,
-                 "data": postback_data("change", appointment)}, style="secondary"),
+        _button(
+            {
+                "type": "postback",
+                "label": confirm,
+                "displayText": confirm,
+                "data": postback_data("confirm", appointment),
+            },
+            style="primary",
+        ),
+        _button(
+            {
+                "type": "postback",
+                "label": change,
+                "displayText": change,
+                "data": postback_data("change", appointment),
+            },
+            style="secondary",
+        ),
     ]
 
 
@@ -148,19 +174,26 @@ def _contact_buttons(appointment: Appointment, locale: str) -> list[dict]:
     hospital = appointment.hub_hospital
     buttons = []
     if hospital.map_url:
-        buttons.append(_button({"type": "uri", "label": t(locale, N_("Map")),
-                                "uri": hospital.map_url}))
+        buttons.append(
+            _button({"type": "uri", "label": t(locale, N_("Map")), "uri": hospital.map_url})
+        )
     if hospital.phone:
         digits = "".join(ch for ch in hospital.phone if ch.isdigit() or ch == "+")
-        buttons.append(_button({"type": "uri", "label": t(locale, N_("Call the hospital")),
-                                "uri": f"tel:{digits}"}))
+        buttons.append(
+            _button(
+                {"type": "uri", "label": t(locale, N_("Call the hospital")), "uri": f"tel:{digits}"}
+            )
+        )
     return buttons
 
 
 def _alt(appointment: Appointment, locale: str, title: str) -> str:
     return t(
-        locale, N_("%(title)s: %(date)s at %(time)s, %(hospital)s"), title=title,
-        date=exam_date(appointment, locale, long=False), time=exam_time(appointment, locale),
+        locale,
+        N_("%(title)s: %(date)s at %(time)s, %(hospital)s"),
+        title=title,
+        date=exam_date(appointment, locale, long=False),
+        time=exam_time(appointment, locale),
         hospital=appointment.hub_hospital.display_name(locale),
     )
 
@@ -170,7 +203,9 @@ def confirmation(appointment: Appointment, locale: str) -> tuple[list[dict], str
     title = t(locale, N_("Appointment booked"))
     alt = _alt(appointment, locale, title)
     bubble = _bubble(
-        appointment.hub_hospital.display_name(locale), title, _details(appointment, locale),
+        appointment.hub_hospital.display_name(locale),
+        title,
+        _details(appointment, locale),
         _answer_buttons(appointment, locale) + _contact_buttons(appointment, locale),
     )
     return [_flex(alt, bubble)], alt
@@ -190,22 +225,32 @@ def reminder(appointment: Appointment, locale: str, rule: ReminderRule) -> tuple
     buttons = _contact_buttons(appointment, locale)
     if rule.days != 0:  # on the day, asking to move it is for the telephone
         buttons = _answer_buttons(appointment, locale) + buttons
-    bubble = _bubble(appointment.hub_hospital.display_name(locale), title,
-                     _details(appointment, locale), buttons)
+    bubble = _bubble(
+        appointment.hub_hospital.display_name(locale), title, _details(appointment, locale), buttons
+    )
     return [_flex(alt, bubble)], alt
 
 
-def rescheduled(appointment: Appointment, previous: Appointment | None,
-                locale: str) -> tuple[list[dict], str]:
+def rescheduled(
+    appointment: Appointment, previous: Appointment | None, locale: str
+) -> tuple[list[dict], str]:
     title = t(locale, N_("Your appointment has been moved"))
     alt = _alt(appointment, locale, title)
     body = _details(appointment, locale)
     if previous is not None:
-        was = t(locale, N_("Previously: %(date)s at %(time)s"),
-                date=exam_date(previous, locale, long=False), time=exam_time(previous, locale))
+        was = t(
+            locale,
+            N_("Previously: %(date)s at %(time)s"),
+            date=exam_date(previous, locale, long=False),
+            time=exam_time(previous, locale),
+        )
         body.insert(1, _text(was, size="sm", color=MUTED, decoration="line-through"))
-    bubble = _bubble(appointment.hub_hospital.display_name(locale), title, body,
-                     _answer_buttons(appointment, locale) + _contact_buttons(appointment, locale))
+    bubble = _bubble(
+        appointment.hub_hospital.display_name(locale),
+        title,
+        body,
+        _answer_buttons(appointment, locale) + _contact_buttons(appointment, locale),
+    )
     return [_flex(alt, bubble)], alt
 
 
@@ -213,10 +258,24 @@ def cancelled(appointment: Appointment, locale: str) -> tuple[list[dict], str]:
     title = t(locale, N_("Your appointment has been cancelled"))
     alt = _alt(appointment, locale, title)
     body = _details(appointment, locale, with_prep=False)[:5]
-    body.append(_text(t(locale, N_("You do not need to come for this appointment. If you have "
-                                   "questions, please call the hospital.")), size="sm"))
-    bubble = _bubble(appointment.hub_hospital.display_name(locale), title, body,
-                     _contact_buttons(appointment, locale))
+    body.append(
+        _text(
+            t(
+                locale,
+                N_(
+                    "You do not need to come for this appointment. If you have "
+                    "questions, please call the hospital."
+                ),
+            ),
+            size="sm",
+        )
+    )
+    bubble = _bubble(
+        appointment.hub_hospital.display_name(locale),
+        title,
+        body,
+        _contact_buttons(appointment, locale),
+    )
     return [_flex(alt, bubble)], alt
 
 

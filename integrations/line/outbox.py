@@ -29,7 +29,8 @@ from scheduling.models import Appointment, AppointmentStatus, Patient
 def active_account_for(patient_id: int) -> LineAccount | None:
     """The LINE account that should hear about this patient, if any may."""
     account = db.session.scalar(
-        select(LineAccount).join(LinePatientLink, LinePatientLink.account_id == LineAccount.id)
+        select(LineAccount)
+        .join(LinePatientLink, LinePatientLink.account_id == LineAccount.id)
         .where(LinePatientLink.patient_id == patient_id)
     )
     if account is None or not account.is_following or account.opted_out:
@@ -46,20 +47,40 @@ def reminder_due(appointment: Appointment, rule: ReminderRule) -> datetime:
     return local_datetime(exam_day + timedelta(days=rule.days), rule.at)
 
 
-def _add(account: LineAccount, kind: LineMessageKind, now: datetime, msgs: list[dict], summary: str,
-         *, appointment: Appointment | None = None, patient: Patient | None = None,
-         locale: str = "th", due_at: datetime | None = None, dedupe_key: str | None = None,
-         quiet_exempt: bool = False, reply_token: str | None = None) -> LineOutbox | None:
+def _add(
+    account: LineAccount,
+    kind: LineMessageKind,
+    now: datetime,
+    msgs: list[dict],
+    summary: str,
+    *,
+    appointment: Appointment | None = None,
+    patient: Patient | None = None,
+    locale: str = "th",
+    due_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    quiet_exempt: bool = False,
+    reply_token: str | None = None,
+) -> LineOutbox | None:
     if dedupe_key is not None:
         existing = db.session.scalar(select(LineOutbox).where(LineOutbox.dedupe_key == dedupe_key))
         if existing is not None:
             return None
     row = LineOutbox(
-        kind=kind, status=LineOutboxStatus.PENDING, line_user_id=account.line_user_id,
+        kind=kind,
+        status=LineOutboxStatus.PENDING,
+        line_user_id=account.line_user_id,
         patient=patient if patient is not None else (appointment.patient if appointment else None),
-        appointment=appointment, locale=locale, messages=msgs, summary=summary[:400],
-        due_at=due_at or now, quiet_exempt=quiet_exempt, dedupe_key=dedupe_key,
-        reply_token=reply_token, attempts=0, created_at=now,
+        appointment=appointment,
+        locale=locale,
+        messages=msgs,
+        summary=summary[:400],
+        due_at=due_at or now,
+        quiet_exempt=quiet_exempt,
+        dedupe_key=dedupe_key,
+        reply_token=reply_token,
+        attempts=0,
+        created_at=now,
     )
     db.session.add(row)
     return row
@@ -71,8 +92,9 @@ def _appointment_key(appointment: Appointment, purpose: str) -> str:
     return f"appt:{appointment.id}:{purpose}"
 
 
-def queue_reminders(account: LineAccount, appointment: Appointment, now: datetime,
-                    locale: str) -> list[LineOutbox]:
+def queue_reminders(
+    account: LineAccount, appointment: Appointment, now: datetime, locale: str
+) -> list[LineOutbox]:
     """One row per configured reminder still ahead of us and before the exam."""
     rows = []
     for rule in reminder_rules():
@@ -80,17 +102,29 @@ def queue_reminders(account: LineAccount, appointment: Appointment, now: datetim
         if due <= now or due >= appointment.start_at:
             continue  # too late to remind (the confirmation has just told them)
         msgs, summary = messages.reminder(appointment, locale, rule)
-        row = _add(account, LineMessageKind.REMINDER, now, msgs, summary, appointment=appointment,
-                   locale=locale, due_at=due, quiet_exempt=True,
-                   dedupe_key=_appointment_key(appointment, f"reminder:{rule.key}"))
+        row = _add(
+            account,
+            LineMessageKind.REMINDER,
+            now,
+            msgs,
+            summary,
+            appointment=appointment,
+            locale=locale,
+            due_at=due,
+            quiet_exempt=True,
+            dedupe_key=_appointment_key(appointment, f"reminder:{rule.key}"),
+        )
         if row is not None:
             rows.append(row)
     return rows
 
 
-def queue_booking_messages(appointment: Appointment, now: datetime,
-                           kind: LineMessageKind = LineMessageKind.CONFIRMATION,
-                           previous: Appointment | None = None) -> list[LineOutbox]:
+def queue_booking_messages(
+    appointment: Appointment,
+    now: datetime,
+    kind: LineMessageKind = LineMessageKind.CONFIRMATION,
+    previous: Appointment | None = None,
+) -> list[LineOutbox]:
     """Confirmation (or reschedule notice) now, reminders at their times."""
     if appointment.status is not AppointmentStatus.BOOKED or appointment.start_at <= now:
         return []
@@ -103,8 +137,16 @@ def queue_booking_messages(appointment: Appointment, now: datetime,
     else:
         msgs, summary = messages.confirmation(appointment, locale)
     rows = []
-    first = _add(account, kind, now, msgs, summary, appointment=appointment, locale=locale,
-                 dedupe_key=_appointment_key(appointment, kind.value))
+    first = _add(
+        account,
+        kind,
+        now,
+        msgs,
+        summary,
+        appointment=appointment,
+        locale=locale,
+        dedupe_key=_appointment_key(appointment, kind.value),
+    )
     if first is not None:
         rows.append(first)
     rows += queue_reminders(account, appointment, now, locale)
@@ -117,9 +159,11 @@ def withdraw_pending(appointment: Appointment, now: datetime, reason: str) -> in
         return 0
     result = db.session.execute(
         update(LineOutbox)
-        .where(LineOutbox.appointment_id == appointment.id,
-               LineOutbox.status == LineOutboxStatus.PENDING,
-               LineOutbox.kind != LineMessageKind.DIALOGUE)
+        .where(
+            LineOutbox.appointment_id == appointment.id,
+            LineOutbox.status == LineOutboxStatus.PENDING,
+            LineOutbox.kind != LineMessageKind.DIALOGUE,
+        )
         .values(status=LineOutboxStatus.CANCELLED, last_error=reason)
         .execution_options(synchronize_session="fetch")
     )
@@ -134,15 +178,37 @@ def queue_cancellation(appointment: Appointment, now: datetime) -> LineOutbox | 
         return None
     locale = locale_of(appointment.patient)
     msgs, summary = messages.cancelled(appointment, locale)
-    return _add(account, LineMessageKind.CANCELLED, now, msgs, summary, appointment=appointment,
-                locale=locale, dedupe_key=_appointment_key(appointment, "cancelled"))
+    return _add(
+        account,
+        LineMessageKind.CANCELLED,
+        now,
+        msgs,
+        summary,
+        appointment=appointment,
+        locale=locale,
+        dedupe_key=_appointment_key(appointment, "cancelled"),
+    )
 
 
-def queue_dialogue(account: LineAccount, now: datetime, text: str, *,
-                   reply_token: str | None = None, locale: str = "th",
-                   patient: Patient | None = None) -> LineOutbox:
-    row = _add(account, LineMessageKind.DIALOGUE, now, messages.text(text), text, patient=patient,
-               locale=locale, reply_token=reply_token)
+def queue_dialogue(
+    account: LineAccount,
+    now: datetime,
+    text: str,
+    *,
+    reply_token: str | None = None,
+    locale: str = "th",
+    patient: Patient | None = None,
+) -> LineOutbox:
+    row = _add(
+        account,
+        LineMessageKind.DIALOGUE,
+        now,
+        messages.text(text),
+        text,
+        patient=patient,
+        locale=locale,
+        reply_token=reply_token,
+    )
     assert row is not None
     return row
 
@@ -152,8 +218,14 @@ def on_booked(sender, *, appointment: Appointment, now: datetime, **kwargs) -> N
     queue_booking_messages(appointment, now)
 
 
-def on_rescheduled(sender, *, appointment: Appointment, now: datetime,
-                   previous: Appointment | None = None, **kwargs) -> None:
+def on_rescheduled(
+    sender,
+    *,
+    appointment: Appointment,
+    now: datetime,
+    previous: Appointment | None = None,
+    **kwargs,
+) -> None:
     if previous is not None:
         withdraw_pending(previous, now, "appointment moved")
     queue_booking_messages(appointment, now, LineMessageKind.RESCHEDULED, previous)

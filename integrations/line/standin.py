@@ -64,9 +64,13 @@ class Accepted:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "endpoint": self.endpoint, "to": self.to, "replyToken": self.reply_token,
-            "retryKey": self.retry_key, "requestId": self.request_id,
-            "messages": self.messages, "at": self.at.isoformat(),
+            "endpoint": self.endpoint,
+            "to": self.to,
+            "replyToken": self.reply_token,
+            "retryKey": self.retry_key,
+            "requestId": self.request_id,
+            "messages": self.messages,
+            "at": self.at.isoformat(),
         }
 
 
@@ -81,8 +85,17 @@ def _validate_light(kind: str, body: dict[str, Any]) -> str | None:
         return "messages must hold 1-5 message objects"
     for message in messages:
         if not isinstance(message, dict) or message.get("type") not in (
-            "text", "textV2", "sticker", "image", "video", "audio", "location", "imagemap",
-            "template", "flex", "coupon",
+            "text",
+            "textV2",
+            "sticker",
+            "image",
+            "video",
+            "audio",
+            "location",
+            "imagemap",
+            "template",
+            "flex",
+            "coupon",
         ):
             return "messages[].type is not a message type"
         if error := _check_message(message):
@@ -161,8 +174,14 @@ class _Server(ThreadingHTTPServer):
 class LineStandIn:
     """The server and its record. Use as a context manager, or ``start()``/``stop()``."""
 
-    def __init__(self, *, access_token: str = "standin-token", host: str = "127.0.0.1",
-                 port: int = 0, validate: bool | str = True):
+    def __init__(
+        self,
+        *,
+        access_token: str = "standin-token",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        validate: bool | str = True,
+    ):
         # validate: True/"full" (the SDK's schema models), "light" (required fields and
         # documented limits only: what the benchmark uses, at ~50x less CPU), False.
         self.access_token = access_token
@@ -185,8 +204,10 @@ class LineStandIn:
 
     def start(self) -> LineStandIn:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="line-standin", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="line-standin",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -265,21 +286,37 @@ class LineStandIn:
         request_id = uuid.uuid4().hex
         with self._lock:
             if key is not None and key in self._keys:
-                return 409, {"message": "The retry key is already accepted"}, {
-                    "X-Line-Accepted-Request-Id": self._keys[key]
-                }
+                return (
+                    409,
+                    {"message": "The retry key is already accepted"},
+                    {"X-Line-Accepted-Request-Id": self._keys[key]},
+                )
             if key is not None:
                 self._keys[key] = request_id
-            self._accepted.append(Accepted(
-                "push", body["to"], None, key, request_id, body["messages"],
-                utcnow(), body,
-            ))
+            self._accepted.append(
+                Accepted(
+                    "push",
+                    body["to"],
+                    None,
+                    key,
+                    request_id,
+                    body["messages"],
+                    utcnow(),
+                    body,
+                )
+            )
         if fault is not None:
             return fault, {}, {}
-        return 200, {"sentMessages": [
-            {"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex}
-            for _ in body["messages"]
-        ]}, {"X-Line-Request-Id": request_id}
+        return (
+            200,
+            {
+                "sentMessages": [
+                    {"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex}
+                    for _ in body["messages"]
+                ]
+            },
+            {"X-Line-Request-Id": request_id},
+        )
 
     def _handle_reply(self, headers, body: dict[str, Any]) -> tuple[int, dict, dict]:
         fault = self._take_fault()
@@ -291,16 +328,25 @@ class LineStandIn:
             if token in self._reply_tokens_used:
                 return 400, {"message": "Invalid reply token"}, {}
             self._reply_tokens_used.add(token)
-            self._accepted.append(Accepted(
-                "reply", None, token, None, request_id, body["messages"],
-                utcnow(), body,
-            ))
+            self._accepted.append(
+                Accepted(
+                    "reply",
+                    None,
+                    token,
+                    None,
+                    request_id,
+                    body["messages"],
+                    utcnow(),
+                    body,
+                )
+            )
         if fault is not None:
             return fault, {}, {}
-        return 200, {"sentMessages": [{"id": str(uuid.uuid4().int)[:18]}
-                                      for _ in body["messages"]]}, {
-            "X-Line-Request-Id": request_id
-        }
+        return (
+            200,
+            {"sentMessages": [{"id": str(uuid.uuid4().int)[:18]} for _ in body["messages"]]},
+            {"X-Line-Request-Id": request_id},
+        )
 
     def _handler_class(self):
         standin = self
@@ -331,9 +377,14 @@ class LineStandIn:
                 expected = f"Bearer {standin.access_token}"
                 given = self.headers.get("Authorization", "")
                 if not hmac.compare_digest(given.encode(), expected.encode()):
-                    self._send(401, {"message": "Authentication failed. Confirm that the "
-                                                "access token in the authorization header "
-                                                "is valid."})
+                    self._send(
+                        401,
+                        {
+                            "message": "Authentication failed. Confirm that the "
+                            "access token in the authorization header "
+                            "is valid."
+                        },
+                    )
                     return False
                 return True
 
@@ -370,8 +421,13 @@ class LineStandIn:
                     with standin._lock:
                         standin.rejected_bodies.append((error, json.dumps(body)))
                         standin.requests[f"{kind} 400"] += 1
-                    return self._send(400, {"message": "The request body has 1 error(s)",
-                                            "details": [{"message": error}]})
+                    return self._send(
+                        400,
+                        {
+                            "message": "The request body has 1 error(s)",
+                            "details": [{"message": error}],
+                        },
+                    )
                 handler = standin._handle_push if kind == "push" else standin._handle_reply
                 status, payload, headers = handler(self.headers, body)
                 with standin._lock:
@@ -389,14 +445,17 @@ class LineStandIn:
                 if path == "/_standin/accepted":
                     return self._send(200, [a.to_json() for a in standin.accepted])
                 if path == "/_standin/stats":
-                    return self._send(200, {**standin.stats(),
-                                            "duplicates": standin.duplicate_count()})
+                    return self._send(
+                        200, {**standin.stats(), "duplicates": standin.duplicate_count()}
+                    )
                 match = re.fullmatch(r"/v2/bot/profile/(U[0-9a-f]{32})", path)
                 if match:
                     if not self._authorised():
                         return
-                    return self._send(200, {"userId": match.group(1), "displayName": "LINE user",
-                                            "language": "th"})
+                    return self._send(
+                        200,
+                        {"userId": match.group(1), "displayName": "LINE user", "language": "th"},
+                    )
                 self._send(404, {"message": "Not found"})
 
             def _control_post(self, path: str):
@@ -431,12 +490,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--token", default="standin-token", help="expected channel access token")
-    parser.add_argument("--validate", choices=["full", "light", "none"], default="full",
-                        help="full: the SDK's models of LINE's schema; light: required fields "
-                             "and documented limits")
+    parser.add_argument(
+        "--validate",
+        choices=["full", "light", "none"],
+        default="full",
+        help="full: the SDK's models of LINE's schema; light: required fields "
+        "and documented limits",
+    )
     args = parser.parse_args(argv)
-    standin = LineStandIn(access_token=args.token, host=args.host, port=args.port,
-                          validate={"full": True, "light": "light", "none": False}[args.validate])
+    standin = LineStandIn(
+        access_token=args.token,
+        host=args.host,
+        port=args.port,
+        validate={"full": True, "light": "light", "none": False}[args.validate],
+    )
     print(f"LINE stand-in on {standin.base_url} (token {args.token!r})", flush=True)
     try:
         standin._server.serve_forever(poll_interval=0.2)

@@ -17,6 +17,7 @@ bp = Blueprint("line_webhook", __name__, url_prefix="/line")
 
 MAX_WEBHOOK_BODY = 1024 * 1024
 
+
 @bp.post("/webhook")
 def webhook():
     """LINE's webhook: the signature is the authentication, so no CSRF token and no login."""
@@ -42,5 +43,3 @@ def webhook():
         except Exception:  # the rows stay in the outbox; the job sends them
             log.exception("sending LINE replies failed")
     return {}, 200
-
-

@@ -61,7 +61,8 @@ class CapacityTemplate(Base):
 
     device: Mapped[Device] = relationship()
     windows: Mapped[list[CapacityWindow]] = relationship(
-        back_populates="template", cascade="all, delete-orphan",
+        back_populates="template",
+        cascade="all, delete-orphan",
         order_by="(CapacityWindow.weekday, CapacityWindow.start_time)",
     )
 
@@ -142,9 +143,7 @@ class Quota(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     hub_hospital: Mapped[Hospital] = relationship(foreign_keys=[hub_hospital_id])
-    referring_hospital: Mapped[Hospital | None] = relationship(
-        foreign_keys=[referring_hospital_id]
-    )
+    referring_hospital: Mapped[Hospital | None] = relationship(foreign_keys=[referring_hospital_id])
     device: Mapped[Device | None] = relationship()
 
 

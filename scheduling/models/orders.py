@@ -27,14 +27,23 @@ class ImagingRequest(Base):
         Index("ix_imaging_request_hub_created", "hub_hospital_id", "created_at", "id"),
         Index("ix_imaging_request_status_created", "status", "created_at", "id"),
         Index("ix_imaging_request_created", "created_at", "id"),
-        Index("ix_imaging_request_requester_status", "requesting_hospital_id", "status",
-              "created_at", "id"),
-        Index("ix_imaging_request_requester_created", "requesting_hospital_id", "created_at",
-              "id"),
+        Index(
+            "ix_imaging_request_requester_status",
+            "requesting_hospital_id",
+            "status",
+            "created_at",
+            "id",
+        ),
+        Index("ix_imaging_request_requester_created", "requesting_hospital_id", "created_at", "id"),
         # ... and its "reported" filter, over the few reported rows only.
-        Index("ix_imaging_request_requester_reported", "requesting_hospital_id", "created_at",
-              "id", sqlite_where=text("reported_at IS NOT NULL"),
-              postgresql_where=text("reported_at IS NOT NULL")),
+        Index(
+            "ix_imaging_request_requester_reported",
+            "requesting_hospital_id",
+            "created_at",
+            "id",
+            sqlite_where=text("reported_at IS NOT NULL"),
+            postgresql_where=text("reported_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -57,8 +57,8 @@ def test_requests_need_login(client):
 
 def test_open_redirect_after_login_is_refused(client, demo):
     response = client.post(
-        "/login?next=https://evil.example/", data={"username": "staff.kudrang",
-                                                   "password": "radbook-demo"}
+        "/login?next=https://evil.example/",
+        data={"username": "staff.kudrang", "password": "radbook-demo"},
     )
     assert response.headers["Location"] == "/"
 
@@ -70,9 +70,15 @@ def _kudrang_request(db) -> ImagingRequest:
     procedure = db.session.scalar(select(Procedure).where(Procedure.code == "US-UPABD"))
     now = utcnow()
     req = ImagingRequest(
-        placer_order_number="KR-1", requesting_hospital_id=kudrang.id, hub_hospital_id=mkh.id,
-        patient_id=patient.id, procedure_id=procedure.id, priority=Priority.ROUTINE,
-        status=RequestStatus.SUBMITTED, indication="ปวดท้องด้านขวาบน", created_at=now,
+        placer_order_number="KR-1",
+        requesting_hospital_id=kudrang.id,
+        hub_hospital_id=mkh.id,
+        patient_id=patient.id,
+        procedure_id=procedure.id,
+        priority=Priority.ROUTINE,
+        status=RequestStatus.SUBMITTED,
+        indication="ปวดท้องด้านขวาบน",
+        created_at=now,
         updated_at=now,
     )
     db.session.add(req)

@@ -7,8 +7,15 @@ from scheduling.models import Device, Hospital, Patient, Procedure, User
 
 def test_demo_matches_design_and_is_idempotent(demo):
     ae_titles = set(demo.session.scalars(select(Device.ae_title)))
-    assert {"MKH_US1", "MKH_US2", "MKH_CT1", "MKH_MR1", "MKH_DX1", "MKH_MG1",
-            "MKH_BMD1"} <= ae_titles
+    assert {
+        "MKH_US1",
+        "MKH_US2",
+        "MKH_CT1",
+        "MKH_MR1",
+        "MKH_DX1",
+        "MKH_MG1",
+        "MKH_BMD1",
+    } <= ae_titles
     users = set(demo.session.scalars(select(User.username)))
     assert users == {"admin", "scheduler.mkh", "radiologist.mkh", "staff.kudrang", "staff.kosum"}
     assert demo.session.scalar(select(User).where(User.username == "admin")).check_password(
@@ -22,8 +29,10 @@ def test_demo_matches_design_and_is_idempotent(demo):
     assert demo.session.scalar(select(func.count(Procedure.id))) >= 25
 
     def counts():
-        return [demo.session.scalar(select(func.count(m.id)))
-                for m in (Hospital, Device, Procedure, User, Patient, ApiClient)]
+        return [
+            demo.session.scalar(select(func.count(m.id)))
+            for m in (Hospital, Device, Procedure, User, Patient, ApiClient)
+        ]
 
     before = counts()
     load_demo()

@@ -44,13 +44,14 @@ def server(database_url, demo_bookings):
 
 def enough(stats: Stats) -> bool:
     done = stats.outcomes
-    return (done["bookings"] >= 3 and done["steps done: scheduler"] >= 3
-            and done["steps done: radiologist"] >= 2) or stats.error_count > 0
+    return (
+        done["bookings"] >= 3
+        and done["steps done: scheduler"] >= 3
+        and done["steps done: radiologist"] >= 2
+    ) or stats.error_count > 0
 
 
-def test_simulated_users_book_and_browse_without_errors_or_double_bookings(
-    server, database_url
-):
+def test_simulated_users_book_and_browse_without_errors_or_double_bookings(server, database_url):
     plan = add_users(database_url, requesters=3, schedulers=1, radiologists=1)
     plan.base_url, plan.think, plan.seed = server, 0.0, 1
     stats = Stats()

@@ -69,8 +69,11 @@ class _Markup(HTMLParser):
         if tag == "style":
             self.inline.append("<style> element")
         if tag == "form":
-            self._form = {"method": (a.get("method") or "get").lower(),
-                          "action": a.get("action"), "fields": []}
+            self._form = {
+                "method": (a.get("method") or "get").lower(),
+                "action": a.get("action"),
+                "fields": [],
+            }
             if self._form["method"] == "get":
                 self.get_forms.append(self._form)
         if self._form is not None and tag in ("input", "select", "textarea") and a.get("name"):
@@ -94,10 +97,18 @@ def _patient_values(db) -> dict[str, set[str]]:
     values = {
         "national ID": {p.id_value for p in patients},
         "HN": set(hns),
-        "name": {n for p in patients for n in (p.given_name_th, p.family_name_th,
-                                               p.given_name_en, p.family_name_en) if len(n) > 2},
-        "birth date": {d for p in patients if p.birth_date
-                       for d in (p.birth_date.isoformat(), thai_date(p.birth_date))},
+        "name": {
+            n
+            for p in patients
+            for n in (p.given_name_th, p.family_name_th, p.given_name_en, p.family_name_en)
+            if len(n) > 2
+        },
+        "birth date": {
+            d
+            for p in patients
+            if p.birth_date
+            for d in (p.birth_date.isoformat(), thai_date(p.birth_date))
+        },
     }
     assert all(values.values()), "the demo should have patients with all of these"
     return values
@@ -142,8 +153,10 @@ def _crawl(app, client, values, start: str = "/"):
         pages += 1
         if response.status_code in (301, 302, 303):
             location = response.headers["Location"]
-            report += [f"{url}: redirect to {location} has a {p}"
-                       for p in _problems_in_url(location, values)]
+            report += [
+                f"{url}: redirect to {location} has a {p}"
+                for p in _problems_in_url(location, values)
+            ]
             queue.append(location)
             continue
         if response.mimetype != "text/html" or response.status_code != 200:
@@ -154,8 +167,10 @@ def _crawl(app, client, values, start: str = "/"):
             report += [f"{url}: {found} has a {p}" for p in _problems_in_url(found, values)]
         for form in markup.get_forms:
             for name, value in form["fields"]:
-                report += [f"{url}: GET form field {name}={value!r} has a {p}"
-                           for p in _problems_in_url(f"/?{name}={value}", values)]
+                report += [
+                    f"{url}: GET form field {name}={value!r} has a {p}"
+                    for p in _problems_in_url(f"/?{name}={value}", values)
+                ]
         report += [f"{url}: {what}" for what in markup.inline]
         queue.extend(link.split("#")[0] for link in markup.links)
     return pages, seen_per_endpoint, report
@@ -179,15 +194,19 @@ def test_no_link_form_or_redirect_carries_patient_data(app, demo):
         problems += [f"{username} {line}" for line in report]
     assert not problems, "\n".join(problems)
     # The crawl reached the places patients appear (a check that the check ran).
-    for endpoint in ("main.request_list", "main.request_detail", "requests.new",
-                     "hub.inbox", "hub.day", "admin.audit"):
+    for endpoint in (
+        "main.request_list",
+        "main.request_detail",
+        "requests.new",
+        "hub.inbox",
+        "hub.day",
+        "admin.audit",
+    ):
         assert endpoint in endpoints, sorted(endpoints)
     assert total_pages > 40
 
 
-def test_the_patient_search_is_a_post_and_its_answer_redirects_without_the_id(
-    kudrang_client, demo
-):
+def test_the_patient_search_is_a_post_and_its_answer_redirects_without_the_id(kudrang_client, demo):
     page = kudrang_client.get("/requests/new").get_data(as_text=True)
     markup = _Markup()
     markup.feed(page)
@@ -211,12 +230,18 @@ def test_app_logs_carry_no_patient_data(app, kudrang_client, demo, caplog):
     kudrang_client.post("/requests/new", data={"q": "1101700230705"})  # bad check digit
     kudrang_client.get("/requests")
     fhir = app.test_client()
-    fhir.get(f"/fhir/Patient?identifier={somsri.id_value}",
-             headers={"Authorization": "Bearer demo-his-token"})
+    fhir.get(
+        f"/fhir/Patient?identifier={somsri.id_value}",
+        headers={"Authorization": "Bearer demo-his-token"},
+    )
     # A database error logged with its traceback (as the HL7 listener and the error
     # handlers do) names the statement but not the values bound to it.
-    twin = Patient(id_type=somsri.id_type, id_value=somsri.id_value, prefix=somsri.prefix,
-                   given_name_th=somsri.given_name_th)
+    twin = Patient(
+        id_type=somsri.id_type,
+        id_value=somsri.id_value,
+        prefix=somsri.prefix,
+        given_name_th=somsri.given_name_th,
+    )
     demo.session.add(twin)
     try:
         demo.session.flush()
@@ -255,9 +280,12 @@ def test_gunicorn_access_log_format_has_no_query_or_referer():
     config = Config()
     config.set("access_log_format", settings["access_log_format"])
     environ = {
-        "REQUEST_METHOD": "GET", "RAW_URI": "/fhir/Patient?identifier=1101700230708",
-        "PATH_INFO": "/fhir/Patient", "QUERY_STRING": "identifier=1101700230708",
-        "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.5",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/fhir/Patient?identifier=1101700230708",
+        "PATH_INFO": "/fhir/Patient",
+        "QUERY_STRING": "identifier=1101700230708",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.5",
         "HTTP_REFERER": "https://radbook.example/requests?q=1101700230708",
         "HTTP_USER_AGENT": "test",
     }

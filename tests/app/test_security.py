@@ -103,7 +103,8 @@ def test_session_cookie_is_secure_httponly_samesite(prod_app, demo):
     page = client.get("/login", base_url="https://radbook.example")
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', _html(page)).group(1)
     response = client.post(
-        "/login", base_url="https://radbook.example",
+        "/login",
+        base_url="https://radbook.example",
         headers={"Referer": "https://radbook.example/login"},  # CSRF checks it over TLS
         data={"username": "staff.kudrang", "password": "radbook-demo", "csrf_token": token},
     )
@@ -168,8 +169,11 @@ def _fail(client, username: str, times: int, addr: str = "10.0.0.1"):
     responses = []
     for _ in range(times):
         responses.append(
-            client.post("/login", data={"username": username, "password": "wrong-password"},
-                        environ_base={"REMOTE_ADDR": addr})
+            client.post(
+                "/login",
+                data={"username": username, "password": "wrong-password"},
+                environ_base={"REMOTE_ADDR": addr},
+            )
         )
     return responses
 
@@ -195,8 +199,7 @@ def test_five_failures_lock_the_account_name_for_fifteen_minutes(client, demo, c
     assert login(client, "staff.kudrang").status_code == 302
 
 
-def test_lockout_does_not_reveal_whether_the_account_exists(app, client, demo, clock,
-                                                           monkeypatch):
+def test_lockout_does_not_reveal_whether_the_account_exists(app, client, demo, clock, monkeypatch):
     monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 3)
     known = _fail(client, "staff.kudrang", 4)
     unknown = _fail(client, "no.such.person", 4)
@@ -222,11 +225,17 @@ def test_many_names_from_one_address_lock_the_address(app, client, demo, clock, 
         _fail(client, f"guess{n}", 1, addr="10.9.9.9")
     last = _fail(client, "guess5", 1, addr="10.9.9.9")[0]
     assert last.status_code == 429
-    right = client.post("/login", data={"username": "staff.kosum", "password": "radbook-demo"},
-                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    right = client.post(
+        "/login",
+        data={"username": "staff.kosum", "password": "radbook-demo"},
+        environ_base={"REMOTE_ADDR": "10.9.9.9"},
+    )
     assert right.status_code == 429
-    other = client.post("/login", data={"username": "staff.kosum", "password": "radbook-demo"},
-                        environ_base={"REMOTE_ADDR": "10.9.9.10"})
+    other = client.post(
+        "/login",
+        data={"username": "staff.kosum", "password": "radbook-demo"},
+        environ_base={"REMOTE_ADDR": "10.9.9.10"},
+    )
     assert other.status_code == 302
     events = demo.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "auth.login_locked")
@@ -244,13 +253,19 @@ def test_the_count_is_shared_by_every_worker(app, prod_app, demo, clock, monkeyp
     for n in range(5):
         worker = worker_a if n % 2 else worker_b
         codes.append(
-            worker.post("/login", data={"username": "staff.kudrang", "password": "x" * 12},
-                        environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code
+            worker.post(
+                "/login",
+                data={"username": "staff.kudrang", "password": "x" * 12},
+                environ_base={"REMOTE_ADDR": "10.0.0.1"},
+            ).status_code
         )
     assert codes == [401, 401, 401, 401, 429]
-    assert demo.session.scalar(
-        select(func.count(AuditEvent.id)).where(AuditEvent.action == "auth.login_locked")
-    ) == 1
+    assert (
+        demo.session.scalar(
+            select(func.count(AuditEvent.id)).where(AuditEvent.action == "auth.login_locked")
+        )
+        == 1
+    )
 
 
 def test_setting_a_new_password_lifts_the_lock_and_purge_keeps_the_table_small(
@@ -263,9 +278,14 @@ def test_setting_a_new_password_lifts_the_lock_and_purge_keeps_the_table_small(
     admin = app.test_client()
     login(admin, "admin")
     data = {
-        "username": "staff.kudrang", "full_name": user.full_name, "role": user.role.name,
-        "hospital_id": user.hospital_id, "locale": "th", "is_active_account": "y",
-        "password": "ฝนตกที่มหาสารคาม", "password_again": "ฝนตกที่มหาสารคาม",
+        "username": "staff.kudrang",
+        "full_name": user.full_name,
+        "role": user.role.name,
+        "hospital_id": user.hospital_id,
+        "locale": "th",
+        "is_active_account": "y",
+        "password": "ฝนตกที่มหาสารคาม",
+        "password_again": "ฝนตกที่มหาสารคาม",
     }
     assert admin.post(f"/admin/users/{user.id}", data=data).status_code == 302
     assert login(client, "staff.kudrang", "ฝนตกที่มหาสารคาม").status_code == 302
@@ -279,10 +299,14 @@ def test_setting_a_new_password_lifts_the_lock_and_purge_keeps_the_table_small(
 
 
 def _change(client, current: str, new: str, again: str | None = None):
-    return client.post("/account/password", data={
-        "current_password": current, "new_password": new,
-        "new_password_again": new if again is None else again,
-    })
+    return client.post(
+        "/account/password",
+        data={
+            "current_password": current,
+            "new_password": new,
+            "new_password_again": new if again is None else again,
+        },
+    )
 
 
 def test_change_password_page_applies_the_rules_and_ends_other_sessions(app, demo, clock):
@@ -324,8 +348,13 @@ def test_disabling_an_account_ends_its_open_sessions(app, demo, clock):
     login(admin, "admin")
     user = demo.session.scalar(select(User).where(User.username == "staff.kosum"))
     data = {
-        "username": "staff.kosum", "full_name": user.full_name, "role": user.role.name,
-        "hospital_id": user.hospital_id, "locale": "th", "password": "", "password_again": "",
+        "username": "staff.kosum",
+        "full_name": user.full_name,
+        "role": user.role.name,
+        "hospital_id": user.hospital_id,
+        "locale": "th",
+        "password": "",
+        "password_again": "",
     }
     assert staff.get("/requests").status_code == 200
     assert admin.post(f"/admin/users/{user.id}", data=data).status_code == 302
@@ -410,7 +439,7 @@ def test_an_exception_gives_the_thai_page_without_a_traceback(prod_app, db):
     assert response.status_code == 500
     html = _html(response)
     _thai_then_english(html, "เกิดข้อผิดพลาดในระบบ", "Something went wrong on our side")
-    for leak in ("Traceback", "RuntimeError", "secret-internal-detail", "File \""):
+    for leak in ("Traceback", "RuntimeError", "secret-internal-detail", 'File "'):
         assert leak not in html
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Security-Policy"] == HTML_CSP
@@ -426,8 +455,7 @@ def test_an_exception_gives_the_thai_page_without_a_traceback(prod_app, db):
         ("post", "/_test/upload", 413, "ข้อมูลที่ส่งมีขนาดใหญ่เกินไป", "What was sent is too large"),
     ],
 )
-def test_error_pages_are_thai_first_then_english(prod_app, db, method, path, status, thai,
-                                                 english):
+def test_error_pages_are_thai_first_then_english(prod_app, db, method, path, status, thai, english):
     client = prod_app.test_client()
     kwargs = {"data": "x" * 5000} if status == 413 else {}
     response = getattr(client, method)(path, **kwargs)

@@ -139,8 +139,9 @@ def _context(browser, **kwargs):
 
     def _console(message):
         if "Content Security Policy" in message.text:
-            context.csp_violations.append(f"{message.page.url if message.page else ''}: "
-                                          f"{message.text}")
+            context.csp_violations.append(
+                f"{message.page.url if message.page else ''}: {message.text}"
+            )
 
     context.on("console", _console)
     return context

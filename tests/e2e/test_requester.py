@@ -33,8 +33,10 @@ WRONG_CID = STEM + str((int(national_id_check_digit(STEM)) + 1) % 10)
 def _pdf_pages(page) -> list[str]:
     """Width and height (pt) of each page of the printed PDF."""
     pdf = page.pdf(prefer_css_page_size=True)
-    return [m.decode() for m in re.findall(rb"/Type\s*/Page[^s].*?/MediaBox\s*\[0 0 ([\d. ]+)\]",
-                                           pdf, flags=re.S)]
+    return [
+        m.decode()
+        for m in re.findall(rb"/Type\s*/Page[^s].*?/MediaBox\s*\[0 0 ([\d. ]+)\]", pdf, flags=re.S)
+    ]
 
 
 def _earliest_ultrasound(db, request: ImagingRequest):

@@ -44,6 +44,7 @@ def pytest_collection_modifyitems(config, items):
     RadBook. Ignored for the fault tests only."""
     for item in items:
         if HERE in Path(item.path).parents:
-            item.add_marker(pytest.mark.filterwarnings(
-                "ignore::pytest.PytestUnraisableExceptionWarning"))
+            item.add_marker(
+                pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+            )
             item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))

@@ -31,8 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 60.0, what: str = "condition",
-             interval: float = 0.05):
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 60.0,
+    what: str = "condition",
+    interval: float = 0.05,
+):
     """Poll ``condition`` until it returns something truthy; that value is returned."""
     deadline = time.monotonic() + timeout
     while True:
@@ -84,8 +88,15 @@ def service_env(database_url: str, **extra: str) -> dict[str, str]:
 class Service:
     """One RadBook process (group) on a fixed port, started again after each kill."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int | None,
-                 log_dir: Path, ready: Callable[[int], bool] | None = None):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        port: int | None,
+        log_dir: Path,
+        ready: Callable[[int], bool] | None = None,
+    ):
         self.name = name
         self.argv = argv
         self.env = env
@@ -103,18 +114,29 @@ class Service:
     def start(self, timeout: float = 90.0) -> Service:
         self.starts += 1
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         if self.port is not None:
-            wait_for(lambda: self._alive() and self.ready(self.port), timeout,
-                     f"{self.name} to answer on {self.port}")
+            wait_for(
+                lambda: self._alive() and self.ready(self.port),
+                timeout,
+                f"{self.name} to answer on {self.port}",
+            )
         return self
 
     def _alive(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
-                               + self.log_path.read_text(errors="replace")[-3000:])
+            raise RuntimeError(
+                f"{self.name} exited with {self.proc.returncode}:\n"
+                + self.log_path.read_text(errors="replace")[-3000:]
+            )
         return True
 
     def kill9(self) -> None:
@@ -162,32 +184,45 @@ def flask_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
 
 
-def web_service(database_url: str, log_dir: Path, port: int | None = None,
-                workers: int = 2, **env: str) -> Service:
+def web_service(
+    database_url: str, log_dir: Path, port: int | None = None, workers: int = 2, **env: str
+) -> Service:
     port = port or free_port()
-    argv = [str(BIN / "gunicorn"), "-w", str(workers), "-b",
-            f"127.0.0.1:{port}", "--graceful-timeout", "2",
-            # gunicorn 23+ opens a control socket in ~/.gunicorn by default: one per user,
-            # so two servers would fight over it.
-            "--no-control-socket", "wsgi:app"]
+    argv = [
+        str(BIN / "gunicorn"),
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--graceful-timeout",
+        "2",
+        # gunicorn 23+ opens a control socket in ~/.gunicorn by default: one per user,
+        # so two servers would fight over it.
+        "--no-control-socket",
+        "wsgi:app",
+    ]
     return Service("web", argv, service_env(database_url, **env), port, log_dir, http_ok)
 
 
-def dicom_service(database_url: str, log_dir: Path, port: int | None = None,
-                  **env: str) -> Service:
+def dicom_service(database_url: str, log_dir: Path, port: int | None = None, **env: str) -> Service:
     port = port or free_port()
     argv = flask_argv("worklist", "serve", "--host", "127.0.0.1", "--port", str(port))
-    return Service("dicom", argv, service_env(database_url, DICOM_DEVICE_REFRESH_SECONDS="1",
-                                              **env), port, log_dir)
+    return Service(
+        "dicom",
+        argv,
+        service_env(database_url, DICOM_DEVICE_REFRESH_SECONDS="1", **env),
+        port,
+        log_dir,
+    )
 
 
-def hl7_service(database_url: str, log_dir: Path, port: int | None = None,
-                **env: str) -> Service:
+def hl7_service(database_url: str, log_dir: Path, port: int | None = None, **env: str) -> Service:
     port = port or free_port()
     argv = flask_argv("hl7", "serve", "--host", "127.0.0.1", "--port", str(port))
     return Service("hl7", argv, service_env(database_url, **env), port, log_dir)
 
 
 def jobs_service(database_url: str, log_dir: Path, **env: str) -> Service:
-    return Service("jobs", flask_argv("jobs", "run"), service_env(database_url, **env), None,
-                   log_dir)
+    return Service(
+        "jobs", flask_argv("jobs", "run"), service_env(database_url, **env), None, log_dir
+    )

@@ -31,8 +31,12 @@ from scheduling.models import (
 from worklist.models import MppsStatus, PerformedProcedureStep
 
 # A request holds at most one of these at a time (a reschedule closes the old one as MOVED).
-HOLDING = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS,
-           AppointmentStatus.COMPLETED)
+HOLDING = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.ARRIVED,
+    AppointmentStatus.IN_PROGRESS,
+    AppointmentStatus.COMPLETED,
+)
 LIVE = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.IN_PROGRESS)
 
 
@@ -57,8 +61,7 @@ def booking_violations() -> list[str]:
         .having(func.count() > 1)
     )
     found += _rows(holding, "request with more than one appointment")
-    live = exists().where(Appointment.request_id == ImagingRequest.id,
-                          Appointment.status.in_(LIVE))
+    live = exists().where(Appointment.request_id == ImagingRequest.id, Appointment.status.in_(LIVE))
     found += _rows(
         select(ImagingRequest.id).where(ImagingRequest.status == RequestStatus.SCHEDULED, ~live),
         "scheduled request without a live appointment",
@@ -85,18 +88,28 @@ def booking_violations() -> list[str]:
         "appointment without its booking audit event",
     )
     found += _rows(
-        select(ImagingRequest.id).where(~_audited("request.create", "imaging_request",
-                                                  ImagingRequest.id)),
+        select(ImagingRequest.id).where(
+            ~_audited("request.create", "imaging_request", ImagingRequest.id)
+        ),
         "request without its creation audit event",
     )
     other = aliased(Appointment)
     found += _rows(
-        select(Appointment.id, other.id).join(
+        select(Appointment.id, other.id)
+        .join(
             other,
-            and_(other.device_id == Appointment.device_id, other.id > Appointment.id,
-                 other.start_at < Appointment.end_at, Appointment.start_at < other.end_at),
-        ).where(Appointment.status.in_(HOLDING), other.status.in_(HOLDING),
-                Appointment.patient_id == other.patient_id),
+            and_(
+                other.device_id == Appointment.device_id,
+                other.id > Appointment.id,
+                other.start_at < Appointment.end_at,
+                Appointment.start_at < other.end_at,
+            ),
+        )
+        .where(
+            Appointment.status.in_(HOLDING),
+            other.status.in_(HOLDING),
+            Appointment.patient_id == other.patient_id,
+        ),
         "the same patient twice in one device slot",
     )
     return found
@@ -117,8 +130,10 @@ def hl7_outbox_violations() -> list[str]:
         .join(Hl7Destination, Hl7Destination.is_enabled.is_(True))
         .where(
             Appointment.rescheduled_from_id.is_(None),
-            ~exists().where(Hl7OutboxMessage.appointment_id == Appointment.id,
-                            Hl7OutboxMessage.destination_id == Hl7Destination.id),
+            ~exists().where(
+                Hl7OutboxMessage.appointment_id == Appointment.id,
+                Hl7OutboxMessage.destination_id == Hl7Destination.id,
+            ),
         )
     )
     found += _rows(missing, "booking without its order message")
@@ -134,8 +149,9 @@ def hl7_outbox_violations() -> list[str]:
 
 def line_outbox_violations() -> list[str]:
     return _rows(
-        select(LineOutbox.id).where(LineOutbox.status == LineOutboxStatus.SENT,
-                                    LineOutbox.sent_at.is_(None)),
+        select(LineOutbox.id).where(
+            LineOutbox.status == LineOutboxStatus.SENT, LineOutbox.sent_at.is_(None)
+        ),
         "LINE message marked sent without a time",
     )
 
@@ -153,15 +169,18 @@ def mpps_violations() -> list[str]:
     found += _rows(
         select(step.sop_instance_uid, Appointment.status)
         .join(Appointment, Appointment.id == step.appointment_id)
-        .where(step.status == MppsStatus.IN_PROGRESS,
-               Appointment.status != AppointmentStatus.IN_PROGRESS),
+        .where(
+            step.status == MppsStatus.IN_PROGRESS,
+            Appointment.status != AppointmentStatus.IN_PROGRESS,
+        ),
         "MPPS in progress but its appointment is not",
     )
     found += _rows(
         select(step.sop_instance_uid, Appointment.status)
         .join(Appointment, Appointment.id == step.appointment_id)
-        .where(step.status == MppsStatus.COMPLETED,
-               Appointment.status != AppointmentStatus.COMPLETED),
+        .where(
+            step.status == MppsStatus.COMPLETED, Appointment.status != AppointmentStatus.COMPLETED
+        ),
         "MPPS completed but its appointment is not",
     )
     found += _rows(
@@ -173,7 +192,8 @@ def mpps_violations() -> list[str]:
     )
     found += _rows(
         select(step.sop_instance_uid).where(
-            step.status == MppsStatus.COMPLETED, step.appointment_id.is_not(None),
+            step.status == MppsStatus.COMPLETED,
+            step.appointment_id.is_not(None),
             ~exists().where(Study.mpps_instance_uid == step.sop_instance_uid),
         ),
         "completed MPPS without its study link",
@@ -192,7 +212,8 @@ def hl7_inbound_violations() -> list[str]:
     journal = Hl7InboundMessage
     found = _rows(
         select(journal.control_id).where(
-            journal.outcome == Hl7Outcome.ACCEPTED, journal.request_id.is_not(None),
+            journal.outcome == Hl7Outcome.ACCEPTED,
+            journal.request_id.is_not(None),
             ~exists().where(ImagingRequest.id == journal.request_id),
         ),
         "accepted order whose request is missing",
@@ -200,8 +221,7 @@ def hl7_inbound_violations() -> list[str]:
     found += _rows(
         select(journal.sending_facility, journal.dedupe_control_id, func.count())
         .where(journal.dedupe_control_id.is_not(None))
-        .group_by(journal.sending_application, journal.sending_facility,
-                  journal.dedupe_control_id)
+        .group_by(journal.sending_application, journal.sending_facility, journal.dedupe_control_id)
         .having(func.count() > 1),
         "one message processed twice",
     )
@@ -210,5 +230,10 @@ def hl7_inbound_violations() -> list[str]:
 
 def violations() -> list[str]:
     db.session.rollback()  # read what is committed now
-    return (booking_violations() + hl7_outbox_violations() + line_outbox_violations()
-            + mpps_violations() + hl7_inbound_violations())
+    return (
+        booking_violations()
+        + hl7_outbox_violations()
+        + line_outbox_violations()
+        + mpps_violations()
+        + hl7_inbound_violations()
+    )

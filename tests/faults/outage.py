@@ -39,8 +39,9 @@ class TcpProxy:
         self.port = listener.getsockname()[1]
         self._listener = listener
         self.up = True
-        threading.Thread(target=self._accept, args=(listener,), daemon=True,
-                         name="db-proxy").start()
+        threading.Thread(
+            target=self._accept, args=(listener,), daemon=True, name="db-proxy"
+        ).start()
         return self
 
     def _accept(self, listener: socket.socket) -> None:
@@ -111,7 +112,8 @@ class Outage:
             self.proxy: TcpProxy | None = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
             self.proxy.start()
             self.url = url.set(host="127.0.0.1", port=self.proxy.port).render_as_string(
-                hide_password=False)
+                hide_password=False
+            )
             self._link = None
         else:
             self.proxy = None

@@ -82,9 +82,11 @@ def test_web_shows_a_thai_then_english_503_and_recovers_by_itself(demo, outage, 
     outage.cut()
     assert english_reader.get("/login").status_code == 200  # needs no database
     logging_in = {"username": "staff.kosum", "password": "radbook-demo"}
-    for response in (client.get("/requests"),
-                     client.post(f"/requests/{request_id}/confirm", data=form),
-                     english_reader.post("/login", data=logging_in)):
+    for response in (
+        client.get("/requests"),
+        client.post(f"/requests/{request_id}/confirm", data=form),
+        english_reader.post("/login", data=logging_in),
+    ):
         html = response.get_data(as_text=True)
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "30"
@@ -152,8 +154,13 @@ def test_dicom_answers_failure_statuses_and_serves_again(demo, outage, outage_ap
     request_id, form = booking_form(demo)
     req = demo.session.get(ImagingRequest, request_id)
     device = demo.session.get(Device, form["device_id"])
-    appointment = book(web_actor_for(demo, "staff.kudrang"), utcnow(), req, device,
-                       datetime.fromisoformat(form["start_at"]))
+    appointment = book(
+        web_actor_for(demo, "staff.kudrang"),
+        utcnow(),
+        req,
+        device,
+        datetime.fromisoformat(form["start_at"]),
+    )
     ae_title = device.ae_title
     running = start_server(outage_app, "127.0.0.1", 0)
     try:
@@ -177,21 +184,24 @@ def test_dicom_answers_failure_statuses_and_serves_again(demo, outage, outage_ap
         assert assoc.is_established  # the known scanners are remembered
         assert _find(assoc, query) == (0, 0xA700)
         create = in_progress(appointment, PerformedStationAETitle=ae_title)
-        status, _ = assoc.send_n_create(create, ModalityPerformedProcedureStep,
-                                        "1.2.826.0.1.3680043.10.1234.88.1")
+        status, _ = assoc.send_n_create(
+            create, ModalityPerformedProcedureStep, "1.2.826.0.1.3680043.10.1234.88.1"
+        )
         assert status.Status == 0x0110
         demo.session.rollback()
         assert demo.session.get(Appointment, appointment.id).status is AppointmentStatus.BOOKED
 
         outage.restore()
         assert _find(assoc, query) == (1, 0x0000)
-        status, _ = assoc.send_n_create(create, ModalityPerformedProcedureStep,
-                                        "1.2.826.0.1.3680043.10.1234.88.1")
+        status, _ = assoc.send_n_create(
+            create, ModalityPerformedProcedureStep, "1.2.826.0.1.3680043.10.1234.88.1"
+        )
         assert status.Status == 0x0000
         assoc.release()
         demo.session.rollback()
         assert demo.session.get(Appointment, appointment.id).status is (
-            AppointmentStatus.IN_PROGRESS)
+            AppointmentStatus.IN_PROGRESS
+        )
     finally:
         running.stop()
 

@@ -47,14 +47,15 @@ def test_hl7_outbox_waits_for_a_pacs_that_is_down_and_drains_in_order(us_capacit
     db.session.commit()
     appointments = []
     for n in range(3):
-        req = create_req(now, hospital(KUDRANG), procedure("US-UPABD"),
-                         patient=create_patient())
-        appointments.append(book(SYSTEM, now, req, us_capacity,
-                                 MON_0900 + timedelta(minutes=20 * n)))
+        req = create_req(now, hospital(KUDRANG), procedure("US-UPABD"), patient=create_patient())
+        appointments.append(
+            book(SYSTEM, now, req, us_capacity, MON_0900 + timedelta(minutes=20 * n))
+        )
     cancel_appointment(SYSTEM, now, appointments[1], "ผู้ป่วยขอยกเลิก")
     queued = [r.control_id for r in outbox()]
     assert [r.event for r in outbox()] == [Hl7OutboundEvent.BOOKED] * 3 + [
-        Hl7OutboundEvent.CANCELLED]
+        Hl7OutboundEvent.CANCELLED
+    ]
 
     # Down: each due run tries the oldest message only, and waits longer each time.
     moment = now
@@ -74,8 +75,7 @@ def test_hl7_outbox_waits_for_a_pacs_that_is_down_and_drains_in_order(us_capacit
     try:
         assert drain_outbox(now=moment) == {"sent": 4, "retry": 0, "failed": 0}
         assert [m.control_id for m in receiver.messages()] == queued
-        assert [m.segment("ORC").get(1) for m in receiver.messages()] == ["NW", "NW", "NW",
-                                                                           "CA"]
+        assert [m.segment("ORC").get(1) for m in receiver.messages()] == ["NW", "NW", "NW", "CA"]
         rows = outbox()
         assert {(r.status, r.ack_code) for r in rows} == {(OutboxStatus.SENT, "AA")}
         assert drain_outbox(now=moment + timedelta(hours=2))["sent"] == 0

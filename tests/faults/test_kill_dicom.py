@@ -52,15 +52,26 @@ def booked_exams(per_scanner: int = EXAMS_PER_SCANNER, round_: int = 0) -> list[
     exams = []
     for n, ae_title in enumerate(SCANNERS):
         device = db.session.scalar(select(Device).where(Device.ae_title == ae_title))
-        slots = find_slots(now, us, requesting_hospital_id=staff.hospital_id,
-                           device_id=device.id, limit=per_scanner)
+        slots = find_slots(
+            now,
+            us,
+            requesting_hospital_id=staff.hospital_id,
+            device_id=device.id,
+            limit=per_scanner,
+        )
         assert len(slots) == per_scanner
         for m, slot in enumerate(slots):
             req = create_req(now, staff.hospital, us, patient=create_patient(), actor=actor)
             appointment = book(actor, now, req, device, slot.start_at)
             create = in_progress(appointment, PerformedStationAETitle=ae_title)
-            exams.append(Exam(ae_title, f"1.2.826.0.1.3680043.10.1234.77.{round_}.{n}.{m}", create,
-                              final("COMPLETED")))
+            exams.append(
+                Exam(
+                    ae_title,
+                    f"1.2.826.0.1.3680043.10.1234.77.{round_}.{n}.{m}",
+                    create,
+                    final("COMPLETED"),
+                )
+            )
     return exams
 
 
@@ -72,10 +83,16 @@ def run_scanner(port: int, exams: list[Exam], stop: threading.Event | None = Non
     assoc = ae.associate("127.0.0.1", port, ae_title="RADBOOK")
     try:
         for exam in exams:
-            for step, send in (("create", lambda e: assoc.send_n_create(
-                    e.create, ModalityPerformedProcedureStep, e.uid)),
-                               ("set", lambda e: assoc.send_n_set(
-                    e.complete, ModalityPerformedProcedureStep, e.uid))):
+            for step, send in (
+                (
+                    "create",
+                    lambda e: assoc.send_n_create(e.create, ModalityPerformedProcedureStep, e.uid),
+                ),
+                (
+                    "set",
+                    lambda e: assoc.send_n_set(e.complete, ModalityPerformedProcedureStep, e.uid),
+                ),
+            ):
                 if (stop is not None and stop.is_set()) or not assoc.is_established:
                     return
                 status, _ = send(exam)
@@ -93,9 +110,12 @@ def run_scanner(port: int, exams: list[Exam], stop: threading.Event | None = Non
 
 
 def scanners(port: int, exams: list[Exam], stop: threading.Event | None = None):
-    threads = [threading.Thread(target=run_scanner,
-                                args=(port, [e for e in exams if e.ae_title == ae], stop))
-               for ae in SCANNERS]
+    threads = [
+        threading.Thread(
+            target=run_scanner, args=(port, [e for e in exams if e.ae_title == ae], stop)
+        )
+        for ae in SCANNERS
+    ]
     for thread in threads:
         thread.start()
     return threads
@@ -111,8 +131,11 @@ def test_kill_9_dicom_scp_during_mpps_loses_no_acknowledged_step(demo, services)
     stop = threading.Event()
     threads = scanners(scp.port, exams, stop)
     total = 2 * len(exams)
-    harness.wait_for(lambda: sum(len(e.answers) for e in exams) >= total // 3, 120,
-                     "a third of the MPPS messages answered")
+    harness.wait_for(
+        lambda: sum(len(e.answers) for e in exams) >= total // 3,
+        120,
+        "a third of the MPPS messages answered",
+    )
     scp.kill9()
     stop.set()
     for thread in threads:
@@ -132,8 +155,10 @@ def test_kill_9_dicom_scp_during_mpps_loses_no_acknowledged_step(demo, services)
             assert stored.status.value == "COMPLETED"
             assert appointment.status is AppointmentStatus.COMPLETED
         else:
-            assert appointment.status in (AppointmentStatus.IN_PROGRESS,
-                                          AppointmentStatus.COMPLETED)
+            assert appointment.status in (
+                AppointmentStatus.IN_PROGRESS,
+                AppointmentStatus.COMPLETED,
+            )
     assert invariants.violations() == []
 
     scp.start()

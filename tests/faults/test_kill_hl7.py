@@ -28,14 +28,22 @@ ORDERS = 48
 def orders(first: int = 1, count: int = ORDERS) -> list[tuple[str, str, bytes]]:
     """(control ID, placer order number, message) for each order, every one a new patient."""
     return [
-        (f"KILL{n:05d}", f"KR-K{n:05d}",
-         orm(f"KILL{n:05d}", cid(f"3{n:011d}"), f"KR-K{n:05d}", hn=f"HNK{n:05d}").encode())
+        (
+            f"KILL{n:05d}",
+            f"KR-K{n:05d}",
+            orm(f"KILL{n:05d}", cid(f"3{n:011d}"), f"KR-K{n:05d}", hn=f"HNK{n:05d}").encode(),
+        )
         for n in range(first, first + count)
     ]
 
 
-def send_all(port: int, messages: list[tuple[str, str, bytes]], connections: int,
-             answers: dict[str, str], stop: threading.Event | None = None) -> None:
+def send_all(
+    port: int,
+    messages: list[tuple[str, str, bytes]],
+    connections: int,
+    answers: dict[str, str],
+    stop: threading.Event | None = None,
+) -> None:
     """Send each message and wait for its ACK; ``answers[control ID]`` = MSA-1 received."""
     lock = threading.Lock()
 
@@ -52,16 +60,20 @@ def send_all(port: int, messages: list[tuple[str, str, bytes]], connections: int
             with lock:
                 answers[control_id] = msa.get(1)
 
-    threads = [threading.Thread(target=sender, args=(messages[n::connections],))
-               for n in range(connections)]
+    threads = [
+        threading.Thread(target=sender, args=(messages[n::connections],))
+        for n in range(connections)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(180)
 
 
-def test_kill_9_hl7_listener_while_orders_arrive_loses_no_acknowledged_order(network,  # noqa: F811
-                                                                              services):
+def test_kill_9_hl7_listener_while_orders_arrive_loses_no_acknowledged_order(
+    network,  # noqa: F811
+    services,
+):
     messages = orders()
     listener = services(harness.hl7_service)
 
@@ -79,8 +91,13 @@ def test_kill_9_hl7_listener_while_orders_arrive_loses_no_acknowledged_order(net
     assert 0 < len(acknowledged) < ORDERS
     db.session.rollback()
     placers = set(db.session.scalars(select(ImagingRequest.placer_order_number)))
-    journal = set(db.session.scalars(select(Hl7InboundMessage.control_id).where(
-        Hl7InboundMessage.outcome == Hl7Outcome.ACCEPTED)))
+    journal = set(
+        db.session.scalars(
+            select(Hl7InboundMessage.control_id).where(
+                Hl7InboundMessage.outcome == Hl7Outcome.ACCEPTED
+            )
+        )
+    )
     by_control = {c: p for c, p, _ in messages}
     assert {by_control[c] for c in acknowledged} <= placers, "an AA order is missing"
     assert acknowledged <= journal
@@ -97,6 +114,7 @@ def test_kill_9_hl7_listener_while_orders_arrive_loses_no_acknowledged_order(net
     assert invariants.violations() == []
     assert db.session.scalar(select(func.count(ImagingRequest.id))) == ORDERS
     assert set(db.session.scalars(select(ImagingRequest.placer_order_number))) == set(
-        by_control.values())
+        by_control.values()
+    )
     repeats = db.session.scalar(select(func.sum(Hl7InboundMessage.duplicates)))
     assert repeats == len(journal)  # each order stored before the kill came back once more

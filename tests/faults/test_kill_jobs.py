@@ -81,8 +81,7 @@ def check_sent_means_received(pacs: SlowReceiver, line: LineStandIn) -> None:
     received = set(pacs.control_ids())
     accepted_keys = {a.retry_key for a in line.accepted}
     assert all(r.control_id in received for r in hl7_rows if r.status is OutboxStatus.SENT)
-    assert all(r.retry_key in accepted_keys for r in line_rows
-               if r.status is LineOutboxStatus.SENT)
+    assert all(r.retry_key in accepted_keys for r in line_rows if r.status is LineOutboxStatus.SENT)
     assert invariants.violations() == []
 
 
@@ -94,9 +93,15 @@ def test_kill_9_jobs_while_sending_loses_and_doubles_nothing(demo, services):
         book_linked_patients(server.port)
         hl7_rows, line_rows = outbox_rows()
         assert len(hl7_rows) == BOOKINGS and len(line_rows) >= BOOKINGS
-        env = dict(HL7_OUTBOX_INTERVAL_SECONDS="1", LINE_SEND_INTERVAL="1",
-                   LINE_API_BASE_URL=line.base_url, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-                   LINE_QUIET_HOURS="", LINE_SEND_WORKERS="2", LINE_SEND_BATCH="6")
+        env = dict(
+            HL7_OUTBOX_INTERVAL_SECONDS="1",
+            LINE_SEND_INTERVAL="1",
+            LINE_API_BASE_URL=line.base_url,
+            LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+            LINE_QUIET_HOURS="",
+            LINE_SEND_WORKERS="2",
+            LINE_SEND_BATCH="6",
+        )
         jobs = services(harness.jobs_service, **env)
 
         # First kill: the PACS orders are in flight.
@@ -107,8 +112,9 @@ def test_kill_9_jobs_while_sending_loses_and_doubles_nothing(demo, services):
 
         # Second kill: the LINE pushes are in flight (LINE is the slower receiver).
         jobs.start()
-        harness.wait_for(lambda: len(line.accepted) >= 2 * len(line_rows) // 3, 120,
-                         "LINE pushes sending")
+        harness.wait_for(
+            lambda: len(line.accepted) >= 2 * len(line_rows) // 3, 120, "LINE pushes sending"
+        )
         jobs.kill9()
         assert len(line.accepted) < len(line_rows)
         check_sent_means_received(pacs, line)
@@ -117,8 +123,9 @@ def test_kill_9_jobs_while_sending_loses_and_doubles_nothing(demo, services):
 
         def drained() -> bool:
             hl7, due = outbox_rows()
-            return (all(r.status is OutboxStatus.SENT for r in hl7)
-                    and all(r.status is LineOutboxStatus.SENT for r in due))
+            return all(r.status is OutboxStatus.SENT for r in hl7) and all(
+                r.status is LineOutboxStatus.SENT for r in due
+            )
 
         harness.wait_for(drained, 120, "both outboxes drained")
         jobs.stop()
@@ -129,8 +136,11 @@ def test_kill_9_jobs_while_sending_loses_and_doubles_nothing(demo, services):
         first_seen = list(dict.fromkeys(arrivals))
         assert first_seen == order, "the PACS got the orders out of order, or not all"
         assert len(arrivals) - len(first_seen) <= jobs.kills  # at most the one in flight
-        assert all(arrivals[i] != arrivals[j] or j == i + 1  # a repeat comes straight after
-                   for i in range(len(arrivals)) for j in range(i + 1, len(arrivals)))
+        assert all(
+            arrivals[i] != arrivals[j] or j == i + 1  # a repeat comes straight after
+            for i in range(len(arrivals))
+            for j in range(i + 1, len(arrivals))
+        )
         assert {a.retry_key for a in line.accepted} == {r.retry_key for r in line_rows}
         assert len(line.accepted) == len(line_rows) and line.duplicate_count() == 0
         assert invariants.violations() == []

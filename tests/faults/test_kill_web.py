@@ -73,10 +73,14 @@ def confirm(client: WebClient, booking: Booking) -> None:
     path = f"/requests/{booking.request_id}/confirm"
     try:
         if not client.token:
-            client.get(path + "?" + urlencode({"device_id": booking.device_id,
-                                                "start_at": booking.start_at}))
-        answer = client.post(path, {"device_id": booking.device_id,
-                                    "start_at": booking.start_at, "reason": ""})
+            client.get(
+                path
+                + "?"
+                + urlencode({"device_id": booking.device_id, "start_at": booking.start_at})
+            )
+        answer = client.post(
+            path, {"device_id": booking.device_id, "start_at": booking.start_at, "reason": ""}
+        )
     except NO_ANSWER:
         booking.outcome = "lost"
         return
@@ -87,8 +91,13 @@ def confirm(client: WebClient, booking: Booking) -> None:
         booking.outcome = f"refused {answer.status} {answer.location}"
 
 
-def run_clients(port: int, bookings: list[Booking], clients: int, tally: Tally | None = None,
-                stop: threading.Event | None = None) -> None:
+def run_clients(
+    port: int,
+    bookings: list[Booking],
+    clients: int,
+    tally: Tally | None = None,
+    stop: threading.Event | None = None,
+) -> None:
     def worker(share: list[Booking]) -> None:
         client = WebClient(port, timeout=60)
         try:
@@ -103,8 +112,9 @@ def run_clients(port: int, bookings: list[Booking], clients: int, tally: Tally |
                 with tally.lock:
                     tally.confirmed += 1
 
-    threads = [threading.Thread(target=worker, args=(bookings[n::clients],))
-               for n in range(clients)]
+    threads = [
+        threading.Thread(target=worker, args=(bookings[n::clients],)) for n in range(clients)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -132,7 +142,9 @@ def test_kill_9_gunicorn_while_booking_loses_no_confirmed_booking(demo, services
     for appointment_id, booking in confirmed.items():
         appointment = stored[appointment_id]
         assert (appointment.request_id, appointment.status) == (
-            booking.request_id, AppointmentStatus.BOOKED)
+            booking.request_id,
+            AppointmentStatus.BOOKED,
+        )
     assert invariants.violations() == []
 
     # Same port, same database: it serves again, and the staff post what had no answer

@@ -47,16 +47,25 @@ def placer(seed: int, i: int) -> str:
     return f"PF{seed}-{i:06d}"
 
 
-def _msh(message_type: str, cid_: str, sender: str = KUDRANG, app: str = "HOSXP",
-         charset: str = "UNICODE UTF-8") -> str:
-    return (f"MSH|^~\\&|{app}|{sender}|RADBOOK|{MKH}|20261121090000||{message_type}|{cid_}"
-            f"|P|2.5.1|||AL|NE|THA|{charset}")
+def _msh(
+    message_type: str,
+    cid_: str,
+    sender: str = KUDRANG,
+    app: str = "HOSXP",
+    charset: str = "UNICODE UTF-8",
+) -> str:
+    return (
+        f"MSH|^~\\&|{app}|{sender}|RADBOOK|{MKH}|20261121090000||{message_type}|{cid_}"
+        f"|P|2.5.1|||AL|NE|THA|{charset}"
+    )
 
 
 def _pid(n: int, hn: str | None = None) -> str:
     hn = hn or f"HN{n % 40:04d}"
-    return (f"PID|1||{hn}^^^{KUDRANG}^MR~{cid(n)}^^^TH-CID^NI||ใจดี^สมชาย^^^นาย~JAIDEE^SOMCHAI"
-            "^^^MR||19800115|M|||1 ถนนนครสวรรค์^^มหาสารคาม^^44000||0812345678")
+    return (
+        f"PID|1||{hn}^^^{KUDRANG}^MR~{cid(n)}^^^TH-CID^NI||ใจดี^สมชาย^^^นาย~JAIDEE^SOMCHAI"
+        "^^^MR||19800115|M|||1 ถนนนครสวรรค์^^มหาสารคาม^^44000||0812345678"
+    )
 
 
 def seed_message(kind: str, seed: int, i: int, rng: random.Random) -> tuple[str, str]:
@@ -65,58 +74,163 @@ def seed_message(kind: str, seed: int, i: int, rng: random.Random) -> tuple[str,
     po = placer(seed, i)
     earlier = placer(seed, rng.randrange(i)) if i else po
     if kind in ("A04", "A08"):
-        return "\r".join([_msh(f"ADT^{kind}^ADT_A01", c), f"EVN|{kind}|20261121090000",
-                          _pid(n), "PV1|1|O"]) + "\r", "utf-8"
+        return "\r".join(
+            [_msh(f"ADT^{kind}^ADT_A01", c), f"EVN|{kind}|20261121090000", _pid(n), "PV1|1|O"]
+        ) + "\r", "utf-8"
     if kind == "A40":
-        return "\r".join([_msh("ADT^A40^ADT_A39", c), _pid(n, f"HN{rng.randrange(40):04d}"),
-                          f"MRG|HN{rng.randrange(40):04d}^^^{KUDRANG}^MR"]) + "\r", "utf-8"
+        return "\r".join(
+            [
+                _msh("ADT^A40^ADT_A39", c),
+                _pid(n, f"HN{rng.randrange(40):04d}"),
+                f"MRG|HN{rng.randrange(40):04d}^^^{KUDRANG}^MR",
+            ]
+        ) + "\r", "utf-8"
     if kind == "TIS":
-        return "\r".join([_msh("ADT^A08^ADT_A01", c, charset="TIS-620"),
-                          "EVN|A08|20261121090000", _pid(n), "PV1|1|O"]) + "\r", "cp874"
+        return "\r".join(
+            [
+                _msh("ADT^A08^ADT_A01", c, charset="TIS-620"),
+                "EVN|A08|20261121090000",
+                _pid(n),
+                "PV1|1|O",
+            ]
+        ) + "\r", "cp874"
     if kind in ("ORM", "OMI"):
         omi = kind == "OMI"
-        lines = [_msh("OMI^O23^OMI_O23" if omi else "ORM^O01^ORM_O01", c), _pid(n), "PV1|1|O",
-                 f"ORC|NW|{po}^{KUDRANG}|||||{'' if omi else '^^^^^R'}|||||D001^รักษา^วิชัย^^^นพ."]
+        lines = [
+            _msh("OMI^O23^OMI_O23" if omi else "ORM^O01^ORM_O01", c),
+            _pid(n),
+            "PV1|1|O",
+            f"ORC|NW|{po}^{KUDRANG}|||||{'' if omi else '^^^^^R'}|||||D001^รักษา^วิชัย^^^นพ.",
+        ]
         if omi:
             lines.append("TQ1|1||||||||S")
-        lines.append(f"OBR|1|{po}^{KUDRANG}||US-UPABD^อัลตราซาวด์^RADBOOK|||||||||"
-                     "ปวดท้องด้านขวาบน|||||||||||||||||R10.1^ปวดท้องส่วนบน^I10")
+        lines.append(
+            f"OBR|1|{po}^{KUDRANG}||US-UPABD^อัลตราซาวด์^RADBOOK|||||||||"
+            "ปวดท้องด้านขวาบน|||||||||||||||||R10.1^ปวดท้องส่วนบน^I10"
+        )
         return "\r".join(lines) + "\r", "utf-8"
     if kind == "CANCEL":
-        return "\r".join([_msh("ORM^O01^ORM_O01", c), _pid(n), "PV1|1|O",
-                          f"ORC|CA|{earlier}^{KUDRANG}||||||||||||||^ผู้ป่วยขอยกเลิก",
-                          f"OBR|1|{earlier}^{KUDRANG}||US-UPABD^อัลตราซาวด์^RADBOOK"]) + "\r", \
-            "utf-8"
+        return "\r".join(
+            [
+                _msh("ORM^O01^ORM_O01", c),
+                _pid(n),
+                "PV1|1|O",
+                f"ORC|CA|{earlier}^{KUDRANG}||||||||||||||^ผู้ป่วยขอยกเลิก",
+                f"OBR|1|{earlier}^{KUDRANG}||US-UPABD^อัลตราซาวด์^RADBOOK",
+            ]
+        ) + "\r", "utf-8"
     if kind == "ORU":
-        return "\r".join([
-            _msh("ORU^R01^ORU_R01", c, sender=MKH, app="RIS"),
-            f"PID|1||HN0001^^^{KUDRANG}^MR~{cid(n)}^^^TH-CID^NI||ใจดี^สมชาย",
-            f"ORC|RE|{earlier}^{KUDRANG}||||CM",
-            f"OBR|1|{earlier}^{KUDRANG}||US-UPABD^Ultrasound upper abdomen||||||||||||||||||"
-            "|20261123103000|||F|||||||R001&ภาพดี&วีระ&&&นพ.",
-            "OBX|1|TX|IMP^Impression||ตับปกติ ไม่พบก้อน||||||F",
-            "OBX|2|TX|IMP^Impression||Normal liver.~No focal lesion.||||||F",
-            f"ZDS|1.2.826.0.1.3680043.10.999.{seed}.{i}^RADBOOK^Application^DICOM",
-        ]) + "\r", "utf-8"
+        return "\r".join(
+            [
+                _msh("ORU^R01^ORU_R01", c, sender=MKH, app="RIS"),
+                f"PID|1||HN0001^^^{KUDRANG}^MR~{cid(n)}^^^TH-CID^NI||ใจดี^สมชาย",
+                f"ORC|RE|{earlier}^{KUDRANG}||||CM",
+                f"OBR|1|{earlier}^{KUDRANG}||US-UPABD^Ultrasound upper abdomen||||||||||||||||||"
+                "|20261123103000|||F|||||||R001&ภาพดี&วีระ&&&นพ.",
+                "OBX|1|TX|IMP^Impression||ตับปกติ ไม่พบก้อน||||||F",
+                "OBX|2|TX|IMP^Impression||Normal liver.~No focal lesion.||||||F",
+                f"ZDS|1.2.826.0.1.3680043.10.999.{seed}.{i}^RADBOOK^Application^DICOM",
+            ]
+        ) + "\r", "utf-8"
     raise ValueError(kind)
 
 
 KINDS = ("A04", "A08", "A40", "ORM", "OMI", "CANCEL", "ORU", "TIS")
 
-CHARSETS = ["", "UNICODE UTF-8", "UTF-8", "TIS-620", "8859/11", "ISO_IR 166", "ISO IR192",
-            "CNS 11643-1992", "ASCII", "8859/1", "KOI8-R", "GB18030", "UNICODE", "UTF-16",
-            "BIG-5", "windows-874", "x" * 300, "TIS~UTF8", "8859/11^x", "\\T\\UTF8"]
-BAD_BYTES = [b"\xff", b"\xfe\xff", b"\x80", b"\xc0\xaf", b"\xe0\xb8", b"\xed\xa0\x80",
-             b"\xf4\x90\x80\x80", b"\xdb", b"\xfc", b"\x00", b"\x7f", b"\x1b$B", b"\xef\xbb\xbf"]
-WEIRD_TEXT = ["\\", "\\X", "\\XZZ\\", "\\X00\\", "\\.br\\", "\\H\\\\N\\", "\\E\\", "\\F\\" * 50,
-              "~" * 100, "^" * 200, "&&&&", '""', "\u200b\u200f\u202e", "😀" * 30,
-              "ก\u0e31\u0e31\u0e31\u0e31", "\ufffd", "\ud7ff", "\x00", "\t\t", " " * 80,
-              "99999999", "00000000", "25691321", "2569", "-1", "1e400", "NaN",
-              "'; DROP TABLE patient; --", "<script>alert(1)</script>", "%s%n%x", "{{7*7}}",
-              "0000000000000", "1111111111111", "1" * 20, "A" * 41, "ก" * 101]
-MESSAGE_TYPES = ["ADT^A04", "ADT^A08^ADT_A01", "ADT^A40", "ORM^O01", "OMI^O23", "ORU^R01",
-                 "ADT", "ORM", "ZZZ^Z01", "ACK^A04", "QRY^A19", "", "^", "ADT^A99",
-                 "adt^a04", "ORM^O01^ORM_O01^X", "ORU^R01~ORM^O01"]
+CHARSETS = [
+    "",
+    "UNICODE UTF-8",
+    "UTF-8",
+    "TIS-620",
+    "8859/11",
+    "ISO_IR 166",
+    "ISO IR192",
+    "CNS 11643-1992",
+    "ASCII",
+    "8859/1",
+    "KOI8-R",
+    "GB18030",
+    "UNICODE",
+    "UTF-16",
+    "BIG-5",
+    "windows-874",
+    "x" * 300,
+    "TIS~UTF8",
+    "8859/11^x",
+    "\\T\\UTF8",
+]
+BAD_BYTES = [
+    b"\xff",
+    b"\xfe\xff",
+    b"\x80",
+    b"\xc0\xaf",
+    b"\xe0\xb8",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xdb",
+    b"\xfc",
+    b"\x00",
+    b"\x7f",
+    b"\x1b$B",
+    b"\xef\xbb\xbf",
+]
+WEIRD_TEXT = [
+    "\\",
+    "\\X",
+    "\\XZZ\\",
+    "\\X00\\",
+    "\\.br\\",
+    "\\H\\\\N\\",
+    "\\E\\",
+    "\\F\\" * 50,
+    "~" * 100,
+    "^" * 200,
+    "&&&&",
+    '""',
+    "\u200b\u200f\u202e",
+    "😀" * 30,
+    "ก\u0e31\u0e31\u0e31\u0e31",
+    "\ufffd",
+    "\ud7ff",
+    "\x00",
+    "\t\t",
+    " " * 80,
+    "99999999",
+    "00000000",
+    "25691321",
+    "2569",
+    "-1",
+    "1e400",
+    "NaN",
+    "'; DROP TABLE patient; --",
+    "<script>alert(1)</script>",
+    "%s%n%x",
+    "{{7*7}}",
+    "0000000000000",
+    "1111111111111",
+    "1" * 20,
+    "A" * 41,
+    "ก" * 101,
+]
+MESSAGE_TYPES = [
+    "ADT^A04",
+    "ADT^A08^ADT_A01",
+    "ADT^A40",
+    "ORM^O01",
+    "OMI^O23",
+    "ORU^R01",
+    "ADT",
+    "ORM",
+    "ZZZ^Z01",
+    "ACK^A04",
+    "QRY^A19",
+    "",
+    "^",
+    "ADT^A99",
+    "adt^a04",
+    "ORM^O01^ORM_O01^X",
+    "ORU^R01~ORM^O01",
+]
 ORDER_CONTROLS = ["NW", "CA", "DC", "OC", "OD", "XO", "SC", "RE", "", "ZZ", "nw", "NW~CA"]
 
 
@@ -130,8 +244,10 @@ class Case:
     framing: bool  # the payload holds MLLP start or end bytes, or nothing at all
 
     def show(self) -> str:
-        return (f"case {self.index} ({self.kind}; {', '.join(self.mutations) or 'unmutated'})"
-                f"\n{self.payload[:3000]!r}")
+        return (
+            f"case {self.index} ({self.kind}; {', '.join(self.mutations) or 'unmutated'})"
+            f"\n{self.payload[:3000]!r}"
+        )
 
 
 def _segments(text: str) -> list[str]:
@@ -144,13 +260,33 @@ def _join(segments: list[str]) -> str:
 
 def _mutate_text(text: str, rng: random.Random) -> tuple[str, str]:
     segs = _segments(text)
-    op = rng.choice([
-        "drop-segment", "duplicate-segment", "swap-segments", "drop-field", "duplicate-field",
-        "swap-fields", "weird-value", "huge-field", "empty-msh10", "long-msh10",
-        "encoding-chars", "field-separator", "message-type", "sending-facility",
-        "order-control", "segment-terminator", "unknown-segment", "lowercase-segment",
-        "many-repetitions", "msh-only", "no-msh", "leading-junk", "pid-garbage",
-    ])
+    op = rng.choice(
+        [
+            "drop-segment",
+            "duplicate-segment",
+            "swap-segments",
+            "drop-field",
+            "duplicate-field",
+            "swap-fields",
+            "weird-value",
+            "huge-field",
+            "empty-msh10",
+            "long-msh10",
+            "encoding-chars",
+            "field-separator",
+            "message-type",
+            "sending-facility",
+            "order-control",
+            "segment-terminator",
+            "unknown-segment",
+            "lowercase-segment",
+            "many-repetitions",
+            "msh-only",
+            "no-msh",
+            "leading-junk",
+            "pid-garbage",
+        ]
+    )
     if op == "drop-segment" and len(segs) > 1:
         del segs[rng.randrange(len(segs))]
     elif op == "duplicate-segment":
@@ -189,8 +325,21 @@ def _mutate_text(text: str, rng: random.Random) -> tuple[str, str]:
             fields[9] = rng.choice(["", " ", '""']) if op == "empty-msh10" else "C" * 250
         segs[0] = "|".join(fields)
     elif op == "encoding-chars" and segs[0].startswith("MSH"):
-        enc = rng.choice(["", "^", "^~", "^~\\", "^^^^", "|~\\&", "abcd", "^~\\&#", "\\\\\\\\",
-                          "~^&\\", "^~\\&^~\\&"])
+        enc = rng.choice(
+            [
+                "",
+                "^",
+                "^~",
+                "^~\\",
+                "^^^^",
+                "|~\\&",
+                "abcd",
+                "^~\\&#",
+                "\\\\\\\\",
+                "~^&\\",
+                "^~\\&^~\\&",
+            ]
+        )
         segs[0] = segs[0][:4] + enc + segs[0][8:]
     elif op == "field-separator" and segs[0].startswith("MSH"):
         sep = rng.choice(["#", "A", "^", " ", "\t", "\x00", "ก", "|"])
@@ -202,8 +351,20 @@ def _mutate_text(text: str, rng: random.Random) -> tuple[str, str]:
         segs[0] = "|".join(fields)
     elif op == "sending-facility" and segs[0].startswith("MSH"):
         fields = segs[0].split("|") + [""] * 4
-        fields[3] = rng.choice(["", "99999", KOSUM, MKH, "11008^^L", "^11008", "1100", "ก" * 5,
-                                "11008~10707", "X" * 300])
+        fields[3] = rng.choice(
+            [
+                "",
+                "99999",
+                KOSUM,
+                MKH,
+                "11008^^L",
+                "^11008",
+                "1100",
+                "ก" * 5,
+                "11008~10707",
+                "X" * 300,
+            ]
+        )
         segs[0] = "|".join(fields)
     elif op == "order-control":
         for k, s in enumerate(segs):
@@ -216,9 +377,23 @@ def _mutate_text(text: str, rng: random.Random) -> tuple[str, str]:
     elif op == "segment-terminator":
         return rng.choice(["\n", "\r\n", "\n\r", "\r\r", ""]).join(segs), op
     elif op == "unknown-segment":
-        segs.insert(rng.randrange(1, len(segs) + 1), rng.choice(
-            ["ZZZ|1|2", "NTE|1||" + "หมายเหตุ" * 20, "OBX|1|ST|X||" + "~" * 10, "AB|x",
-             "ABCD|1", "12|3", "   ", "MSH|^~\\&|X", "|||", "PID"]))
+        segs.insert(
+            rng.randrange(1, len(segs) + 1),
+            rng.choice(
+                [
+                    "ZZZ|1|2",
+                    "NTE|1||" + "หมายเหตุ" * 20,
+                    "OBX|1|ST|X||" + "~" * 10,
+                    "AB|x",
+                    "ABCD|1",
+                    "12|3",
+                    "   ",
+                    "MSH|^~\\&|X",
+                    "|||",
+                    "PID",
+                ]
+            ),
+        )
     elif op == "lowercase-segment":
         k = rng.randrange(len(segs))
         segs[k] = segs[k][:3].lower() + segs[k][3:]
@@ -235,11 +410,19 @@ def _mutate_text(text: str, rng: random.Random) -> tuple[str, str]:
         for k, s in enumerate(segs):
             if s.startswith("PID|"):
                 fields = s.split("|") + [""] * 20
-                fields[3] = rng.choice([
-                    "", "~", "^^^^NI", "1234567890123^^^TH-CID^NI", "HN1^^^11008^MR~" * 30,
-                    "^^^^PPN", "AB123^^^^PPN~" + cid(1) + "^^^^NI~" + cid(2) + "^^^^NI",
-                    "H" * 30 + "^^^11008^MR", cid(3) + "^^^TH-CID^NI",
-                ])
+                fields[3] = rng.choice(
+                    [
+                        "",
+                        "~",
+                        "^^^^NI",
+                        "1234567890123^^^TH-CID^NI",
+                        "HN1^^^11008^MR~" * 30,
+                        "^^^^PPN",
+                        "AB123^^^^PPN~" + cid(1) + "^^^^NI~" + cid(2) + "^^^^NI",
+                        "H" * 30 + "^^^11008^MR",
+                        cid(3) + "^^^TH-CID^NI",
+                    ]
+                )
                 fields[5] = rng.choice(["", "^", "ก" * 150 + "^ข", "^^^^นาย", "X^Y^Z^W^V^U^T"])
                 fields[7] = rng.choice(["", "2569", "25690230", "19800115", "99999999", "x"])
                 fields[8] = rng.choice(["", "M", "F", "U", "ชาย", "MALE" * 10])
@@ -249,15 +432,26 @@ def _mutate_text(text: str, rng: random.Random) -> tuple[str, str]:
 
 
 def _mutate_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
-    op = rng.choice(["truncate", "random-bytes", "overwrite-bytes", "bad-utf8", "framing",
-                     "flip-bit", "nul-bytes", "reencode"])
+    op = rng.choice(
+        [
+            "truncate",
+            "random-bytes",
+            "overwrite-bytes",
+            "bad-utf8",
+            "framing",
+            "flip-bit",
+            "nul-bytes",
+            "reencode",
+        ]
+    )
     n = len(data)
     if op == "truncate":
         return data[: rng.randrange(n + 1)], op
     if op == "random-bytes":
         at = rng.randrange(n + 1)
-        return data[:at] + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))) + \
-            data[at:], op
+        return data[:at] + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))) + data[
+            at:
+        ], op
     if op == "overwrite-bytes":
         out = bytearray(data)
         for _ in range(rng.randrange(1, 10)):
@@ -269,8 +463,9 @@ def _mutate_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         return data[:at] + rng.choice(BAD_BYTES) + data[at:], op
     if op == "framing":
         at = rng.randrange(n + 1)
-        return data[:at] + rng.choice([b"\x0b", b"\x1c", b"\x1c\r", b"\x0b\x1c\r",
-                                       b"\x1c\r\x0b", b"\r\x1c"]) + data[at:], op
+        return data[:at] + rng.choice(
+            [b"\x0b", b"\x1c", b"\x1c\r", b"\x0b\x1c\r", b"\x1c\r\x0b", b"\r\x1c"]
+        ) + data[at:], op
     if op == "flip-bit":
         out = bytearray(data)
         if out:
@@ -381,9 +576,11 @@ class Report:
 
     def summary(self) -> str:
         codes = ", ".join(f"{k} {v}" for k, v in sorted(self.codes.items()))
-        return (f"{self.sent} cases in {self.seconds:.1f} s: {codes}; {self.framing_cases} with "
-                f"MLLP framing bytes inside (answers checked up to a sentinel); "
-                f"{len(self.failures)} failures")
+        return (
+            f"{self.sent} cases in {self.seconds:.1f} s: {codes}; {self.framing_cases} with "
+            f"MLLP framing bytes inside (answers checked up to a sentinel); "
+            f"{len(self.failures)} failures"
+        )
 
 
 class _Conn:
@@ -411,8 +608,9 @@ class _Conn:
         self.sock.close()
 
 
-def send_cases(host: str, port: int, cases, *, seed: int, timeout: float = 60.0,
-               progress=None) -> Report:
+def send_cases(
+    host: str, port: int, cases, *, seed: int, timeout: float = 60.0, progress=None
+) -> Report:
     report = Report()
     conn = _Conn(host, port, timeout)
     t0 = time.perf_counter()
@@ -448,8 +646,10 @@ def _one(conn: _Conn, c: Case, seed: int, report: Report) -> None:
         report.codes[answer.code] += 1
         report.answers[c.index] = answer
         if c.control_id is not None and answer.control_id != c.control_id:
-            report.failures.append(f"{c.show()}\n  -> MSA-2 {answer.control_id[:80]!r} is "
-                                   f"not MSH-10 {c.control_id[:80]!r}")
+            report.failures.append(
+                f"{c.show()}\n  -> MSA-2 {answer.control_id[:80]!r} is "
+                f"not MSH-10 {c.control_id[:80]!r}"
+            )
         return
     report.framing_cases += 1
     payload, expected = sentinel(seed, c.index)
@@ -489,9 +689,14 @@ def check_database(report: Report, seed: int) -> list[str]:
     from scheduling.models import ImagingRequest, Patient
 
     problems: list[str] = []
-    rows = db.session.execute(select(
-        Hl7InboundMessage.ack, Hl7InboundMessage.outcome, Hl7InboundMessage.patient_id,
-        Hl7InboundMessage.request_id)).all()
+    rows = db.session.execute(
+        select(
+            Hl7InboundMessage.ack,
+            Hl7InboundMessage.outcome,
+            Hl7InboundMessage.patient_id,
+            Hl7InboundMessage.request_id,
+        )
+    ).all()
     by_ack_id: Counter = Counter()
     outcome_of: dict[bytes, str] = {}
     for row in rows:
@@ -509,17 +714,20 @@ def check_database(report: Report, seed: int) -> list[str]:
         if count != 1:
             problems.append(f"case {index}: {count} journal rows hold its {answer.code} ACK")
         elif outcome_of[answer.ack_id] != _OUTCOME[answer.code]:
-            problems.append(f"case {index}: ACK {answer.code} but journal outcome "
-                            f"{outcome_of[answer.ack_id]}")
+            problems.append(
+                f"case {index}: ACK {answer.code} but journal outcome {outcome_of[answer.ack_id]}"
+            )
     for request_id, number in db.session.execute(
-            select(ImagingRequest.id, ImagingRequest.placer_order_number)):
+        select(ImagingRequest.id, ImagingRequest.placer_order_number)
+    ):
         if not PLACER.fullmatch(number.encode()):
             continue  # a placer the mutations garbled: no case can be told to own it
         cases = report.placers.get(number.encode(), set())
         # Made by a case answered AA, or by one with framing bytes (no answer of its own).
         if not any(i not in report.answers or report.answers[i].code == "AA" for i in cases):
-            problems.append(f"request {request_id} ({number}) exists but no message naming "
-                            "it was accepted")
+            problems.append(
+                f"request {request_id} ({number}) exists but no message naming it was accepted"
+            )
     patients = set(db.session.scalars(select(Patient.id)))
     requests = set(db.session.scalars(select(ImagingRequest.id)))
     for row in rows:
@@ -533,8 +741,9 @@ def check_database(report: Report, seed: int) -> list[str]:
 def alive(host: str, port: int, seed: int) -> bool:
     """The listener accepts a new connection and answers a valid ADT with AA."""
     c = f"ALIVE{seed}-{time.monotonic_ns()}"
-    text = "\r".join([_msh("ADT^A04^ADT_A01", c), "EVN|A04|20261121090000", _pid(7),
-                      "PV1|1|O"]) + "\r"
+    text = (
+        "\r".join([_msh("ADT^A04^ADT_A01", c), "EVN|A04|20261121090000", _pid(7), "PV1|1|O"]) + "\r"
+    )
     conn = _Conn(host, port, 30)
     try:
         conn.send(text.encode())

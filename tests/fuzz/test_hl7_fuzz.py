@@ -20,7 +20,8 @@ SEED = int(os.environ.get("RADBOOK_FUZZ_SEED", "20261121"))
 
 def test_every_mutated_message_gets_an_ack_and_the_journal_agrees(listener):
     report = hl7_cases.send_cases(
-        "127.0.0.1", listener.port, (hl7_cases.case(SEED, i) for i in range(CASES)), seed=SEED)
+        "127.0.0.1", listener.port, (hl7_cases.case(SEED, i) for i in range(CASES)), seed=SEED
+    )
     print(f"\nHL7 fuzz, seed {SEED}: {report.summary()}")
     assert report.failures == []
     assert report.reconnects == 0
@@ -29,8 +30,11 @@ def test_every_mutated_message_gets_an_ack_and_the_journal_agrees(listener):
     assert {"AA", "AE", "AR"} <= set(report.codes)
     db.session.expire_all()
     assert hl7_cases.check_database(report, SEED) == []
-    internal = db.session.scalar(select(func.count()).select_from(Hl7InboundMessage).where(
-        Hl7InboundMessage.error_code.in_(("internal", "not-stored"))))
+    internal = db.session.scalar(
+        select(func.count())
+        .select_from(Hl7InboundMessage)
+        .where(Hl7InboundMessage.error_code.in_(("internal", "not-stored")))
+    )
     assert internal == 0
 
 
@@ -67,10 +71,15 @@ def test_an_hn_taken_by_another_patient_in_a_merge_is_an_error(listener):
     IntegrityError at commit (logged as one); now a domain Conflict."""
     from tests.integrations.hl7.conftest import adt, cid, err, exchange, msa, msh
 
-    exchange(listener.port, adt("HNT0001", cid("110000000003"), hn="HNA"),
-             adt("HNT0002", cid("110000000004"), hn="HNB"))
-    merge = (msh("ADT^A40^ADT_A39", "HNT0003")
-             + f"\rPID|1||HNB^^^11008^MR~{cid('110000000003')}^^^^NI\rMRG|HNA^^^11008^MR\r")
+    exchange(
+        listener.port,
+        adt("HNT0001", cid("110000000003"), hn="HNA"),
+        adt("HNT0002", cid("110000000004"), hn="HNB"),
+    )
+    merge = (
+        msh("ADT^A40^ADT_A39", "HNT0003")
+        + f"\rPID|1||HNB^^^11008^MR~{cid('110000000003')}^^^^NI\rMRG|HNA^^^11008^MR\r"
+    )
     [ack] = exchange(listener.port, merge)
     assert msa(ack) == ("AE", "HNT0003")
     assert str(err(ack)[5][0][0]) == "hn-taken"
@@ -81,8 +90,13 @@ def test_a_filler_number_beyond_integer_is_not_found(listener):
     (an OverflowError, or on PostgreSQL a message "not stored"): now AE not found."""
     from tests.integrations.hl7.conftest import cid, err, exchange, msa, orm
 
-    message = orm("FILL0001", cid("110000000005"), "PO-F1", control="CA",
-                  filler="99999999999999999999^RADBOOK")
+    message = orm(
+        "FILL0001",
+        cid("110000000005"),
+        "PO-F1",
+        control="CA",
+        filler="99999999999999999999^RADBOOK",
+    )
     [ack] = exchange(listener.port, message)
     assert msa(ack) == ("AE", "FILL0001")
     assert str(err(ack)[5][0][0]) == "request-not-found"

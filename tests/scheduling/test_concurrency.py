@@ -22,8 +22,9 @@ CLIENTS = 32
 ROUNDS = 12
 
 
-def race(app, jobs: list[tuple[int, int]], start_at: datetime, now: datetime
-         ) -> tuple[list[int], list[str], list[BaseException]]:
+def race(
+    app, jobs: list[tuple[int, int]], start_at: datetime, now: datetime
+) -> tuple[list[int], list[str], list[BaseException]]:
     """Run ``book`` for each (request id, device id) at once, one thread each."""
     from scheduling.models import Device
 
@@ -75,13 +76,15 @@ def test_32_clients_race_for_the_last_slot(app, db, now):
         assert lost == ["slot-taken"] * (CLIENTS - 1)
         _db.session.expire_all()
         booked = _db.session.scalar(
-            select(func.count(Appointment.id)).where(Appointment.start_at == start_at))
+            select(func.count(Appointment.id)).where(Appointment.start_at == start_at)
+        )
         assert booked == 1
         statuses = _db.session.scalars(
-            select(ImagingRequest.status).where(
-                ImagingRequest.id.in_([r.id for r in requests]))).all()
+            select(ImagingRequest.status).where(ImagingRequest.id.in_([r.id for r in requests]))
+        ).all()
         assert sorted(s.name for s in statuses) == sorted(
-            ["SCHEDULED"] + ["SUBMITTED"] * (CLIENTS - 1))
+            ["SCHEDULED"] + ["SUBMITTED"] * (CLIENTS - 1)
+        )
     total = _db.session.scalar(select(func.count(Appointment.id)))
     assert total == ROUNDS
     accessions = _db.session.scalars(select(Appointment.accession_number)).all()

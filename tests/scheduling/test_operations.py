@@ -98,8 +98,13 @@ def test_requester_cannot_accept_and_cannot_request_for_others(db, now, setup):
     _db.session.commit()  # a refused operation rolls back whatever was only flushed
     actor = Actor(interface=Interface.WEB, user=staff)
     with pytest.raises(NotAllowed):
-        create_request(actor, now, patient=create_patient(), procedure=procedure,
-                       requesting_hospital_id=other.id)
+        create_request(
+            actor,
+            now,
+            patient=create_patient(),
+            procedure=procedure,
+            requesting_hospital_id=other.id,
+        )
     request = create_req(now, requester, procedure, hub=hub, actor=actor)
     with pytest.raises(NotAllowed):
         accept_request(actor, now, request)
@@ -112,11 +117,23 @@ def test_requester_cannot_accept_and_cannot_request_for_others(db, now, setup):
 def test_duplicate_placer_order_number(db, now, setup):
     hub, requester, device, procedure = setup
     p = create_patient()
-    create_request(SYSTEM, now, patient=p, procedure=procedure,
-                   requesting_hospital_id=requester.id, placer_order_number="ORD1")
+    create_request(
+        SYSTEM,
+        now,
+        patient=p,
+        procedure=procedure,
+        requesting_hospital_id=requester.id,
+        placer_order_number="ORD1",
+    )
     with pytest.raises(Conflict):
-        create_request(SYSTEM, now, patient=p, procedure=procedure,
-                       requesting_hospital_id=requester.id, placer_order_number="ORD1")
+        create_request(
+            SYSTEM,
+            now,
+            patient=p,
+            procedure=procedure,
+            requesting_hospital_id=requester.id,
+            placer_order_number="ORD1",
+        )
 
 
 def test_book_assigns_identifiers_and_writes_one_audit_event(db, now, setup):
@@ -145,8 +162,9 @@ def test_book_assigns_identifiers_and_writes_one_audit_event(db, now, setup):
     assert len(appointment.sps_id) <= 16
     assert re.fullmatch(r"[A-HJ-NP-Z2-9]{8}", appointment.appointment_code)
 
-    second = book(SYSTEM, now, create_req(now, requester, procedure), device,
-                  MON_0900 + timedelta(minutes=20))
+    second = book(
+        SYSTEM, now, create_req(now, requester, procedure), device, MON_0900 + timedelta(minutes=20)
+    )
     assert second.accession_number.endswith("000002")
     other_hub = create_hospital(is_hub=True)
     other_device = create_device(other_hub)
@@ -184,15 +202,26 @@ def test_fixed_slot_length_rounds_up(db, now):
     appointment = book(SYSTEM, now, create_req(now, requester, procedure), device, MON_0900)
     assert appointment.end_at - appointment.start_at == timedelta(minutes=30)
     with pytest.raises(Conflict) as error:  # 09:10 is not on the 15-minute grid
-        book(SYSTEM, now, create_req(now, requester, procedure), device,
-             MON_0900 + timedelta(minutes=10))
+        book(
+            SYSTEM,
+            now,
+            create_req(now, requester, procedure),
+            device,
+            MON_0900 + timedelta(minutes=10),
+        )
     assert error.value.code == "not-a-slot"
     with pytest.raises(Conflict) as error:  # 09:15 is inside the first booking
-        book(SYSTEM, now, create_req(now, requester, procedure), device,
-             MON_0900 + timedelta(minutes=15))
+        book(
+            SYSTEM,
+            now,
+            create_req(now, requester, procedure),
+            device,
+            MON_0900 + timedelta(minutes=15),
+        )
     assert error.value.code == "slot-taken"
-    book(SYSTEM, now, create_req(now, requester, procedure), device,
-         MON_0900 + timedelta(minutes=30))
+    book(
+        SYSTEM, now, create_req(now, requester, procedure), device, MON_0900 + timedelta(minutes=30)
+    )
 
 
 def test_patient_cannot_have_two_overlapping_exams(db, now, setup):
@@ -203,19 +232,32 @@ def test_patient_cannot_have_two_overlapping_exams(db, now, setup):
     _db.session.commit()
     book(SYSTEM, now, create_req(now, requester, procedure, patient=patient), device, MON_0900)
     with pytest.raises(Conflict) as error:
-        book(SYSTEM, now, create_req(now, requester, procedure, patient=patient), other_device,
-             MON_0900)
+        book(
+            SYSTEM,
+            now,
+            create_req(now, requester, procedure, patient=patient),
+            other_device,
+            MON_0900,
+        )
     assert error.value.code == "patient-overlap"
-    book(SYSTEM, now, create_req(now, requester, procedure, patient=patient), other_device,
-         MON_0900 + timedelta(minutes=20))  # touching is fine
+    book(
+        SYSTEM,
+        now,
+        create_req(now, requester, procedure, patient=patient),
+        other_device,
+        MON_0900 + timedelta(minutes=20),
+    )  # touching is fine
 
 
-@pytest.mark.parametrize("start, code", [
-    (MON_0900 + timedelta(minutes=5), "not-a-slot"),  # off the grid
-    (datetime(2026, 11, 23, 0, 30, tzinfo=UTC), "not-a-slot"),  # 07:30 local, before window
-    (datetime(2026, 11, 23, 8, 50, tzinfo=UTC), "not-a-slot"),  # 15:50: would end after 16:00
-    (datetime(2027, 6, 1, 2, 0, tzinfo=UTC), "horizon"),
-])
+@pytest.mark.parametrize(
+    "start, code",
+    [
+        (MON_0900 + timedelta(minutes=5), "not-a-slot"),  # off the grid
+        (datetime(2026, 11, 23, 0, 30, tzinfo=UTC), "not-a-slot"),  # 07:30 local, before window
+        (datetime(2026, 11, 23, 8, 50, tzinfo=UTC), "not-a-slot"),  # 15:50: would end after 16:00
+        (datetime(2027, 6, 1, 2, 0, tzinfo=UTC), "horizon"),
+    ],
+)
 def test_slot_rules(db, now, setup, start, code):
     hub, requester, device, procedure = setup
     with pytest.raises(Conflict) as error:
@@ -235,13 +277,25 @@ def test_lead_time_and_urgent(db, now):
 
 def test_closures_block_booking(db, now, setup):
     hub, requester, device, procedure = setup
-    _db.session.add(Closure(kind=ClosureKind.DEVICE_DOWNTIME, device_id=device.id,
-                            start_at=MON_0900, end_at=MON_0900 + timedelta(hours=1),
-                            created_at=now, updated_at=now))
+    _db.session.add(
+        Closure(
+            kind=ClosureKind.DEVICE_DOWNTIME,
+            device_id=device.id,
+            start_at=MON_0900,
+            end_at=MON_0900 + timedelta(hours=1),
+            created_at=now,
+            updated_at=now,
+        )
+    )
     _db.session.commit()
     with pytest.raises(Conflict) as error:
-        book(SYSTEM, now, create_req(now, requester, procedure), device,
-             MON_0900 + timedelta(minutes=40))
+        book(
+            SYSTEM,
+            now,
+            create_req(now, requester, procedure),
+            device,
+            MON_0900 + timedelta(minutes=40),
+        )
     assert error.value.code == "closed"
     book(SYSTEM, now, create_req(now, requester, procedure), device, MON_0900 + timedelta(hours=1))
 
@@ -280,8 +334,9 @@ def test_reschedule_keeps_history(db, now, setup):
         lambda sender, **kw: seen.append(kw["previous"].id)
     ):
         # 09:10 overlaps the old booking; it is excluded from the check (it is being moved).
-        second = reschedule(SYSTEM, now, first, device, MON_0900 + timedelta(minutes=20),
-                            reason="ผู้ป่วยขอเลื่อน")
+        second = reschedule(
+            SYSTEM, now, first, device, MON_0900 + timedelta(minutes=20), reason="ผู้ป่วยขอเลื่อน"
+        )
     assert seen == [first.id]
     assert first.status is AppointmentStatus.MOVED
     assert first.status_reason == "ผู้ป่วยขอเลื่อน"
@@ -390,14 +445,24 @@ def test_link_study_and_report(db, now, setup):
     hub, requester, device, procedure = setup
     request = create_req(now, requester, procedure)
     appointment = book(SYSTEM, now, request, device, MON_0900)
-    study = link_study(SYSTEM, now, source=StudySource.MPPS,
-                       study_instance_uid=appointment.study_instance_uid,
-                       mpps_instance_uid="1.2.3.4", performed_series=[{"n": 1}])
+    study = link_study(
+        SYSTEM,
+        now,
+        source=StudySource.MPPS,
+        study_instance_uid=appointment.study_instance_uid,
+        mpps_instance_uid="1.2.3.4",
+        performed_series=[{"n": 1}],
+    )
     assert study.request_id == request.id and study.appointment_id == appointment.id
     assert study.accession_number == appointment.accession_number
-    again = link_study(SYSTEM, now, source=StudySource.HL7,
-                       study_instance_uid=appointment.study_instance_uid,
-                       images_in_pacs=True, instance_count=120)
+    again = link_study(
+        SYSTEM,
+        now,
+        source=StudySource.HL7,
+        study_instance_uid=appointment.study_instance_uid,
+        images_in_pacs=True,
+        instance_count=120,
+    )
     assert again.id == study.id
     assert again.confirmed_by == "mpps,hl7"
     assert again.images_in_pacs_at == now and again.instance_count == 120

@@ -31,20 +31,27 @@ BOUNDARIES = [
 ]
 
 
-@pytest.mark.parametrize("start, end, expected, case", BOUNDARIES,
-                         ids=[b[3] for b in BOUNDARIES])
+@pytest.mark.parametrize("start, end, expected, case", BOUNDARIES, ids=[b[3] for b in BOUNDARIES])
 def test_python_rule(start, end, expected, case):
     assert overlaps(m(0), m(20), m(start), m(end)) is expected
     assert overlaps(m(start), m(end), m(0), m(20)) is expected  # symmetric
 
 
 def test_sql_rule_matches_the_table(db, now):
-    _db.session.add(Closure(kind=ClosureKind.PUBLIC_HOLIDAY, start_at=m(0), end_at=m(20),
-                            created_at=now, updated_at=now))
+    _db.session.add(
+        Closure(
+            kind=ClosureKind.PUBLIC_HOLIDAY,
+            start_at=m(0),
+            end_at=m(20),
+            created_at=now,
+            updated_at=now,
+        )
+    )
     _db.session.commit()
     for start, end, expected, case in BOUNDARIES:
         hit = _db.session.scalar(
-            select(Closure.id).where(db_overlaps(Closure.start_at, Closure.end_at,
-                                                 m(start), m(end)))
+            select(Closure.id).where(
+                db_overlaps(Closure.start_at, Closure.end_at, m(start), m(end))
+            )
         )
         assert (hit is not None) is expected, case

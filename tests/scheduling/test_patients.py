@@ -41,8 +41,10 @@ def test_mask_shows_the_last_three_only_and_the_full_format_keeps_every_digit():
     assert format_national_id("1101700230705") == "1-1017-00230-70-5"
     assert format_national_id("AA1234567") == "AA1234567"
     # Valid IDs only (1234567890123 fails its check digit), and never part of a longer number.
-    assert (mask_national_ids_in("identifier=1101700230708&x=1234567890123 11017002307081")
-            == "identifier=x-xxxx-xxxxx-70-8&x=1234567890123 11017002307081")
+    assert (
+        mask_national_ids_in("identifier=1101700230708&x=1234567890123 11017002307081")
+        == "identifier=x-xxxx-xxxxx-70-8&x=1234567890123 11017002307081"
+    )
 
 
 def test_romanise_rtgs():
@@ -60,10 +62,16 @@ def test_another_hospital_cannot_overwrite_a_patient_it_does_not_hold(demo, now)
     cid = stem + national_id_check_digit(stem)  # สมศรี ทองดี, held by รพ.กุดรัง (demo)
     kosum = demo.session.scalar(select(Hospital).where(Hospital.code == "11005"))
     register_patient(
-        Actor(interface=Interface.FHIR, name="kosum-his", hospital_id=kosum.id), now,
-        id_type=IdentifierType.NATIONAL_ID, id_value=cid, prefix="MR",
-        given_name_th="ชื่อปลอม", family_name_th="นามสกุลปลอม", birth_date=None,
-        sex=Sex.MALE, hospital_id=kosum.id,
+        Actor(interface=Interface.FHIR, name="kosum-his", hospital_id=kosum.id),
+        now,
+        id_type=IdentifierType.NATIONAL_ID,
+        id_value=cid,
+        prefix="MR",
+        given_name_th="ชื่อปลอม",
+        family_name_th="นามสกุลปลอม",
+        birth_date=None,
+        sex=Sex.MALE,
+        hospital_id=kosum.id,
     )
     patient = find_patient(IdentifierType.NATIONAL_ID, cid)
     assert (patient.given_name_th, patient.family_name_th) == ("สมศรี", "ทองดี")

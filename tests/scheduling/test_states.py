@@ -24,8 +24,10 @@ def test_every_status_has_a_row_and_a_label():
     assert set(STATUS_LABELS) == set(RequestStatus) | set(AppointmentStatus)
 
 
-@pytest.mark.parametrize("enum, table", [(RequestStatus, REQUEST_TRANSITIONS),
-                                          (AppointmentStatus, APPOINTMENT_TRANSITIONS)])
+@pytest.mark.parametrize(
+    "enum, table",
+    [(RequestStatus, REQUEST_TRANSITIONS), (AppointmentStatus, APPOINTMENT_TRANSITIONS)],
+)
 def test_transition_table_is_enforced(enum, table):
     for current in enum:
         for target in enum:
@@ -41,14 +43,25 @@ def test_transition_table_is_enforced(enum, table):
 
 def test_the_issue_paths_exist():
     r = RequestStatus
-    for a, b in [(r.DRAFT, r.SUBMITTED), (r.SUBMITTED, r.ACCEPTED), (r.SUBMITTED, r.REJECTED),
-                 (r.ACCEPTED, r.SCHEDULED), (r.SCHEDULED, r.COMPLETED),
-                 (r.SCHEDULED, r.CANCELLED)]:
+    for a, b in [
+        (r.DRAFT, r.SUBMITTED),
+        (r.SUBMITTED, r.ACCEPTED),
+        (r.SUBMITTED, r.REJECTED),
+        (r.ACCEPTED, r.SCHEDULED),
+        (r.SCHEDULED, r.COMPLETED),
+        (r.SCHEDULED, r.CANCELLED),
+    ]:
         assert can_transition(a, b)
     s = AppointmentStatus
-    for a, b in [(s.BOOKED, s.ARRIVED), (s.ARRIVED, s.IN_PROGRESS), (s.IN_PROGRESS, s.COMPLETED),
-                 (s.BOOKED, s.CANCELLED), (s.BOOKED, s.NO_SHOW), (s.BOOKED, s.MOVED),
-                 (s.IN_PROGRESS, s.DISCONTINUED)]:
+    for a, b in [
+        (s.BOOKED, s.ARRIVED),
+        (s.ARRIVED, s.IN_PROGRESS),
+        (s.IN_PROGRESS, s.COMPLETED),
+        (s.BOOKED, s.CANCELLED),
+        (s.BOOKED, s.NO_SHOW),
+        (s.BOOKED, s.MOVED),
+        (s.IN_PROGRESS, s.DISCONTINUED),
+    ]:
         assert can_transition(a, b)
     # terminal states stay terminal
     for terminal in (r.REJECTED, r.COMPLETED, r.CANCELLED):

@@ -29,8 +29,16 @@ from tests.conftest import login
 from tests.security.matrix import FIGURES, WriteWatch, fingerprint, report
 from tests.security.worlds import HUB_OF, MKH, UDN, Worlds
 
-ACTORS = ("anonymous", "staff.kudrang", "staff.kosum", "scheduler.mkh", "radiologist.mkh",
-          "scheduler.udn", "radiologist.udn", "admin")
+ACTORS = (
+    "anonymous",
+    "staff.kudrang",
+    "staff.kosum",
+    "scheduler.mkh",
+    "radiologist.mkh",
+    "scheduler.udn",
+    "radiologist.udn",
+    "admin",
+)
 MISSING_ID = 987654321
 REASON = "ทดสอบสิทธิ์การเข้าถึง"
 
@@ -75,8 +83,9 @@ def _hub_queries(w: Worlds) -> list[dict]:
 
 
 def _hub_tabs(w: Worlds) -> list[dict]:
-    return [{"tab": tab, "hub": w.hospitals[code]}
-            for tab in ("new", "accepted") for code in (MKH, UDN)]
+    return [
+        {"tab": tab, "hub": w.hospitals[code]} for tab in ("new", "accepted") for code in (MKH, UDN)
+    ]
 
 
 def _with_hubs(w: Worlds) -> list[dict]:
@@ -107,14 +116,20 @@ def _confirm_query(w: Worlds) -> list[dict]:
 
 
 def _patient_form(w: Worlds, target: Target | None) -> dict:
-    world = next((x for x in w.worlds.values() if x.patient_id == target.value), None) \
-        if target is not None else None
+    world = (
+        next((x for x in w.worlds.values() if x.patient_id == target.value), None)
+        if target is not None
+        else None
+    )
     born = world.patient_birth if world is not None else None
     return {
         "id_type": "NATIONAL_ID",
         "id_value": world.patient_cid if world is not None else "1900100000419",
-        "prefix": "MR", "given_name_th": world.markers[-3] if world else "ใหม่ทดสอบ",
-        "family_name_th": "ทดสอบสิทธิ์", "sex": "MALE", "phone": "0899999999",
+        "prefix": "MR",
+        "given_name_th": world.markers[-3] if world else "ใหม่ทดสอบ",
+        "family_name_th": "ทดสอบสิทธิ์",
+        "sex": "MALE",
+        "phone": "0899999999",
         "birth_day": str(born.day) if born else "1",
         "birth_month": str(born.month) if born else "1",
         "birth_year_be": str(born.year + 543) if born else "2530",
@@ -125,9 +140,14 @@ def _request_form(w: Worlds, target: Target | None) -> dict:
     # To the hub the patient's world already uses: a request to another hub would (rightly)
     # show that hub the patient, and the hand-written visibility table would be out of date.
     world = w[target.world] if target is not None and target.world else w["KM"]
-    return {"procedure_id": world.procedure_id, "hub_hospital_id": str(world.hub_id),
-            "priority": "ROUTINE", "indication": "ทดสอบ", "requesting_clinician": "หมอทดสอบ",
-            "modality": ""}
+    return {
+        "procedure_id": world.procedure_id,
+        "hub_hospital_id": str(world.hub_id),
+        "priority": "ROUTINE",
+        "indication": "ทดสอบ",
+        "requesting_clinician": "หมอทดสอบ",
+        "modality": "",
+    }
 
 
 def _move_form(w: Worlds, target: Target | None) -> dict:
@@ -146,9 +166,17 @@ def _change_form(w: Worlds, target: Target | None) -> dict:
 
 
 def _template_form(w: Worlds, target: Target | None) -> dict:
-    return {"name": "ทดสอบ", "slot_minutes": "", "lead_time_minutes": "60",
-            "horizon_days": "90", "is_active": "y", "windows-0-weekday": "0",
-            "windows-0-start": "08:30", "windows-0-end": "12:00", "windows-0-capacity": "1"}
+    return {
+        "name": "ทดสอบ",
+        "slot_minutes": "",
+        "lead_time_minutes": "60",
+        "horizon_days": "90",
+        "is_active": "y",
+        "windows-0-weekday": "0",
+        "windows-0-start": "08:30",
+        "windows-0-end": "12:00",
+        "windows-0-capacity": "1",
+    }
 
 
 def _quota_form(w: Worlds, target: Target | None) -> dict:
@@ -157,14 +185,25 @@ def _quota_form(w: Worlds, target: Target | None) -> dict:
 
 def _quota_new_form(w: Worlds, target: Target | None) -> dict:
     device = target.value if target is not None else w.devices[MKH]
-    return {"referring_hospital_id": w.hospitals["11008"], "device_id": device,
-            "modality_code": "", "weekday": "", "slots": "1", "release_hours": "24"}
+    return {
+        "referring_hospital_id": w.hospitals["11008"],
+        "device_id": device,
+        "modality_code": "",
+        "weekday": "",
+        "slots": "1",
+        "release_hours": "24",
+    }
 
 
 def _closure_form(w: Worlds, target: Target | None) -> dict:
     device = target.value if target is not None else w.devices[MKH]
-    return {"kind": "DEVICE_DOWNTIME", "device_id": device,
-            "day": (w.day + timedelta(days=45)).isoformat(), "days": "1", "name_th": "ซ่อม"}
+    return {
+        "kind": "DEVICE_DOWNTIME",
+        "device_id": device,
+        "day": (w.day + timedelta(days=45)).isoformat(),
+        "days": "1",
+        "name_th": "ซ่อม",
+    }
 
 
 def _reason(w: Worlds, target: Target | None) -> dict:
@@ -189,8 +228,9 @@ ROUTES: dict[str, Route] = {
     "/login": Route(PUBLIC, form=_bad_login, why="the login page"),
     "/healthz": Route(PUBLIC, why="liveness probe: 'ok', no data"),
     "/language/<lang>": Route(PUBLIC, why="remembers th/en in the session"),
-    "/line/webhook": Route(PUBLIC, why="LINE's signature is the authentication "
-                           "(test_line_access.py)"),
+    "/line/webhook": Route(
+        PUBLIC, why="LINE's signature is the authentication (test_line_access.py)"
+    ),
     "/fhir/metadata": Route(PUBLIC, why="the FHIR CapabilityStatement is public"),
     # -- FHIR: bearer token only (test_fhir_access.py) ----------------------------------
     "/fhir/": Route(TOKEN),
@@ -216,7 +256,8 @@ ROUTES: dict[str, Route] = {
     "/requests/<int:request_id>/confirm": Route(queries=_confirm_query, form=_confirm_form),
     "/requests/<int:request_id>/cancel": Route(form=_reason),
     "/requests/appointments/<int:appointment_id>/slip": Route(
-        queries=lambda w: [{}, {"paper": "a4"}]),
+        queries=lambda w: [{}, {"paper": "a4"}]
+    ),
     # -- hub ----------------------------------------------------------------------------
     "/hub/day": Route(queries=_hub_queries),
     "/hub/week": Route(queries=_hub_queries),
@@ -275,12 +316,25 @@ EXCLUDED = {
     "/static/<path:filename>": "Flask's static files (CSS, JS, fonts): no data, no database",
 }
 PARAM_KINDS = {
-    "request_id": "request", "appointment_id": "appointment", "patient_id": "patient",
-    "reply_id": "reply", "device_id": "device", "template_id": "template",
-    "quota_id": "quota", "closure_id": "closure", "hospital_id": "hospital",
-    "user_id": "user", "procedure_id": "procedure", "destination_id": "destination",
-    "entry_id": "journal", "metric": "metric", "slug": "slug", "lang": "lang",
-    "resource_type": "resource_type", "id_": "fhir_id", "rest": "fhir_rest",
+    "request_id": "request",
+    "appointment_id": "appointment",
+    "patient_id": "patient",
+    "reply_id": "reply",
+    "device_id": "device",
+    "template_id": "template",
+    "quota_id": "quota",
+    "closure_id": "closure",
+    "hospital_id": "hospital",
+    "user_id": "user",
+    "procedure_id": "procedure",
+    "destination_id": "destination",
+    "entry_id": "journal",
+    "metric": "metric",
+    "slug": "slug",
+    "lang": "lang",
+    "resource_type": "resource_type",
+    "id_": "fhir_id",
+    "rest": "fhir_rest",
 }
 
 
@@ -322,44 +376,79 @@ def _always(username: str) -> bool:
 
 def targets(w: Worlds, kind: str) -> list[Target]:
     """Every value the matrix puts in a parameter of this kind, and who may see it."""
+
     def world_target(name: str, value: int, label: str) -> Target:
-        return Target(f"{name} {label}", value, lambda u, n=name: w.visible(u, n),
-                      hub=MKH if w[name].hub_id == w.hospitals[MKH] else UDN, world=name)
+        return Target(
+            f"{name} {label}",
+            value,
+            lambda u, n=name: w.visible(u, n),
+            hub=MKH if w[name].hub_id == w.hospitals[MKH] else UDN,
+            world=name,
+        )
 
     def hub_target(code: str, value: int, label: str) -> Target:
-        return Target(f"{code} {label}", value,
-                      lambda u, c=code: u == "admin" or HUB_OF.get(u) == c, hub=code)
+        return Target(
+            f"{code} {label}", value, lambda u, c=code: u == "admin" or HUB_OF.get(u) == c, hub=code
+        )
 
     if kind == "request":
         return [world_target(n, x.request_id, "request") for n, x in w.worlds.items()] + [
-            world_target(n, x.open_request_id, "open request") for n, x in w.worlds.items()]
+            world_target(n, x.open_request_id, "open request") for n, x in w.worlds.items()
+        ]
     if kind == "appointment":
         return [world_target(n, x.appointment_id, "appointment") for n, x in w.worlds.items()] + [
             world_target(n, x.moved_appointment_id, "moved-away appointment")
-            for n, x in w.worlds.items() if x.moved_appointment_id is not None]
+            for n, x in w.worlds.items()
+            if x.moved_appointment_id is not None
+        ]
     if kind == "patient":
         by_patient: dict[int, list[str]] = {}
         for n, x in w.worlds.items():
             by_patient.setdefault(x.patient_id, []).append(n)
-        return [Target(f"{'+'.join(names)} patient", pid,
-                       lambda u, names=tuple(names): any(w.visible(u, n) for n in names),
-                       world=names[0])
-                for pid, names in by_patient.items()]
+        return [
+            Target(
+                f"{'+'.join(names)} patient",
+                pid,
+                lambda u, names=tuple(names): any(w.visible(u, n) for n in names),
+                world=names[0],
+            )
+            for pid, names in by_patient.items()
+        ]
     if kind == "reply":
         # A patient's LINE answer is for the hub's staff only.
-        return [Target(f"{n} LINE reply", x.reply_id,
-                       lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
-                       world=n) for n, x in w.worlds.items()]
+        return [
+            Target(
+                f"{n} LINE reply",
+                x.reply_id,
+                lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
+                world=n,
+            )
+            for n, x in w.worlds.items()
+        ]
     if kind in ("device", "template", "quota", "closure"):
-        table = {"device": w.devices, "template": w.templates, "quota": w.quotas,
-                 "closure": w.closures}[kind]
+        table = {
+            "device": w.devices,
+            "template": w.templates,
+            "quota": w.quotas,
+            "closure": w.closures,
+        }[kind]
         return [hub_target(code, value, kind) for code, value in table.items()]
-    if kind in ("hospital", "user", "procedure", "destination", "journal", "hl7_outbox",
-                "line_outbox"):
+    if kind in (
+        "hospital",
+        "user",
+        "procedure",
+        "destination",
+        "journal",
+        "hl7_outbox",
+        "line_outbox",
+    ):
         value = {
-            "hospital": w.hospitals["11005"], "user": w.users["staff.kosum"],
-            "procedure": w["KM"].procedure_id, "destination": w.admin_rows["destination"],
-            "journal": w.admin_rows["journal"], "hl7_outbox": w.admin_rows["outbox"],
+            "hospital": w.hospitals["11005"],
+            "user": w.users["staff.kosum"],
+            "procedure": w["KM"].procedure_id,
+            "destination": w.admin_rows["destination"],
+            "journal": w.admin_rows["journal"],
+            "hl7_outbox": w.admin_rows["outbox"],
             "line_outbox": w.admin_rows["line_outbox"],
         }[kind]
         return [Target(kind, value, _admin_only)]
@@ -367,7 +456,8 @@ def targets(w: Worlds, kind: str) -> list[Target]:
         "metric": ["capacity", "waiting", "no-shows", "quotas"],
         "slug": ["requester", "scheduler", "radiologist", "admin"],
         "lang": ["th", "en"],
-        "resource_type": ["Patient"], "fhir_id": [str(w["SM"].patient_id)],
+        "resource_type": ["Patient"],
+        "fhir_id": [str(w["SM"].patient_id)],
         "fhir_rest": ["Patient/x/_history"],
     }[kind]
     return [Target(kind, v, _always) for v in values]
@@ -406,8 +496,12 @@ def _strip_echo(body: str, sent: dict) -> str:
 
 
 def _leaks(body: str, hidden: dict[str, list[str]]) -> list[str]:
-    return [f"{world}:{marker}" for world, markers in hidden.items() for marker in markers
-            if marker in body]
+    return [
+        f"{world}:{marker}"
+        for world, markers in hidden.items()
+        for marker in markers
+        if marker in body
+    ]
 
 
 def _client(app, actor: str):
@@ -425,8 +519,11 @@ def _url(rule, values: dict) -> str:
 
 def run_actor(app, w: Worlds, actor: str, tally: Tally) -> None:
     client = _client(app, actor)
-    hidden = w.hidden_markers(actor) if actor != "anonymous" else {
-        n: x.markers for n, x in w.worlds.items()}
+    hidden = (
+        w.hidden_markers(actor)
+        if actor != "anonymous"
+        else {n: x.markers for n, x in w.worlds.items()}
+    )
     state = {"fp": None}
 
     def db_state() -> str:
@@ -461,65 +558,80 @@ def _run_rules(app, w, actor, tally, client, hidden, state, db_state, watch) -> 
             # The missing id first: other hospitals' objects must be answered the same.
             combos.sort(key=lambda c: not any(t.missing for t in c.values()))
             for combo in combos:
-                object_targets = [t for arg, t in combo.items()
-                                  if _missing(kinds[arg]) is not None]
+                object_targets = [t for arg, t in combo.items() if _missing(kinds[arg]) is not None]
                 url = _url(rule, {arg: t.value for arg, t in combo.items()})
                 form_targets: list[Target | None] = [None]
                 if method == "POST" and spec.form_target:
                     form_targets = [_missing(spec.form_target), *targets(w, spec.form_target)]
-                query_sets = (spec.queries(w) if spec.queries else [{}]) if method == "GET" \
-                    else [{}]
+                query_sets = (
+                    (spec.queries(w) if spec.queries else [{}]) if method == "GET" else [{}]
+                )
                 bodies = spec.posts(w) if method == "POST" and spec.posts else [None]
-                for form_target, query, body in itertools.product(form_targets, query_sets,
-                                                                   bodies):
+                for form_target, query, body in itertools.product(form_targets, query_sets, bodies):
                     target = object_targets[0] if object_targets else form_target
                     data = body or {}
                     if method == "POST" and spec.form is not None:
                         data = spec.form(w, target)
                     full = url + ("?" + urlencode(query) if query else "")
-                    visible = target is None or (actor != "anonymous"
-                                                 and target.visible_to(actor))
+                    visible = target is None or (actor != "anonymous" and target.visible_to(actor))
                     # (a public route may write, e.g. the login throttle's counter)
-                    check_write = method == "POST" and spec.access != PUBLIC and (
-                        not visible or actor == "anonymous")
+                    check_write = (
+                        method == "POST"
+                        and spec.access != PUBLIC
+                        and (not visible or actor == "anonymous")
+                    )
                     before = db_state() if check_write else None
                     writes_before = watch.writes
                     if spec.access == TOKEN:
-                        response = client.open(full, method=method,
-                                               headers={"Accept": "application/fhir+json"})
+                        response = client.open(
+                            full, method=method, headers={"Accept": "application/fhir+json"}
+                        )
                     elif method == "POST":
                         response = client.post(full, data=data)
                     else:
                         response = client.get(full)
                     tally.tried += 1
                     status = response.status_code
-                    body = _strip_echo(response.get_data(as_text=True),
-                                       {**query, **data})
+                    body = _strip_echo(response.get_data(as_text=True), {**query, **data})
                     location = response.headers.get("Location", "")
                     if status >= 500:
                         tally.fail(actor, method, full, f"server error {status}")
-                    for leak in _leaks(body + _strip_echo(location, {**query, **data}),
-                                       hidden):
+                    for leak in _leaks(body + _strip_echo(location, {**query, **data}), hidden):
                         tally.fail(actor, method, full, f"shows {leak} ({status})")
                     if spec.access == TOKEN:
                         if status != 401:
-                            tally.fail(actor, method, full,
-                                       f"FHIR without a token answered {status}, not 401")
-                    elif actor == "anonymous" and spec.access != PUBLIC and not (
-                        status == 302 and "/login" in location
+                            tally.fail(
+                                actor,
+                                method,
+                                full,
+                                f"FHIR without a token answered {status}, not 401",
+                            )
+                    elif (
+                        actor == "anonymous"
+                        and spec.access != PUBLIC
+                        and not (status == 302 and "/login" in location)
                     ):
-                        tally.fail(actor, method, full,
-                                   f"anonymous got {status}, not a redirect to /login")
+                        tally.fail(
+                            actor, method, full, f"anonymous got {status}, not a redirect to /login"
+                        )
                     if target is not None and target.missing:
                         missing_status = status
                     elif target is not None and not visible and actor != "anonymous":
                         if status not in (403, 404) and target is not form_target:
-                            tally.fail(actor, method, full,
-                                       f"{target.label} answered {status}, not 404/403")
+                            tally.fail(
+                                actor,
+                                method,
+                                full,
+                                f"{target.label} answered {status}, not 404/403",
+                            )
                         elif missing_status is not None and status != missing_status:
-                            tally.fail(actor, method, full,
-                                       f"{target.label} answered {status} but a missing "
-                                       f"one {missing_status}: confirms it exists")
+                            tally.fail(
+                                actor,
+                                method,
+                                full,
+                                f"{target.label} answered {status} but a missing "
+                                f"one {missing_status}: confirms it exists",
+                            )
                     elif target is not None and visible and status < 400:
                         key = f"{method} {rule.rule}"
                         tally.own_ok[key] = tally.own_ok.get(key, 0) + 1
@@ -557,15 +669,21 @@ def test_web_access_matrix(app, worlds, request):
         run_actor(app, worlds, actor, tally)
     FIGURES["web"] += tally.tried
     rule_count = len(rules(app))
-    report(request, "web", f"{rule_count} rules × {len(ACTORS)} actors (anonymous + 7 users "
-           f"at 5 hospitals) × own/other/missing objects = {tally.tried} requests; "
-           f"{len(tally.failures)} failures")
+    report(
+        request,
+        "web",
+        f"{rule_count} rules × {len(ACTORS)} actors (anonymous + 7 users "
+        f"at 5 hospitals) × own/other/missing objects = {tally.tried} requests; "
+        f"{len(tally.failures)} failures",
+    )
     assert not tally.failures, "\n".join(tally.failures[:60])
     # The matrix must have exercised the routes for real, not met 404s everywhere.
-    scoped = {f"{m} {r.rule}" for r in rules(app) for m in r.methods
-              if m in ("GET", "POST") and any(
-                  _missing(ROUTES[r.rule].params.get(a) or PARAM_KINDS[a])
-                  for a in path_arguments(r))}
+    scoped = {
+        f"{m} {r.rule}"
+        for r in rules(app)
+        for m in r.methods
+        if m in ("GET", "POST")
+        and any(_missing(ROUTES[r.rule].params.get(a) or PARAM_KINDS[a]) for a in path_arguments(r))
+    }
     never_served = sorted(k for k in scoped if not tally.own_ok.get(k))
     assert not never_served, f"no actor was served these on their own objects: {never_served}"
-

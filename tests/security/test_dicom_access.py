@@ -44,27 +44,38 @@ def queries(w: Worlds) -> list[tuple[str, object]]:
     """(label, C-FIND identifier): the whole hub, each world's scanner, and each world's
     accession number, Study Instance UID, HN and national ID."""
     day = w["KM"].day.strftime("%Y%m%d")
-    out = [("every station", mwl_query(ScheduledStationAETitle="*")),
-           ("every station, the worlds' day", mwl_query(ScheduledStationAETitle="*",
-                                                       ScheduledProcedureStepStartDate=day)),
-           ("no station key (the caller's own)", mwl_query())]
+    out = [
+        ("every station", mwl_query(ScheduledStationAETitle="*")),
+        (
+            "every station, the worlds' day",
+            mwl_query(ScheduledStationAETitle="*", ScheduledProcedureStepStartDate=day),
+        ),
+        ("no station key (the caller's own)", mwl_query()),
+    ]
     for ae in sorted({PLAN[n][3] for n in PLAN}):
         out.append((f"station {ae}", mwl_query(ScheduledStationAETitle=ae)))
     for name, x in w.worlds.items():
         appointment = _appointment(x.appointment_id)
         given, hn, cid = x.markers[-3:]
-        for key, value in (("AccessionNumber", appointment.accession_number),
-                           ("StudyInstanceUID", appointment.study_instance_uid),
-                           ("PatientID", hn), ("PatientID", cid)):
-            out.append((f"{name} {key}", mwl_query(ScheduledStationAETitle="*",
-                                                   **{f"top_{key}": value})))
+        for key, value in (
+            ("AccessionNumber", appointment.accession_number),
+            ("StudyInstanceUID", appointment.study_instance_uid),
+            ("PatientID", hn),
+            ("PatientID", cid),
+        ):
+            out.append(
+                (f"{name} {key}", mwl_query(ScheduledStationAETitle="*", **{f"top_{key}": value}))
+            )
     return out
 
 
 def test_worklist_shows_only_the_callers_hub(worlds, scp, request):
     own_accessions = {
-        code: {_appointment(x.appointment_id).accession_number
-               for n, x in worlds.worlds.items() if _hub_of_world(n) == code}
+        code: {
+            _appointment(x.appointment_id).accession_number
+            for n, x in worlds.worlds.items()
+            if _hub_of_world(n) == code
+        }
         for code in (MKH, UDN)
     }
     failures, tried = [], 0
@@ -77,27 +88,43 @@ def test_worklist_shows_only_the_callers_hub(worlds, scp, request):
         for identifier in results:
             accession = str(identifier.get("AccessionNumber", ""))
             appointment = _db.session.scalar(
-                select(Appointment).where(Appointment.accession_number == accession))
+                select(Appointment).where(Appointment.accession_number == accession)
+            )
             if appointment is None or appointment.hub_hospital_id != worlds.hospitals[hub]:
                 failures.append(f"{caller} {label}: got another hub's step {accession}")
             text = str(identifier)
-            failures += [f"{caller} {label}: shows {n}:{m}" for n, markers in hidden.items()
-                         for m in markers if m in text]
+            failures += [
+                f"{caller} {label}: shows {n}:{m}"
+                for n, markers in hidden.items()
+                for m in markers
+                if m in text
+            ]
         # Positive control: a world at the caller's hub, asked by accession, is found.
-        if label.endswith("AccessionNumber") and worlds.hidden_markers_for_hub(hub).get(
-                label.split()[0]) is None and not results:
+        if (
+            label.endswith("AccessionNumber")
+            and worlds.hidden_markers_for_hub(hub).get(label.split()[0]) is None
+            and not results
+        ):
             failures.append(f"{caller} {label}: its own hub's step was not found")
     assert any(own_accessions.values())
     FIGURES["dicom"] += tried
-    report(request, "dicom MWL", f"{len(CALLERS)} calling AEs at 2 hubs × {tried // len(CALLERS)}"
-           f" C-FIND queries = {tried}; {len(failures)} failures")
+    report(
+        request,
+        "dicom MWL",
+        f"{len(CALLERS)} calling AEs at 2 hubs × {tried // len(CALLERS)}"
+        f" C-FIND queries = {tried}; {len(failures)} failures",
+    )
     assert not failures, "\n".join(failures[:40])
 
 
 def _study_rows(w: Worlds, world: str) -> list[tuple]:
     with _db.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(
-            select(Study.__table__).where(Study.request_id == w[world].request_id))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(Study.__table__).where(Study.request_id == w[world].request_id)
+            )
+        ]
 
 
 def _world_rows(w: Worlds, world: str) -> tuple:
@@ -114,8 +141,9 @@ def test_mpps_acts_only_on_the_callers_own_steps(worlds, scp, request):
         before = _world_rows(worlds, world)
         scanner = Scanner(scp.port, caller)
         try:
-            status = scanner.create(generate_uid(),
-                                    in_progress(_appointment(worlds[world].appointment_id)))
+            status = scanner.create(
+                generate_uid(), in_progress(_appointment(worlds[world].appointment_id))
+            )
         finally:
             scanner.close()
         tried += 1
@@ -138,8 +166,11 @@ def test_mpps_acts_only_on_the_callers_own_steps(worlds, scp, request):
         finally:
             scanner.close()
         tried += 1
-        step = _db.session.scalar(select(PerformedProcedureStep).where(
-            PerformedProcedureStep.sop_instance_uid == step_uid))
+        step = _db.session.scalar(
+            select(PerformedProcedureStep).where(
+                PerformedProcedureStep.sop_instance_uid == step_uid
+            )
+        )
         _db.session.refresh(step)
         if status.Status == 0x0000 or step.status.name != "IN_PROGRESS":
             failures.append(f"{caller} N-SET of MKH_US1's step: {status.Status:#06x}")
@@ -173,6 +204,9 @@ def test_mpps_acts_only_on_the_callers_own_steps(worlds, scp, request):
     assert _appointment(sm.id).status is AppointmentStatus.COMPLETED
     assert _db.session.scalar(select(Device.id).where(Device.ae_title == "UDN_CT2"))
     FIGURES["dicom"] += tried
-    report(request, "dicom MPPS", f"{tried} N-CREATE/N-SET across hubs and stations; "
-           f"{len(failures)} failures")
+    report(
+        request,
+        "dicom MPPS",
+        f"{tried} N-CREATE/N-SET across hubs and stations; {len(failures)} failures",
+    )
     assert not failures, "\n".join(failures)

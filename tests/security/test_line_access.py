@@ -31,11 +31,17 @@ MISSING = 987654
 def _answers(line_user_id: str, after: int) -> list[str]:
     """The texts RadBook queued for this LINE user since outbox row ``after``."""
     _db.session.expire_all()
-    rows = _db.session.scalars(select(LineOutbox).where(
-        LineOutbox.line_user_id == line_user_id, LineOutbox.id > after).order_by(LineOutbox.id))
+    rows = _db.session.scalars(
+        select(LineOutbox)
+        .where(LineOutbox.line_user_id == line_user_id, LineOutbox.id > after)
+        .order_by(LineOutbox.id)
+    )
     return [m.get("text", "") + m.get("altText", "") for row in rows for m in row.messages] + [
-        row.summary for row in _db.session.scalars(select(LineOutbox).where(
-            LineOutbox.line_user_id == line_user_id, LineOutbox.id > after))]
+        row.summary
+        for row in _db.session.scalars(
+            select(LineOutbox).where(LineOutbox.line_user_id == line_user_id, LineOutbox.id > after)
+        )
+    ]
 
 
 def _last_outbox() -> int:
@@ -47,12 +53,22 @@ def _world_state(w: Worlds, world: str) -> tuple:
     x = w[world]
     appointment = _db.session.get(Appointment, x.appointment_id)
     patient = _db.session.get(Patient, x.patient_id)
-    replies = _db.session.scalar(select(func.count(LinePatientReply.id)).where(
-        LinePatientReply.appointment_id == x.appointment_id))
-    link = _db.session.scalar(select(LinePatientLink.account_id).where(
-        LinePatientLink.patient_id == x.patient_id))
-    return (appointment.status, appointment.start_at, patient.preferred_language,
-            patient.updated_at, replies, link)
+    replies = _db.session.scalar(
+        select(func.count(LinePatientReply.id)).where(
+            LinePatientReply.appointment_id == x.appointment_id
+        )
+    )
+    link = _db.session.scalar(
+        select(LinePatientLink.account_id).where(LinePatientLink.patient_id == x.patient_id)
+    )
+    return (
+        appointment.status,
+        appointment.start_at,
+        patient.preferred_language,
+        patient.updated_at,
+        replies,
+        link,
+    )
 
 
 def test_line_user_cannot_see_or_touch_another_patients_appointment(app, worlds, request):
@@ -65,12 +81,19 @@ def test_line_user_cannot_see_or_touch_another_patients_appointment(app, worlds,
         for world, user_id in users.items():
             if world is not None:
                 account = linking.account_for(user_id, now)
-                _db.session.add(LinePatientLink(account=account, linked_at=now,
-                                                patient_id=worlds[world].patient_id))
+                _db.session.add(
+                    LinePatientLink(
+                        account=account, linked_at=now, patient_id=worlds[world].patient_id
+                    )
+                )
         _db.session.commit()
         # Link codes on the slips of KU's and CU's appointments (their patients' own).
-        codes = {n: code_for_appointment(_db.session.get(Appointment, worlds[n].appointment_id),
-                                         now).code for n in ("KU", "CU")}
+        codes = {
+            n: code_for_appointment(
+                _db.session.get(Appointment, worlds[n].appointment_id), now
+            ).code
+            for n in ("KU", "CU")
+        }
         _db.session.commit()
         failures, tried = [], 0
 
@@ -81,29 +104,44 @@ def test_line_user_cannot_see_or_touch_another_patients_appointment(app, worlds,
             return _answers(user_id, after)
 
         for (linked, user_id), (world, kind) in itertools.product(
-                users.items(), itertools.product([*worlds.worlds, None], LineReplyKind)):
-            own = linked is not None and world is not None and \
-                worlds[linked].patient_id == worlds[world].patient_id
+            users.items(), itertools.product([*worlds.worlds, None], LineReplyKind)
+        ):
+            own = (
+                linked is not None
+                and world is not None
+                and worlds[linked].patient_id == worlds[world].patient_id
+            )
             if own:
                 continue
             target = worlds[world].appointment_id if world else MISSING
             states = {n: _world_state(worlds, n) for n in worlds.worlds}
-            answer = send(user_id, postback_event(
-                user_id, f"radbook={kind.value}&appointment={target}"))
+            answer = send(
+                user_id, postback_event(user_id, f"radbook={kind.value}&appointment={target}")
+            )
             tried += 1
-            missing = send(user_id, postback_event(
-                user_id, f"radbook={kind.value}&appointment={MISSING}"))
+            missing = send(
+                user_id, postback_event(user_id, f"radbook={kind.value}&appointment={MISSING}")
+            )
             if answer != missing:
-                failures.append(f"{linked}'s LINE user, {kind.value} on {world}: answered "
-                                f"{answer}, a missing appointment {missing}")
+                failures.append(
+                    f"{linked}'s LINE user, {kind.value} on {world}: answered "
+                    f"{answer}, a missing appointment {missing}"
+                )
             for n in worlds.worlds:
                 if _world_state(worlds, n) != states[n]:
                     failures.append(f"{linked}'s LINE user, {kind.value} on {world}: {n} changed")
-            hidden = worlds._hidden(lambda n, linked=linked: linked is not None and (
-                worlds[n].patient_id == worlds[linked].patient_id))
-            failures += [f"{linked}'s LINE user, {kind.value} on {world}: shows {n}:{m}"
-                         for n, markers in hidden.items() for m in markers
-                         for text in answer if m in text]
+            hidden = worlds._hidden(
+                lambda n, linked=linked: (
+                    linked is not None and (worlds[n].patient_id == worlds[linked].patient_id)
+                )
+            )
+            failures += [
+                f"{linked}'s LINE user, {kind.value} on {world}: shows {n}:{m}"
+                for n, markers in hidden.items()
+                for m in markers
+                for text in answer
+                if m in text
+            ]
 
         # Another patient's link code: a wrong birth date links nothing and tells nothing;
         # guessed codes the same.
@@ -118,17 +156,27 @@ def test_line_user_cannot_see_or_touch_another_patients_appointment(app, worlds,
             for n in worlds.worlds:
                 if _world_state(worlds, n) != states[n]:
                     failures.append(f"{linked}'s LINE user with {world}'s code: {n} changed")
-            hidden = worlds._hidden(lambda n, linked=linked: linked is not None and (
-                worlds[n].patient_id == worlds[linked].patient_id))
-            failures += [f"{linked}'s LINE user with {world}'s code: shows {n}:{m}"
-                         for n, markers in hidden.items() for m in markers
-                         for text in answers if m in text]
+            hidden = worlds._hidden(
+                lambda n, linked=linked: (
+                    linked is not None and (worlds[n].patient_id == worlds[linked].patient_id)
+                )
+            )
+            failures += [
+                f"{linked}'s LINE user with {world}'s code: shows {n}:{m}"
+                for n, markers in hidden.items()
+                for m in markers
+                for text in answers
+                if m in text
+            ]
 
         # Commands act on the sender's own links only.
         for linked, user_id in users.items():
             for command in ("english", "stop", "start", "ภาษาไทย", "unlink"):
-                others = {n: _world_state(worlds, n) for n in worlds.worlds
-                          if linked is None or worlds[n].patient_id != worlds[linked].patient_id}
+                others = {
+                    n: _world_state(worlds, n)
+                    for n in worlds.worlds
+                    if linked is None or worlds[n].patient_id != worlds[linked].patient_id
+                }
                 send(user_id, text_event(user_id, command))
                 tried += 1
                 for n, state in others.items():
@@ -136,20 +184,27 @@ def test_line_user_cannot_see_or_touch_another_patients_appointment(app, worlds,
                         failures.append(f"{linked}'s LINE user '{command}': {n} changed")
 
         FIGURES["line"] += tried
-        report(request, "line", f"3 LINE users (linked to KM+KU's patient, to SM's, to "
-               f"nobody) × postbacks, link codes and commands over 4 worlds = {tried} events; "
-               f"{len(failures)} failures")
+        report(
+            request,
+            "line",
+            f"3 LINE users (linked to KM+KU's patient, to SM's, to "
+            f"nobody) × postbacks, link codes and commands over 4 worlds = {tried} events; "
+            f"{len(failures)} failures",
+        )
         assert not failures, "\n".join(failures[:40])
 
         # Positive control: a patient's own LINE user does reach the hub's inbox.
         user_id = "U" + "4" * 32
         account = linking.account_for(user_id, now)
-        _db.session.add(LinePatientLink(account=account, linked_at=now,
-                                        patient_id=worlds["SM"].patient_id))
+        _db.session.add(
+            LinePatientLink(account=account, linked_at=now, patient_id=worlds["SM"].patient_id)
+        )
         _db.session.commit()
         before = _world_state(worlds, "SM")
-        send(user_id, postback_event(
-            user_id, f"radbook=confirm&appointment={worlds['SM'].appointment_id}"))
+        send(
+            user_id,
+            postback_event(user_id, f"radbook=confirm&appointment={worlds['SM'].appointment_id}"),
+        )
         assert _world_state(worlds, "SM")[4] == before[4] + 1
     finally:
         app.config["LINE_CHANNEL_SECRET"], app.config["LINE_CHANNEL_ACCESS_TOKEN"] = previous

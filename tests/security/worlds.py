@@ -78,15 +78,23 @@ VISIBLE_TO: dict[str, set[str]] = {
 }
 # Which hub's capacity objects (devices, templates, quotas, closures) a user manages.
 HUB_OF: dict[str, str] = {
-    "scheduler.mkh": MKH, "radiologist.mkh": MKH, "scheduler.udn": UDN, "radiologist.udn": UDN,
+    "scheduler.mkh": MKH,
+    "radiologist.mkh": MKH,
+    "scheduler.udn": UDN,
+    "radiologist.udn": UDN,
 }
 EXTRA_USERS = [
     ("scheduler.udn", Role.SCHEDULER, UDN),
     ("radiologist.udn", Role.RADIOLOGIST, UDN),
 ]
 # FHIR clients, one per hospital that has a world (the demo's own is รพ.กุดรัง's).
-API_TOKENS = {KUDRANG: "demo-his-token", KOSUM: "kosum-his-token",
-              CHIANG_YUEN: "cy-his-token", MKH: "mkh-pacs-token", UDN: "udn-pacs-token"}
+API_TOKENS = {
+    KUDRANG: "demo-his-token",
+    KOSUM: "kosum-his-token",
+    CHIANG_YUEN: "cy-his-token",
+    MKH: "mkh-pacs-token",
+    UDN: "udn-pacs-token",
+}
 
 # world: (requesting code, hub code, procedure, AE title of the scanner, patient key)
 PLAN = {
@@ -167,10 +175,14 @@ class Worlds:
         for name, world in self.worlds.items():
             if visible(name):
                 continue
-            patient_seen = any(visible(other) for other, w in self.worlds.items()
-                               if w.patient_id == world.patient_id)
+            patient_seen = any(
+                visible(other)
+                for other, w in self.worlds.items()
+                if w.patient_id == world.patient_id
+            )
             hidden[name] = world.markers[:REQUEST_MARKERS] + (
-                [] if patient_seen else world.markers[REQUEST_MARKERS:])
+                [] if patient_seen else world.markers[REQUEST_MARKERS:]
+            )
         return hidden
 
 
@@ -184,8 +196,11 @@ def _device(ae: str) -> Device:
 
 def _procedure(code: str | None, modality: str) -> Procedure:
     query = select(Procedure).where(Procedure.is_active.is_(True))
-    query = query.where(Procedure.code == code) if code else query.where(
-        Procedure.modality_code == modality).order_by(Procedure.code)
+    query = (
+        query.where(Procedure.code == code)
+        if code
+        else query.where(Procedure.modality_code == modality).order_by(Procedure.code)
+    )
     return db.session.scalars(query).first()
 
 
@@ -194,25 +209,45 @@ def build_worlds() -> Worlds:
     now = utcnow()
     hospitals = {code: _hospital(code) for code in (KUDRANG, KOSUM, CHIANG_YUEN, MKH, UDN)}
     for username, role, code in EXTRA_USERS:
-        user = User(username=username, full_name=username, role=role,
-                    hospital_id=hospitals[code].id, created_at=now)
+        user = User(
+            username=username,
+            full_name=username,
+            role=role,
+            hospital_id=hospitals[code].id,
+            created_at=now,
+        )
         user.set_password("radbook-demo")
         db.session.add(user)
     for code, token in API_TOKENS.items():
         if code != KUDRANG:
-            db.session.add(ApiClient(name=f"his-{code}", hospital_id=hospitals[code].id,
-                                     token_sha256=ApiClient.hash_token(token)))
+            db.session.add(
+                ApiClient(
+                    name=f"his-{code}",
+                    hospital_id=hospitals[code].id,
+                    token_sha256=ApiClient.hash_token(token),
+                )
+            )
     patients: dict[str, Patient] = {}
     for key, (stem, given, hn, code, born) in PATIENTS.items():
         patients[key] = register_patient(
-            SETUP, now, id_type=IdentifierType.NATIONAL_ID,
-            id_value=stem + national_id_check_digit(stem), prefix="MR", given_name_th=given,
-            family_name_th="ทดสอบสิทธิ์", birth_date=born, sex=Sex.MALE,
-            hospital_id=hospitals[code].id, hn=hn, phone="0812345678", commit=False,
+            SETUP,
+            now,
+            id_type=IdentifierType.NATIONAL_ID,
+            id_value=stem + national_id_check_digit(stem),
+            prefix="MR",
+            given_name_th=given,
+            family_name_th="ทดสอบสิทธิ์",
+            birth_date=born,
+            sex=Sex.MALE,
+            hospital_id=hospitals[code].id,
+            hn=hn,
+            phone="0812345678",
+            commit=False,
         )
     # Bookings at MKH queue HL7 orders to this destination (the admin outbox pages).
-    destination = Hl7Destination(name="pacs-mkh", host="127.0.0.1", port=1,
-                                 hub_hospital_id=hospitals[MKH].id)
+    destination = Hl7Destination(
+        name="pacs-mkh", host="127.0.0.1", port=1, hub_hospital_id=hospitals[MKH].id
+    )
     db.session.add(destination)
     db.session.flush()
 
@@ -224,57 +259,108 @@ def build_worlds() -> Worlds:
         procedure = _procedure(proc_code, device.modality_code)
         patient = patients[patient_key]
         request = create_request(
-            SETUP, now, patient=patient, procedure=procedure,
-            requesting_hospital_id=hospitals[req_code].id, hub_hospital_id=hospitals[hub_code].id,
-            indication=f"ข้อบ่งชี้ลับ-{name}-ZX9", requesting_clinician=f"หมอลับ-{name}",
-            placer_order_number=f"PLC{name}7301", commit=False,
+            SETUP,
+            now,
+            patient=patient,
+            procedure=procedure,
+            requesting_hospital_id=hospitals[req_code].id,
+            hub_hospital_id=hospitals[hub_code].id,
+            indication=f"ข้อบ่งชี้ลับ-{name}-ZX9",
+            requesting_clinician=f"หมอลับ-{name}",
+            placer_order_number=f"PLC{name}7301",
+            commit=False,
         )
         moved = None
         if name in MOVED_FROM:
             first = _device(MOVED_FROM[name])
-            slot = find_slots(now, procedure, requesting_hospital_id=request.requesting_hospital_id,
-                              patient=patient, device_id=first.id, date_from=day, limit=1)[0]
+            slot = find_slots(
+                now,
+                procedure,
+                requesting_hospital_id=request.requesting_hospital_id,
+                patient=patient,
+                device_id=first.id,
+                date_from=day,
+                limit=1,
+            )[0]
             moved = book(SETUP, now, request, first, slot.start_at, commit=False)
-        slot = find_slots(now, procedure, requesting_hospital_id=request.requesting_hospital_id,
-                          patient=patient, device_id=device.id, date_from=day, limit=1,
-                          exclude_appointment_id=moved.id if moved else None)[0]
+        slot = find_slots(
+            now,
+            procedure,
+            requesting_hospital_id=request.requesting_hospital_id,
+            patient=patient,
+            device_id=device.id,
+            date_from=day,
+            limit=1,
+            exclude_appointment_id=moved.id if moved else None,
+        )[0]
         day = local_today(slot.start_at) if not worlds else day
         if moved is not None:
-            appointment = reschedule(SETUP, now, moved, device, slot.start_at,
-                                     reason="ย้ายไปโรงพยาบาลอื่น", commit=False)
+            appointment = reschedule(
+                SETUP, now, moved, device, slot.start_at, reason="ย้ายไปโรงพยาบาลอื่น", commit=False
+            )
         else:
             appointment = book(SETUP, now, request, device, slot.start_at, commit=False)
-        link_study(SETUP, now, source=StudySource.HL7,
-                   study_instance_uid=appointment.study_instance_uid,
-                   appointment=appointment, request=request, commit=False)
-        attach_report(SETUP, now, request, text=f"ผลอ่านลับ-{name}-QV7", reported_by="รังสีแพทย์",
-                      commit=False)
+        link_study(
+            SETUP,
+            now,
+            source=StudySource.HL7,
+            study_instance_uid=appointment.study_instance_uid,
+            appointment=appointment,
+            request=request,
+            commit=False,
+        )
+        attach_report(
+            SETUP, now, request, text=f"ผลอ่านลับ-{name}-QV7", reported_by="รังสีแพทย์", commit=False
+        )
         open_request = create_request(
-            SETUP, now, patient=patient, procedure=procedure,
-            requesting_hospital_id=hospitals[req_code].id, hub_hospital_id=hospitals[hub_code].id,
-            indication=f"ข้อบ่งชี้รอ-{name}-ZX8", placer_order_number=f"PLC{name}7302",
+            SETUP,
+            now,
+            patient=patient,
+            procedure=procedure,
+            requesting_hospital_id=hospitals[req_code].id,
+            hub_hospital_id=hospitals[hub_code].id,
+            indication=f"ข้อบ่งชี้รอ-{name}-ZX8",
+            placer_order_number=f"PLC{name}7302",
             commit=False,
         )
         reply = LinePatientReply(
-            kind=LineReplyKind.CHANGE, appointment_id=appointment.id, request_id=request.id,
-            hub_hospital_id=appointment.hub_hospital_id, patient_id=patient.id,
-            line_user_id="U" + name.lower() * 16, received_at=now,
+            kind=LineReplyKind.CHANGE,
+            appointment_id=appointment.id,
+            request_id=request.id,
+            hub_hospital_id=appointment.hub_hospital_id,
+            patient_id=patient.id,
+            line_user_id="U" + name.lower() * 16,
+            received_at=now,
         )
         db.session.add(reply)
         db.session.flush()
         _stem, given, hn, _code, born = PATIENTS[patient_key]
         worlds[name] = World(
-            name=name, requester_id=request.requesting_hospital_id,
-            hub_id=request.hub_hospital_id, patient_id=patient.id, request_id=request.id,
-            open_request_id=open_request.id, appointment_id=appointment.id,
+            name=name,
+            requester_id=request.requesting_hospital_id,
+            hub_id=request.hub_hospital_id,
+            patient_id=patient.id,
+            request_id=request.id,
+            open_request_id=open_request.id,
+            appointment_id=appointment.id,
             moved_appointment_id=moved.id if moved is not None else None,
-            device_id=device.id, procedure_id=procedure.id, reply_id=reply.id,
+            device_id=device.id,
+            procedure_id=procedure.id,
+            reply_id=reply.id,
             patient_cid=patient.id_value,
-            patient_birth=born, day=local_today(appointment.start_at),
-            markers=[request.placer_order_number, request.indication,
-                     f"ผลอ่านลับ-{name}-QV7", appointment.accession_number,
-                     open_request.placer_order_number, open_request.indication,
-                     given, hn, patient.id_value],
+            patient_birth=born,
+            day=local_today(appointment.start_at),
+            markers=[
+                request.placer_order_number,
+                request.indication,
+                f"ผลอ่านลับ-{name}-QV7",
+                appointment.accession_number,
+                open_request.placer_order_number,
+                open_request.indication,
+                given,
+                hn,
+                patient.id_value,
+            ],
         )
 
     devices, templates, quotas, closures = {}, {}, {}, {}
@@ -284,27 +370,47 @@ def build_worlds() -> Worlds:
         devices[hub_code] = device.id
         templates[hub_code] = device_template_id(device)
         quotas[hub_code] = create_quota(
-            SETUP, now, hub_hospital_id=hospitals[hub_code].id,
-            referring_hospital_id=hospitals[referrer[hub_code]].id, slots=2, device=device,
+            SETUP,
+            now,
+            hub_hospital_id=hospitals[hub_code].id,
+            referring_hospital_id=hospitals[referrer[hub_code]].id,
+            slots=2,
+            device=device,
             commit=False,
         ).id
         start = local_datetime(day + timedelta(days=30), datetime.min.time())
         closures[hub_code] = add_closure(
-            SETUP, now, kind=ClosureKind.DEVICE_DOWNTIME, start_at=start,
-            end_at=start + timedelta(hours=4), device=device, name_th="ปิดซ่อม",
+            SETUP,
+            now,
+            kind=ClosureKind.DEVICE_DOWNTIME,
+            start_at=start,
+            end_at=start + timedelta(hours=4),
+            device=device,
+            name_th="ปิดซ่อม",
             commit=False,
         ).id
 
-    journal = Hl7InboundMessage(received_at=now, sending_facility=KUDRANG,
-                                hospital_id=hospitals[KUDRANG].id, message_type="ADT^A08",
-                                outcome=Hl7Outcome.ACCEPTED, raw="MSH|^~\\&|", ack="")
+    journal = Hl7InboundMessage(
+        received_at=now,
+        sending_facility=KUDRANG,
+        hospital_id=hospitals[KUDRANG].id,
+        message_type="ADT^A08",
+        outcome=Hl7Outcome.ACCEPTED,
+        raw="MSH|^~\\&|",
+        ack="",
+    )
     db.session.add(journal)
     db.session.flush()
     line_row = LineOutbox(
-        kind=LineMessageKind.CONFIRMATION, status=LineOutboxStatus.FAILED,
-        line_user_id="U" + "km" * 16, patient_id=worlds["KM"].patient_id,
-        appointment_id=worlds["KM"].appointment_id, messages=[{"type": "text", "text": "x"}],
-        summary="นัดหมาย", due_at=now, created_at=now,
+        kind=LineMessageKind.CONFIRMATION,
+        status=LineOutboxStatus.FAILED,
+        line_user_id="U" + "km" * 16,
+        patient_id=worlds["KM"].patient_id,
+        appointment_id=worlds["KM"].appointment_id,
+        messages=[{"type": "text", "text": "x"}],
+        summary="นัดหมาย",
+        due_at=now,
+        created_at=now,
     )
     db.session.add(line_row)
     db.session.flush()
@@ -314,9 +420,14 @@ def build_worlds() -> Worlds:
     for hub_code, world in ((MKH, "KM"), (UDN, "CU")):
         device = db.session.get(Device, worlds[world].device_id)
         request = db.session.get(ImagingRequest, worlds[world].request_id)
-        slot = find_slots(now, request.procedure,
-                          requesting_hospital_id=request.requesting_hospital_id,
-                          device_id=device.id, date_from=day + timedelta(days=7), limit=1)[0]
+        slot = find_slots(
+            now,
+            request.procedure,
+            requesting_hospital_id=request.requesting_hospital_id,
+            device_id=device.id,
+            date_from=day + timedelta(days=7),
+            limit=1,
+        )[0]
         free_slots[hub_code] = (device.id, slot.start_at.isoformat())
     db.session.commit()
     hospitals_ids = {code: h.id for code, h in hospitals.items()}
@@ -325,10 +436,20 @@ def build_worlds() -> Worlds:
     db.session.close()
 
     return Worlds(
-        worlds=worlds, hospitals=hospitals_ids, users=users,
-        devices=devices, templates=templates, quotas=quotas, closures=closures, day=day,
-        admin_rows={"destination": destination_id, "journal": journal_id,
-                    "line_outbox": line_row_id, "outbox": outbox_row or 0},
+        worlds=worlds,
+        hospitals=hospitals_ids,
+        users=users,
+        devices=devices,
+        templates=templates,
+        quotas=quotas,
+        closures=closures,
+        day=day,
+        admin_rows={
+            "destination": destination_id,
+            "journal": journal_id,
+            "line_outbox": line_row_id,
+            "outbox": outbox_row or 0,
+        },
         free_slots=free_slots,
     )
 
@@ -339,4 +460,3 @@ def device_template_id(device: Device) -> int:
     return db.session.scalar(
         select(CapacityTemplate.id).where(CapacityTemplate.device_id == device.id).limit(1)
     )
-

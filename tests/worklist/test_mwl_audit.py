@@ -31,15 +31,15 @@ def test_an_answer_names_its_steps_and_patients_and_the_calling_ae(db, network, 
     assert event.entity_type == "device" and event.entity_id == n.devices["MKH_US1"].id
     assert sorted(event.detail["appointments"]) == sorted([a.id, b.id])
     assert event.patient_id is None  # two patients: named in the link table
-    linked = set(db.session.scalars(
-        select(AuditEventPatient.patient_id).where(AuditEventPatient.audit_event_id == event.id)
-    ))
+    linked = set(
+        db.session.scalars(
+            select(AuditEventPatient.patient_id).where(AuditEventPatient.audit_event_id == event.id)
+        )
+    )
     assert linked == {n.somsri.id, n.boonlert.id}
 
 
-def test_one_patient_goes_on_the_event_itself_and_an_empty_answer_records_nothing(
-    db, network, scp
-):
+def test_one_patient_goes_on_the_event_itself_and_an_empty_answer_records_nothing(db, network, scp):
     n = network
     book_step(db, n, n.kanya, "MKH_US2", local(TODAY, "0900"))
     results, _ = find(scp.port, mwl_query(), calling_ae="MKH_US2")

@@ -32,7 +32,8 @@ class FakePacs:
         ae = AE(ae_title="MKH_PACS")
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
         self.server = ae.start_server(
-            ("127.0.0.1", port), block=False,
+            ("127.0.0.1", port),
+            block=False,
             evt_handlers=[(evt.EVT_C_FIND, self.handle_find)],
         )
         self.ae = ae
@@ -229,8 +230,9 @@ def test_pacs_down_then_back_on_the_same_port_links_the_study(app, db, network):
     """Down: nothing changes, no back-off is spent on an unreachable PACS. Back: linked."""
     appointment = completed(db, network, network.somsri)
     port = free_port()
-    settings = PacsSettings(host="127.0.0.1", port=port, ae_title="MKH_PACS",
-                            calling_ae_title="RADBOOK")
+    settings = PacsSettings(
+        host="127.0.0.1", port=port, ae_title="MKH_PACS", calling_ae_title="RADBOOK"
+    )
 
     for minutes in (0, 1, 5):  # the job runs every minute; the PACS stays down
         result = check_pacs(app, settings, NOW + timedelta(minutes=minutes))

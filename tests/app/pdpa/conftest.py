@@ -48,15 +48,24 @@ class Footprint:
     ids: dict[str, int]  # table -> id of the row made for this patient
 
 
-def footprint(patient_name: str, at: datetime, *, start_at: datetime | None = None,
-              status: RequestStatus = RequestStatus.COMPLETED,
-              appointment_status: AppointmentStatus = AppointmentStatus.COMPLETED,
-              others: list[int] = ()) -> Footprint:
+def footprint(
+    patient_name: str,
+    at: datetime,
+    *,
+    start_at: datetime | None = None,
+    status: RequestStatus = RequestStatus.COMPLETED,
+    appointment_status: AppointmentStatus = AppointmentStatus.COMPLETED,
+    others: list[int] = (),
+) -> Footprint:
     """A request of ``patient_name`` made at ``at``, and a row in every table about it."""
     n = next(_n)
     req = make_request(now=at, patient_name=patient_name)
-    appt = make_appointment(req, ae_title="MKH_US1", start_at=start_at or at + timedelta(days=7),
-                            status=appointment_status)
+    appt = make_appointment(
+        req,
+        ae_title="MKH_US1",
+        start_at=start_at or at + timedelta(days=7),
+        status=appointment_status,
+    )
     req.status = status
     patient = req.patient
     destination = db.session.query(Hl7Destination).first()
@@ -68,44 +77,90 @@ def footprint(patient_name: str, at: datetime, *, start_at: datetime | None = No
     db.session.add(account)
     db.session.flush()
     rows = {
-        "study": Study(request_id=req.id, appointment_id=appt.id,
-                       study_instance_uid=appt.study_instance_uid, first_source=StudySource.MPPS,
-                       created_at=at, updated_at=at),
+        "study": Study(
+            request_id=req.id,
+            appointment_id=appt.id,
+            study_instance_uid=appt.study_instance_uid,
+            first_source=StudySource.MPPS,
+            created_at=at,
+            updated_at=at,
+        ),
         "mpps_instance": PerformedProcedureStep(
-            sop_instance_uid=f"2.25.{n}9", appointment_id=appt.id, calling_ae="MKH_US1",
-            status=MppsStatus.COMPLETED, created_at=at, updated_at=at),
-        "line_patient_link": LinePatientLink(account_id=account.id, patient_id=patient.id,
-                                             linked_at=at),
-        "line_link_code": LineLinkCode(code=f"K{n:07d}", patient_id=patient.id,
-                                       appointment_id=appt.id, created_at=at,
-                                       expires_at=at + timedelta(days=1)),
-        "line_outbox": LineOutbox(kind=LineMessageKind.REMINDER, status=LineOutboxStatus.SENT,
-                                  line_user_id=account.line_user_id, patient_id=patient.id,
-                                  appointment_id=appt.id, messages=[{"type": "text",
-                                                                     "text": patient_name}],
-                                  summary=patient_name, due_at=at, created_at=at),
+            sop_instance_uid=f"2.25.{n}9",
+            appointment_id=appt.id,
+            calling_ae="MKH_US1",
+            status=MppsStatus.COMPLETED,
+            created_at=at,
+            updated_at=at,
+        ),
+        "line_patient_link": LinePatientLink(
+            account_id=account.id, patient_id=patient.id, linked_at=at
+        ),
+        "line_link_code": LineLinkCode(
+            code=f"K{n:07d}",
+            patient_id=patient.id,
+            appointment_id=appt.id,
+            created_at=at,
+            expires_at=at + timedelta(days=1),
+        ),
+        "line_outbox": LineOutbox(
+            kind=LineMessageKind.REMINDER,
+            status=LineOutboxStatus.SENT,
+            line_user_id=account.line_user_id,
+            patient_id=patient.id,
+            appointment_id=appt.id,
+            messages=[{"type": "text", "text": patient_name}],
+            summary=patient_name,
+            due_at=at,
+            created_at=at,
+        ),
         "line_patient_reply": LinePatientReply(
-            kind=LineReplyKind.CONFIRM, appointment_id=appt.id, request_id=req.id,
-            hub_hospital_id=appt.hub_hospital_id, patient_id=patient.id,
-            line_user_id=account.line_user_id, received_at=at, handled=True),
+            kind=LineReplyKind.CONFIRM,
+            appointment_id=appt.id,
+            request_id=req.id,
+            hub_hospital_id=appt.hub_hospital_id,
+            patient_id=patient.id,
+            line_user_id=account.line_user_id,
+            received_at=at,
+            handled=True,
+        ),
         "hl7_inbound_message": Hl7InboundMessage(
-            received_at=at, raw=f"MSH|...\rPID|1||{patient.id_value}\r",
-            outcome=Hl7Outcome.ACCEPTED, patient_id=patient.id, request_id=req.id,
-            control_id=f"M{n}", dedupe_control_id=f"M{n}"),
+            received_at=at,
+            raw=f"MSH|...\rPID|1||{patient.id_value}\r",
+            outcome=Hl7Outcome.ACCEPTED,
+            patient_id=patient.id,
+            request_id=req.id,
+            control_id=f"M{n}",
+            dedupe_control_id=f"M{n}",
+        ),
         "hl7_outbox_message": Hl7OutboxMessage(
-            destination_id=destination.id, appointment_id=appt.id,
-            event=Hl7OutboundEvent.BOOKED, control_id=f"RB{n}", message_type="OMI^O23",
-            payload=f"PID|1||{patient.id_value}\r", status=_sent(), created_at=at,
-            next_attempt_at=at),
-        "line_webhook_event": LineWebhookEvent(webhook_event_id=f"W{n}", event_type="message",
-                                               line_user_id=account.line_user_id,
-                                               received_at=at),
+            destination_id=destination.id,
+            appointment_id=appt.id,
+            event=Hl7OutboundEvent.BOOKED,
+            control_id=f"RB{n}",
+            message_type="OMI^O23",
+            payload=f"PID|1||{patient.id_value}\r",
+            status=_sent(),
+            created_at=at,
+            next_attempt_at=at,
+        ),
+        "line_webhook_event": LineWebhookEvent(
+            webhook_event_id=f"W{n}",
+            event_type="message",
+            line_user_id=account.line_user_id,
+            received_at=at,
+        ),
     }
     db.session.add_all(rows.values())
     db.session.add(PacsQueryState(appointment_id=appt.id, last_checked_at=at, next_check_at=at))
     record(Actor(Interface.WEB, name="t"), "request.view", at, entity=req)
-    record_read(Actor(Interface.DICOM, name="MKH_US1"), "worklist.find", at,
-                [patient.id, *others], appointments=[appt.id])
+    record_read(
+        Actor(Interface.DICOM, name="MKH_US1"),
+        "worklist.find",
+        at,
+        [patient.id, *others],
+        appointments=[appt.id],
+    )
     db.session.commit()
     ids = {table: row.id for table, row in rows.items()}
     ids["line_account"] = account.id

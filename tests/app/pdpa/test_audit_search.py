@@ -35,15 +35,21 @@ def trail(demo):
     record(Actor(Interface.WEB, name="x"), "request.view", at, entity=b)
     record_read(Actor(Interface.LINE, name="push"), "line.send", at, [a.id, c.id])
     # A FHIR search by identifier keeps its query, with the full ID, in the database.
-    record(Actor(Interface.FHIR, name="his"), "fhir.search", at,
-           query=f"identifier={a.id_value}", patient_ids=[a.id])
+    record(
+        Actor(Interface.FHIR, name="his"),
+        "fhir.search",
+        at,
+        query=f"identifier={a.id_value}",
+        patient_ids=[a.id],
+    )
     demo.session.commit()
     return a, b, c
 
 
 def _actions(html: str) -> set[str]:
-    return {a for a in ("request.create", "worklist.find", "request.view", "line.send")
-            if a in html}
+    return {
+        a for a in ("request.create", "worklist.find", "request.view", "line.send") if a in html
+    }
 
 
 def test_search_by_national_id_finds_every_interface_and_lists_naming_the_patient(
@@ -65,9 +71,15 @@ def test_search_by_hn_and_with_other_filters(admin, demo, trail):
     hn = demo.session.scalar(select(PatientHN.hn).where(PatientHN.patient_id == b.id))
     html = admin.post("/admin/audit", data={"patient": hn.lower()}).get_data(as_text=True)
     assert _actions(html) == {"request.view"}
-    html = admin.post("/admin/audit", data={"patient": a.id_value, "interface": "DICOM",
-                                            "date_from": "21/11/2569",
-                                            "date_to": "21/11/2569"}).get_data(as_text=True)
+    html = admin.post(
+        "/admin/audit",
+        data={
+            "patient": a.id_value,
+            "interface": "DICOM",
+            "date_from": "21/11/2569",
+            "date_to": "21/11/2569",
+        },
+    ).get_data(as_text=True)
     assert _actions(html) == {"worklist.find"}
 
 
@@ -83,12 +95,21 @@ def test_an_unknown_patient_says_so_and_a_patient_in_the_url_is_ignored(admin, d
 
 def test_csv_export_of_a_patients_trail_names_patients_by_number_only(admin, demo, trail):
     a, b, c = trail
-    response = admin.post("/admin/audit.csv", data={"patient": a.id_value,  # not the demo's
-                                                    "date_to": "21/11/2569"})
+    response = admin.post(
+        "/admin/audit.csv",
+        data={
+            "patient": a.id_value,  # not the demo's
+            "date_to": "21/11/2569",
+        },
+    )
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert {r["action"] for r in rows} == {"request.create", "worklist.find", "line.send",
-                                           "fhir.search"}
+    assert {r["action"] for r in rows} == {
+        "request.create",
+        "worklist.find",
+        "line.send",
+        "fhir.search",
+    }
     by_action = {r["action"]: r for r in rows}
     assert by_action["worklist.find"]["patient_ids"] == str(a.id)
     assert by_action["line.send"]["patient_ids"] == f"{min(a.id, c.id)} {max(a.id, c.id)}"

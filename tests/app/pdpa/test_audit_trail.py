@@ -18,12 +18,19 @@ def test_record_read_is_one_row_for_one_patient_and_links_for_several(demo, now)
 
     one = demo.session.get(AuditEvent, single)
     assert one.patient_id == patients[0].id
-    assert demo.session.scalar(select(AuditEventPatient).where(
-        AuditEventPatient.audit_event_id == single)) is None
+    assert (
+        demo.session.scalar(
+            select(AuditEventPatient).where(AuditEventPatient.audit_event_id == single)
+        )
+        is None
+    )
     many = demo.session.get(AuditEvent, several)
     assert many.patient_id is None and many.detail == {"page": 1}
-    assert set(demo.session.scalars(select(AuditEventPatient.patient_id).where(
-        AuditEventPatient.audit_event_id == several))) == {p.id for p in patients[:3]}
+    assert set(
+        demo.session.scalars(
+            select(AuditEventPatient.patient_id).where(AuditEventPatient.audit_event_id == several)
+        )
+    ) == {p.id for p in patients[:3]}
     assert demo.session.scalar(select(AuditEvent).where(AuditEvent.action == "x.none")) is None
 
     # "Everything that happened to patient X" is one query over both.

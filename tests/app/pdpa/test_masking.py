@@ -13,8 +13,9 @@ from tests.conftest import login
 def test_lists_show_the_masked_id_and_the_detail_pages_the_whole_one(app, client, demo):
     now = datetime.now(UTC)
     start = datetime.combine(local_today() + timedelta(days=1), time(9), tzinfo=local_zone())
-    appt = make_appointment(make_request(now=now, patient_name="สมศรี"), ae_title="MKH_US1",
-                            start_at=start)
+    appt = make_appointment(
+        make_request(now=now, patient_name="สมศรี"), ae_title="MKH_US1", start_at=start
+    )
     demo.session.commit()
     cid = appt.patient.id_value
     login(client, "staff.kudrang")

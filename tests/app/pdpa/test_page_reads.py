@@ -37,10 +37,21 @@ from tests.conftest import login
 SKIP = {"static", "main.healthz", "auth.login", "main.index"}
 # Pages that must show a patient here (so the test cannot pass vacuously).
 MUST_SHOW = {
-    "main.request_list", "main.request_detail", "requests.edit_patient",
-    "requests.create", "requests.slip", "requests.cancel", "requests.reschedule",
-    "hub.day", "hub.exams", "hub.exam", "hub.inbox", "hub.request_view",
-    "hub.appointment_cancel", "hub.appointment_move", "hl7_admin.journal_entry",
+    "main.request_list",
+    "main.request_detail",
+    "requests.edit_patient",
+    "requests.create",
+    "requests.slip",
+    "requests.cancel",
+    "requests.reschedule",
+    "hub.day",
+    "hub.exams",
+    "hub.exam",
+    "hub.inbox",
+    "hub.request_view",
+    "hub.appointment_cancel",
+    "hub.appointment_move",
+    "hl7_admin.journal_entry",
     "hl7_admin.outbox_entry",
 }
 
@@ -51,25 +62,42 @@ def world(demo):
     db = demo
     now = datetime.now(UTC)
     tomorrow = datetime.combine(local_today() + timedelta(days=1), time(9), tzinfo=local_zone())
-    appointment = make_appointment(make_request(now=now, patient_name="สมศรี"),
-                                   ae_title="MKH_US1", start_at=tomorrow)
-    make_appointment(make_request(now=now, patient_name="กัญญารัตน์"), ae_title="MKH_US1",
-                     start_at=tomorrow + timedelta(hours=1))
+    appointment = make_appointment(
+        make_request(now=now, patient_name="สมศรี"), ae_title="MKH_US1", start_at=tomorrow
+    )
+    make_appointment(
+        make_request(now=now, patient_name="กัญญารัตน์"),
+        ae_title="MKH_US1",
+        start_at=tomorrow + timedelta(hours=1),
+    )
     make_request(now=now, patient_name="บุญเลิศ")
     pid = f"PID|1||{appointment.patient.id_value}^^^^CID\r"
-    db.session.add(Hl7InboundMessage(
-        received_at=now, raw="MSH|^~\\&|HIS|11008|RADBOOK|10707|||ADT^A08|1|P|2.5\r" + pid,
-        outcome=Hl7Outcome.ACCEPTED, patient_id=appointment.patient_id,
-        request_id=appointment.request_id, message_type="ADT^A08", control_id="1",
-    ))
+    db.session.add(
+        Hl7InboundMessage(
+            received_at=now,
+            raw="MSH|^~\\&|HIS|11008|RADBOOK|10707|||ADT^A08|1|P|2.5\r" + pid,
+            outcome=Hl7Outcome.ACCEPTED,
+            patient_id=appointment.patient_id,
+            request_id=appointment.request_id,
+            message_type="ADT^A08",
+            control_id="1",
+        )
+    )
     destination = Hl7Destination(name="PACS", host="127.0.0.1", port=1)
     db.session.add(destination)
     db.session.flush()
-    db.session.add(Hl7OutboxMessage(
-        destination_id=destination.id, appointment_id=appointment.id,
-        event=Hl7OutboundEvent.BOOKED, control_id="RB1", message_type="OMI^O23",
-        payload="MSH|...\r" + pid, created_at=now, next_attempt_at=now,
-    ))
+    db.session.add(
+        Hl7OutboxMessage(
+            destination_id=destination.id,
+            appointment_id=appointment.id,
+            event=Hl7OutboundEvent.BOOKED,
+            control_id="RB1",
+            message_type="OMI^O23",
+            payload="MSH|...\r" + pid,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
     db.session.commit()
     first = lambda model: db.session.scalar(select(model.id).order_by(model.id))  # noqa: E731
     args = {
@@ -94,8 +122,9 @@ def _url(app, rule, args, hub_id, day) -> str:
     with app.test_request_context():
         from flask import url_for
 
-        values = {k: args[k] for k in rule.arguments
-                  if k in args and k not in (rule.defaults or {})}
+        values = {
+            k: args[k] for k in rule.arguments if k in args and k not in (rule.defaults or {})
+        }
         extra = {"hub": hub_id}
         if rule.endpoint in ("hub.day", "hub.exams"):
             extra["date"] = day
@@ -117,8 +146,7 @@ def test_every_page_showing_a_patient_records_one_read_naming_them(app, client, 
     shown_on: dict[str, set[int]] = {}
     tried = 0
     for rule in app.url_map.iter_rules():
-        if ("GET" not in rule.methods or rule.endpoint in SKIP
-                or rule.endpoint.startswith("fhir.")):
+        if "GET" not in rule.methods or rule.endpoint in SKIP or rule.endpoint.startswith("fhir."):
             continue
         if any(args.get(a) is None for a in rule.arguments if a not in (rule.defaults or {})):
             continue
@@ -135,7 +163,8 @@ def test_every_page_showing_a_patient_records_one_read_naming_them(app, client, 
         assert len(reads) <= 1, (url, [e.action for e in reads])
         for pid in shown:
             named = db.session.scalar(
-                select(func.count()).select_from(AuditEvent)
+                select(func.count())
+                .select_from(AuditEvent)
                 .where(AuditEvent.id > before, about_patients([pid]))
             )
             assert named == 1, f"{url} shows patient {pid} without an audit event naming them"
@@ -157,10 +186,14 @@ def test_the_patient_search_records_one_read_naming_the_patients_found(app, clie
     db.session.rollback()
     [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.id > before)).all()
     assert event.action == "patient.search"
-    assert db.session.scalar(
-        select(func.count()).select_from(AuditEvent)
-        .where(AuditEvent.id == event.id, about_patients([target.id]))
-    ) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.id == event.id, about_patients([target.id]))
+        )
+        == 1
+    )
 
 
 def test_a_list_is_one_event_naming_every_patient_on_it(app, client, world):
@@ -174,10 +207,16 @@ def test_a_list_is_one_event_naming_every_patient_on_it(app, client, world):
     assert event.actor == "admin" and event.user_id is not None
     from scheduling.models import AuditEventPatient, ImagingRequest
 
-    listed = set(db.session.scalars(select(AuditEventPatient.patient_id)
-                                    .where(AuditEventPatient.audit_event_id == event.id)))
-    shown = set(db.session.scalars(select(ImagingRequest.patient_id)
-                                   .where(ImagingRequest.id.in_(event.detail["requests"]))))
+    listed = set(
+        db.session.scalars(
+            select(AuditEventPatient.patient_id).where(AuditEventPatient.audit_event_id == event.id)
+        )
+    )
+    shown = set(
+        db.session.scalars(
+            select(ImagingRequest.patient_id).where(ImagingRequest.id.in_(event.detail["requests"]))
+        )
+    )
     assert listed == shown and len(listed) > 1
 
 

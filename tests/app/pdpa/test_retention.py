@@ -36,8 +36,7 @@ def _count(db, model, *where) -> int:
 
 
 def test_years_before_keeps_the_calendar_date():
-    assert years_before(datetime(2036, 2, 29, tzinfo=UTC), 10) == datetime(2026, 2, 28,
-                                                                            tzinfo=UTC)
+    assert years_before(datetime(2036, 2, 29, tzinfo=UTC), 10) == datetime(2026, 2, 28, tzinfo=UTC)
 
 
 def test_purge_drops_old_records_copies_drafts_and_audit_and_keeps_the_rest(app, demo):
@@ -46,18 +45,27 @@ def test_purge_drops_old_records_copies_drafts_and_audit_and_keeps_the_rest(app,
     ancient = footprint("กัญญารัตน์", old)  # her only request
     recent = footprint("บุญเลิศ", NOW - timedelta(days=200))  # within every period
     # A future booking made long ago for a patient whose request is still open.
-    future = footprint("ประเสริฐ", old, start_at=NOW + timedelta(days=3),
-                       status=RequestStatus.SCHEDULED,
-                       appointment_status=AppointmentStatus.BOOKED)
+    future = footprint(
+        "ประเสริฐ",
+        old,
+        start_at=NOW + timedelta(days=3),
+        status=RequestStatus.SCHEDULED,
+        appointment_status=AppointmentStatus.BOOKED,
+    )
     # A closed request 11 years old whose last booking is within the period stays too.
     late = footprint("จันทร์เพ็ญ", old, start_at=NOW - timedelta(days=5 * 365))
-    draft = make_request(now=NOW - timedelta(days=100), patient_name="ปิยะดา",
-                         status=RequestStatus.DRAFT)
-    fresh_draft = make_request(now=NOW - timedelta(days=10), patient_name="ปิยะดา",
-                               status=RequestStatus.DRAFT)
-    ancient_audit = record_read(Actor(Interface.JOBS, name="t"), "x.old",
-                                NOW - timedelta(days=13 * 366),
-                                [ancient.patient.id, recent.patient.id])
+    draft = make_request(
+        now=NOW - timedelta(days=100), patient_name="ปิยะดา", status=RequestStatus.DRAFT
+    )
+    fresh_draft = make_request(
+        now=NOW - timedelta(days=10), patient_name="ปิยะดา", status=RequestStatus.DRAFT
+    )
+    ancient_audit = record_read(
+        Actor(Interface.JOBS, name="t"),
+        "x.old",
+        NOW - timedelta(days=13 * 366),
+        [ancient.patient.id, recent.patient.id],
+    )
     db.session.commit()
     draft_id, fresh_draft_id = draft.id, fresh_draft.id
     ancient_patient_id = ancient.patient.id

@@ -13,9 +13,20 @@ from tests.app.pdpa.conftest import footprint
 from tests.conftest import login
 
 SECTIONS_FROM_TABLES = {
-    "hospital_numbers", "requests", "appointments", "studies", "mpps", "pacs_checks",
-    "line_links", "line_accounts", "line_link_codes", "line_messages", "line_replies",
-    "hl7_received", "hl7_sent", "audit_events",
+    "hospital_numbers",
+    "requests",
+    "appointments",
+    "studies",
+    "mpps",
+    "pacs_checks",
+    "line_links",
+    "line_accounts",
+    "line_link_codes",
+    "line_messages",
+    "line_replies",
+    "hl7_received",
+    "hl7_sent",
+    "audit_events",
 }
 
 
@@ -40,14 +51,17 @@ def test_export_holds_every_table_of_the_patient_and_nothing_of_another(app, cli
     assert not empty, f"sections without this patient's rows: {empty}"
     assert [r["id"] for r in data["requests"]] == [mine.request_id]
     assert [r["id"] for r in data["appointments"]] == [mine.appointment_id]
-    for section, table in (("studies", "study"), ("mpps", "mpps_instance"),
-                           ("line_links", "line_patient_link"),
-                           ("line_link_codes", "line_link_code"),
-                           ("line_messages", "line_outbox"),
-                           ("line_replies", "line_patient_reply"),
-                           ("hl7_received", "hl7_inbound_message"),
-                           ("hl7_sent", "hl7_outbox_message"),
-                           ("line_accounts", "line_account")):
+    for section, table in (
+        ("studies", "study"),
+        ("mpps", "mpps_instance"),
+        ("line_links", "line_patient_link"),
+        ("line_link_codes", "line_link_code"),
+        ("line_messages", "line_outbox"),
+        ("line_replies", "line_patient_reply"),
+        ("hl7_received", "hl7_inbound_message"),
+        ("hl7_sent", "hl7_outbox_message"),
+        ("line_accounts", "line_account"),
+    ):
         assert [r["id"] for r in data[section]] == [mine.ids[table]], section
     # Every row that names a patient names this one.
     for section in SECTIONS_FROM_TABLES:

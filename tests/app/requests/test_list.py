@@ -80,7 +80,8 @@ def test_paging_newest_first_by_key(kudrang_client, kosum_client, demo, monkeypa
     assert _rows(kudrang_client) == newest_first[:2]
     assert _rows(kudrang_client, before=newest_first[1]) == newest_first[2:4]
     html = kudrang_client.get("/requests", query_string={"before": newest_first[3]}).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert _rows(kudrang_client, before=newest_first[3]) == newest_first[4:]
     assert "กลับไปรายการล่าสุด" in html and "เก่ากว่า" not in html  # the last page
     first = kudrang_client.get("/requests").get_data(as_text=True)
@@ -89,9 +90,7 @@ def test_paging_newest_first_by_key(kudrang_client, kosum_client, demo, monkeypa
     assert _rows(kosum_client, before=newest_first[1]) == []
 
 
-def test_a_hub_pages_through_its_addressed_and_own_requests_newest_first(
-    app, demo, monkeypatch
-):
+def test_a_hub_pages_through_its_addressed_and_own_requests_newest_first(app, demo, monkeypatch):
     """Two scope branches (addressed to the hub, requested by it) merged in one order."""
     from scheduling.models import Hospital
     from scheduling.requests import create_request
@@ -104,15 +103,19 @@ def test_a_hub_pages_through_its_addressed_and_own_requests_newest_first(
     made = []
     for n in range(5):
         if n == 2:  # one the hub requests for its own patient
-            made.append(create_request(
-                web_actor_for(demo, "scheduler.mkh"), utcnow(),
-                patient=patient_named(demo, "สมศรี"), procedure=procedure(demo, "CT-BRAIN"),
-                requesting_hospital_id=mkh.id).id)
+            made.append(
+                create_request(
+                    web_actor_for(demo, "scheduler.mkh"),
+                    utcnow(),
+                    patient=patient_named(demo, "สมศรี"),
+                    procedure=procedure(demo, "CT-BRAIN"),
+                    requesting_hospital_id=mkh.id,
+                ).id
+            )
         else:
             made.append(make_request(demo, hub_hospital_id=mkh.id, indication=f"#{n}").id)
     not_addressed = make_request(demo, indication="ไม่ได้ส่งมา")
-    elsewhere = make_request(demo, username="staff.kosum", patient="ประเสริฐ",
-                             hub_hospital_id=None)
+    elsewhere = make_request(demo, username="staff.kosum", patient="ประเสริฐ", hub_hospital_id=None)
     assert kosum.id != mkh.id and elsewhere.requesting_hospital_id == kosum.id
     client = app.test_client()
     login(client, "scheduler.mkh")

@@ -37,27 +37,150 @@ SEED = int(os.environ.get("RADBOOK_FUZZ_SEED", "20261121"))
 ONLY = {int(n) for n in os.environ.get("RADBOOK_FUZZ_ONLY", "").split(",") if n.strip()}
 
 # Top-level and SPS keys of an MWL query (PS3.4 K.6), with their tags.
-TOP_KEYS = [0x00100010, 0x00100020, 0x00100021, 0x00100030, 0x00100040, 0x00080050,
-            0x0020000D, 0x00401001, 0x00321060, 0x00401003, 0x00102000, 0x00102110,
-            0x00101030, 0x00080090, 0x00321032, 0x00380300, 0x00080005]
-SPS_KEYS = [0x00400001, 0x00400002, 0x00400003, 0x00080060, 0x00400006, 0x00400009,
-            0x00400007, 0x00400020, 0x00400010, 0x00400011, 0x00400012]
-ODD_TAGS = [0x00110010, 0x00111001, 0x00091001, 0x7FE00010, 0x00081150, 0xFFFEE000,
-            0x00000000, 0x00020010, 0x00089999, 0x00400100]
-VRS = ["AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "OB", "PN", "SH", "SQ", "ST",
-       "TM", "UI", "UL", "US", "UN", "UT", "SS", "FL", "FD", "AT", "OW"]
-CHARSETS = ["", "ISO_IR 192", "ISO_IR 166", "ISO 2022 IR 166", "ISO_IR 100", "GB18030",
-            "ISO 2022 IR 87", "XYZ", "ISO_IR 6", "\\ISO 2022 IR 166", "ISO_IR 192\\ISO_IR 166",
-            "ISO 2022 IR 6\\ISO 2022 IR 166", "ISO_IR 13", "ISO-IR 192", "utf-8"]
-TEXT = ["", "*", "?", "**", "*?*", "A*B?C", "\\", "\\\\\\", "-", "20261121-",
-        "-20261121", "20261121-20261120", "2026-11-21", "abcdefgh", "99999999",
-        "20261121\\20261122", "0900-0800", "25:00", "090000.1234567-", "A" * 70, "ก" * 70,
-        "^^^^^", "=", "Thongdi^Somsri=ทองดี^สมศรี", "ทอง*", "*=*", "\x00", "\x1b$)\x1c",
-        "1.2.3\\1.2.4", "1..2", "ABCDEFGHIJKLMNOPQ", "MKH_US1", "MKH_US1\\MKH_US2", "US\\CT",
-        "SCHEDULED", "STARTED\\ARRIVED", "'; DROP TABLE appointment; --", "%_%", "[a-z]*",
-        "1e400", "-1", " ", "x" * 10_000]
-BYTES = [b"\xff\xfe", b"\x80\x81\x82", b"\xe0\xb8", b"\x00\x00", b"\x1b$B\x1b(B", b"\xc0\xaf",
-         b"\xa1\xa2\xa3", b"*\xff?", b"\xff" * 300]
+TOP_KEYS = [
+    0x00100010,
+    0x00100020,
+    0x00100021,
+    0x00100030,
+    0x00100040,
+    0x00080050,
+    0x0020000D,
+    0x00401001,
+    0x00321060,
+    0x00401003,
+    0x00102000,
+    0x00102110,
+    0x00101030,
+    0x00080090,
+    0x00321032,
+    0x00380300,
+    0x00080005,
+]
+SPS_KEYS = [
+    0x00400001,
+    0x00400002,
+    0x00400003,
+    0x00080060,
+    0x00400006,
+    0x00400009,
+    0x00400007,
+    0x00400020,
+    0x00400010,
+    0x00400011,
+    0x00400012,
+]
+ODD_TAGS = [
+    0x00110010,
+    0x00111001,
+    0x00091001,
+    0x7FE00010,
+    0x00081150,
+    0xFFFEE000,
+    0x00000000,
+    0x00020010,
+    0x00089999,
+    0x00400100,
+]
+VRS = [
+    "AE",
+    "AS",
+    "CS",
+    "DA",
+    "DS",
+    "DT",
+    "IS",
+    "LO",
+    "LT",
+    "OB",
+    "PN",
+    "SH",
+    "SQ",
+    "ST",
+    "TM",
+    "UI",
+    "UL",
+    "US",
+    "UN",
+    "UT",
+    "SS",
+    "FL",
+    "FD",
+    "AT",
+    "OW",
+]
+CHARSETS = [
+    "",
+    "ISO_IR 192",
+    "ISO_IR 166",
+    "ISO 2022 IR 166",
+    "ISO_IR 100",
+    "GB18030",
+    "ISO 2022 IR 87",
+    "XYZ",
+    "ISO_IR 6",
+    "\\ISO 2022 IR 166",
+    "ISO_IR 192\\ISO_IR 166",
+    "ISO 2022 IR 6\\ISO 2022 IR 166",
+    "ISO_IR 13",
+    "ISO-IR 192",
+    "utf-8",
+]
+TEXT = [
+    "",
+    "*",
+    "?",
+    "**",
+    "*?*",
+    "A*B?C",
+    "\\",
+    "\\\\\\",
+    "-",
+    "20261121-",
+    "-20261121",
+    "20261121-20261120",
+    "2026-11-21",
+    "abcdefgh",
+    "99999999",
+    "20261121\\20261122",
+    "0900-0800",
+    "25:00",
+    "090000.1234567-",
+    "A" * 70,
+    "ก" * 70,
+    "^^^^^",
+    "=",
+    "Thongdi^Somsri=ทองดี^สมศรี",
+    "ทอง*",
+    "*=*",
+    "\x00",
+    "\x1b$)\x1c",
+    "1.2.3\\1.2.4",
+    "1..2",
+    "ABCDEFGHIJKLMNOPQ",
+    "MKH_US1",
+    "MKH_US1\\MKH_US2",
+    "US\\CT",
+    "SCHEDULED",
+    "STARTED\\ARRIVED",
+    "'; DROP TABLE appointment; --",
+    "%_%",
+    "[a-z]*",
+    "1e400",
+    "-1",
+    " ",
+    "x" * 10_000,
+]
+BYTES = [
+    b"\xff\xfe",
+    b"\x80\x81\x82",
+    b"\xe0\xb8",
+    b"\x00\x00",
+    b"\x1b$B\x1b(B",
+    b"\xc0\xaf",
+    b"\xa1\xa2\xa3",
+    b"*\xff?",
+    b"\xff" * 300,
+]
 
 
 class ErrorLog(logging.Handler):
@@ -74,8 +197,12 @@ class ErrorLog(logging.Handler):
 
     def messages(self) -> list[str]:
         formatter = logging.Formatter()
-        return [f"{r.name}: {r.getMessage()}\n{formatter.formatException(r.exc_info)[-900:]}"
-                if r.exc_info else f"{r.name}: {r.getMessage()}" for r in self.records]
+        return [
+            f"{r.name}: {r.getMessage()}\n{formatter.formatException(r.exc_info)[-900:]}"
+            if r.exc_info
+            else f"{r.name}: {r.getMessage()}"
+            for r in self.records
+        ]
 
 
 @pytest.fixture
@@ -101,8 +228,9 @@ def _raw(rng: random.Random, vr: str) -> bytes:
     elif vr == "FD":
         value = rng.choice([b"\x00" * 8, b"\xff" * 8, b"\x7f\xf0" + b"\x00" * 6])
     else:
-        value = rng.choice(TEXT).encode(rng.choice(["utf-8", "utf-8", "cp874", "latin-1"]),
-                                       "replace")
+        value = rng.choice(TEXT).encode(
+            rng.choice(["utf-8", "utf-8", "cp874", "latin-1"]), "replace"
+        )
     return value + b" " if len(value) % 2 else value
 
 
@@ -126,11 +254,11 @@ class Wire:
                 vr = self.rng.choice([v for v in VRS if v != "SQ"])  # the wrong VR
         if value is None:
             value = _raw(self.rng, vr)
-        return RawDataElement(Tag(tag), None if self.implicit else vr, len(value), value, 0,
-                              self.implicit, True)
+        return RawDataElement(
+            Tag(tag), None if self.implicit else vr, len(value), value, 0, self.implicit, True
+        )
 
-    def add(self, ds: Dataset, tag: int, vr: str | None = None,
-            value: bytes | None = None) -> None:
+    def add(self, ds: Dataset, tag: int, vr: str | None = None, value: bytes | None = None) -> None:
         ds[tag] = self.element(tag, vr, value)
 
 
@@ -217,9 +345,12 @@ def test_mwl_c_find_with_malformed_identifiers(db, network, scp, error_log):
             if assoc is not None:
                 assoc.release()
             syntax = [ImplicitVRLittleEndian, ExplicitVRLittleEndian][i // 25 % 2]
-            assoc = _associate(scp.port, rng.choice(["MKH_US1", "MKH_US2", "MKH_US3",
-                                                     "MKH_CT1"]),
-                               ModalityWorklistInformationFind, syntax)
+            assoc = _associate(
+                scp.port,
+                rng.choice(["MKH_US1", "MKH_US2", "MKH_US3", "MKH_CT1"]),
+                ModalityWorklistInformationFind,
+                syntax,
+            )
         ds = mwl_identifier(rng, implicit=syntax == ImplicitVRLittleEndian)
         if ONLY and i not in ONLY:
             continue
@@ -232,18 +363,35 @@ def test_mwl_c_find_with_malformed_identifiers(db, network, scp, error_log):
             continue
         if final is None:
             problems.append(f"case {i}: {note}\n{ds}\nSCP log: {error_log.messages()}")
-            assoc = _associate(scp.port, "MKH_US1", ModalityWorklistInformationFind,
-                               ImplicitVRLittleEndian)
+            assoc = _associate(
+                scp.port, "MKH_US1", ModalityWorklistInformationFind, ImplicitVRLittleEndian
+            )
             continue
         key = f"0x{final:04X}"
         statuses[key] = statuses.get(key, 0) + 1
         # A failure must be one the SCP chose, not pynetdicom's answer to an exception.
-        if final in (0xC311, 0xC312, 0xC313, 0xC314, 0xC315, 0xC316, 0xC317, 0xC318,
-                     0xC319, 0xC320, 0xC321, 0xC322, 0xC323, 0xC310):
+        if final in (
+            0xC311,
+            0xC312,
+            0xC313,
+            0xC314,
+            0xC315,
+            0xC316,
+            0xC317,
+            0xC318,
+            0xC319,
+            0xC320,
+            0xC321,
+            0xC322,
+            0xC323,
+            0xC310,
+        ):
             problems.append(f"case {i}: status {key} (an exception in the handler)\n{ds}")
     assoc.release()
-    print(f"\nDICOM MWL fuzz, seed {SEED}: {CASES} identifiers ({unsendable} the SCU could "
-          f"not encode), final statuses {statuses}")
+    print(
+        f"\nDICOM MWL fuzz, seed {SEED}: {CASES} identifiers ({unsendable} the SCU could "
+        f"not encode), final statuses {statuses}"
+    )
     assert problems == []
     assert error_log.messages() == [], "\n".join(error_log.messages())
     assert _echo(scp.port) == 0x0000
@@ -277,13 +425,31 @@ def mpps_dataset(rng: random.Random, appointment, create: bool, implicit: bool) 
         (0x00400242, "SH", lambda: "US1"),
         (0x00400244, "DA", lambda: pick(["20261121", "", "2026", "99999999", "abc"])),
         (0x00400245, "TM", lambda: pick(["090500", "", "256161", "x"])),
-        (0x00400250, "DA",
-         lambda: pick(["" if create else "20261121", "", "20261121", "19000101"])),
+        (
+            0x00400250,
+            "DA",
+            lambda: pick(["" if create else "20261121", "", "20261121", "19000101"]),
+        ),
         (0x00400251, "TM", lambda: pick(["" if create else "092000", "", "092000"])),
-        (0x00400252, "CS", lambda: pick(
-            ["IN PROGRESS" if create else rng.choice(["COMPLETED", "DISCONTINUED"]),
-             "IN PROGRESS", "COMPLETED", "DISCONTINUED", "", "in progress", "PAUSED",
-             "IN PROGRESS\\COMPLETED", "X" * 20, "COMPLETED", "DISCONTINUED"])),
+        (
+            0x00400252,
+            "CS",
+            lambda: pick(
+                [
+                    "IN PROGRESS" if create else rng.choice(["COMPLETED", "DISCONTINUED"]),
+                    "IN PROGRESS",
+                    "COMPLETED",
+                    "DISCONTINUED",
+                    "",
+                    "in progress",
+                    "PAUSED",
+                    "IN PROGRESS\\COMPLETED",
+                    "X" * 20,
+                    "COMPLETED",
+                    "DISCONTINUED",
+                ]
+            ),
+        ),
         (0x00400254, "LO", lambda: pick(["US upper abdomen", *TEXT])),
     ]
     for tag, vr, make in fields:
@@ -292,12 +458,15 @@ def mpps_dataset(rng: random.Random, appointment, create: bool, implicit: bool) 
     if valid or rng.random() < 0.8:
         item = Dataset()
         refs = [
-            (0x0020000D, "UI", lambda: pick([appointment.study_instance_uid,
-                                                   generate_uid(), "", "1..2", "9" * 70])),
-            (0x00080050, "SH", lambda: pick([appointment.accession_number, "", "NOPE",
-                                                   "A" * 30])),
-            (0x00401001, "SH", lambda: pick([appointment.requested_procedure_id, "",
-                                                   "RP?"])),
+            (
+                0x0020000D,
+                "UI",
+                lambda: pick(
+                    [appointment.study_instance_uid, generate_uid(), "", "1..2", "9" * 70]
+                ),
+            ),
+            (0x00080050, "SH", lambda: pick([appointment.accession_number, "", "NOPE", "A" * 30])),
+            (0x00401001, "SH", lambda: pick([appointment.requested_procedure_id, "", "RP?"])),
             (0x00400009, "SH", lambda: pick([appointment.sps_id, "", "*"])),
         ]
         for tag, vr, make in refs:
@@ -338,9 +507,12 @@ def mpps_dataset(rng: random.Random, appointment, create: bool, implicit: bool) 
 
 def test_mpps_n_create_and_n_set_with_malformed_datasets(db, network, scp, error_log):
     rng = random.Random(f"mpps:{SEED}")
-    appointments = [book_step(db, network, network.somsri, "MKH_US1",
-                              local(TODAY, f"{8 + i % 8:02d}{i % 2 * 30:02d}"))
-                    for i in range(12)]
+    appointments = [
+        book_step(
+            db, network, network.somsri, "MKH_US1", local(TODAY, f"{8 + i % 8:02d}{i % 2 * 30:02d}")
+        )
+        for i in range(12)
+    ]
     known: list[str] = []
     statuses: dict[str, int] = {}
     problems, unsendable = [], 0
@@ -350,15 +522,27 @@ def test_mpps_n_create_and_n_set_with_malformed_datasets(db, network, scp, error
             if scanner is not None:
                 scanner.release()
             syntax = [ImplicitVRLittleEndian, ExplicitVRLittleEndian][i // 20 % 2]
-            scanner = _associate(scp.port, rng.choice(["MKH_US1", "MKH_US1", "MKH_US2"]),
-                                 ModalityPerformedProcedureStep, syntax)
+            scanner = _associate(
+                scp.port,
+                rng.choice(["MKH_US1", "MKH_US1", "MKH_US2"]),
+                ModalityPerformedProcedureStep,
+                syntax,
+            )
         appointment = rng.choice(appointments)
         create = rng.random() < 0.5 or not known
         ds = mpps_dataset(rng, appointment, create, implicit=syntax == ImplicitVRLittleEndian)
         try:
             if create:
-                uid = rng.choice([generate_uid(), generate_uid(), None, "1.2.3",
-                                  known[-1] if known else "1.2", "1." + "2" * 70])
+                uid = rng.choice(
+                    [
+                        generate_uid(),
+                        generate_uid(),
+                        None,
+                        "1.2.3",
+                        known[-1] if known else "1.2",
+                        "1." + "2" * 70,
+                    ]
+                )
                 status, _ = scanner.send_n_create(ds, ModalityPerformedProcedureStep, uid)
                 if status and status.Status == 0 and uid:
                     known.append(uid)
@@ -373,36 +557,41 @@ def test_mpps_n_create_and_n_set_with_malformed_datasets(db, network, scp, error
         kind = "N-CREATE" if create else "N-SET"
         if not status:
             problems.append(f"case {i} {kind}: no response\n{ds}")
-            scanner = _associate(scp.port, "MKH_US1", ModalityPerformedProcedureStep,
-                                 ImplicitVRLittleEndian)
+            scanner = _associate(
+                scp.port, "MKH_US1", ModalityPerformedProcedureStep, ImplicitVRLittleEndian
+            )
             continue
         key = f"{kind} 0x{status.Status:04X}"
         statuses[key] = statuses.get(key, 0) + 1
         if status.Status in (0x0110, 0xC310, 0xC311) and "Exception" in str(
-                status.get("ErrorComment", "")):
+            status.get("ErrorComment", "")
+        ):
             problems.append(f"case {i} {kind}: {status}\n{ds}")
     scanner.release()
-    print(f"\nDICOM MPPS fuzz, seed {SEED}: {CASES} datasets ({unsendable} the SCU could not "
-          f"encode), statuses {dict(sorted(statuses.items()))}")
+    print(
+        f"\nDICOM MPPS fuzz, seed {SEED}: {CASES} datasets ({unsendable} the SCU could not "
+        f"encode), statuses {dict(sorted(statuses.items()))}"
+    )
     assert problems == []
     assert error_log.messages() == [], "\n".join(error_log.messages())
     assert _echo(scp.port) == 0x0000
     assert statuses.get("N-CREATE 0x0000", 0) > 0 and statuses.get("N-SET 0x0000", 0) > 0
 
 
-def test_mpps_sequence_sent_as_text_is_refused_not_a_handler_exception(db, network, scp,
-                                                                      error_log):
+def test_mpps_sequence_sent_as_text_is_refused_not_a_handler_exception(db, network, scp, error_log):
     """Found by the fuzz: an N-SET whose Performed Series Sequence came with VR LO
     (explicit VR) raised AttributeError in the handler; now 0x0106."""
     from tests.worklist.test_mpps import in_progress
 
     appointment = book_step(db, network, network.somsri, "MKH_US1", local(TODAY, "0900"))
     uid = generate_uid()
-    scanner = _associate(scp.port, "MKH_US1", ModalityPerformedProcedureStep,
-                         ExplicitVRLittleEndian)
+    scanner = _associate(
+        scp.port, "MKH_US1", ModalityPerformedProcedureStep, ExplicitVRLittleEndian
+    )
     try:
-        status, _ = scanner.send_n_create(in_progress(appointment),
-                                          ModalityPerformedProcedureStep, uid)
+        status, _ = scanner.send_n_create(
+            in_progress(appointment), ModalityPerformedProcedureStep, uid
+        )
         assert status.Status == 0x0000
         mods = Dataset()
         mods.PerformedProcedureStepStatus = "COMPLETED"
@@ -418,7 +607,7 @@ def test_mpps_sequence_sent_as_text_is_refused_not_a_handler_exception(db, netwo
 
 
 def test_non_ascii_digits_in_a_time_are_an_invalid_matching_value():
-    """"²".isdigit() is true but int() refuses it: a TM of "²²" raised ValueError in the
+    """ "²".isdigit() is true but int() refuses it: a TM of "²²" raised ValueError in the
     C-FIND handler instead of answering 0xA900."""
     from worklist.matching import InvalidMatchingValue, parse_da, parse_time_matching
 

@@ -32,29 +32,75 @@ from tests.integrations.fhir.test_writes import (
 
 EXAMPLES = int(os.environ.get("RADBOOK_FUZZ_EXAMPLES", "120"))
 # The suite's run is the same every time; RADBOOK_FUZZ_EXPLORE=1 draws new examples.
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                derandomize=not os.environ.get("RADBOOK_FUZZ_EXPLORE"),
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=not os.environ.get("RADBOOK_FUZZ_EXPLORE"),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-ODD_TEXT = ["", " ", "\x00", "\u202e\u200b", "😀", "ก" * 300, "x" * 5000, "null", "-1", "0",
-            "1e309", "NaN", "Patient/", "Patient/abc", "Patient/-1", "Patient/99999999999999999999",
-            "ServiceRequest/1", "Slot/slot-1-2", "Slot/slot-x-y-z-w", "../../etc/passwd",
-            "urn:oid:1..2", "2026-02-30", "2026-11-21T25:00:00+07:00", "9999-12-31", "0001-01-01",
-            "ge2026-11-21", "lt", "eq", "a|b|c", "|", "%00", "' OR 1=1 --", "<script>"]
-json_scalar = (st.none() | st.booleans()
-               | st.integers(min_value=-(2**80), max_value=2**80)
-               | st.floats(allow_nan=True, allow_infinity=True)
-               | st.text(max_size=30) | st.sampled_from(ODD_TEXT))
+ODD_TEXT = [
+    "",
+    " ",
+    "\x00",
+    "\u202e\u200b",
+    "😀",
+    "ก" * 300,
+    "x" * 5000,
+    "null",
+    "-1",
+    "0",
+    "1e309",
+    "NaN",
+    "Patient/",
+    "Patient/abc",
+    "Patient/-1",
+    "Patient/99999999999999999999",
+    "ServiceRequest/1",
+    "Slot/slot-1-2",
+    "Slot/slot-x-y-z-w",
+    "../../etc/passwd",
+    "urn:oid:1..2",
+    "2026-02-30",
+    "2026-11-21T25:00:00+07:00",
+    "9999-12-31",
+    "0001-01-01",
+    "ge2026-11-21",
+    "lt",
+    "eq",
+    "a|b|c",
+    "|",
+    "%00",
+    "' OR 1=1 --",
+    "<script>",
+]
+json_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30)
+    | st.sampled_from(ODD_TEXT)
+)
 json_value = st.recursive(
     json_scalar,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12) | st.sampled_from(
-        ["resourceType", "id", "reference", "system", "value", "code", "coding", "status"]),
-        children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=12)
+            | st.sampled_from(
+                ["resourceType", "id", "reference", "system", "value", "code", "coding", "status"]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
-tokens = st.sampled_from([DEMO_TOKEN] * 4 + [HUB_TOKEN, KOSUM_TOKEN, None, "wrong-token",
-                                               "x" * 500])
+tokens = st.sampled_from(
+    [DEMO_TOKEN] * 4 + [HUB_TOKEN, KOSUM_TOKEN, None, "wrong-token", "x" * 500]
+)
 
 
 def _templates() -> dict[str, dict]:
@@ -66,8 +112,7 @@ def _templates() -> dict[str, dict]:
         "ServiceRequest": order(ref),
         "Appointment": booking("slot-1-2-3-4", 1, somsri.id),
         "ImagingStudy": study_body(uid, based_on={"reference": "ServiceRequest/1"}),
-        "DiagnosticReport": report_body("ตับปกติ",
-                                        basedOn=[{"reference": "ServiceRequest/1"}]),
+        "DiagnosticReport": report_body("ตับปกติ", basedOn=[{"reference": "ServiceRequest/1"}]),
     }
 
 
@@ -101,7 +146,8 @@ def _check(response, what: str) -> None:
     if response.status_code >= 400:
         body = response.get_json(silent=True)
         assert body is not None and body.get("resourceType") == "OperationOutcome", (
-            f"{what} -> {response.status_code} without an OperationOutcome")
+            f"{what} -> {response.status_code} without an OperationOutcome"
+        )
         assert body["issue"][0]["diagnostics"] or body["issue"][0].get("details")
 
 
@@ -112,25 +158,48 @@ def test_post_odd_bodies(client, network, app):
     @FUZZ
     @given(data=st.data())
     def post(data):
-        resource_type = data.draw(st.sampled_from(sorted(CREATORS) + ["Bundle", "Observation",
-                                                                      "patient"]))
+        resource_type = data.draw(
+            st.sampled_from(sorted(CREATORS) + ["Bundle", "Observation", "patient"])
+        )
         template = templates.get(resource_type, {"resourceType": resource_type})
-        kind = data.draw(st.sampled_from(["mutated", "mutated", "mutated", "random",
-                                          "wrong-type", "raw"]))
+        kind = data.draw(
+            st.sampled_from(["mutated", "mutated", "mutated", "random", "wrong-type", "raw"])
+        )
         if kind == "mutated":
             body = json.dumps(mutate(data.draw, template))
         elif kind == "random":
             body = json.dumps(data.draw(json_value))
         elif kind == "wrong-type":
-            body = json.dumps({**template, "resourceType": data.draw(st.sampled_from(
-                sorted(READERS) + ["", None, 1, ["Patient"]]))})
+            body = json.dumps(
+                {
+                    **template,
+                    "resourceType": data.draw(
+                        st.sampled_from(sorted(READERS) + ["", None, 1, ["Patient"]])
+                    ),
+                }
+            )
         else:
-            body = data.draw(st.binary(max_size=200) | st.sampled_from(
-                [b"", b"{", b"[]", b"null", b'{"resourceType": "Patient"', b"\xff\xfe",
-                 b'{"a": 1e999999}', b"[" * 5000 + b"]" * 5000]))
-        content_type = data.draw(st.sampled_from(
-            ["application/fhir+json"] * 4 + ["application/json", "text/plain",
-                                              "application/fhir+json; charset=tis-620"]))
+            body = data.draw(
+                st.binary(max_size=200)
+                | st.sampled_from(
+                    [
+                        b"",
+                        b"{",
+                        b"[]",
+                        b"null",
+                        b'{"resourceType": "Patient"',
+                        b"\xff\xfe",
+                        b'{"a": 1e999999}',
+                        b"[" * 5000 + b"]" * 5000,
+                    ]
+                )
+            )
+        content_type = data.draw(
+            st.sampled_from(
+                ["application/fhir+json"] * 4
+                + ["application/json", "text/plain", "application/fhir+json; charset=tis-620"]
+            )
+        )
         fhir = Fhir(client, data.draw(tokens))
         with app.app_context():
             response = fhir.post(resource_type, body, headers={"Content-Type": content_type})
@@ -153,29 +222,69 @@ def test_search_and_read_with_odd_parameters(client, network, app):
         resource_type = data.draw(st.sampled_from(sorted(READERS) + ["Nope", "_history"]))
         fhir = Fhir(client, data.draw(tokens))
         if data.draw(st.integers(0, 3)) == 0:
-            id_ = data.draw(st.sampled_from(["1", "0", "-1", "99999999999999999999", "abc",
-                                             "slot-1-2-3-4", "slot-", "1.0", "%00", " ",
-                                             "ก", "1e3", "x" * 300]) | st.text(
-                alphabet=st.characters(blacklist_characters="/?#", blacklist_categories=["Cs"]),
-                min_size=1, max_size=20))
+            id_ = data.draw(
+                st.sampled_from(
+                    [
+                        "1",
+                        "0",
+                        "-1",
+                        "99999999999999999999",
+                        "abc",
+                        "slot-1-2-3-4",
+                        "slot-",
+                        "1.0",
+                        "%00",
+                        " ",
+                        "ก",
+                        "1e3",
+                        "x" * 300,
+                    ]
+                )
+                | st.text(
+                    alphabet=st.characters(blacklist_characters="/?#", blacklist_categories=["Cs"]),
+                    min_size=1,
+                    max_size=20,
+                )
+            )
             with app.app_context():
                 response = fhir.get(f"{resource_type}/{id_}")
             counts["read"] += 1
             _check(response, f"GET {resource_type}/{id_!r}")
             return
         known = names.get(resource_type, ["_id"])
-        pairs = data.draw(st.lists(st.tuples(
-            st.sampled_from(known + ["_count", "_offset", "_sort", "_include", "_elements",
-                                     "_summary", "_format", "nope", "_id"])
-            .flatmap(lambda n: st.sampled_from([n, n + ":exact", n + ":missing",
-                                                n + ":contains", n + ":not", n + ":x"])),
-            value), max_size=5))
+        pairs = data.draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(
+                        known
+                        + [
+                            "_count",
+                            "_offset",
+                            "_sort",
+                            "_include",
+                            "_elements",
+                            "_summary",
+                            "_format",
+                            "nope",
+                            "_id",
+                        ]
+                    ).flatmap(
+                        lambda n: st.sampled_from(
+                            [n, n + ":exact", n + ":missing", n + ":contains", n + ":not", n + ":x"]
+                        )
+                    ),
+                    value,
+                ),
+                max_size=5,
+            )
+        )
         with app.app_context():
             if data.draw(st.booleans()):
                 response = fhir.get(f"{resource_type}?{urlencode(pairs)}")
             else:
-                response = client.post(f"/fhir/{resource_type}/_search", data=dict(pairs),
-                                       headers=fhir.headers())
+                response = client.post(
+                    f"/fhir/{resource_type}/_search", data=dict(pairs), headers=fhir.headers()
+                )
         counts["search"] += 1
         _check(response, f"search {resource_type} {pairs!r}")
 
@@ -187,11 +296,15 @@ def test_search_and_read_with_odd_parameters(client, network, app):
 def test_ids_and_bodies_the_fuzz_broke_on(kudrang):
     """Found by the fuzz: ids beyond INTEGER or with non-ASCII digits, and JSON nested
     deeper than the parser's recursion limit, were 500s."""
-    for path in ("Appointment/99999999999999999999", "Patient/2147483648", "Patient/²",
-                 "ServiceRequest?_id=99999999999999999999",
-                 "Appointment?patient=Patient/99999999999999999999",
-                 "Patient?_offset=99999999999999999999",
-                 "Slot/slot-99999999999999999999-1-1"):
+    for path in (
+        "Appointment/99999999999999999999",
+        "Patient/2147483648",
+        "Patient/²",
+        "ServiceRequest?_id=99999999999999999999",
+        "Appointment?patient=Patient/99999999999999999999",
+        "Patient?_offset=99999999999999999999",
+        "Slot/slot-99999999999999999999-1-1",
+    ):
         response = kudrang.get(path)
         _check(response, path)
         assert response.status_code in (200, 400, 404), path

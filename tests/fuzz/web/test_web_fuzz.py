@@ -23,21 +23,56 @@ from scheduling.models import Hospital, ImagingRequest, User
 from tests.conftest import login
 
 EXAMPLES = int(os.environ.get("RADBOOK_FUZZ_EXAMPLES", "120")) * 2
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                derandomize=not os.environ.get("RADBOOK_FUZZ_EXPLORE"),
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=not os.environ.get("RADBOOK_FUZZ_EXPLORE"),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 USERS = ["admin", "scheduler.mkh", "radiologist.mkh", "staff.kudrang"]
 SKIP = {"static", "main.set_language", "auth.logout", "line.webhook"}  # webhook: LINE tests
-ODD = ["", " ", "-1", "0", "1", "99999999999999999999", "1e309", "NaN", "2026-02-30",
-       "2026-11-21", "31/12/2569", "๒๕๖๙", "25:61", "09:00", "\x00", "ก" * 5000, "x" * 300,
-       "<script>alert(1)</script>", "' OR 1=1 --", "😀", "\u202e", "true", "on", "US",
-       "MKH_US1", "1101700230705", "1101700230704", "11008", "10707", "admin", "th", "en"]
+ODD = [
+    "",
+    " ",
+    "-1",
+    "0",
+    "1",
+    "99999999999999999999",
+    "1e309",
+    "NaN",
+    "2026-02-30",
+    "2026-11-21",
+    "31/12/2569",
+    "๒๕๖๙",
+    "25:61",
+    "09:00",
+    "\x00",
+    "ก" * 5000,
+    "x" * 300,
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "😀",
+    "\u202e",
+    "true",
+    "on",
+    "US",
+    "MKH_US1",
+    "1101700230705",
+    "1101700230704",
+    "11008",
+    "10707",
+    "admin",
+    "th",
+    "en",
+]
 values = st.sampled_from(ODD) | st.text(max_size=40) | st.integers(-(2**70), 2**70).map(str)
 NAME = re.compile(r'<(?:input|select|textarea)[^>]*\sname="([^"]+)"', re.I)
 ERRORS = re.compile(
     r'<(small|p|dd) class="error"[^>]*>(.*?)</\1>|class="flash flash-error"[^>]*>(.*?)</(?:p|div)>',
-    re.S)
+    re.S,
+)
 THAI = re.compile("[\u0e00-\u0e7f]")
 
 
@@ -77,8 +112,9 @@ def _path(rule, draw, protected: set[int]) -> str:
                 candidates = candidates.filter(lambda n: n not in protected)
             args[name] = draw(candidates)
         else:
-            args[name] = draw(st.sampled_from(["x", "US", "requests", "อัลตราซาวด์", "..",
-                                               "a" * 200]))
+            args[name] = draw(
+                st.sampled_from(["x", "US", "requests", "อัลตราซาวด์", "..", "a" * 200])
+            )
     return rule.rule if not args else _build(rule, args)
 
 
@@ -100,8 +136,11 @@ def _error_texts(page: str) -> list[str]:
 
 
 def test_post_every_form_route_with_random_values(app, demo_bookings):
-    rules = [r for r in app.url_map.iter_rules()
-             if "POST" in r.methods and r.endpoint not in SKIP and not r.rule.startswith("/fhir")]
+    rules = [
+        r
+        for r in app.url_map.iter_rules()
+        if "POST" in r.methods and r.endpoint not in SKIP and not r.rule.startswith("/fhir")
+    ]
     clients = _clients(app)
     protected = set(db.session.scalars(select(User.id).where(User.username.in_(USERS))))
     fallback = sorted(_form_fields())
@@ -127,8 +166,9 @@ def test_post_every_form_route_with_random_values(app, demo_bookings):
         client = clients[username]
         path = _path(rule, data.draw, protected)
         names = page_fields[(rule.endpoint, username)]
-        chosen = data.draw(st.lists(st.sampled_from(names), max_size=min(len(names), 12),
-                                    unique=True))
+        chosen = data.draw(
+            st.lists(st.sampled_from(names), max_size=min(len(names), 12), unique=True)
+        )
         form = {name: data.draw(st.lists(values, min_size=1, max_size=2)) for name in chosen}
         response = client.post(path, data=form, follow_redirects=True)
         counts["posts"] += 1
@@ -142,44 +182,91 @@ def test_post_every_form_route_with_random_values(app, demo_bookings):
             assert untranslated == [], f"{what}: errors not in Thai: {untranslated}"
 
     post()
-    print(f"\nweb fuzz: {counts['posts']} POSTs over {len(rules)} form routes and "
-          f"{len(USERS)} roles; statuses {dict(sorted(statuses.items()))}; "
-          f"{counts['errors shown']} pages showed errors (all Thai)")
+    print(
+        f"\nweb fuzz: {counts['posts']} POSTs over {len(rules)} form routes and "
+        f"{len(USERS)} roles; statuses {dict(sorted(statuses.items()))}; "
+        f"{counts['errors shown']} pages showed errors (all Thai)"
+    )
     assert counts["errors shown"] > 0  # the fuzz does reach the validation
 
 
 ODD_QUERIES = [
-    {"page": "-1", "date": "9999-99-99", "day": "2026-02-30", "week": "2026-W99", "q": "%_\\\\",
-     "status": "NOPE", "sort": "'", "hospital": "x", "hospital_id": "-5", "device": "abc",
-     "device_id": "99999999999999999999", "limit": "99999999999999999999", "offset": "-3",
-     "start": "25:00", "end": "x", "from": "0000-00-00", "to": "๒๕๖๙-๐๑-๐๑",
-     "modality": "ZZ", "procedure": "ก" * 300, "metric": "x", "next": "//evil.example",
-     "interface": "x", "outcome": "XX", "action": "x" * 1000, "format": "xml"},
-    {"page": "99999999999999999999", "date": "2569-13-01", "day": "", "week": "", "q": "ก" * 2000,
-     "status": "", "hospital_id": "1.5", "device_id": "0", "per_page": "0", "start": "2026-11-21",
-     "end": "2026-11-20", "from": "2026-11-21T25:00", "to": "", "user": "'; --",
-     "national_id": "1101700230704", "hn": "%", "lang": "xx"},
+    {
+        "page": "-1",
+        "date": "9999-99-99",
+        "day": "2026-02-30",
+        "week": "2026-W99",
+        "q": "%_\\\\",
+        "status": "NOPE",
+        "sort": "'",
+        "hospital": "x",
+        "hospital_id": "-5",
+        "device": "abc",
+        "device_id": "99999999999999999999",
+        "limit": "99999999999999999999",
+        "offset": "-3",
+        "start": "25:00",
+        "end": "x",
+        "from": "0000-00-00",
+        "to": "๒๕๖๙-๐๑-๐๑",
+        "modality": "ZZ",
+        "procedure": "ก" * 300,
+        "metric": "x",
+        "next": "//evil.example",
+        "interface": "x",
+        "outcome": "XX",
+        "action": "x" * 1000,
+        "format": "xml",
+    },
+    {
+        "page": "99999999999999999999",
+        "date": "2569-13-01",
+        "day": "",
+        "week": "",
+        "q": "ก" * 2000,
+        "status": "",
+        "hospital_id": "1.5",
+        "device_id": "0",
+        "per_page": "0",
+        "start": "2026-11-21",
+        "end": "2026-11-20",
+        "from": "2026-11-21T25:00",
+        "to": "",
+        "user": "'; --",
+        "national_id": "1101700230704",
+        "hn": "%",
+        "lang": "xx",
+    },
 ]
 
 
 def test_every_get_route_with_odd_query_parameters(app, demo_bookings):
-    rules = [r for r in app.url_map.iter_rules()
-             if "GET" in r.methods and r.endpoint != "static" and not r.rule.startswith("/fhir")]
+    rules = [
+        r
+        for r in app.url_map.iter_rules()
+        if "GET" in r.methods and r.endpoint != "static" and not r.rule.startswith("/fhir")
+    ]
     clients = {"anonymous": app.test_client(), **_clients(app)}
     sent, statuses = 0, {}
     for rule in sorted(rules, key=lambda r: r.rule):
         for username, client in clients.items():
             for n, query in enumerate(ODD_QUERIES):
-                args = {name: (3 if n == 0 else 10**30) if isinstance(
-                    rule._converters[name], IntegerConverter) else "x%00"
-                    for name in rule.arguments if name in rule._converters}
+                args = {
+                    name: (3 if n == 0 else 10**30)
+                    if isinstance(rule._converters[name], IntegerConverter)
+                    else "x%00"
+                    for name in rule.arguments
+                    if name in rule._converters
+                }
                 path = _build(rule, args)
                 response = client.get(path, query_string=query)
                 sent += 1
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 assert response.status_code < 500, f"{username} GET {path} {query}"
-    print(f"\nweb GET scan: {sent} requests ({len(rules)} routes x {len(clients)} roles x "
-          f"{len(ODD_QUERIES)} odd queries); statuses {dict(sorted(statuses.items()))}")
+    print(
+        f"\nweb GET scan: {sent} requests ({len(rules)} routes x {len(clients)} roles x "
+        f"{len(ODD_QUERIES)} odd queries); statuses {dict(sorted(statuses.items()))}"
+    )
 
 
 def test_an_id_beyond_the_database_integer_is_not_found(app, demo_bookings):
@@ -204,11 +291,15 @@ def test_query_values_the_fuzz_broke_on(app, demo_bookings):
     assert clients["admin"].get(f"/admin/audit?page={huge}").status_code == 200
     assert clients["staff.kudrang"].get(f"/requests?before={huge}").status_code == 200
     assert clients["staff.kudrang"].get("/requests?before=²").status_code == 200
-    request_id = db.session.scalar(select(ImagingRequest.id).join(Hospital, Hospital.id ==
-                                   ImagingRequest.requesting_hospital_id)
-                                   .where(Hospital.code == "11008").limit(1))
+    request_id = db.session.scalar(
+        select(ImagingRequest.id)
+        .join(Hospital, Hospital.id == ImagingRequest.requesting_hospital_id)
+        .where(Hospital.code == "11008")
+        .limit(1)
+    )
     response = clients["staff.kudrang"].get(
-        f"/requests/{request_id}/confirm?device_id={huge}&start_at=2026-11-23T09:00")
+        f"/requests/{request_id}/confirm?device_id={huge}&start_at=2026-11-23T09:00"
+    )
     assert response.status_code == 400
 
 
@@ -219,8 +310,13 @@ def test_a_nul_in_a_query_or_form_is_a_bad_request(app, demo_bookings):
     response = clients["admin"].get("/admin/hl7/journal?q=%00")
     assert response.status_code == 400
     assert THAI.search(response.get_data(as_text=True))
-    assert clients["staff.kudrang"].post("/requests/patients/new",
-                                         data={"given_name_th": "ก\x00"}).status_code == 400
-    fhir = clients["staff.kudrang"].get("/fhir/Patient?name=%00",
-                                        headers={"Authorization": "Bearer demo-his-token"})
+    assert (
+        clients["staff.kudrang"]
+        .post("/requests/patients/new", data={"given_name_th": "ก\x00"})
+        .status_code
+        == 400
+    )
+    fhir = clients["staff.kudrang"].get(
+        "/fhir/Patient?name=%00", headers={"Authorization": "Bearer demo-his-token"}
+    )
     assert fhir.status_code == 400 and fhir.get_json()["resourceType"] == "OperationOutcome"

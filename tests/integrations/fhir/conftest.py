@@ -50,7 +50,8 @@ class Fhir:
     def post(self, path: str, body, headers: dict | None = None, **kwargs):
         data = body if isinstance(body, str | bytes) else json.dumps(body)
         return self.client.post(
-            f"/fhir/{path}", data=data,
+            f"/fhir/{path}",
+            data=data,
             headers=self.headers({"Content-Type": "application/fhir+json", **(headers or {})}),
             **kwargs,
         )
@@ -68,38 +69,67 @@ def patient_named(given_th: str) -> Patient:
     return db.session.scalar(select(Patient).where(Patient.given_name_th == given_th))
 
 
-def make_request(now, *, patient: Patient, requester: str = KUDRANG, hub: str | None = MKH,
-                 procedure: str = "US-UPABD", placer: str = "KR-1",
-                 status: RequestStatus = RequestStatus.SUBMITTED, **values) -> ImagingRequest:
+def make_request(
+    now,
+    *,
+    patient: Patient,
+    requester: str = KUDRANG,
+    hub: str | None = MKH,
+    procedure: str = "US-UPABD",
+    placer: str = "KR-1",
+    status: RequestStatus = RequestStatus.SUBMITTED,
+    **values,
+) -> ImagingRequest:
     from app.extensions import db
 
     row = ImagingRequest(
-        placer_order_number=placer, requesting_hospital_id=hospital(requester).id,
-        hub_hospital_id=hospital(hub).id if hub else None, patient_id=patient.id,
+        placer_order_number=placer,
+        requesting_hospital_id=hospital(requester).id,
+        hub_hospital_id=hospital(hub).id if hub else None,
+        patient_id=patient.id,
         procedure_id=db.session.scalar(select(Procedure.id).where(Procedure.code == procedure)),
-        priority=values.pop("priority", Priority.ROUTINE), status=status,
+        priority=values.pop("priority", Priority.ROUTINE),
+        status=status,
         indication=values.pop("indication", "ปวดท้องด้านขวาบน"),
-        created_at=now, updated_at=now, submitted_at=now, **values,
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+        **values,
     )
     db.session.add(row)
     db.session.commit()
     return row
 
 
-def make_appointment(now, request: ImagingRequest, *, ae_title: str = "MKH_US1",
-                     start=None, accession: str = "MKH0001", n: int = 1,
-                     status: AppointmentStatus = AppointmentStatus.BOOKED) -> Appointment:
+def make_appointment(
+    now,
+    request: ImagingRequest,
+    *,
+    ae_title: str = "MKH_US1",
+    start=None,
+    accession: str = "MKH0001",
+    n: int = 1,
+    status: AppointmentStatus = AppointmentStatus.BOOKED,
+) -> Appointment:
     from app.extensions import db
 
     device = db.session.scalar(select(Device).where(Device.ae_title == ae_title))
     start = start or now + timedelta(days=2)
     row = Appointment(
-        request_id=request.id, patient_id=request.patient_id,
-        hub_hospital_id=device.hospital_id, device_id=device.id, start_at=start,
-        end_at=start + timedelta(minutes=request.procedure.duration_minutes), status=status,
-        accession_number=accession, study_instance_uid=f"1.2.826.0.1.3680043.10.1.{n}",
-        requested_procedure_id=f"RP{n}", sps_id=f"SPS{n}", appointment_code=f"ABC{n:03d}",
-        created_at=now, updated_at=now,
+        request_id=request.id,
+        patient_id=request.patient_id,
+        hub_hospital_id=device.hospital_id,
+        device_id=device.id,
+        start_at=start,
+        end_at=start + timedelta(minutes=request.procedure.duration_minutes),
+        status=status,
+        accession_number=accession,
+        study_instance_uid=f"1.2.826.0.1.3680043.10.1.{n}",
+        requested_procedure_id=f"RP{n}",
+        sps_id=f"SPS{n}",
+        appointment_code=f"ABC{n:03d}",
+        created_at=now,
+        updated_at=now,
     )
     request.status = RequestStatus.SCHEDULED
     db.session.add(row)
@@ -111,10 +141,15 @@ def make_study(now, appointment: Appointment, **values) -> Study:
     from app.extensions import db
 
     row = Study(
-        request_id=appointment.request_id, appointment_id=appointment.id,
+        request_id=appointment.request_id,
+        appointment_id=appointment.id,
         study_instance_uid=appointment.study_instance_uid,
-        accession_number=appointment.accession_number, first_source=StudySource.MPPS,
-        confirmed_by="mpps", created_at=now, updated_at=now, **values,
+        accession_number=appointment.accession_number,
+        first_source=StudySource.MPPS,
+        confirmed_by="mpps",
+        created_at=now,
+        updated_at=now,
+        **values,
     )
     db.session.add(row)
     db.session.commit()
@@ -126,12 +161,20 @@ def network(demo):
     """Demo data plus API clients for the hub's PACS and for Kosum Phisai's HIS."""
     from app.extensions import db
 
-    db.session.add_all([
-        ApiClient(name="mkh-pacs", hospital_id=hospital(MKH).id,
-                  token_sha256=ApiClient.hash_token(HUB_TOKEN)),
-        ApiClient(name="kosum-his", hospital_id=hospital(KOSUM).id,
-                  token_sha256=ApiClient.hash_token(KOSUM_TOKEN)),
-    ])
+    db.session.add_all(
+        [
+            ApiClient(
+                name="mkh-pacs",
+                hospital_id=hospital(MKH).id,
+                token_sha256=ApiClient.hash_token(HUB_TOKEN),
+            ),
+            ApiClient(
+                name="kosum-his",
+                hospital_id=hospital(KOSUM).id,
+                token_sha256=ApiClient.hash_token(KOSUM_TOKEN),
+            ),
+        ]
+    )
     db.session.commit()
     return db
 

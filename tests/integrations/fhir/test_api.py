@@ -15,16 +15,35 @@ def test_metadata_lists_what_is_implemented(client, network):
     assert statement.fhirVersion == "5.0.0"
     resources = {r.type: r for r in statement.rest[0].resource}
     assert set(resources) == {
-        "Organization", "Practitioner", "Device", "Schedule", "Slot", "Patient",
-        "ServiceRequest", "Appointment", "ImagingStudy", "DiagnosticReport",
+        "Organization",
+        "Practitioner",
+        "Device",
+        "Schedule",
+        "Slot",
+        "Patient",
+        "ServiceRequest",
+        "Appointment",
+        "ImagingStudy",
+        "DiagnosticReport",
     }
-    creates = {t for t, r in resources.items()
-               if "create" in [i.code for i in r.interaction]}
-    assert creates == {"Patient", "ServiceRequest", "Appointment", "ImagingStudy",
-                       "DiagnosticReport"}
+    creates = {t for t, r in resources.items() if "create" in [i.code for i in r.interaction]}
+    assert creates == {
+        "Patient",
+        "ServiceRequest",
+        "Appointment",
+        "ImagingStudy",
+        "DiagnosticReport",
+    }
     appointment_params = {p.name for p in resources["Appointment"].searchParam}
-    assert {"identifier", "patient", "status", "date", "based-on", "actor",
-            "service-type"} <= appointment_params
+    assert {
+        "identifier",
+        "patient",
+        "status",
+        "date",
+        "based-on",
+        "actor",
+        "service-type",
+    } <= appointment_params
     assert resources["ServiceRequest"].conditionalCreate is True
     assert "Bearer" in statement.rest[0].security.description
 
@@ -49,7 +68,8 @@ def test_wrong_token_is_401_and_audited(client, network, db):
 
 def test_disabled_client_is_refused(client, network, db):
     api_client = db.session.scalar(
-        select(ApiClient).where(ApiClient.token_sha256 == ApiClient.hash_token(DEMO_TOKEN)))
+        select(ApiClient).where(ApiClient.token_sha256 == ApiClient.hash_token(DEMO_TOKEN))
+    )
     api_client.is_enabled = False
     db.session.commit()
     assert outcome(Fhir(client).get("Patient"), 401)[3] == "invalid-token"
@@ -67,26 +87,38 @@ def test_unknown_type_is_404(kudrang):
 
 
 def test_unsupported_interactions(kudrang):
-    assert outcome(kudrang.client.delete(
-        "/fhir/Patient/1", headers=kudrang.headers()), 405)[0] == "not-supported"
-    assert outcome(kudrang.client.put(
-        "/fhir/Patient", headers=kudrang.headers()), 405)[0] == "not-supported"
+    assert (
+        outcome(kudrang.client.delete("/fhir/Patient/1", headers=kudrang.headers()), 405)[0]
+        == "not-supported"
+    )
+    assert (
+        outcome(kudrang.client.put("/fhir/Patient", headers=kudrang.headers()), 405)[0]
+        == "not-supported"
+    )
     assert outcome(kudrang.post("Organization", {"resourceType": "Organization"}), 405)[0] == (
-        "not-supported")
+        "not-supported"
+    )
     assert outcome(kudrang.get("Patient/1/_history"), 404)[0] == "not-supported"
 
 
 def test_xml_is_not_acceptable(kudrang):
-    assert outcome(kudrang.get("Organization", headers={"Accept": "application/fhir+xml"}),
-                   406)[0] == "not-supported"
+    assert (
+        outcome(kudrang.get("Organization", headers={"Accept": "application/fhir+xml"}), 406)[0]
+        == "not-supported"
+    )
     assert outcome(kudrang.get("Organization?_format=xml"), 406)[0] == "not-supported"
     assert parsed(kudrang.get("Organization?_format=json")).type == "searchset"
 
 
 def test_post_needs_json_media_type(kudrang):
-    response = kudrang.client.post("/fhir/Patient", data="x=1", headers={
-        "Authorization": f"Bearer {DEMO_TOKEN}",
-        "Content-Type": "application/x-www-form-urlencoded"})
+    response = kudrang.client.post(
+        "/fhir/Patient",
+        data="x=1",
+        headers={
+            "Authorization": f"Bearer {DEMO_TOKEN}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
     assert outcome(response, 415)[3] == "media-type"
 
 
@@ -99,7 +131,8 @@ def test_invalid_json_is_400(kudrang):
 
 def test_wrong_resource_type_is_400(kudrang):
     assert outcome(kudrang.post("Patient", {"resourceType": "Observation"}), 400)[3] == (
-        "resource-type")
+        "resource-type"
+    )
 
 
 def test_invalid_resource_is_400_with_the_field(kudrang):
@@ -123,7 +156,9 @@ def test_bad_parameter_values_are_400(kudrang):
 
 def test_post_search_form(kudrang):
     response = kudrang.client.post(
-        "/fhir/Organization/_search", data={"identifier": "11008"},
-        headers={"Authorization": f"Bearer {DEMO_TOKEN}"})
+        "/fhir/Organization/_search",
+        data={"identifier": "11008"},
+        headers={"Authorization": f"Bearer {DEMO_TOKEN}"},
+    )
     bundle = parsed(response)
     assert [e.resource.name for e in bundle.entry] == ["โรงพยาบาลกุดรัง"]

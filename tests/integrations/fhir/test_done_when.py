@@ -23,30 +23,47 @@ def test_hl7_order_fhir_booking_hl7_report_fhir_study(app, kudrang, hub, client)
     try:
         stem, *_ = DEMO_PATIENTS[0]  # สมศรี ทองดี, HN KR0001 at รพ.กุดรัง
         patient_cid = cid(stem)
-        [ack] = exchange(listener.port, orm("HOSXP-900001", patient_cid, "KR-ORD-88",
-                                            hn="KR0001"))
+        [ack] = exchange(listener.port, orm("HOSXP-900001", patient_cid, "KR-ORD-88", hn="KR0001"))
         assert msa(ack) == ("AA", "HOSXP-900001")
 
         # The HIS finds the order it sent, and books it on a free slot through FHIR.
-        [order_id] = ids(parsed(kudrang.get(
-            f"ServiceRequest?identifier={systems.placer_system(KUDRANG)}|KR-ORD-88")))
+        [order_id] = ids(
+            parsed(
+                kudrang.get(f"ServiceRequest?identifier={systems.placer_system(KUDRANG)}|KR-ORD-88")
+            )
+        )
         slot = free_slots(kudrang)[0]
         appointment = parsed(kudrang.post("Appointment", booking(slot.id, order_id)), 201)
-        accession = next(i.value for i in appointment.identifier
-                         if i.system == systems.accession_system(MKH))
+        accession = next(
+            i.value for i in appointment.identifier if i.system == systems.accession_system(MKH)
+        )
         request = db.session.get(ImagingRequest, int(order_id))
         uid = request.current_appointment.study_instance_uid
 
         # The hub's RIS reports over HL7, naming the Study UID (it links the study first).
-        oru = "\r".join([
-            msh("ORU^R01^ORU_R01", "RIS-900", sender=MKH, app="RIS"),
-            f"PID|1||KR0001^^^{KUDRANG}^MR~{patient_cid}^^^TH-CID^NI||ทองดี^สมศรี",
-            segment("ORC", {1: "RE", 2: f"KR-ORD-88^{KUDRANG}", 5: "CM"}),
-            segment("OBR", {1: "1", 2: f"KR-ORD-88^{KUDRANG}", 4: "US-UPABD", 18: accession,
-                            25: "F", 32: "R001&รักษ์ภาพ&วีระ&&&นพ."}),
-            segment("OBX", {1: "1", 2: "TX", 3: "IMP", 5: "ตับและถุงน้ำดีปกติ", 11: "F"}),
-            f"ZDS|{uid}^RADBOOK^Application^DICOM",
-        ]) + "\r"
+        oru = (
+            "\r".join(
+                [
+                    msh("ORU^R01^ORU_R01", "RIS-900", sender=MKH, app="RIS"),
+                    f"PID|1||KR0001^^^{KUDRANG}^MR~{patient_cid}^^^TH-CID^NI||ทองดี^สมศรี",
+                    segment("ORC", {1: "RE", 2: f"KR-ORD-88^{KUDRANG}", 5: "CM"}),
+                    segment(
+                        "OBR",
+                        {
+                            1: "1",
+                            2: f"KR-ORD-88^{KUDRANG}",
+                            4: "US-UPABD",
+                            18: accession,
+                            25: "F",
+                            32: "R001&รักษ์ภาพ&วีระ&&&นพ.",
+                        },
+                    ),
+                    segment("OBX", {1: "1", 2: "TX", 3: "IMP", 5: "ตับและถุงน้ำดีปกติ", 11: "F"}),
+                    f"ZDS|{uid}^RADBOOK^Application^DICOM",
+                ]
+            )
+            + "\r"
+        )
         [ack] = exchange(listener.port, oru)
         assert msa(ack) == ("AA", "RIS-900")
     finally:

@@ -29,15 +29,23 @@ CID = "https://terms.sil-th.org/id/th-cid"
 @pytest.fixture
 def booked(network, now):
     """Kud Rang's request for สมศรี, booked on MKH_US1, with its study linked."""
-    request = make_request(now, patient=patient_named("สมศรี"), icd10_code="R10.1",
-                           requesting_clinician="นพ.ทดสอบ ใจดี")
+    request = make_request(
+        now, patient=patient_named("สมศรี"), icd10_code="R10.1", requesting_clinician="นพ.ทดสอบ ใจดี"
+    )
     appointment = make_appointment(now, request)
-    study = make_study(now, appointment, series_count=3, instance_count=120,
-                       images_in_pacs_at=now, viewer_url="https://pacs.example/viewer?s=1")
+    study = make_study(
+        now,
+        appointment,
+        series_count=3,
+        instance_count=120,
+        images_in_pacs_at=now,
+        viewer_url="https://pacs.example/viewer?s=1",
+    )
     return request, appointment, study
 
 
 # -- Organization, Practitioner, Device, Schedule ------------------------------------------
+
 
 def test_organization_read_and_search(kudrang):
     kud = hospital(KUDRANG)
@@ -45,11 +53,14 @@ def test_organization_read_and_search(kudrang):
     assert org.identifier[0].system == "https://terms.sil-th.org/id/th-moph-hcode"
     assert org.identifier[0].value == "11008"
     assert org.name == "โรงพยาบาลกุดรัง" and org.alias == ["Kut Rang Hospital"]
-    bundle = parsed(kudrang.get(
-        "Organization?identifier=https://terms.sil-th.org/id/th-moph-hcode|10707"))
+    bundle = parsed(
+        kudrang.get("Organization?identifier=https://terms.sil-th.org/id/th-moph-hcode|10707")
+    )
     assert bundle.total == 1 and bundle.entry[0].resource.name == "โรงพยาบาลมหาสารคาม"
-    assert parsed(kudrang.get("Organization?name=Kosum")).entry[0].resource.identifier[0].value \
+    assert (
+        parsed(kudrang.get("Organization?name=Kosum")).entry[0].resource.identifier[0].value
         == KOSUM
+    )
     assert parsed(kudrang.get("Organization?identifier=http://other|10707")).total == 0
     assert outcome(kudrang.get("Organization/99999"), 404)[0] == "not-found"
     assert outcome(kudrang.get("Organization/abc"), 404)[0] == "not-found"
@@ -70,8 +81,9 @@ def test_device_and_schedule(kudrang, db):
     assert device.identifier[0].value == "MKH_US1"
     assert device.owner.reference == f"Organization/{hospital(MKH).id}"
     assert ids(parsed(kudrang.get("Device?identifier=MKH_US1"))) == [str(us1.id)]
-    mkh_devices = parsed(kudrang.get(f"Device?organization=Organization/{hospital(MKH).id}"
-                                     "&type=US"))
+    mkh_devices = parsed(
+        kudrang.get(f"Device?organization=Organization/{hospital(MKH).id}&type=US")
+    )
     assert {e.resource.identifier[0].value for e in mkh_devices.entry} == {"MKH_US1", "MKH_US2"}
 
     schedule = parsed(kudrang.get(f"Schedule/{us1.id}"))
@@ -84,6 +96,7 @@ def test_device_and_schedule(kudrang, db):
 
 
 # -- Patient and scope ----------------------------------------------------------------------
+
 
 def test_patient_read_shows_cid_hn_and_thai_name(kudrang):
     somsri = patient_named("สมศรี")
@@ -114,13 +127,12 @@ def test_kudrang_cannot_read_kosum_patient(kudrang, db):
 
 def test_patient_search(kudrang, kosum):
     everyone = parsed(kudrang.get("Patient"))
-    assert {e.resource.name[0].given[0] for e in everyone.entry} == {
-        "สมศรี", "บุญเลิศ", "กัญญารัตน์"}
+    assert {e.resource.name[0].given[0] for e in everyone.entry} == {"สมศรี", "บุญเลิศ", "กัญญารัตน์"}
     somsri = patient_named("สมศรี")
     assert ids(parsed(kudrang.get(f"Patient?identifier={somsri.id_value}"))) == [str(somsri.id)]
-    assert ids(parsed(kudrang.get(
-        "Patient?identifier=https://terms.sil-th.org/hcode/5/11008/HN|KR0001"))) == [
-        str(somsri.id)]
+    assert ids(
+        parsed(kudrang.get("Patient?identifier=https://terms.sil-th.org/hcode/5/11008/HN|KR0001"))
+    ) == [str(somsri.id)]
     assert ids(parsed(kudrang.get("Patient?identifier=KR0001"))) == [str(somsri.id)]
     assert ids(parsed(kudrang.get("Patient?name=ทองดี"))) == [str(somsri.id)]
     assert ids(parsed(kudrang.get("Patient?birthdate=1968-03-14"))) == [str(somsri.id)]
@@ -152,6 +164,7 @@ def test_paging(kudrang):
 
 # -- ServiceRequest -------------------------------------------------------------------
 
+
 def test_service_request_read(kudrang, booked):
     request, appointment, _study = booked
     sr = parsed(kudrang.get(f"ServiceRequest/{request.id}"))
@@ -168,8 +181,10 @@ def test_service_request_read(kudrang, booked):
     assert sr.requester.display == "นพ.ทดสอบ ใจดี"
     assert sr.reason[0].concept.coding[0].code == "R10.1"
     assert sr.reason[0].concept.text == "ปวดท้องด้านขวาบน"
-    assert sr.occurrencePeriod.start.isoformat() == appointment.start_at.astimezone(
-        sr.occurrencePeriod.start.tzinfo).isoformat()
+    assert (
+        sr.occurrencePeriod.start.isoformat()
+        == appointment.start_at.astimezone(sr.occurrencePeriod.start.tzinfo).isoformat()
+    )
     assert sr.occurrencePeriod.start.utcoffset() == timedelta(hours=7)
 
 
@@ -187,36 +202,65 @@ def test_service_request_scope(kudrang, kosum, hub, booked, network, now):
 def test_service_request_search(kudrang, booked, now):
     request = booked[0]
     boonlert = patient_named("บุญเลิศ")
-    cancelled = make_request(now - timedelta(days=10), patient=boonlert, placer="KR-9",
-                             procedure="CT-BRAIN", status=RequestStatus.CANCELLED)
+    cancelled = make_request(
+        now - timedelta(days=10),
+        patient=boonlert,
+        placer="KR-9",
+        procedure="CT-BRAIN",
+        status=RequestStatus.CANCELLED,
+    )
     me = [str(request.id)]
     assert ids(parsed(kudrang.get("ServiceRequest?identifier=KR-1"))) == me
-    assert ids(parsed(kudrang.get(
-        "ServiceRequest?identifier=https://terms.sil-th.org/hcode/5/11008/PlacerOrder|KR-1"))) == me
-    assert ids(parsed(kudrang.get(
-        "ServiceRequest?identifier=https://terms.sil-th.org/hcode/5/11005/PlacerOrder|KR-1"))) == []
-    assert ids(parsed(kudrang.get("ServiceRequest?identifier=MKH0001"))) == me
-    assert ids(parsed(kudrang.get(
-        "ServiceRequest?identifier=https://terms.sil-th.org/hcode/5/10707/Accession|MKH0001"))) \
+    assert (
+        ids(
+            parsed(
+                kudrang.get(
+                    "ServiceRequest?identifier=https://terms.sil-th.org/hcode/5/11008/PlacerOrder|KR-1"
+                )
+            )
+        )
         == me
+    )
+    assert (
+        ids(
+            parsed(
+                kudrang.get(
+                    "ServiceRequest?identifier=https://terms.sil-th.org/hcode/5/11005/PlacerOrder|KR-1"
+                )
+            )
+        )
+        == []
+    )
+    assert ids(parsed(kudrang.get("ServiceRequest?identifier=MKH0001"))) == me
+    assert (
+        ids(
+            parsed(
+                kudrang.get(
+                    "ServiceRequest?identifier=https://terms.sil-th.org/hcode/5/10707/Accession|MKH0001"
+                )
+            )
+        )
+        == me
+    )
     assert ids(parsed(kudrang.get(f"ServiceRequest?patient=Patient/{request.patient_id}"))) == me
-    assert ids(parsed(kudrang.get(f"ServiceRequest?subject={boonlert.id}"))) == [
-        str(cancelled.id)]
+    assert ids(parsed(kudrang.get(f"ServiceRequest?subject={boonlert.id}"))) == [str(cancelled.id)]
     assert ids(parsed(kudrang.get("ServiceRequest?status=active"))) == me
     assert ids(parsed(kudrang.get("ServiceRequest?status=revoked"))) == [str(cancelled.id)]
-    assert ids(parsed(kudrang.get(
-        f"ServiceRequest?status={systems.request_status_system()}|cancelled"))) == [
-        str(cancelled.id)]
+    assert ids(
+        parsed(kudrang.get(f"ServiceRequest?status={systems.request_status_system()}|cancelled"))
+    ) == [str(cancelled.id)]
     assert ids(parsed(kudrang.get("ServiceRequest?status=active,revoked&code=CT-BRAIN"))) == [
-        str(cancelled.id)]
+        str(cancelled.id)
+    ]
     assert ids(parsed(kudrang.get(f"ServiceRequest?authored=ge{now.date().isoformat()}"))) == me
-    assert ids(parsed(kudrang.get(
-        f"ServiceRequest?performer=Organization/{hospital(MKH).id}&_count=10"))) == sorted(
-        [str(request.id), str(cancelled.id)], key=int)
+    assert ids(
+        parsed(kudrang.get(f"ServiceRequest?performer=Organization/{hospital(MKH).id}&_count=10"))
+    ) == sorted([str(request.id), str(cancelled.id)], key=int)
     assert ids(parsed(kudrang.get("ServiceRequest?priority=stat"))) == []
 
 
 # -- Appointment, ImagingStudy, DiagnosticReport ----------------------------------------------
+
 
 def test_appointment_read_and_search(kudrang, kosum, booked, db):
     request, appointment, _ = booked
@@ -225,7 +269,8 @@ def test_appointment_read_and_search(kudrang, kosum, booked, db):
     assert resource.basedOn[0].reference == f"ServiceRequest/{request.id}"
     assert resource.slot[0].reference == (
         f"Slot/slot-{appointment.device_id}-{int(appointment.start_at.timestamp())}-"
-        f"{request.procedure_id}")
+        f"{request.procedure_id}"
+    )
     actors = [p.actor.reference for p in resource.participant]
     assert actors == [f"Patient/{request.patient_id}", f"Device/{appointment.device_id}"]
     assert resource.identifier[0].value == "MKH0001"
@@ -237,8 +282,16 @@ def test_appointment_read_and_search(kudrang, kosum, booked, db):
     day = start.date().isoformat()
     assert ids(parsed(kudrang.get(f"Appointment?date={day}"))) == me
     assert ids(parsed(kudrang.get(f"Appointment?date=lt{day}"))) == []
-    assert ids(parsed(kudrang.get(
-        f"Appointment?date=ge{day}T00:00:00%2B07:00&date=lt{day}T23:59:00%2B07:00"))) == me
+    assert (
+        ids(
+            parsed(
+                kudrang.get(
+                    f"Appointment?date=ge{day}T00:00:00%2B07:00&date=lt{day}T23:59:00%2B07:00"
+                )
+            )
+        )
+        == me
+    )
     assert ids(parsed(kudrang.get(f"Appointment?actor=Device/{appointment.device_id}"))) == me
     assert ids(parsed(kudrang.get(f"Appointment?actor=Patient/{request.patient_id}"))) == me
     assert ids(parsed(kudrang.get(f"Appointment?patient={request.patient_id}"))) == me
@@ -248,8 +301,14 @@ def test_appointment_read_and_search(kudrang, kosum, booked, db):
     assert ids(parsed(kudrang.get("Appointment?status=booked"))) == me
     assert ids(parsed(kudrang.get("Appointment?status=cancelled"))) == []
     assert ids(parsed(kudrang.get("Appointment?identifier=MKH0001"))) == me
-    assert ids(parsed(kudrang.get(
-        f"Appointment?identifier={systems.appointment_code_system()}|ABC001"))) == me
+    assert (
+        ids(
+            parsed(
+                kudrang.get(f"Appointment?identifier={systems.appointment_code_system()}|ABC001")
+            )
+        )
+        == me
+    )
     assert outcome(kosum.get(f"Appointment/{appointment.id}"), 404)[3] == "not-found"
     assert parsed(kosum.get("Appointment")).total == 0
 
@@ -268,8 +327,16 @@ def test_imaging_study_read_and_search(kudrang, kosum, booked):
     assert urls[systems.viewer_url_extension()].valueUrl == "https://pacs.example/viewer?s=1"
     assert urls[systems.images_in_pacs_extension()].valueBoolean is True
     me = [str(study.id)]
-    assert ids(parsed(kudrang.get(
-        f"ImagingStudy?identifier=urn:dicom:uid|urn:oid:{study.study_instance_uid}"))) == me
+    assert (
+        ids(
+            parsed(
+                kudrang.get(
+                    f"ImagingStudy?identifier=urn:dicom:uid|urn:oid:{study.study_instance_uid}"
+                )
+            )
+        )
+        == me
+    )
     assert ids(parsed(kudrang.get("ImagingStudy?identifier=MKH0001"))) == me
     assert ids(parsed(kudrang.get(f"ImagingStudy?based-on=ServiceRequest/{request.id}"))) == me
     assert ids(parsed(kudrang.get(f"ImagingStudy?patient=Patient/{request.patient_id}"))) == me
@@ -294,8 +361,7 @@ def test_diagnostic_report_only_once_reported(kudrang, kosum, booked, db):
     assert report.basedOn[0].reference == f"ServiceRequest/{request.id}"
     assert report.study[0].reference == f"ImagingStudy/{booked[2].id}"
     me = [str(request.id)]
-    assert ids(parsed(kudrang.get(f"DiagnosticReport?based-on=ServiceRequest/{request.id}"))) \
-        == me
+    assert ids(parsed(kudrang.get(f"DiagnosticReport?based-on=ServiceRequest/{request.id}"))) == me
     assert ids(parsed(kudrang.get("DiagnosticReport?identifier=MKH0001&status=final"))) == me
     assert ids(parsed(kudrang.get("DiagnosticReport?date=2026-11-23"))) == me
     assert ids(parsed(kudrang.get("DiagnosticReport?status=preliminary"))) == []
@@ -306,10 +372,15 @@ def test_reads_and_searches_are_audited(kudrang, booked, db):
     request = booked[0]
     parsed(kudrang.get(f"ServiceRequest/{request.id}"))
     parsed(kudrang.get("Appointment?status=booked"))
-    events = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action.in_(["fhir.read", "fhir.search"])).order_by(AuditEvent.id)).all()
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action.in_(["fhir.read", "fhir.search"]))
+        .order_by(AuditEvent.id)
+    ).all()
     assert [(e.action, e.entity_type, e.entity_id) for e in events] == [
-        ("fhir.read", "imaging_request", request.id), ("fhir.search", None, None)]
+        ("fhir.read", "imaging_request", request.id),
+        ("fhir.search", None, None),
+    ]
     assert all(e.interface is Interface.FHIR for e in events)
     assert events[0].hospital_id == hospital(KUDRANG).id
     assert events[1].detail == {"resource": "Appointment", "query": "status=booked", "total": 1}

@@ -52,8 +52,9 @@ def listener(app, network):
     server.stop()
 
 
-def exchange(port: int, *messages: str | bytes, encoding: str = "utf-8",
-             timeout: float = 20) -> list[hl7.Message]:
+def exchange(
+    port: int, *messages: str | bytes, encoding: str = "utf-8", timeout: float = 20
+) -> list[hl7.Message]:
     """Send each message with the hl7 package's MLLP client, awaiting each ACK."""
 
     async def run() -> list[hl7.Message]:
@@ -108,28 +109,59 @@ def ts(dt: datetime | None = None) -> str:
     return (dt or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
 
 
-def msh(message_type: str, control_id: str, *, sender: str = KUDRANG, app: str = "HOSXP",
-        receiver: str = MKH, version: str = "2.5.1", charset: str = "UNICODE UTF-8") -> str:
-    return (f"MSH|^~\\&|{app}|{sender}|RADBOOK|{receiver}|{ts()}||{message_type}|{control_id}"
-            f"|P|{version}|||AL|NE|THA|{charset}")
+def msh(
+    message_type: str,
+    control_id: str,
+    *,
+    sender: str = KUDRANG,
+    app: str = "HOSXP",
+    receiver: str = MKH,
+    version: str = "2.5.1",
+    charset: str = "UNICODE UTF-8",
+) -> str:
+    return (
+        f"MSH|^~\\&|{app}|{sender}|RADBOOK|{receiver}|{ts()}||{message_type}|{control_id}"
+        f"|P|{version}|||AL|NE|THA|{charset}"
+    )
 
 
-def pid(national_id: str, hn: str = "HN0001", *, given: str = "สมชาย", family: str = "ใจดี",
-        prefix: str = "นาย", latin: str = "JAIDEE^SOMCHAI^^^MR", birth: str = "19800115",
-        sex: str = "M") -> str:
+def pid(
+    national_id: str,
+    hn: str = "HN0001",
+    *,
+    given: str = "สมชาย",
+    family: str = "ใจดี",
+    prefix: str = "นาย",
+    latin: str = "JAIDEE^SOMCHAI^^^MR",
+    birth: str = "19800115",
+    sex: str = "M",
+) -> str:
     names = f"{family}^{given}^^^{prefix}" + (f"~{latin}" if latin else "")
-    return (f"PID|1||{hn}^^^{KUDRANG}^MR~{national_id}^^^TH-CID^NI||{names}||{birth}|{sex}"
-            f"|||1 ถนนนครสวรรค์^^มหาสารคาม^^44000||0812345678")
+    return (
+        f"PID|1||{hn}^^^{KUDRANG}^MR~{national_id}^^^TH-CID^NI||{names}||{birth}|{sex}"
+        f"|||1 ถนนนครสวรรค์^^มหาสารคาม^^44000||0812345678"
+    )
 
 
 def adt(control_id: str, national_id: str, event: str = "A04", **kw) -> str:
-    return "\r".join([
-        msh(f"ADT^{event}^ADT_A01", control_id, **{k: v for k, v in kw.items()
-                                                   if k in ("sender", "app", "charset")}),
-        f"EVN|{event}|{ts()}",
-        pid(national_id, **{k: v for k, v in kw.items() if k not in ("sender", "app", "charset")}),
-        "PV1|1|O",
-    ]) + "\r"
+    return (
+        "\r".join(
+            [
+                msh(
+                    f"ADT^{event}^ADT_A01",
+                    control_id,
+                    **{k: v for k, v in kw.items() if k in ("sender", "app", "charset")},
+                ),
+                f"EVN|{event}|{ts()}",
+                pid(
+                    national_id,
+                    **{k: v for k, v in kw.items() if k not in ("sender", "app", "charset")},
+                ),
+                "PV1|1|O",
+            ]
+        )
+        + "\r"
+    )
 
 
 def segment(name: str, values: dict[int, str]) -> str:
@@ -140,13 +172,25 @@ def segment(name: str, values: dict[int, str]) -> str:
     return "|".join(fields)
 
 
-def orm(control_id: str, national_id: str, placer: str, *, procedure_code: str = "US-UPABD",
-        control: str = "NW", status: str = "", priority: str = "R", sender: str = KUDRANG,
-        receiver: str = MKH, hn: str = "HN0001", omi: bool = False,
-        charset: str = "UNICODE UTF-8", filler: str = "", extra: str = "") -> str:
+def orm(
+    control_id: str,
+    national_id: str,
+    placer: str,
+    *,
+    procedure_code: str = "US-UPABD",
+    control: str = "NW",
+    status: str = "",
+    priority: str = "R",
+    sender: str = KUDRANG,
+    receiver: str = MKH,
+    hn: str = "HN0001",
+    omi: bool = False,
+    charset: str = "UNICODE UTF-8",
+    filler: str = "",
+    extra: str = "",
+) -> str:
     message_type = "OMI^O23^OMI_O23" if omi else "ORM^O01^ORM_O01"
-    orc = {1: control, 2: f"{placer}^{sender}", 3: filler, 5: status,
-           12: "D001^รักษา^วิชัย^^^นพ."}
+    orc = {1: control, 2: f"{placer}^{sender}", 3: filler, 5: status, 12: "D001^รักษา^วิชัย^^^นพ."}
     if not omi:
         orc[7] = f"^^^^^{priority}"
     segments = [
@@ -157,11 +201,19 @@ def orm(control_id: str, national_id: str, placer: str, *, procedure_code: str =
     ]
     if omi:
         segments.append(segment("TQ1", {1: "1", 9: priority}))
-    segments.append(segment("OBR", {
-        1: "1", 2: f"{placer}^{sender}", 3: filler,
-        4: f"{procedure_code}^อัลตราซาวด์^RADBOOK", 13: "ปวดท้องด้านขวาบน",
-        31: "R10.1^ปวดท้องส่วนบน^I10",
-    }))
+    segments.append(
+        segment(
+            "OBR",
+            {
+                1: "1",
+                2: f"{placer}^{sender}",
+                3: filler,
+                4: f"{procedure_code}^อัลตราซาวด์^RADBOOK",
+                13: "ปวดท้องด้านขวาบน",
+                31: "R10.1^ปวดท้องส่วนบน^I10",
+            },
+        )
+    )
     if extra:
         segments.append(extra)
     return "\r".join(segments) + "\r"

@@ -25,9 +25,15 @@ NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 
 def _entry(**values) -> Hl7InboundMessage:
     entry = Hl7InboundMessage(
-        received_at=NOW, sending_application="HOSXP", sending_facility="11008",
-        message_type="ADT^A04", control_id=values.pop("control_id", "C1"), version="2.5.1",
-        charset="utf-8", raw="MSH|^~\\&|HOSXP|11008\rPID|1||HN1\r", ack="MSH|^~\\&\rMSA|AA|C1\r",
+        received_at=NOW,
+        sending_application="HOSXP",
+        sending_facility="11008",
+        message_type="ADT^A04",
+        control_id=values.pop("control_id", "C1"),
+        version="2.5.1",
+        charset="utf-8",
+        raw="MSH|^~\\&|HOSXP|11008\rPID|1||HN1\r",
+        ack="MSH|^~\\&\rMSA|AA|C1\r",
         **values,
     )
     db.session.add(entry)
@@ -48,8 +54,13 @@ def test_only_admins_see_the_hl7_pages(demo, client):
 
 def test_journal_lists_and_filters_and_shows_thai_errors(demo, client):
     _entry(outcome=Hl7Outcome.ACCEPTED, control_id="OK1")
-    bad = _entry(outcome=Hl7Outcome.ERROR, control_id="BAD1", error_code="cid-checksum",
-                 error_en="Invalid national ID", error_th="เลขบัตรประชาชนไม่ถูกต้อง")
+    bad = _entry(
+        outcome=Hl7Outcome.ERROR,
+        control_id="BAD1",
+        error_code="cid-checksum",
+        error_en="Invalid national ID",
+        error_th="เลขบัตรประชาชนไม่ถูกต้อง",
+    )
     login(client, "admin")
     page = client.get("/admin/hl7/journal").get_data(as_text=True)
     assert "OK1" in page and "BAD1" in page and "เลขบัตรประชาชนไม่ถูกต้อง" in page
@@ -72,8 +83,9 @@ def test_outbox_shows_failures_and_an_admin_can_resend(demo, client, us_capacity
     login(client, "admin")
     page = client.get("/admin/hl7/outbox").get_data(as_text=True)
     assert "ConnectionRefused" in page and row.control_id in page
-    assert appointment.accession_number in client.get(
-        f"/admin/hl7/outbox/{row.id}").get_data(as_text=True)
+    assert appointment.accession_number in client.get(f"/admin/hl7/outbox/{row.id}").get_data(
+        as_text=True
+    )
     response = client.post(f"/admin/hl7/outbox/{row.id}/retry")
     assert response.status_code == 302
     db.session.expire_all()
@@ -85,11 +97,20 @@ def test_outbox_shows_failures_and_an_admin_can_resend(demo, client, us_capacity
 
 def test_admin_adds_and_disables_a_destination(demo, client):
     login(client, "admin")
-    response = client.post("/admin/hl7/destinations", data={
-        "name": "MKH PACS", "host": "10.0.0.5", "port": "2575", "hub_hospital_id": "0",
-        "order_format": "ORM_O01", "charset": "TIS620", "receiving_application": "PACS",
-        "receiving_facility": "10707", "is_enabled": "y",
-    })
+    response = client.post(
+        "/admin/hl7/destinations",
+        data={
+            "name": "MKH PACS",
+            "host": "10.0.0.5",
+            "port": "2575",
+            "hub_hospital_id": "0",
+            "order_format": "ORM_O01",
+            "charset": "TIS620",
+            "receiving_application": "PACS",
+            "receiving_facility": "10707",
+            "is_enabled": "y",
+        },
+    )
     assert response.status_code == 302
     row = db.session.scalar(select(Hl7Destination))
     assert (row.host, row.port, row.hub_hospital_id) == ("10.0.0.5", 2575, None)

@@ -29,8 +29,9 @@ def test_order_in_booking_out_report_back(app, demo, client, receiver, now):
     try:
         stem, *_ = DEMO_PATIENTS[0]  # สมศรี ทองดี, HN KR0001 at รพ.กุดรัง
         patient_cid = cid(stem)
-        [ack] = exchange(listener.port, orm("HOSXP-000123", patient_cid, "KR-ORD-77",
-                                            hn="KR0001", omi=True))
+        [ack] = exchange(
+            listener.port, orm("HOSXP-000123", patient_cid, "KR-ORD-77", hn="KR0001", omi=True)
+        )
         assert msa(ack) == ("AA", "HOSXP-000123")
         request = db.session.scalar(
             select(ImagingRequest).where(ImagingRequest.placer_order_number == "KR-ORD-77")
@@ -39,9 +40,16 @@ def test_order_in_booking_out_report_back(app, demo, client, receiver, now):
         assert request.patient.given_name_th == "สมศรี"  # the demo patient, not a new one
 
         # The hub's scheduler books it (the operation behind the web booking page).
-        db.session.add(Hl7Destination(name="MKH PACS", host="127.0.0.1", port=receiver.port,
-                                      order_format=Hl7OrderFormat.OMI_O23,
-                                      receiving_application="PACS", receiving_facility=MKH))
+        db.session.add(
+            Hl7Destination(
+                name="MKH PACS",
+                host="127.0.0.1",
+                port=receiver.port,
+                order_format=Hl7OrderFormat.OMI_O23,
+                receiving_application="PACS",
+                receiving_facility=MKH,
+            )
+        )
         db.session.commit()
         scheduler = db.session.scalar(select(User).where(User.username == "scheduler.mkh"))
         device = db.session.scalar(select(Device).where(Device.ae_title == "MKH_US1"))
@@ -55,16 +63,32 @@ def test_order_in_booking_out_report_back(app, demo, client, receiver, now):
         assert omi.segment("IPC").get(3) == appointment.study_instance_uid
 
         # The RIS at the hub reports, echoing the filler order number and the Study UID.
-        oru = "\r".join([
-            msh("ORU^R01^ORU_R01", "RIS-555", sender=MKH, app="RIS"),
-            f"PID|1||KR0001^^^{KUDRANG}^MR~{patient_cid}^^^TH-CID^NI||ทองดี^สมศรี",
-            segment("ORC", {1: "RE", 2: f"KR-ORD-77^{KUDRANG}", 3: omi.segment("ORC").raw(3),
-                            5: "CM"}),
-            segment("OBR", {1: "1", 2: f"KR-ORD-77^{KUDRANG}", 3: omi.segment("ORC").raw(3),
-                            4: "US-UPABD", 25: "F", 32: "R001&รักษ์ภาพ&วีระ&&&นพ."}),
-            segment("OBX", {1: "1", 2: "TX", 3: "IMP", 5: "ถุงน้ำดีมีนิ่วขนาด 8 มม.", 11: "F"}),
-            f"ZDS|{appointment.study_instance_uid}^RADBOOK^Application^DICOM",
-        ]) + "\r"
+        oru = (
+            "\r".join(
+                [
+                    msh("ORU^R01^ORU_R01", "RIS-555", sender=MKH, app="RIS"),
+                    f"PID|1||KR0001^^^{KUDRANG}^MR~{patient_cid}^^^TH-CID^NI||ทองดี^สมศรี",
+                    segment(
+                        "ORC",
+                        {1: "RE", 2: f"KR-ORD-77^{KUDRANG}", 3: omi.segment("ORC").raw(3), 5: "CM"},
+                    ),
+                    segment(
+                        "OBR",
+                        {
+                            1: "1",
+                            2: f"KR-ORD-77^{KUDRANG}",
+                            3: omi.segment("ORC").raw(3),
+                            4: "US-UPABD",
+                            25: "F",
+                            32: "R001&รักษ์ภาพ&วีระ&&&นพ.",
+                        },
+                    ),
+                    segment("OBX", {1: "1", 2: "TX", 3: "IMP", 5: "ถุงน้ำดีมีนิ่วขนาด 8 มม.", 11: "F"}),
+                    f"ZDS|{appointment.study_instance_uid}^RADBOOK^Application^DICOM",
+                ]
+            )
+            + "\r"
+        )
         [ack] = exchange(listener.port, oru)
         assert msa(ack) == ("AA", "RIS-555")
     finally:

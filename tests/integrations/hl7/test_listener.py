@@ -36,8 +36,9 @@ def journal() -> list[Hl7InboundMessage]:
     return db.session.scalars(select(Hl7InboundMessage).order_by(Hl7InboundMessage.id)).all()
 
 
-def raw_exchange(port: int, data: bytes, *, expect_answer: bool = True,
-                 timeout: float = 20) -> bytes:
+def raw_exchange(
+    port: int, data: bytes, *, expect_answer: bool = True, timeout: float = 20
+) -> bytes:
     """Write raw bytes and read one MLLP block back (or b"" when the server sends none)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
@@ -81,10 +82,12 @@ def test_journal_is_committed_before_the_ack_leaves(app, network):
         def __call__(self, block, peer):
             answer = super().__call__(block, peer)
             with app.app_context(), db.engine.connect() as other:
-                seen.append((
-                    other.scalar(select(func.count()).select_from(Hl7InboundMessage)),
-                    other.scalar(select(func.count()).select_from(Patient)),
-                ))
+                seen.append(
+                    (
+                        other.scalar(select(func.count()).select_from(Hl7InboundMessage)),
+                        other.scalar(select(func.count()).select_from(Patient)),
+                    )
+                )
             return answer
 
     server = MllpServer(Spy(app), "127.0.0.1", 0).start()
@@ -97,8 +100,11 @@ def test_journal_is_committed_before_the_ack_leaves(app, network):
 
 
 def test_adt_a08_updates_the_patient(listener):
-    exchange(listener.port, adt("ADT0003", CID1),
-             adt("ADT0004", CID1, event="A08", given="สมชาติ", latin="JAIDEE^SOMCHAT^^^MR"))
+    exchange(
+        listener.port,
+        adt("ADT0003", CID1),
+        adt("ADT0004", CID1, event="A08", given="สมชาติ", latin="JAIDEE^SOMCHAT^^^MR"),
+    )
     patient = find_patient(IdentifierType.NATIONAL_ID, CID1)
     db.session.refresh(patient)
     assert patient.given_name_th == "สมชาติ" and patient.given_name_en == "SOMCHAT"
@@ -146,8 +152,7 @@ def test_unsupported_type_and_unknown_sender_are_rejected_ar(listener):
     adt_a99 = msh("ADT^A99^ADT_A01", "A990001") + "\rPID|1\r"
     unknown = adt("UNK0001", CID1, sender="99999")
     answers = exchange(listener.port, siu, adt_a99, unknown)
-    assert [msa(a) for a in answers] == [("AR", "SIU0001"), ("AR", "A990001"),
-                                         ("AR", "UNK0001")]
+    assert [msa(a) for a in answers] == [("AR", "SIU0001"), ("AR", "A990001"), ("AR", "UNK0001")]
     assert [str(err(a)[3][0][0]) for a in answers] == ["200", "201", "103"]
     assert "99999" in str(err(answers[2])[8])
     entries = journal()
@@ -185,8 +190,7 @@ def test_truncated_block_is_journaled_and_the_next_one_answered(listener):
     assert find_patient(IdentifierType.NATIONAL_ID, CID1) is None
 
 
-def test_oversized_message_is_rejected_with_its_control_id_and_the_stream_resyncs(app,
-                                                                                   network):
+def test_oversized_message_is_rejected_with_its_control_id_and_the_stream_resyncs(app, network):
     app.config["HL7_MAX_MESSAGE_BYTES"] = 2000
     server = MllpServer(InboundProcessor(app), "127.0.0.1", 0, max_message_bytes=2000).start()
     try:
@@ -203,14 +207,25 @@ def test_oversized_message_is_rejected_with_its_control_id_and_the_stream_resync
 
 
 def test_tis620_message_and_its_ack(listener):
-    text = adt("TIS0001", CID1, charset="TIS-620", given="วิไลวรรณ", family="ศรีสุข",
-               prefix="นางสาว", latin="", sex="F")
+    text = adt(
+        "TIS0001",
+        CID1,
+        charset="TIS-620",
+        given="วิไลวรรณ",
+        family="ศรีสุข",
+        prefix="นางสาว",
+        latin="",
+        sex="F",
+    )
     [ack] = exchange(listener.port, text.encode("tis-620"), encoding="tis-620")
     assert msa(ack) == ("AA", "TIS0001")
     assert str(ack.segment("MSH")[18]) == "TIS-620"
     patient = find_patient(IdentifierType.NATIONAL_ID, CID1)
     assert (patient.prefix, patient.given_name_th, patient.family_name_th) == (
-        "MISS", "วิไลวรรณ", "ศรีสุข")
+        "MISS",
+        "วิไลวรรณ",
+        "ศรีสุข",
+    )
     assert patient.given_name_en  # romanised by RadBook, since none was sent
     [entry] = journal()
     assert entry.charset == "cp874" and "วิไลวรรณ" in entry.raw

@@ -71,24 +71,30 @@ def test_line_feeds_and_odd_delimiters_are_read():
     assert msg.segment("PID").get(3, 5) == "MR"
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "PID|1||x",
-    "MSH",
-    "MSH|^~\\&|A|B\rP!D|x",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "PID|1||x",
+        "MSH",
+        "MSH|^~\\&|A|B\rP!D|x",
+    ],
+)
 def test_unreadable_text_raises(text):
     with pytest.raises(Hl7ParseError):
         Hl7Message(text)
 
 
-@pytest.mark.parametrize(("msh18", "codec"), [
-    ("UNICODE UTF-8", "utf-8"),
-    ("TIS-620", "cp874"),
-    ("ISO IR166", "cp874"),
-    ("CNS 11643-1992", "cp874"),  # dcm4che's spelling for Thai
-    ("8859/11", "cp874"),
-])
+@pytest.mark.parametrize(
+    ("msh18", "codec"),
+    [
+        ("UNICODE UTF-8", "utf-8"),
+        ("TIS-620", "cp874"),
+        ("ISO IR166", "cp874"),
+        ("CNS 11643-1992", "cp874"),  # dcm4che's spelling for Thai
+        ("8859/11", "cp874"),
+    ],
+)
 def test_character_sets_from_msh18(msh18, codec):
     text = f"MSH|^~\\&|A|11008|||||ADT^A04|1|P|2.5|||||THA|{msh18}\rPID|1||||ใจดี^สมชาย\r"
     data = text.encode(codec)
@@ -109,8 +115,9 @@ def test_unknown_or_wrong_character_set_is_refused():
         decode_message(b"MSH|^~\\&|A|B|||||ADT^A04|1|P|2.5|||||THA|EBCDIC\r")
     assert unknown.value.location == "MSH^1^18"
     with pytest.raises(Hl7ParseError):
-        decode_message("MSH|^~\\&|A|B|||||ADT^A04|1|P|2.5|||||THA|UNICODE UTF-8\rPID|ใจ"
-                       .encode("tis-620"))
+        decode_message(
+            "MSH|^~\\&|A|B|||||ADT^A04|1|P|2.5|||||THA|UNICODE UTF-8\rPID|ใจ".encode("tis-620")
+        )
 
 
 def test_dates_buddhist_era_and_offsets():
@@ -166,8 +173,9 @@ def test_connection_closed_mid_block():
 
 
 def _ctx(version: str = "2.5.1") -> AckContext:
-    msg = Hl7Message(f"MSH|^~\\&|HOSXP|11008|RADBOOK|10707|20261121090000||ORM^O01|C\\S\\1|P|"
-                     f"{version}\r")
+    msg = Hl7Message(
+        f"MSH|^~\\&|HOSXP|11008|RADBOOK|10707|20261121090000||ORM^O01|C\\S\\1|P|{version}\r"
+    )
     return AckContext.from_message(msg)
 
 
@@ -185,8 +193,13 @@ def test_ack_ae_v251_carries_the_thai_user_message_and_validates_with_hl7apy():
     from hl7apy.consts import VALIDATION_LEVEL
     from hl7apy.parser import parse_message
 
-    error = AckError("102", "Invalid national ID: the check digit does not match",
-                     "เลขประจำตัวประชาชนไม่ถูกต้อง", location="PID^1^3", app_code="cid-checksum")
+    error = AckError(
+        "102",
+        "Invalid national ID: the check digit does not match",
+        "เลขประจำตัวประชาชนไม่ถูกต้อง",
+        location="PID^1^3",
+        app_code="cid-checksum",
+    )
     text = build_ack(_ctx(), "AE", NOW, error=error)
     ack = Hl7Message(text)
     err = ack.segment("ERR")
@@ -201,8 +214,7 @@ def test_ack_ae_v251_carries_the_thai_user_message_and_validates_with_hl7apy():
 
 
 def test_ack_before_v25_uses_err1_and_puts_the_thai_in_msa3():
-    error = AckError("103", "Unknown procedure code X", "ไม่รู้จักรหัสการตรวจ X",
-                     location="OBR^1^4")
+    error = AckError("103", "Unknown procedure code X", "ไม่รู้จักรหัสการตรวจ X", location="OBR^1^4")
     ack = Hl7Message(build_ack(_ctx("2.3.1"), "AE", NOW, error=error))
     assert ack.segment("MSA").get(3) == "ไม่รู้จักรหัสการตรวจ X"
     err = ack.segment("ERR")

@@ -46,10 +46,12 @@ MON_0900 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 def request_by_placer(placer: str, code: str = KUDRANG) -> ImagingRequest | None:
     db.session.expire_all()
-    return db.session.scalar(select(ImagingRequest).where(
-        ImagingRequest.placer_order_number == placer,
-        ImagingRequest.requesting_hospital_id == hospital(code).id,
-    ))
+    return db.session.scalar(
+        select(ImagingRequest).where(
+            ImagingRequest.placer_order_number == placer,
+            ImagingRequest.requesting_hospital_id == hospital(code).id,
+        )
+    )
 
 
 def actions() -> list[str]:
@@ -82,8 +84,9 @@ def test_omi_new_order_with_stat_priority_for_a_known_patient(listener):
 
 
 def test_same_placer_number_twice_is_an_error_the_second_time(listener):
-    first, second = exchange(listener.port, orm("ORM0002", CID1, "PO1003"),
-                             orm("ORM0003", CID1, "PO1003"))
+    first, second = exchange(
+        listener.port, orm("ORM0002", CID1, "PO1003"), orm("ORM0003", CID1, "PO1003")
+    )
     assert msa(first)[0] == "AA" and msa(second) == ("AE", "ORM0003")
     assert str(err(second)[5][0][0]) == "duplicate-order"
     assert "PO1003" in str(err(second)[8])
@@ -110,8 +113,9 @@ def test_cancel_order(listener):
 
 def test_another_hospital_cannot_cancel_the_order(listener):
     exchange(listener.port, orm("ORM0007", CID1, "PO1007"))
-    [ack] = exchange(listener.port, orm("ORM0008", CID1, "PO1007", control="CA", sender=KOSUM,
-                                        hn="KS9"))
+    [ack] = exchange(
+        listener.port, orm("ORM0008", CID1, "PO1007", control="CA", sender=KOSUM, hn="KS9")
+    )
     assert msa(ack)[0] == "AE"
     assert str(err(ack)[5][0][0]) == "request-not-found"
     assert request_by_placer("PO1007").status is RequestStatus.SUBMITTED
@@ -123,11 +127,23 @@ def test_order_status_cm_from_the_hub_completes_the_exam(listener, us_capacity, 
     appointment = book(SYSTEM, now, request, us_capacity, MON_0900)
     filler = f"{request.id}^RADBOOK"
     # From the requesting hospital the status is refused: only the hub performs exams.
-    [refused] = exchange(listener.port, orm("ORM0011", CID1, "PO1010", control="SC",
-                                            status="CM", filler=filler))
+    [refused] = exchange(
+        listener.port, orm("ORM0011", CID1, "PO1010", control="SC", status="CM", filler=filler)
+    )
     assert msa(refused)[0] == "AE" and str(err(refused)[5][0][0]) == "hub-only"
-    [ack] = exchange(listener.port, orm("RIS0001", CID1, "PO1010", control="SC", status="CM",
-                                        filler=filler, sender=MKH, receiver=MKH))
+    [ack] = exchange(
+        listener.port,
+        orm(
+            "RIS0001",
+            CID1,
+            "PO1010",
+            control="SC",
+            status="CM",
+            filler=filler,
+            sender=MKH,
+            receiver=MKH,
+        ),
+    )
     assert msa(ack) == ("AA", "RIS0001")
     db.session.expire_all()
     appointment = db.session.get(Appointment, appointment.id)
@@ -137,19 +153,39 @@ def test_order_status_cm_from_the_hub_completes_the_exam(listener, us_capacity, 
     assert actions()[-2:] == ["appointment.start", "appointment.complete"]
 
 
-def _oru(control_id: str, *, filler: str = "", accession: str = "", uid: str = "",
-         placer: str = "", sender: str = MKH, status: str = "F", orc_status: str = "") -> str:
+def _oru(
+    control_id: str,
+    *,
+    filler: str = "",
+    accession: str = "",
+    uid: str = "",
+    placer: str = "",
+    sender: str = MKH,
+    status: str = "F",
+    orc_status: str = "",
+) -> str:
     segments = [
         msh("ORU^R01^ORU_R01", control_id, sender=sender, app="RIS"),
         f"PID|1||HN0001^^^{KUDRANG}^MR~{CID1}^^^TH-CID^NI||ใจดี^สมชาย",
         segment("ORC", {1: "RE", 2: placer, 3: filler, 5: orc_status}),
-        segment("OBR", {1: "1", 2: placer, 3: filler, 4: "US-UPABD^Ultrasound upper abdomen",
-                        18: accession, 22: "20261123103000", 25: status,
-                        32: "R001&ภาพดี&วีระ&&&นพ."}),
-        segment("OBX", {1: "1", 2: "TX", 3: "IMP^Impression", 5: "ตับปกติ ไม่พบก้อน",
-                        11: "F"}),
-        segment("OBX", {1: "2", 2: "TX", 3: "IMP^Impression",
-                        5: "Normal liver.~No focal lesion.", 11: "F"}),
+        segment(
+            "OBR",
+            {
+                1: "1",
+                2: placer,
+                3: filler,
+                4: "US-UPABD^Ultrasound upper abdomen",
+                18: accession,
+                22: "20261123103000",
+                25: status,
+                32: "R001&ภาพดี&วีระ&&&นพ.",
+            },
+        ),
+        segment("OBX", {1: "1", 2: "TX", 3: "IMP^Impression", 5: "ตับปกติ ไม่พบก้อน", 11: "F"}),
+        segment(
+            "OBX",
+            {1: "2", 2: "TX", 3: "IMP^Impression", 5: "Normal liver.~No focal lesion.", 11: "F"},
+        ),
     ]
     if uid:
         segments.append(f"ZDS|{uid}^RADBOOK^Application^DICOM")
@@ -161,9 +197,15 @@ def test_oru_links_the_study_and_attaches_the_report(listener, us_capacity, now)
     request = request_by_placer("PO1020")
     appointment = book(SYSTEM, now, request, us_capacity, MON_0900)
     mark_arrived(SYSTEM, now, appointment)
-    [ack] = exchange(listener.port, _oru("ORU0001", filler=f"{request.id}^RADBOOK",
-                                          uid=appointment.study_instance_uid,
-                                          orc_status="CM"))
+    [ack] = exchange(
+        listener.port,
+        _oru(
+            "ORU0001",
+            filler=f"{request.id}^RADBOOK",
+            uid=appointment.study_instance_uid,
+            orc_status="CM",
+        ),
+    )
     assert msa(ack) == ("AA", "ORU0001")
     db.session.expire_all()
     request = db.session.get(ImagingRequest, request.id)
@@ -183,10 +225,17 @@ def test_oru_found_by_accession_and_a_second_source_only_confirms(listener, us_c
     exchange(listener.port, orm("ORM0021", CID1, "PO1021"))
     request = request_by_placer("PO1021")
     appointment = book(SYSTEM, now, request, us_capacity, MON_0900)
-    link_study(SYSTEM, now, source=StudySource.MPPS, appointment=appointment,
-               study_instance_uid=appointment.study_instance_uid)
-    [ack] = exchange(listener.port, _oru("ORU0002", accession=appointment.accession_number,
-                                          uid=appointment.study_instance_uid))
+    link_study(
+        SYSTEM,
+        now,
+        source=StudySource.MPPS,
+        appointment=appointment,
+        study_instance_uid=appointment.study_instance_uid,
+    )
+    [ack] = exchange(
+        listener.port,
+        _oru("ORU0002", accession=appointment.accession_number, uid=appointment.study_instance_uid),
+    )
     assert msa(ack)[0] == "AA"
     db.session.expire_all()
     [study] = db.session.scalars(select(Study)).all()
@@ -196,8 +245,7 @@ def test_oru_found_by_accession_and_a_second_source_only_confirms(listener, us_c
 
 
 def test_oru_for_an_unknown_order_is_an_error(listener):
-    [ack] = exchange(listener.port, _oru("ORU0003", filler="999999^RADBOOK",
-                                          placer="NOPE"))
+    [ack] = exchange(listener.port, _oru("ORU0003", filler="999999^RADBOOK", placer="NOPE"))
     assert msa(ack) == ("AE", "ORU0003")
     assert str(err(ack)[5][0][0]) == "request-not-found"
 
@@ -220,8 +268,10 @@ def test_adt_a40_merges_the_prior_patient_into_the_survivor(listener, us_capacit
     moved = book(SYSTEM, now, request_by_placer("PO1100"), us_capacity, MON_0900)
     assert moved.patient_id == prior.id
     prior_id, survivor_id = prior.id, survivor.id
-    merge = (msh("ADT^A40^ADT_A39", "ADT0102") + f"\rPID|1||HN0009^^^11008^MR~{CID2}^^^^NI\r"
-             "MRG|TMP1^^^11008^MR\r")
+    merge = (
+        msh("ADT^A40^ADT_A39", "ADT0102") + f"\rPID|1||HN0009^^^11008^MR~{CID2}^^^^NI\r"
+        "MRG|TMP1^^^11008^MR\r"
+    )
     [ack] = exchange(listener.port, merge)
     assert msa(ack) == ("AA", "ADT0102")
     db.session.expire_all()
@@ -235,8 +285,10 @@ def test_adt_a40_merges_the_prior_patient_into_the_survivor(listener, us_capacit
 
 def test_adt_a40_changes_the_hn_of_one_patient(listener):
     exchange(listener.port, adt("ADT0200", CID1, hn="OLD1"))
-    merge = (msh("ADT^A40^ADT_A39", "ADT0201") + f"\rPID|1||NEW1^^^11008^MR~{CID1}^^^^NI\r"
-             "MRG|OLD1^^^11008^MR\r")
+    merge = (
+        msh("ADT^A40^ADT_A39", "ADT0201") + f"\rPID|1||NEW1^^^11008^MR~{CID1}^^^^NI\r"
+        "MRG|OLD1^^^11008^MR\r"
+    )
     [ack] = exchange(listener.port, merge)
     assert msa(ack)[0] == "AA"
     db.session.expire_all()
@@ -245,7 +297,7 @@ def test_adt_a40_changes_the_hn_of_one_patient(listener):
 
 
 def test_adt_a40_with_nobody_known_is_an_error(listener):
-    merge = (msh("ADT^A40^ADT_A39", "ADT0300") + "\rPID|1||X1^^^11008^MR\rMRG|X2^^^11008^MR\r")
+    merge = msh("ADT^A40^ADT_A39", "ADT0300") + "\rPID|1||X1^^^11008^MR\rMRG|X2^^^11008^MR\r"
     [ack] = exchange(listener.port, merge)
     assert msa(ack)[0] == "AE" and str(err(ack)[5][0][0]) == "merge-unknown"
 

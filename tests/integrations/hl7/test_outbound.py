@@ -31,13 +31,24 @@ MON_0900 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 CID1 = cid("110170023077")
 
 
-def destination(receiver_port: int = 9, *, name: str = "PACS", hub: str | None = MKH,
-                order_format=Hl7OrderFormat.OMI_O23, charset=Hl7Charset.UTF8,
-                enabled: bool = True) -> Hl7Destination:
+def destination(
+    receiver_port: int = 9,
+    *,
+    name: str = "PACS",
+    hub: str | None = MKH,
+    order_format=Hl7OrderFormat.OMI_O23,
+    charset=Hl7Charset.UTF8,
+    enabled: bool = True,
+) -> Hl7Destination:
     row = Hl7Destination(
-        name=name, host="127.0.0.1", port=receiver_port,
-        hub_hospital_id=hospital(hub).id if hub else None, order_format=order_format,
-        charset=charset, receiving_application="PACS", receiving_facility=MKH,
+        name=name,
+        host="127.0.0.1",
+        port=receiver_port,
+        hub_hospital_id=hospital(hub).id if hub else None,
+        order_format=order_format,
+        charset=charset,
+        receiving_application="PACS",
+        receiving_facility=MKH,
         is_enabled=enabled,
     )
     db.session.add(row)
@@ -50,15 +61,29 @@ def booked(now, device, *, start=MON_0900, priority=Priority.ROUTINE):
 
     kudrang = hospital(KUDRANG)
     patient = register_patient(
-        SYSTEM, now, id_type=IdentifierType.NATIONAL_ID,
-        id_value=CID1, prefix="MRS", given_name_th="สมศรี", family_name_th="ทองดี",
+        SYSTEM,
+        now,
+        id_type=IdentifierType.NATIONAL_ID,
+        id_value=CID1,
+        prefix="MRS",
+        given_name_th="สมศรี",
+        family_name_th="ทองดี",
         birth_date=datetime(1968, 3, 14).date(),
-        sex=Sex.FEMALE, hospital_id=kudrang.id, hn="KRT001",
+        sex=Sex.FEMALE,
+        hospital_id=kudrang.id,
+        hn="KRT001",
     )
-    request = create_request(SYSTEM, now, patient=patient, procedure=procedure("US-UPABD"),
-                             requesting_hospital_id=kudrang.id, priority=priority,
-                             indication="ปวดท้อง | ตรวจ^ดู", placer_order_number="PO-1",
-                             icd10_code="R10.1")
+    request = create_request(
+        SYSTEM,
+        now,
+        patient=patient,
+        procedure=procedure("US-UPABD"),
+        requesting_hospital_id=kudrang.id,
+        priority=priority,
+        indication="ปวดท้อง | ตรวจ^ดู",
+        placer_order_number="PO-1",
+        icd10_code="R10.1",
+    )
     return book(SYSTEM, now, request, device, start)
 
 
@@ -75,8 +100,7 @@ def test_booking_queues_a_valid_omi_for_the_hub_destination(us_capacity, now):
     [row] = outbox()
     assert row.destination.name == "MKH PACS" and row.event is Hl7OutboundEvent.BOOKED
     assert row.status is OutboxStatus.PENDING and row.message_type == "OMI^O23"
-    parsed = parse_message(row.payload,
-                           validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+    parsed = parse_message(row.payload, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
     parsed.validate()
     msg = Hl7Message(row.payload)
     assert msg.message_type == "OMI^O23" and msg.control_id == row.control_id
@@ -109,10 +133,14 @@ def test_orm_destination_gets_v231_with_zds_and_obr18(us_capacity, now):
     assert msg.segment("ORC").get(7, 6) == "A"
     # hl7apy parses it strictly (data types, known segments); its validate() cannot be used
     # on ORM_O01 v2.3.1, whose choice group it checks as if every branch were required.
-    parsed = parse_message(row.payload.rsplit("ZDS", 1)[0].rstrip("\r"),
-                           validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+    parsed = parse_message(
+        row.payload.rsplit("ZDS", 1)[0].rstrip("\r"),
+        validation_level=VALIDATION_LEVEL.STRICT,
+        find_groups=True,
+    )
     assert parsed.ORM_O01_ORDER.ORM_O01_ORDER_DETAIL.ORM_O01_CHOICE.obr.obr_18.value == (
-        appointment.accession_number)
+        appointment.accession_number
+    )
 
 
 def test_tis620_and_ascii_destinations(us_capacity, now):
@@ -194,8 +222,11 @@ def test_reschedule_cancels_the_old_study_and_schedules_the_new_one(us_capacity,
     appointment = booked(now, us_capacity)
     moved = reschedule(SYSTEM, now, appointment, us_capacity, MON_0900 + timedelta(hours=2))
     rows = outbox()
-    assert [r.event for r in rows] == [Hl7OutboundEvent.BOOKED, Hl7OutboundEvent.CANCELLED,
-                                      Hl7OutboundEvent.BOOKED]
+    assert [r.event for r in rows] == [
+        Hl7OutboundEvent.BOOKED,
+        Hl7OutboundEvent.CANCELLED,
+        Hl7OutboundEvent.BOOKED,
+    ]
     cancel_msg, new_msg = Hl7Message(rows[1].payload), Hl7Message(rows[2].payload)
     assert cancel_msg.segment("IPC").get(1) == appointment.accession_number
     assert (cancel_msg.segment("ORC").get(1), cancel_msg.segment("ORC").get(5)) == ("CA", "CA")
@@ -207,16 +238,16 @@ def test_rescheduled_signal_with_the_same_study_is_an_update(us_capacity, now):
 
     destination()
     appointment = booked(now, us_capacity)
-    events.appointment_rescheduled.send(appointment, actor=SYSTEM, now=now,
-                                        appointment=appointment, previous=appointment)
+    events.appointment_rescheduled.send(
+        appointment, actor=SYSTEM, now=now, appointment=appointment, previous=appointment
+    )
     db.session.commit()
     row = outbox()[-1]
     assert row.event is Hl7OutboundEvent.RESCHEDULED
     assert Hl7Message(row.payload).segment("ORC").get(1) == "XO"
 
 
-def test_a_message_that_cannot_be_built_never_undoes_the_booking(monkeypatch, us_capacity,
-                                                                  now):
+def test_a_message_that_cannot_be_built_never_undoes_the_booking(monkeypatch, us_capacity, now):
     destination()
 
     def broken(*args, **kwargs):

@@ -87,8 +87,9 @@ def event_id() -> str:
     return uuid.uuid4().hex.upper()[:26]
 
 
-def webhook_event(kind: str, user_id: str, *, redelivery: bool = False,
-                  event_id_: str | None = None, **extra) -> dict:
+def webhook_event(
+    kind: str, user_id: str, *, redelivery: bool = False, event_id_: str | None = None, **extra
+) -> dict:
     """A webhook event as LINE's webhook.yml describes it."""
     event = {
         "type": kind,
@@ -107,9 +108,17 @@ def webhook_event(kind: str, user_id: str, *, redelivery: bool = False,
 
 
 def text_event(user_id: str, text: str, **kw) -> dict:
-    return webhook_event("message", user_id, message={
-        "type": "text", "id": str(next(_users) + 10**15), "quoteToken": uuid.uuid4().hex,
-        "text": text}, **kw)
+    return webhook_event(
+        "message",
+        user_id,
+        message={
+            "type": "text",
+            "id": str(next(_users) + 10**15),
+            "quoteToken": uuid.uuid4().hex,
+            "text": text,
+        },
+        **kw,
+    )
 
 
 def postback_event(user_id: str, data: str, **kw) -> dict:
@@ -119,7 +128,9 @@ def postback_event(user_id: str, data: str, **kw) -> dict:
 def post_webhook(client, events: list[dict], secret: str = SECRET, signature: str | None = None):
     body = json.dumps({"destination": "U" + "f" * 32, "events": events}, ensure_ascii=False)
     return client.post(
-        "/line/webhook", data=body.encode(), content_type="application/json",
+        "/line/webhook",
+        data=body.encode(),
+        content_type="application/json",
         headers={"X-Line-Signature": signature if signature is not None else sign(body, secret)},
     )
 

@@ -42,7 +42,8 @@ def test_admin_requeues_a_failed_message(client, demo, now, setup):
     patient, _ = linked_patient(now)
     book_for(now, setup, patient)
     row = _db.session.scalar(
-        select(LineOutbox).where(LineOutbox.kind == LineMessageKind.CONFIRMATION))
+        select(LineOutbox).where(LineOutbox.kind == LineMessageKind.CONFIRMATION)
+    )
     row.status, row.last_error = LineOutboxStatus.FAILED, "HTTP 400: bad"
     _db.session.commit()
     old_key = row.retry_key
@@ -54,8 +55,7 @@ def test_admin_requeues_a_failed_message(client, demo, now, setup):
     assert row.status is LineOutboxStatus.PENDING and row.retry_key != old_key
 
 
-def test_slip_link_url_opens_the_official_account_with_the_code(db, now, setup, app,
-                                                               monkeypatch):
+def test_slip_link_url_opens_the_official_account_with_the_code(db, now, setup, app, monkeypatch):
     monkeypatch.setitem(app.config, "LINE_OA_BASIC_ID", "@mkh-radiology")
     patient, _ = linked_patient(now)
     appointment = book_for(now, setup, patient)
@@ -69,8 +69,9 @@ def test_slip_link_url_opens_the_official_account_with_the_code(db, now, setup, 
 def somsri() -> Patient:
     from integrations.line.demo import DEMO_PATIENT_ID_STEM
 
-    return _db.session.scalar(select(Patient).where(
-        Patient.id_value.startswith(DEMO_PATIENT_ID_STEM)))
+    return _db.session.scalar(
+        select(Patient).where(Patient.id_value.startswith(DEMO_PATIENT_ID_STEM))
+    )
 
 
 def test_demo_links_somsri_idempotently(demo):
@@ -88,17 +89,28 @@ def test_booking_somsri_puts_a_thai_confirmation_and_two_reminders_in_the_outbox
     patient = somsri()
     kudrang = _db.session.scalar(select(Hospital).where(Hospital.code == "11008"))
     procedure = _db.session.scalar(select(Procedure).where(Procedure.code == "US-UPABD"))
-    request = create_request(SYSTEM, now, patient=patient, procedure=procedure,
-                             requesting_hospital_id=kudrang.id)
-    slot = find_slots(now, procedure, requesting_hospital_id=kudrang.id,
-                      date_from=(now + timedelta(days=2)).date(), limit=1)[0]
+    request = create_request(
+        SYSTEM, now, patient=patient, procedure=procedure, requesting_hospital_id=kudrang.id
+    )
+    slot = find_slots(
+        now,
+        procedure,
+        requesting_hospital_id=kudrang.id,
+        date_from=(now + timedelta(days=2)).date(),
+        limit=1,
+    )[0]
     before = _db.session.scalar(select(func.count(LineOutbox.id)))
-    appointment = book(SYSTEM, now, request, _db.session.get(Device, slot.device_id),
-                       slot.start_at)
-    rows = _db.session.scalars(select(LineOutbox).where(
-        LineOutbox.appointment_id == appointment.id).order_by(LineOutbox.due_at)).all()
+    appointment = book(SYSTEM, now, request, _db.session.get(Device, slot.device_id), slot.start_at)
+    rows = _db.session.scalars(
+        select(LineOutbox)
+        .where(LineOutbox.appointment_id == appointment.id)
+        .order_by(LineOutbox.due_at)
+    ).all()
     assert before == 0 and len(rows) == 3
-    assert [r.kind for r in rows] == [LineMessageKind.CONFIRMATION, LineMessageKind.REMINDER,
-                                      LineMessageKind.REMINDER]
+    assert [r.kind for r in rows] == [
+        LineMessageKind.CONFIRMATION,
+        LineMessageKind.REMINDER,
+        LineMessageKind.REMINDER,
+    ]
     assert all(r.locale == "th" and r.line_user_id == DEMO_LINE_USER_ID for r in rows)
     assert "สมศรี" in str(rows[0].messages) and "งดน้ำและอาหาร" in str(rows[0].messages)

@@ -35,8 +35,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _spec_dir() -> Path | None:
-    candidates = [os.environ.get("LINE_OPENAPI_DIR", ""), ROOT.parent / "shared/specs/line",
-                  ROOT.parent.parent / "shared/specs/line"]
+    candidates = [
+        os.environ.get("LINE_OPENAPI_DIR", ""),
+        ROOT.parent / "shared/specs/line",
+        ROOT.parent.parent / "shared/specs/line",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "messaging-api.yml").is_file():
             return Path(candidate)
@@ -46,11 +49,13 @@ def _spec_dir() -> Path | None:
 SPEC_DIR = _spec_dir()
 if SPEC_DIR is None and os.environ.get("CI") == "true":
     # CI always has shared/ beside the clone: a missing spec there is a broken setup.
-    pytest.fail("LINE OpenAPI files not found beside the clone (shared/specs/line)",
-                pytrace=False)
+    pytest.fail("LINE OpenAPI files not found beside the clone (shared/specs/line)", pytrace=False)
 if SPEC_DIR is None:
-    pytest.skip("LINE OpenAPI files not found (shared/specs/line or LINE_OPENAPI_DIR): "
-                "conformance against LINE's YAML NOT checked", allow_module_level=True)
+    pytest.skip(
+        "LINE OpenAPI files not found (shared/specs/line or LINE_OPENAPI_DIR): "
+        "conformance against LINE's YAML NOT checked",
+        allow_module_level=True,
+    )
 
 yaml = pytest.importorskip("yaml")
 jsonschema = pytest.importorskip("jsonschema")
@@ -68,11 +73,21 @@ def _json_schemas(path: Path) -> dict:
         plain[name] = f"{name}__plain"
         prop = discriminator["propertyName"]
         mapping = discriminator.get("mapping", {})
-        branches = [{"if": {"properties": {prop: {"const": value}}, "required": [prop]},
-                     "then": {"$ref": target}} for value, target in mapping.items()]
+        branches = [
+            {
+                "if": {"properties": {prop: {"const": value}}, "required": [prop]},
+                "then": {"$ref": target},
+            }
+            for value, target in mapping.items()
+        ]
         schemas[f"{name}__plain"] = base
-        schemas[name] = {"allOf": [{"$ref": f"#/components/schemas/{name}__plain"},
-                                   {"properties": {prop: {"enum": list(mapping)}}}, *branches]}
+        schemas[name] = {
+            "allOf": [
+                {"$ref": f"#/components/schemas/{name}__plain"},
+                {"properties": {prop: {"enum": list(mapping)}}},
+                *branches,
+            ]
+        }
     # A subtype's allOf points at its base; point it at the base without the dispatch,
     # or checking a subtype would dispatch to itself for ever.
     for schema in schemas.values():
@@ -90,8 +105,9 @@ WEBHOOK = _json_schemas(SPEC_DIR / "webhook.yml")
 
 def check(schemas: dict, name: str, instance: dict) -> None:
     root = {"components": {"schemas": schemas}, "$ref": f"#/components/schemas/{name}"}
-    errors = sorted(jsonschema.Draft202012Validator(root).iter_errors(instance),
-                    key=lambda e: list(e.path))
+    errors = sorted(
+        jsonschema.Draft202012Validator(root).iter_errors(instance), key=lambda e: list(e.path)
+    )
     assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
 
 
@@ -99,9 +115,23 @@ def test_the_checker_catches_mistakes():
     with pytest.raises(AssertionError):
         check(MESSAGING, "PushMessageRequest", {"to": "U1", "messages": [{"type": "flex"}]})
     with pytest.raises(AssertionError):
-        check(MESSAGING, "PushMessageRequest", {"to": "U1", "messages": [
-            {"type": "flex", "altText": "x", "contents": {"type": "bubble", "body": {
-                "type": "box", "layout": "sideways", "contents": []}}}]})
+        check(
+            MESSAGING,
+            "PushMessageRequest",
+            {
+                "to": "U1",
+                "messages": [
+                    {
+                        "type": "flex",
+                        "altText": "x",
+                        "contents": {
+                            "type": "bubble",
+                            "body": {"type": "box", "layout": "sideways", "contents": []},
+                        },
+                    }
+                ],
+            },
+        )
     with pytest.raises(AssertionError):
         check(MESSAGING, "PushMessageRequest", {"to": "U1", "messages": [{"type": "nope"}]})
 
@@ -117,7 +147,12 @@ def test_every_message_radbook_composes_matches_the_push_schema(db, now, setup, 
     _db.session.commit()
     rows = _db.session.query(LineOutbox).all()
     assert {r.kind.value for r in rows} == {
-        "confirmation", "reminder", "rescheduled", "cancelled", "dialogue"}
+        "confirmation",
+        "reminder",
+        "rescheduled",
+        "cancelled",
+        "dialogue",
+    }
     for row in rows:
         check(MESSAGING, "PushMessageRequest", {"to": row.line_user_id, "messages": row.messages})
         check(MESSAGING, "ReplyMessageRequest", {"replyToken": "t", "messages": row.messages})
@@ -125,7 +160,11 @@ def test_every_message_radbook_composes_matches_the_push_schema(db, now, setup, 
 
 def test_the_webhook_events_the_tests_send_match_the_webhook_schema(db, now):
     user = new_line_user_id()
-    events = [webhook_event("follow", user), webhook_event("unfollow", user),
-              text_event(user, "RB-7K3Q9X"), postback_event(user, "radbook=confirm&appointment=1")]
+    events = [
+        webhook_event("follow", user),
+        webhook_event("unfollow", user),
+        text_event(user, "RB-7K3Q9X"),
+        postback_event(user, "radbook=confirm&appointment=1"),
+    ]
     check(WEBHOOK, "CallbackRequest", {"destination": "U" + "f" * 32, "events": events})
     assert linking.find_code_in(events[2]["message"]["text"]) == "7K3Q9X"

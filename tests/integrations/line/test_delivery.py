@@ -48,8 +48,9 @@ def test_each_message_is_delivered_once_at_its_time(booked, now, standin):
 
     sends = _db.session.scalars(select(AuditEvent).where(AuditEvent.action == "line.send")).all()
     assert len(sends) == 3
-    assert {(e.interface, e.patient_id) for e in sends} == {(Interface.LINE,
-                                                             appointment.patient_id)}
+    assert {(e.interface, e.patient_id) for e in sends} == {
+        (Interface.LINE, appointment.patient_id)
+    }
     assert sorted(m for e in sends for m in e.detail["messages"]) == [r.id for r in all_rows()]
 
 
@@ -124,7 +125,8 @@ class Crash(Exception):
 
 
 def test_crash_after_sending_before_commit_loses_nothing_and_sends_nothing_twice(
-        db, now, setup, standin, monkeypatch):
+    db, now, setup, standin, monkeypatch
+):
     patients = [linked_patient(now)[0] for _ in range(5)]
     for hour, patient in enumerate(patients):
         book_for(now, setup, patient, datetime(2026, 11, 23, 2 + hour, 0, tzinfo=UTC))
@@ -175,7 +177,9 @@ def test_quiet_hours_defer_notices_but_not_reminders(db, setup, standin, app, mo
     report = send_due(datetime(2026, 11, 23, 0, 0, tzinfo=UTC))
     assert report.sent == 1 and report.deferred == 0
     assert [r.kind for r in all_rows() if r.status is LineOutboxStatus.SENT] == [
-        LineMessageKind.CONFIRMATION, LineMessageKind.REMINDER, LineMessageKind.REMINDER,
+        LineMessageKind.CONFIRMATION,
+        LineMessageKind.REMINDER,
+        LineMessageKind.REMINDER,
     ]
 
 

@@ -32,15 +32,19 @@ def test_booking_a_linked_patient_queues_confirmation_and_two_reminders(db, now,
 
     queued = rows(appointment_id=appointment.id)
     assert [r.kind for r in queued] == [
-        LineMessageKind.CONFIRMATION, LineMessageKind.REMINDER, LineMessageKind.REMINDER,
+        LineMessageKind.CONFIRMATION,
+        LineMessageKind.REMINDER,
+        LineMessageKind.REMINDER,
     ]
     confirmation, day_before, same_day = queued
     assert confirmation.due_at == now
     # 18:00 the day before and 07:00 on the day, Bangkok time (UTC+7).
     assert day_before.due_at == datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
     assert same_day.due_at == datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
-    assert all(r.status is LineOutboxStatus.PENDING and r.line_user_id == account.line_user_id
-               for r in queued)
+    assert all(
+        r.status is LineOutboxStatus.PENDING and r.line_user_id == account.line_user_id
+        for r in queued
+    )
     assert len({r.retry_key for r in queued}) == 3  # each row its own key, from the start
 
 
@@ -55,9 +59,16 @@ def test_confirmation_is_thai_flex_with_buddhist_era_date_and_everything_needed(
     assert message["altText"] == confirmation.summary
     assert "2569" in message["altText"] and "09:00 น." in message["altText"]
     body = flex_text(confirmation)
-    for expected in ("วันจันทร์ที่ 23 พฤศจิกายน 2569", "09:00 น.", hub.name_th,
-                     "ห้องอัลตราซาวด์ 1", procedure.prep_th, appointment.appointment_code,
-                     "https://maps.google.com/?q=Test+Hub", "tel:043740993"):
+    for expected in (
+        "วันจันทร์ที่ 23 พฤศจิกายน 2569",
+        "09:00 น.",
+        hub.name_th,
+        "ห้องอัลตราซาวด์ 1",
+        procedure.prep_th,
+        appointment.appointment_code,
+        "https://maps.google.com/?q=Test+Hub",
+        "tel:043740993",
+    ):
         assert expected in body
     actions = [b["action"] for b in message["contents"]["footer"]["contents"]]
     assert {a["data"] for a in actions if a["type"] == "postback"} == {
@@ -120,8 +131,10 @@ def test_reminder_times_are_configurable(db, now, setup, app, monkeypatch):
     book_for(now, setup, patient)
     due = [r.due_at for r in rows(kind=LineMessageKind.REMINDER)]
     # Saturday 10:00 and Sunday 20:00 Bangkok time.
-    assert due == [datetime(2026, 11, 21, 3, 0, tzinfo=UTC),
-                   datetime(2026, 11, 22, 13, 0, tzinfo=UTC)]
+    assert due == [
+        datetime(2026, 11, 21, 3, 0, tzinfo=UTC),
+        datetime(2026, 11, 22, 13, 0, tzinfo=UTC),
+    ]
 
 
 def test_reschedule_withdraws_old_messages_and_queues_new_ones(db, now, setup):
@@ -135,7 +148,9 @@ def test_reschedule_withdraws_old_messages_and_queues_new_ones(db, now, setup):
     assert {r.status for r in old} == {LineOutboxStatus.CANCELLED}
     new = rows(appointment_id=second.id)
     assert [r.kind for r in new] == [
-        LineMessageKind.RESCHEDULED, LineMessageKind.REMINDER, LineMessageKind.REMINDER,
+        LineMessageKind.RESCHEDULED,
+        LineMessageKind.REMINDER,
+        LineMessageKind.REMINDER,
     ]
     notice = flex_text(new[0])
     assert "วันอังคารที่ 24 พฤศจิกายน 2569" in notice and "11:00 น." in notice

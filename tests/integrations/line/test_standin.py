@@ -13,9 +13,12 @@ from integrations.line.standin import LineStandIn
 
 
 def call(server, path, body, token="t", key=None):
-    request = urllib.request.Request(server.base_url + path, data=json.dumps(body).encode(),
-                                     method="POST", headers={"Content-Type": "application/json",
-                                                             "Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        server.base_url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     if key:
         request.add_header("X-Line-Retry-Key", key)
     try:
@@ -47,10 +50,21 @@ def test_refuses_bad_tokens_keys_and_bodies(server):
     assert call(server, "/v2/bot/message/push", PUSH, token="nope")[0] == 401
     assert call(server, "/v2/bot/message/push", PUSH, key="not-a-uuid")[0] == 400
     assert call(server, "/v2/bot/message/push", {"to": "U1", "messages": []})[0] == 400
-    assert call(server, "/v2/bot/message/push", {"to": "U1", "messages": [
-        {"type": "flex", "altText": "", "contents": {"type": "bubble"}}]})[0] == 400
-    assert call(server, "/v2/bot/message/push", {"to": "U1", "messages": [
-        {"type": "nonsense"}]})[0] == 400
+    assert (
+        call(
+            server,
+            "/v2/bot/message/push",
+            {
+                "to": "U1",
+                "messages": [{"type": "flex", "altText": "", "contents": {"type": "bubble"}}],
+            },
+        )[0]
+        == 400
+    )
+    assert (
+        call(server, "/v2/bot/message/push", {"to": "U1", "messages": [{"type": "nonsense"}]})[0]
+        == 400
+    )
     assert server.pushes() == [] and len(server.rejected_bodies) == 3
 
 

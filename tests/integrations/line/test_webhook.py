@@ -74,8 +74,9 @@ def test_line_console_verify_call_with_no_events_is_ok(client, secret):
     assert post_webhook(client, []).status_code == 200
 
 
-def test_webhook_is_exempt_from_csrf_but_the_admin_page_is_not(client, secret, app,
-                                                               monkeypatch, demo):
+def test_webhook_is_exempt_from_csrf_but_the_admin_page_is_not(
+    client, secret, app, monkeypatch, demo
+):
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     assert post_webhook(client, []).status_code == 200
     login(client, "admin")  # the login form itself needs a token, so log in first
@@ -103,10 +104,10 @@ def test_answers_stay_in_the_outbox_without_an_access_token(client, secret):
 
 
 # -- linking ---------------------------------------------------------------------------
-@pytest.mark.parametrize("birth_date", ["14/03/2511", "14/3/1968", "14 มี.ค. 2511",
-                                        "๑๔/๐๓/๒๕๑๑"])
+@pytest.mark.parametrize("birth_date", ["14/03/2511", "14/3/1968", "14 มี.ค. 2511", "๑๔/๐๓/๒๕๑๑"])
 def test_link_with_code_and_birth_date_then_confirmation_and_reminders(
-        client, standin, booked, birth_date):
+    client, standin, booked, birth_date
+):
     appointment, code = booked
     user = new_line_user_id()
     post_webhook(client, [webhook_event("follow", user)])
@@ -121,7 +122,8 @@ def test_link_with_code_and_birth_date_then_confirmation_and_reminders(
     _db.session.refresh(code)
     assert code.used_at is not None
     queued = _db.session.scalars(
-        select(LineOutbox.kind).where(LineOutbox.appointment_id == appointment.id)).all()
+        select(LineOutbox.kind).where(LineOutbox.appointment_id == appointment.id)
+    ).all()
     assert sorted(k.value for k in queued) == ["confirmation", "reminder", "reminder"]
     assert _db.session.scalar(select(AuditEvent).where(AuditEvent.action == "line.link"))
 
@@ -179,8 +181,11 @@ def test_unlink_on_request_cancels_pending_messages(client, standin, db, now, se
     post_webhook(client, [text_event(account.line_user_id, "ยกเลิกการเชื่อมต่อ")])
     assert "ยกเลิกการเชื่อมต่อแล้ว" in replies_to(standin)[-1]
     assert count(LinePatientLink) == 0
-    statuses = set(_db.session.scalars(
-        select(LineOutbox.status).where(LineOutbox.appointment_id == appointment.id)))
+    statuses = set(
+        _db.session.scalars(
+            select(LineOutbox.status).where(LineOutbox.appointment_id == appointment.id)
+        )
+    )
     assert statuses == {LineOutboxStatus.CANCELLED}
 
 
@@ -215,8 +220,10 @@ def test_confirm_and_change_reach_the_hub_inbox_once(client, standin, db, now, s
     data = f"radbook=confirm&appointment={appointment.id}"
     post_webhook(client, [postback_event(account.line_user_id, data)])
     post_webhook(client, [postback_event(account.line_user_id, data)])  # a second tap
-    post_webhook(client, [postback_event(account.line_user_id,
-                                         f"radbook=change&appointment={appointment.id}")])
+    post_webhook(
+        client,
+        [postback_event(account.line_user_id, f"radbook=change&appointment={appointment.id}")],
+    )
     inbox = pending_patient_replies(hub.id)
     assert [(r.kind, r.appointment_id, r.request_id) for r in inbox] == [
         (LineReplyKind.CONFIRM, appointment.id, appointment.request_id),
@@ -224,8 +231,9 @@ def test_confirm_and_change_reach_the_hub_inbox_once(client, standin, db, now, s
     ]
     assert pending_patient_replies(setup[1].id) == []
     assert "มาตามนัด" in replies_to(standin)[0] and "ติดต่อกลับ" in replies_to(standin)[-1]
-    actions = set(_db.session.scalars(select(AuditEvent.action).where(
-        AuditEvent.action.like("line.reply_%"))))
+    actions = set(
+        _db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("line.reply_%")))
+    )
     assert actions == {"line.reply_confirm", "line.reply_change"}
 
     scheduler = create_user(hub)
@@ -237,15 +245,15 @@ def test_postback_for_someone_elses_appointment_is_ignored(client, standin, db, 
     patient, _ = linked_patient(now)
     appointment = book_for(now, setup, patient)
     stranger = new_line_user_id()
-    post_webhook(client, [postback_event(stranger,
-                                         f"radbook=change&appointment={appointment.id}")])
+    post_webhook(client, [postback_event(stranger, f"radbook=change&appointment={appointment.id}")])
     assert count(LinePatientReply) == 0
     assert "ไม่มีผลแล้ว" in replies_to(standin)[-1]
 
 
 def test_unknown_event_types_are_acknowledged(client, standin):
-    event = webhook_event("beacon", new_line_user_id(),
-                          beacon={"hwid": "d41d8cd98f", "type": "enter"})
+    event = webhook_event(
+        "beacon", new_line_user_id(), beacon={"hwid": "d41d8cd98f", "type": "enter"}
+    )
     assert post_webhook(client, [event]).status_code == 200
 
 
