@@ -29,7 +29,8 @@ def _patients(db) -> tuple[Patient, Patient, Patient]:
 def trail(demo):
     """Events about patient A through several interfaces, one about B, one list of A and C."""
     a, b, c = _patients(demo)
-    at = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+    # The day before the suite's "today", when the demo registered its patients.
+    at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
     record(Actor(Interface.HL7, name="HOSXP"), "request.create", at, entity=a)
     record(Actor(Interface.DICOM, name="MKH_US1"), "worklist.find", at, patient_id=a.id)
     record(Actor(Interface.WEB, name="x"), "request.view", at, entity=b)
@@ -76,8 +77,8 @@ def test_search_by_hn_and_with_other_filters(admin, demo, trail):
         data={
             "patient": a.id_value,
             "interface": "DICOM",
-            "date_from": "21/11/2569",
-            "date_to": "21/11/2569",
+            "date_from": "20/11/2569",
+            "date_to": "20/11/2569",
         },
     ).get_data(as_text=True)
     assert _actions(html) == {"worklist.find"}
@@ -98,8 +99,8 @@ def test_csv_export_of_a_patients_trail_names_patients_by_number_only(admin, dem
     response = admin.post(
         "/admin/audit.csv",
         data={
-            "patient": a.id_value,  # not the demo's
-            "date_to": "21/11/2569",
+            "patient": a.id_value,
+            "date_to": "20/11/2569",  # the trail's day, not the demo's registrations
         },
     )
     assert response.mimetype == "text/csv"
