@@ -257,6 +257,7 @@ def test_settings_from_environment_and_job_registration(app):
     from flask import Flask
 
     from app.jobs import registered_jobs
+    from app.wiring import FlaskAdapterHost
 
     assert PacsSettings.from_config({"PACS_HOST": ""}) is None
     s = PacsSettings.from_config(
@@ -277,11 +278,11 @@ def test_settings_from_environment_and_job_registration(app):
     )
     bare = Flask("x")
     bare.config.update(PACS_HOST="", DICOM_AE_TITLE="RADBOOK")
-    configure(bare)
+    configure(bare, FlaskAdapterHost(bare))
     assert JOB_ID not in registered_jobs(bare)
     configured = Flask("y")
     configured.config.update(PACS_HOST="10.0.0.5", PACS_QUERY_INTERVAL_SECONDS="90")
-    configure(configured)
+    configure(configured, FlaskAdapterHost(configured))
     spec = registered_jobs(configured)[JOB_ID]
     assert spec.func is check_pacs and spec.trigger_args == {"seconds": 90}
 
