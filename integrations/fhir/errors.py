@@ -79,6 +79,10 @@ def from_domain_error(exc: DomainError) -> FhirError:
     return FhirError(status, exc.msgid, code=exc.code, **exc.params)
 
 
+def _fhir_string(text: str) -> bool:
+    return bool(text.strip()) and all(c.isprintable() or c in " \t\r\n" for c in text)
+
+
 def operation_outcome(error: FhirError) -> OperationOutcome:
     issue: dict = {
         "severity": "error",
@@ -89,8 +93,11 @@ def operation_outcome(error: FhirError) -> OperationOutcome:
         },
         "diagnostics": error.english(),
     }
-    if error.expression:
-        issue["expression"] = error.expression
+    # An expression names where the client's body was wrong, so it may echo the client's
+    # own odd keys; FHIR strings must hold a non-blank character and no control characters.
+    expression = [e for e in error.expression or () if _fhir_string(e)]
+    if expression:
+        issue["expression"] = expression
     return OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": [issue]})
 
 

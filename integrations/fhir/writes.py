@@ -91,6 +91,17 @@ def _validate(model: type[FHIRAbstractModel], body: dict) -> FHIRAbstractModel:
             expression=[w for w in where if w] or None,
             type=model.get_resource_type(),
         ) from exc
+    except (TypeError, AttributeError) as exc:
+        # fhir_core's validators for some primitive types (url, uri, ...) call string methods
+        # on the raw value before checking its type: `"url": false` or `"url": []` raised
+        # here and was a 500 (found by tests/fuzz/fhir).
+        raise FhirError(
+            400,
+            MSG_BAD_RESOURCE,
+            code="invalid-resource",
+            detail="a value has the wrong JSON type",
+            type=model.get_resource_type(),
+        ) from exc
 
 
 def _required(field: str) -> FhirError:
