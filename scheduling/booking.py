@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scheduling import events
+from scheduling.access import require_hub_side, require_party
 from scheduling.audit import Actor, record
 from scheduling.db import db
 from scheduling.errors import Conflict, NotFound, ValidationFailed
@@ -55,15 +56,9 @@ from scheduling.models import (
     ImagingRequest,
     RequestStatus,
 )
-from scheduling.requests import (
-    check_aware,
-    finish,
-    require_hub_side,
-    require_party,
-    rollback_on_error,
-)
 from scheduling.rules import check_slot, local_day, modality_quota_devices
 from scheduling.states import LIVE_APPOINTMENT_STATUSES, can_transition, transition
+from scheduling.tx import check_aware, finish, rollback_on_error
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 
