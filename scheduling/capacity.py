@@ -29,7 +29,12 @@ from scheduling.models import (
     Quota,
 )
 from scheduling.overlap import db_overlaps
-from scheduling.rules import OCCUPYING_STATUSES, counts_for_holder, quotas_in_force
+from scheduling.rules import (
+    OCCUPYING_STATUSES,
+    counts_for_holder,
+    quota_covers,
+    quotas_in_force,
+)
 from scheduling.states import LIVE_APPOINTMENT_STATUSES
 from scheduling.timetable import day_bounds, device_windows, local_day
 from scheduling.tx import check_aware, finish, rollback_on_error
@@ -600,20 +605,14 @@ def quota_usage(
             # Nothing is held on a day the scope cannot take bookings (no capacity
             # window, holiday, downtime): counting it would inflate "reserved".
             if not any(
-                device_id == quota.device_id
-                if quota.device_id is not None
-                else modality_of.get(device_id) == quota.modality_code
+                quota_covers(quota, device_id, modality_of.get(device_id))
                 for device_id in open_today
             ):
                 continue
             used = sum(
                 1
                 for device_id, hospital_id, priority in by_day.get(day, [])
-                if (
-                    device_id == quota.device_id
-                    if quota.device_id is not None
-                    else modality_of.get(device_id) == quota.modality_code
-                )
+                if quota_covers(quota, device_id, modality_of.get(device_id))
                 and counts_for_holder(quota, hospital_id, priority)
             )
             result.append(

@@ -214,6 +214,14 @@ def quota_scope(quota: Quota) -> tuple:
     return ("modality", quota.hub_hospital_id, quota.modality_code)
 
 
+def quota_covers(quota: Quota, device_id: int, modality_code: str | None) -> bool:
+    """Whether bookings on this device count against ``quota``: its own device quota,
+    or its hub's quota for the device's modality."""
+    if quota.device_id is not None:
+        return quota.device_id == device_id
+    return quota.modality_code == modality_code
+
+
 def quotas_in_force(quotas: Iterable[Quota], day: date) -> list[Quota]:
     """Per holder and scope, the most specific quota for the day (date > weekday > daily)."""
     best: dict[tuple, tuple[int, Quota]] = {}
@@ -507,8 +515,7 @@ class SlotRules:
         in_force = [
             q
             for q in quotas_in_force(self.quotas[device.hospital_id], day)
-            if q.device_id == device.id
-            or (q.device_id is None and q.modality_code == device.modality_code)
+            if quota_covers(q, device.id, device.modality_code)
         ]
         if not in_force:
             return False
