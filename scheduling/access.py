@@ -1,15 +1,23 @@
-"""Who may see what. Written once here; every adapter filters through these.
+"""Who may see what, and who may act on what. Written once here; every adapter filters
+through these, and every operation checks its actor with them.
 
 - requesters see their own hospital's patients and requests;
 - hub schedulers and radiologists also see the requests addressed to their hub
   (and the patients of those requests);
 - admins see everything.
+
+Acting: only the hub's side (its staff, an admin, a system actor with no hospital)
+runs the hub's operations (:func:`require_hub_side`); a request is changed only by
+its parties (:func:`require_party`).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Select, exists, or_, select
 
+from scheduling.audit import Actor
+from scheduling.errors import NotAllowed
+from scheduling.i18n import N_
 from scheduling.models import ImagingRequest, Patient, PatientHN, Role, User
 
 
@@ -77,3 +85,36 @@ def can_view_patient(user: User, patient: Patient) -> bool:
         db.session.scalar(patient_scope(user, select(Patient.id)).where(Patient.id == patient.id))
         is not None
     )
+
+
+# -- acting -----------------------------------------------------------------------------
+
+
+def is_hub_side(actor: Actor, hub_hospital_id: int | None) -> bool:
+    user = actor.user
+    if user is not None and user.role is Role.ADMIN:
+        return True
+    if user is not None and user.role is Role.REQUESTER:
+        return False
+    acting = actor.acting_hospital_id
+    # Machines with no hospital (jobs, CLI) act for the system.
+    return acting is None or (hub_hospital_id is not None and acting == hub_hospital_id)
+
+
+def require_hub_side(actor: Actor, hub_hospital_id: int | None) -> None:
+    if not is_hub_side(actor, hub_hospital_id):
+        raise NotAllowed(N_("Only the hub's staff can do this"), code="hub-only")
+
+
+def require_party(actor: Actor, request: ImagingRequest, hub_hospital_id: int | None) -> None:
+    """The requesting hospital, the hub, an admin or a system actor."""
+    acting = actor.acting_hospital_id
+    if actor.user is not None and actor.user.role is Role.ADMIN:
+        return
+    if acting is None or acting in (
+        request.requesting_hospital_id,
+        hub_hospital_id,
+        request.hub_hospital_id,
+    ):
+        return
+    raise NotAllowed(N_("You cannot change another hospital's request"), code="not-party")

@@ -18,7 +18,8 @@ from scheduling.clock import local_zone
 from scheduling.db import db
 from scheduling.i18n import N_, translate
 from scheduling.models import Device, Hospital, Patient, Priority, Procedure
-from scheduling.rules import SlotRules, iter_grid, last_day, local_day
+from scheduling.rules import SlotRules, iter_grid, last_day
+from scheduling.timetable import local_day
 
 # How many days to load at a time: one day is enough when it has free slots (the
 # usual case); a fully booked week should not cost seven round trips.

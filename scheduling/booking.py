@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scheduling import events
+from scheduling.access import require_hub_side, require_party
 from scheduling.audit import Actor, record
 from scheduling.db import db
 from scheduling.errors import Conflict, NotFound, ValidationFailed
@@ -55,15 +56,10 @@ from scheduling.models import (
     ImagingRequest,
     RequestStatus,
 )
-from scheduling.requests import (
-    check_aware,
-    finish,
-    require_hub_side,
-    require_party,
-    rollback_on_error,
-)
-from scheduling.rules import check_slot, local_day, modality_quota_devices
+from scheduling.rules import GridSlot, check_slot, modality_quota_devices
 from scheduling.states import LIVE_APPOINTMENT_STATUSES, can_transition, transition
+from scheduling.timetable import local_day
+from scheduling.tx import check_aware, finish, rollback_on_error
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 
@@ -134,6 +130,29 @@ def _new_appointment(
     return appointment
 
 
+def _locked_slot(
+    now: datetime,
+    request: ImagingRequest,
+    device: Device,
+    start_at: datetime,
+    moving: Appointment | None = None,
+) -> GridSlot:
+    """Take the patient and device locks (steps 2 and 3 above), then judge the slot: the
+    order that keeps ``book`` and ``reschedule`` race-free. ``moving``: the booking
+    being rescheduled (it does not block its own new slot)."""
+    lock_for_booking(request.patient_id, modality_quota_devices(device))
+    return check_slot(
+        now,
+        device,
+        request.procedure,
+        start_at,
+        requesting_hospital_id=request.requesting_hospital_id,
+        priority=request.priority,
+        patient_id=request.patient_id,
+        exclude_appointment_id=moving.id if moving is not None else None,
+    )
+
+
 def book(
     actor: Actor,
     now: datetime,
@@ -154,16 +173,7 @@ def book(
                     code="already-booked",
                 )
             transition(request, RequestStatus.SCHEDULED)  # raises the state conflict
-        lock_for_booking(request.patient_id, modality_quota_devices(device))
-        slot = check_slot(
-            now,
-            device,
-            request.procedure,
-            start_at,
-            requesting_hospital_id=request.requesting_hospital_id,
-            priority=request.priority,
-            patient_id=request.patient_id,
-        )
+        slot = _locked_slot(now, request, device, start_at)
         appointment = _new_appointment(actor, now, request, device, slot.start_at, slot.end_at)
         previous = transition(request, RequestStatus.SCHEDULED)
         request.hub_hospital_id = device.hospital_id
@@ -205,17 +215,7 @@ def reschedule(
         require_party(actor, request, device.hospital_id)
         if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED):
             transition(appointment, AppointmentStatus.MOVED)  # raises the state conflict
-        lock_for_booking(request.patient_id, modality_quota_devices(device))
-        slot = check_slot(
-            now,
-            device,
-            request.procedure,
-            start_at,
-            requesting_hospital_id=request.requesting_hospital_id,
-            priority=request.priority,
-            patient_id=request.patient_id,
-            exclude_appointment_id=appointment.id,
-        )
+        slot = _locked_slot(now, request, device, start_at, moving=appointment)
         transition(appointment, AppointmentStatus.MOVED)
         appointment.status_reason = (reason or "").strip() or None
         appointment.updated_at = now

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import or_, select
 
+from scheduling.access import require_hub_side
 from scheduling.audit import Actor, record
 from scheduling.db import db
 from scheduling.errors import NotAllowed, ValidationFailed
@@ -28,18 +29,15 @@ from scheduling.models import (
     Quota,
 )
 from scheduling.overlap import db_overlaps
-from scheduling.requests import check_aware, finish, require_hub_side, rollback_on_error
 from scheduling.rules import (
     OCCUPYING_STATUSES,
     counts_for_holder,
-    day_bounds,
-    load_template_rows,
-    local_day,
-    pick_template,
+    quota_covers,
     quotas_in_force,
-    window_times,
 )
 from scheduling.states import LIVE_APPOINTMENT_STATUSES
+from scheduling.timetable import day_bounds, device_windows, local_day
+from scheduling.tx import check_aware, finish, rollback_on_error
 
 
 class _Unset:
@@ -596,7 +594,7 @@ def quota_usage(
     for device_id, start_at, hospital_id, priority in rows:
         by_day.setdefault(local_day(start_at), []).append((device_id, hospital_id, priority))
     modality_of = {d.id: d.modality_code for d in devices}
-    open_devices = _devices_open_by_day(hub_hospital_id, devices, date_from, date_to, start, end)
+    open_devices = _devices_open_by_day(devices, date_from, date_to)
     result: list[QuotaUse] = []
     day = date_from
     while day <= date_to:
@@ -607,20 +605,14 @@ def quota_usage(
             # Nothing is held on a day the scope cannot take bookings (no capacity
             # window, holiday, downtime): counting it would inflate "reserved".
             if not any(
-                device_id == quota.device_id
-                if quota.device_id is not None
-                else modality_of.get(device_id) == quota.modality_code
+                quota_covers(quota, device_id, modality_of.get(device_id))
                 for device_id in open_today
             ):
                 continue
             used = sum(
                 1
                 for device_id, hospital_id, priority in by_day.get(day, [])
-                if (
-                    device_id == quota.device_id
-                    if quota.device_id is not None
-                    else modality_of.get(device_id) == quota.modality_code
-                )
+                if quota_covers(quota, device_id, modality_of.get(device_id))
                 and counts_for_holder(quota, hospital_id, priority)
             )
             result.append(
@@ -641,58 +633,12 @@ def quota_usage(
 
 
 def _devices_open_by_day(
-    hub_hospital_id: int,
-    devices: list[Device],
-    date_from: date,
-    date_to: date,
-    start: datetime,
-    end: datetime,
+    devices: list[Device], date_from: date, date_to: date
 ) -> dict[date, set[int]]:
-    """Per local day, the hub's devices with some bookable time: a capacity window in
-    force that closures (nationwide, the hub's, the device's) do not wholly cover."""
-    templates: dict[int, list] = {}
-    for template in load_template_rows([d.id for d in devices]):
-        templates.setdefault(template.device_id, []).append(template)
-    # A device's downtime may or may not carry its hospital: read both ways, once each.
-    closures = {c.id: c for c in closures_between(start, end, hospital_id=hub_hospital_id)}
-    closures.update(
-        (c.id, c)
-        for c in db.session.scalars(
-            select(Closure).where(
-                Closure.is_active.is_(True),
-                Closure.device_id.in_([d.id for d in devices]),
-                db_overlaps(Closure.start_at, Closure.end_at, start, end),
-            )
-        )
-    )
+    """Per local day, the devices with some bookable time: a capacity window in force
+    that the closures applying to the device do not wholly cover."""
     result: dict[date, set[int]] = {}
-    day = date_from
-    while day <= date_to:
-        for device in devices:
-            template = pick_template(templates.get(device.id, []), day)
-            if template is None:
-                continue
-            blocking = sorted(
-                (c.start_at, c.end_at)
-                for c in closures.values()
-                if c.device_id is None or c.device_id == device.id
-            )
-            if any(
-                not _covered(w_start, w_end, blocking)
-                for w_start, w_end, _ in window_times(template, day)
-            ):
-                result.setdefault(day, set()).add(device.id)
-        day += timedelta(days=1)
+    for (device_id, day), windows in device_windows(devices, date_from, date_to).items():
+        if any(w.open for w in windows):
+            result.setdefault(day, set()).add(device_id)
     return result
-
-
-def _covered(start: datetime, end: datetime, intervals: list[tuple[datetime, datetime]]) -> bool:
-    """Whether the sorted half-open ``intervals`` together cover [start, end)."""
-    reached = start
-    for i_start, i_end in intervals:
-        if i_start > reached:
-            break
-        reached = max(reached, i_end)
-        if reached >= end:
-            return True
-    return reached >= end

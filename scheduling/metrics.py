@@ -24,24 +24,20 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from scheduling.capacity import closures_between, quota_usage
+from scheduling.capacity import quota_usage
 from scheduling.db import db
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
-    CapacityTemplate,
-    CapacityWindow,
-    Closure,
     Device,
     Hospital,
     ImagingRequest,
 )
-from scheduling.rules import day_bounds, local_day, pick_template, window_times
+from scheduling.timetable import day_bounds, device_windows, local_day
 
 # Holds or held its slot: everything but cancelled and moved.
 BOOKED_STATUSES = frozenset(AppointmentStatus) - {
@@ -74,102 +70,12 @@ def hub_devices(hub_hospital_id: int, modality_code: str | None = None) -> list[
 # -- capacity ------------------------------------------------------------------------------
 
 
-def _closed_minutes(
-    start: datetime, end: datetime, closed: Iterable[tuple[datetime, datetime]]
-) -> int:
-    """Minutes of [start, end) covered by the union of the closed intervals."""
-    covered, cursor = 0.0, start
-    for c_start, c_end in sorted(closed):
-        lo, hi = max(c_start, cursor), min(c_end, end)
-        if hi > lo:
-            covered += (hi - lo).total_seconds()
-            cursor = hi
-    return int(covered // 60)
-
-
-class _Template(NamedTuple):
-    """A capacity template as plain values: what ``pick_template``/``window_times`` read.
-
-    Loaded with Core rather than the ORM: a hub with fifty devices has hundreds of
-    windows, and building ORM objects for them dominated the day view's time.
-    """
-
-    id: int
-    is_active: bool
-    valid_from: date | None
-    valid_to: date | None
-    windows: list
-
-
-class _Window(NamedTuple):
-    weekday: int
-    start_time: time
-    end_time: time
-    capacity: int
-
-
-def _templates(device_ids: list[int]) -> dict[int, list[_Template]]:
-    by_id: dict[int, _Template] = {}
-    by_device: dict[int, list[_Template]] = defaultdict(list)
-    for tid, device_id, active, valid_from, valid_to in db.session.execute(
-        select(
-            CapacityTemplate.id,
-            CapacityTemplate.device_id,
-            CapacityTemplate.is_active,
-            CapacityTemplate.valid_from,
-            CapacityTemplate.valid_to,
-        ).where(CapacityTemplate.device_id.in_(device_ids))
-    ):
-        template = _Template(tid, active, valid_from, valid_to, [])
-        by_id[tid] = template
-        by_device[device_id].append(template)
-    if by_id:
-        for template_id, weekday, start, end, capacity in db.session.execute(
-            select(
-                CapacityWindow.template_id,
-                CapacityWindow.weekday,
-                CapacityWindow.start_time,
-                CapacityWindow.end_time,
-                CapacityWindow.capacity,
-            )
-            .where(CapacityWindow.template_id.in_(list(by_id)))
-            .order_by(CapacityWindow.weekday, CapacityWindow.start_time)
-        ):
-            by_id[template_id].windows.append(_Window(weekday, start, end, capacity))
-    return by_device
-
-
 def capacity_minutes(devices: list[Device], first: date, last: date) -> dict[tuple[int, date], int]:
     """{(device id, day): bookable minutes}; a device with no template that day is absent."""
-    if not devices:
-        return {}
-    templates = _templates([d.id for d in devices])
-    start, _ = day_bounds(first)
-    _, end = day_bounds(last)
-    closures: dict[int, Closure] = {}
-    for hospital_id in {d.hospital_id for d in devices}:
-        for closure in closures_between(start, end, hospital_id=hospital_id):
-            closures[closure.id] = closure
-    result: dict[tuple[int, date], int] = {}
-    for device in devices:
-        closed = [
-            (c.start_at, c.end_at)
-            for c in closures.values()
-            if c.hospital_id in (None, device.hospital_id) and c.device_id in (None, device.id)
-        ]
-        day = first
-        while day <= last:
-            template = pick_template(templates.get(device.id, []), day)
-            if template is not None:
-                total = 0
-                for w_start, w_end, parallel in window_times(template, day):
-                    open_minutes = int((w_end - w_start).total_seconds() // 60)
-                    if closed:
-                        open_minutes -= _closed_minutes(w_start, w_end, closed)
-                    total += max(0, open_minutes) * parallel
-                result[(device.id, day)] = total
-            day += timedelta(days=1)
-    return result
+    return {
+        key: sum(w.open_minutes * w.capacity for w in windows)
+        for key, windows in device_windows(devices, first, last).items()
+    }
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from scheduling import events
+from scheduling.access import require_hub_side, require_party
 from scheduling.audit import Actor, record
+from scheduling.booking import cancel_live_appointment
 from scheduling.db import db
 from scheduling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from scheduling.i18n import N_
@@ -31,68 +33,9 @@ from scheduling.models import (
     Role,
 )
 from scheduling.states import LIVE_APPOINTMENT_STATUSES, transition
+from scheduling.tx import check_aware, finish, rollback_on_error
 
 _ORDER_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-
-
-def check_aware(*values: datetime | None) -> None:
-    for value in values:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime given to a scheduling operation")
-
-
-def finish(commit: bool) -> None:
-    """Commit, or only flush when the caller owns the transaction."""
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
-
-
-class rollback_on_error:
-    """With ``commit=True`` a failed operation rolls back at once, releasing its locks
-    (on SQLite the database-wide write lock) instead of waiting for the caller."""
-
-    def __init__(self, commit: bool):
-        self.commit = commit
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None and self.commit:
-            db.session.rollback()
-        return False
-
-
-def is_hub_side(actor: Actor, hub_hospital_id: int | None) -> bool:
-    user = actor.user
-    if user is not None and user.role is Role.ADMIN:
-        return True
-    if user is not None and user.role is Role.REQUESTER:
-        return False
-    acting = actor.acting_hospital_id
-    # Machines with no hospital (jobs, CLI) act for the system.
-    return acting is None or (hub_hospital_id is not None and acting == hub_hospital_id)
-
-
-def require_hub_side(actor: Actor, hub_hospital_id: int | None) -> None:
-    if not is_hub_side(actor, hub_hospital_id):
-        raise NotAllowed(N_("Only the hub's staff can do this"), code="hub-only")
-
-
-def require_party(actor: Actor, request: ImagingRequest, hub_hospital_id: int | None) -> None:
-    """The requesting hospital, the hub, an admin or a system actor."""
-    acting = actor.acting_hospital_id
-    if actor.user is not None and actor.user.role is Role.ADMIN:
-        return
-    if acting is None or acting in (
-        request.requesting_hospital_id,
-        hub_hospital_id,
-        request.hub_hospital_id,
-    ):
-        return
-    raise NotAllowed(N_("You cannot change another hospital's request"), code="not-party")
 
 
 def _signal(request: ImagingRequest, actor: Actor, now: datetime, previous: RequestStatus) -> None:
@@ -311,8 +254,6 @@ def cancel_request(
     actor: Actor, now: datetime, request: ImagingRequest, reason: str, commit: bool = True
 ) -> ImagingRequest:
     """End the request; its live appointment (if any) is cancelled with it."""
-    from scheduling.booking import cancel_live_appointment
-
     check_aware(now)
     with rollback_on_error(commit):
         lock_request(request)

@@ -30,26 +30,36 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from math import ceil
 from operator import sub
 
-from sqlalchemy import DateTime, String, and_, or_, select, type_coerce
+from sqlalchemy import String, and_, or_, select, type_coerce
 
-from scheduling.clock import local_datetime, local_zone
+from scheduling.clock import local_zone
 from scheduling.db import db
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
-    CapacityTemplate,
-    Closure,
     Device,
     ImagingRequest,
     Priority,
     Procedure,
     Quota,
 )
-from scheduling.overlap import db_overlaps, overlaps
+from scheduling.overlap import overlaps
+from scheduling.timetable import (
+    AnyTemplate,
+    TemplateRow,
+    day_bounds,
+    device_closures,
+    local_day,
+    naive,
+    pick_template,
+    templates_by_device,
+    to_naive,
+    window_times,
+)
 
 # Appointments that occupy their slot. Beyond the live ones, a completed or
 # discontinued exam used its slot too (it may have finished early; the slot is gone).
@@ -74,10 +84,6 @@ PROBLEM_ORDER = (
 )
 
 
-# The ORM row or its plain-values copy (``TemplateRow``): the rules read the same fields.
-AnyTemplate = "CapacityTemplate | TemplateRow"
-
-
 @dataclass(frozen=True)
 class GridSlot:
     start_at: datetime
@@ -88,37 +94,6 @@ class GridSlot:
 # No capacity window spans midnight, so no booking is longer than a day; queries use
 # this as a lower bound on start_at so the (device_id, start_at) index does the work.
 MAX_BOOKING_LENGTH = timedelta(days=1)
-
-
-def naive(column):
-    """The column's value as stored (naive UTC), without the aware-datetime conversion."""
-    return type_coerce(column, DateTime())
-
-
-def to_naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def template_applies(template: AnyTemplate, day: date) -> bool:
-    return (
-        template.is_active
-        and (template.valid_from is None or template.valid_from <= day)
-        and (template.valid_to is None or day <= template.valid_to)
-    )
-
-
-def pick_template(templates: Iterable[AnyTemplate], day: date) -> AnyTemplate | None:
-    """The template in force on ``day``: of the applicable ones, the one that started latest."""
-    best = None
-    for template in templates:
-        if not template_applies(template, day):
-            continue
-        if best is None or (template.valid_from or date.min, template.id) > (
-            best.valid_from or date.min,
-            best.id,
-        ):
-            best = template
-    return best
 
 
 def slot_length(template: AnyTemplate, procedure: Procedure) -> tuple[timedelta, timedelta]:
@@ -133,15 +108,6 @@ def slot_length(template: AnyTemplate, procedure: Procedure) -> tuple[timedelta,
         return step, step * cells
     length = timedelta(minutes=procedure.duration_minutes)
     return length, length
-
-
-def window_times(template: AnyTemplate, day: date) -> list[tuple[datetime, datetime, int]]:
-    weekday = day.weekday()
-    return [
-        (local_datetime(day, w.start_time), local_datetime(day, w.end_time), w.capacity)
-        for w in template.windows
-        if w.weekday == weekday
-    ]
 
 
 def iter_grid(template: AnyTemplate, day: date, procedure: Procedure) -> Iterator[GridSlot]:
@@ -179,15 +145,6 @@ def grid_slot_at(
     return None
 
 
-def local_day(value: datetime) -> date:
-    return value.astimezone(local_zone()).date()
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The local calendar day as a half-open UTC-comparable interval."""
-    return local_datetime(day, time(0)), local_datetime(day + timedelta(days=1), time(0))
-
-
 def earliest_start(template: AnyTemplate, now: datetime, priority: Priority) -> datetime:
     # Urgent and stat requests skip the lead time (the hub fits them in today).
     if priority is Priority.ROUTINE:
@@ -214,60 +171,6 @@ def max_concurrency(intervals: Sequence[tuple], start: datetime, end: datetime) 
         running += delta
         peak = max(peak, running)
     return peak
-
-
-@dataclass(frozen=True)
-class WindowRow:
-    weekday: int
-    start_time: time
-    end_time: time
-    capacity: int
-
-
-@dataclass(frozen=True)
-class TemplateRow:
-    """A capacity template as plain values: the search reads hundreds per call, and
-    building ORM objects for them (and their windows) cost more than the search itself."""
-
-    id: int
-    device_id: int
-    valid_from: date | None
-    valid_to: date | None
-    slot_minutes: int | None
-    lead_time_minutes: int
-    horizon_days: int
-    is_active: bool
-    windows: tuple[WindowRow, ...]
-
-
-def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
-    from scheduling.models import CapacityWindow
-
-    t = CapacityTemplate
-    connection = db.session.connection()
-    rows = connection.execute(
-        select(
-            t.id,
-            t.device_id,
-            t.valid_from,
-            t.valid_to,
-            t.slot_minutes,
-            t.lead_time_minutes,
-            t.horizon_days,
-            t.is_active,
-        ).where(t.device_id.in_(device_ids), t.is_active.is_(True))
-    ).all()
-    if not rows:
-        return []
-    windows: dict[int, list[WindowRow]] = defaultdict(list)
-    w = CapacityWindow
-    for template_id, weekday, start, end, capacity in connection.execute(
-        select(w.template_id, w.weekday, w.start_time, w.end_time, w.capacity)
-        .where(w.template_id.in_([r[0] for r in rows]))
-        .order_by(w.template_id, w.weekday, w.start_time)
-    ):
-        windows[template_id].append(WindowRow(weekday, start, end, capacity))
-    return [TemplateRow(*row, windows=tuple(windows[row[0]])) for row in rows]
 
 
 class _Timeline:
@@ -309,6 +212,14 @@ def quota_scope(quota: Quota) -> tuple:
     if quota.device_id is not None:
         return ("device", quota.device_id)
     return ("modality", quota.hub_hospital_id, quota.modality_code)
+
+
+def quota_covers(quota: Quota, device_id: int, modality_code: str | None) -> bool:
+    """Whether bookings on this device count against ``quota``: its own device quota,
+    or its hub's quota for the device's modality."""
+    if quota.device_id is not None:
+        return quota.device_id == device_id
+    return quota.modality_code == modality_code
 
 
 def quotas_in_force(quotas: Iterable[Quota], day: date) -> list[Quota]:
@@ -384,10 +295,7 @@ class SlotRules:
             return
         for device in new:
             self.devices[device.id] = device
-        for device in new:
-            self.templates[device.id] = []
-        for template in load_template_rows([d.id for d in new]):
-            self.templates[template.device_id].append(template)
+        self.templates.update(templates_by_device([d.id for d in new]))
         hubs = sorted({d.hospital_id for d in new} - set(self.quotas))
         if hubs:
             for quota in db.session.scalars(
@@ -517,47 +425,11 @@ class SlotRules:
         self._loaded_days.update(days)
 
     def _load_closures(self, devices: Sequence[Device], start: datetime, end: datetime) -> None:
-        device_ids = [d.id for d in devices]
-        hospital_ids = sorted({d.hospital_id for d in devices})
-        rows = (
-            db.session.connection()
-            .execute(
-                select(
-                    Closure.hospital_id,
-                    Closure.device_id,
-                    naive(Closure.start_at),
-                    naive(Closure.end_at),
-                ).where(
-                    Closure.is_active.is_(True),
-                    db_overlaps(
-                        naive(Closure.start_at),
-                        naive(Closure.end_at),
-                        to_naive(start),
-                        to_naive(end),
-                    ),
-                    or_(
-                        and_(Closure.hospital_id.is_(None), Closure.device_id.is_(None)),
-                        and_(Closure.device_id.is_(None), Closure.hospital_id.in_(hospital_ids)),
-                        Closure.device_id.in_(device_ids),
-                    ),
-                )
-            )
-            .all()
-        )
-        for device in devices:
-            mine = [
-                (c_start, c_end)
-                for hospital_id, device_id, c_start, c_end in rows
-                if (
-                    device_id == device.id
-                    if device_id is not None
-                    else hospital_id is None or hospital_id == device.hospital_id
-                )
-            ]
-            previous = self.closures.get(device.id)
+        for device_id, mine in device_closures(devices, start, end).items():
+            previous = self.closures.get(device_id)
             if previous is not None:
                 mine += previous.intervals
-            self.closures[device.id] = _Timeline(mine)
+            self.closures[device_id] = _Timeline(mine)
 
     # -- per device and day -------------------------------------------------
 
@@ -643,8 +515,7 @@ class SlotRules:
         in_force = [
             q
             for q in quotas_in_force(self.quotas[device.hospital_id], day)
-            if q.device_id == device.id
-            or (q.device_id is None and q.modality_code == device.modality_code)
+            if quota_covers(q, device.id, device.modality_code)
         ]
         if not in_force:
             return False

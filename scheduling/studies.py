@@ -21,7 +21,7 @@ from scheduling.db import db
 from scheduling.errors import Conflict, NotFound, ValidationFailed
 from scheduling.i18n import N_
 from scheduling.models import Appointment, ImagingRequest, Study, StudySource
-from scheduling.requests import check_aware, finish, rollback_on_error
+from scheduling.tx import check_aware, finish, rollback_on_error
 
 
 def find_appointment_for_study(

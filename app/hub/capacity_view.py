@@ -8,7 +8,7 @@ from datetime import date
 from scheduling.capacity import closures_between
 from scheduling.metrics import capacity_minutes
 from scheduling.models import Closure
-from scheduling.rules import day_bounds
+from scheduling.timetable import day_bounds
 
 __all__ = ["capacity_minutes", "closures_on"]
 

@@ -574,8 +574,8 @@ def _report_text(resource: DiagnosticReport) -> str:
 
 
 def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
+    from scheduling.access import is_hub_side
     from scheduling.booking import complete_reported_exam
-    from scheduling.requests import is_hub_side
     from scheduling.states import LIVE_APPOINTMENT_STATUSES
     from scheduling.studies import attach_report
 

@@ -1,18 +1,23 @@
 """What each inbound message type does, through the ``scheduling`` operations.
 
-Every handler calls operations with ``commit=False``; ``inbound.py`` commits once with
+Every handler gets an :class:`Inbound` (the message, its sender, where to note
+results) and calls operations with ``commit=False``; ``inbound.py`` commits once with
 the journal entry. Errors are DomainError subclasses (answered AE with an ERR segment).
+``inbound.py`` imports this module, never the other way round.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
 from integrations.hl7.errors import Hl7DataError
-from integrations.hl7.inbound import Handler, Inbound
-from integrations.hl7.message import Segment, parse_datetime
+from integrations.hl7.message import Hl7Message, Segment, parse_datetime
 from integrations.hl7.patients import (
     find_by_ids,
     find_with_hn_holder,
@@ -20,6 +25,7 @@ from integrations.hl7.patients import (
     read_pid,
 )
 from scheduling.access import hospital_patient_scope, hospital_request_scope
+from scheduling.audit import Actor
 from scheduling.db import db
 from scheduling.errors import NotAllowed, NotFound
 from scheduling.i18n import N_
@@ -38,6 +44,64 @@ from scheduling.models.types import row_id
 from scheduling.patients import attach_hn, register_patient
 
 FILLER_NAMESPACE = "RADBOOK"  # ORC-3 / OBR-3 namespace of the filler order numbers we send
+
+
+# --- what a handler gets ------------------------------------------------------------------
+
+
+class ReferenceCache:
+    """Hospitals and procedures by code, kept for a minute: every message needs them.
+
+    Instances are kept detached and attached to each message's session with
+    ``merge(load=False)`` (no SELECT), so the domain operations find them in the
+    session's identity map. An admin's edit is seen within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float = 60.0):
+        self.ttl = ttl
+        self._cache: dict[tuple[type, str], tuple[float, object | None]] = {}
+
+    def _get(self, model, column, key: str):
+        key = key.strip()
+        if not key:
+            return None
+        hit = self._cache.get((model, key))
+        now = time.monotonic()
+        if hit is None or now - hit[0] >= self.ttl:
+            instance = db.session.scalar(select(model).where(column == key))
+            if instance is not None:
+                db.session.expunge(instance)  # never expired by this session's commit
+            hit = (now, instance)
+            self._cache[(model, key)] = hit
+        instance = hit[1]
+        return None if instance is None else db.session.merge(instance, load=False)
+
+    def hospital(self, code: str) -> Hospital | None:
+        return self._get(Hospital, Hospital.code, code)
+
+    def procedure(self, code: str) -> Procedure | None:
+        return self._get(Procedure, Procedure.code, code)
+
+
+@dataclass
+class Inbound:
+    """What a message handler gets: the message, who sent it, and where to note results."""
+
+    msg: Hl7Message
+    now: datetime
+    actor: Actor
+    hospital_id: int  # the sender (MSH-4)
+    timezone: str
+    reference: ReferenceCache = field(default_factory=ReferenceCache)
+    patient_id: int | None = None
+    request_id: int | None = None
+    # Reference objects merged into the session: held here because the identity map only
+    # keeps weak references, and the operations look them up again with session.get().
+    attached: list[object] = field(default_factory=list)
+
+
+Handler = Callable[[Inbound], None]
+
 
 # --- patients ---------------------------------------------------------------------------------
 

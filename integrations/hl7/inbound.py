@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask
@@ -26,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from integrations.hl7.ack import AckContext, AckError, build_ack
 from integrations.hl7.errors import ack_error_for
+from integrations.hl7.handlers import HANDLERS, Handler, Inbound, ReferenceCache
 from integrations.hl7.message import (
     Hl7Message,
     Hl7ParseError,
@@ -41,73 +39,17 @@ from scheduling.clock import utcnow
 from scheduling.db import db
 from scheduling.errors import DomainError
 from scheduling.i18n import N_, translate
-from scheduling.models import Hospital, Interface, Procedure
+from scheduling.models import Interface
 
 log = logging.getLogger(__name__)
 
 RAW_LIMIT = 1_000_000  # characters of an unreadable block kept in the journal
 
 
-class ReferenceCache:
-    """Hospitals and procedures by code, kept for a minute: every message needs them.
-
-    Instances are kept detached and attached to each message's session with
-    ``merge(load=False)`` (no SELECT), so the domain operations find them in the
-    session's identity map. An admin's edit is seen within ``ttl`` seconds.
-    """
-
-    def __init__(self, ttl: float = 60.0):
-        self.ttl = ttl
-        self._cache: dict[tuple[type, str], tuple[float, object | None]] = {}
-
-    def _get(self, model, column, key: str):
-        key = key.strip()
-        if not key:
-            return None
-        hit = self._cache.get((model, key))
-        now = time.monotonic()
-        if hit is None or now - hit[0] >= self.ttl:
-            instance = db.session.scalar(select(model).where(column == key))
-            if instance is not None:
-                db.session.expunge(instance)  # never expired by this session's commit
-            hit = (now, instance)
-            self._cache[(model, key)] = hit
-        instance = hit[1]
-        return None if instance is None else db.session.merge(instance, load=False)
-
-    def hospital(self, code: str) -> Hospital | None:
-        return self._get(Hospital, Hospital.code, code)
-
-    def procedure(self, code: str) -> Procedure | None:
-        return self._get(Procedure, Procedure.code, code)
-
-
-@dataclass
-class Inbound:
-    """What a message handler gets: the message, who sent it, and where to note results."""
-
-    msg: Hl7Message
-    now: datetime
-    actor: Actor
-    hospital_id: int  # the sender (MSH-4)
-    timezone: str
-    reference: ReferenceCache = field(default_factory=ReferenceCache)
-    patient_id: int | None = None
-    request_id: int | None = None
-    # Reference objects merged into the session: held here because the identity map only
-    # keeps weak references, and the operations look them up again with session.get().
-    attached: list[object] = field(default_factory=list)
-
-
-Handler = Callable[[Inbound], None]
-
-
 class InboundProcessor:
     """Callable given to ``MllpServer``: (block, peer) → ACK bytes, or None for no answer."""
 
     def __init__(self, app: Flask, handlers: dict[str, Handler] | None = None):
-        from integrations.hl7.handlers import HANDLERS
-
         self.app = app
         self.handlers = HANDLERS if handlers is None else handlers
         self.timezone = app.config.get("RADBOOK_TIMEZONE", "Asia/Bangkok")
