@@ -1,7 +1,9 @@
 """Shared fixtures.
 
 The suite runs once per database: SQLite by default, PostgreSQL when
-``TEST_DATABASE_URL`` is set (``make test`` runs both). The schema is built by
+``TEST_DATABASE_URL`` is set (``make test`` runs both). On PostgreSQL each test
+session makes a database of its own on that server and drops it at the end, so two
+runs on one machine never share (or drop) a schema. The schema is built by
 the Alembic migrations, not ``create_all``, so every run also exercises them.
 Between tests every table is emptied, because the code under test commits.
 """
@@ -9,11 +11,16 @@ Between tests every table is emptied, because the code under test commits.
 from __future__ import annotations
 
 import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.config import TestConfig
@@ -26,11 +33,47 @@ from scheduling import clock
 SUITE_NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 
 
-def _database_url(tmp_path_factory) -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'radbook-test.sqlite'}"
+# A run's database outlives it only if the run was killed; the next run of the same family
+# drops such leftovers once they are this old (by the server's clock, which faketime on
+# the test command does not move, so a shifted run cannot take a live one for stale).
+STALE_RUN_SECONDS = 24 * 3600
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@contextmanager
+def database_of_its_own(url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test session, dropped at its end.
+
+    ``url`` names the server and a database there that is only used to issue
+    CREATE/DROP DATABASE (in autocommit). The new name is
+    ``<that database>_run_<server epoch>_<pid>_<random>``, unique per run and per
+    xdist worker, so concurrent runs cannot touch each other's schema.
+    """
+    base = make_url(url)
+    family = f"{(base.database or 'radbook')[:30]}_run_"
+    stamped = re.compile(re.escape(family) + r"(\d+)_\d+_[0-9a-f]{8}")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            started = int(conn.scalar(text("SELECT extract(epoch FROM now())")))
+            name = f"{family}{started}_{os.getpid()}_{secrets.token_hex(4)}"
+            conn.execute(text(f"CREATE DATABASE {_quoted(name)}"))
+            for other in conn.scalars(text("SELECT datname FROM pg_database")).all():
+                found = stamped.fullmatch(other)
+                if found and started - int(found.group(1)) > STALE_RUN_SECONDS:
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {_quoted(other)} WITH (FORCE)"))
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                # FORCE: a service a test started (tests/faults, e2e) may still hold a
+                # connection if its teardown failed.
+                conn.execute(text(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)"))
+    finally:
+        admin.dispose()
 
 
 def reset_schema(engine) -> None:
@@ -58,8 +101,17 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    return _database_url(tmp_path_factory)
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """SQLAlchemy URL of this session's own database (a temporary SQLite file, or a new
+    PostgreSQL database on the server that ``TEST_DATABASE_URL`` names)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'radbook-test.sqlite'}"
+    elif make_url(url).get_backend_name() == "postgresql":
+        with database_of_its_own(url) as own:
+            yield own
+    else:
+        yield url
 
 
 @pytest.fixture(scope="session")
