@@ -1,4 +1,4 @@
-"""The import-layer contract (shared/DESIGN.md, issue 12).
+"""The import-layer contract (shared/DESIGN.md, issue 12), and the one clock.
 
 ``scheduling`` is the domain core: it imports no web framework, no ``app`` and no
 adapter. Each adapter (``worklist``, ``integrations.hl7``, ``integrations.fhir``,
@@ -152,3 +152,43 @@ def test_the_whole_core_loads_no_web_app_or_adapter():
 def test_an_adapter_loads_neither_app_nor_another_adapter(adapter):
     loaded = loaded_after_import([adapter])
     assert sorted(m for m in loaded if owner(m) not in (None, "scheduling", adapter)) == []
+
+
+# --- the one clock -------------------------------------------------------------------------
+# Every "now" comes from scheduling/clock.py; only it reads the wall clock (its line says
+# ``# clock-ok``). `make test-clock` proves it on the tested paths with faketime; this finds a
+# read on any path. time.monotonic/perf_counter (stopwatches, not dates) are fine.
+PRODUCT = ("scheduling", "worklist", "integrations", "app")
+WALL_CLOCK_DATETIME = {"now", "utcnow", "today"}
+WALL_CLOCK_TIME = {"time", "time_ns", "localtime", "gmtime", "ctime", "asctime"}
+
+
+def _name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_name(node.value)}.{node.attr}"
+    return ""
+
+
+def wall_clock_reads() -> list[str]:
+    found = []
+    for package in PRODUCT:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            lines = source.splitlines()
+            for node in ast.walk(ast.parse(source, str(path))):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                owner_name, attr = _name(node.func.value), node.func.attr
+                reads = (
+                    owner_name.split(".")[-1] in ("datetime", "date")
+                    and attr in WALL_CLOCK_DATETIME
+                ) or (owner_name == "time" and attr in WALL_CLOCK_TIME and not node.args)
+                if reads and "clock-ok" not in lines[node.lineno - 1]:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {owner_name}.{attr}()")
+    return found
+
+
+def test_nothing_but_the_clock_reads_the_wall_clock():
+    assert wall_clock_reads() == []
