@@ -22,8 +22,8 @@ from wtforms.validators import (
     Optional,
 )
 
-from app.hub.fields import BEDateField
-from app.hub.formbase import RadBookForm, options
+from app.webkit.fields import BEDateField
+from app.webkit.forms import RadBookForm, options
 from scheduling.models import DicomCharset, HospitalLevel, Interface, PatientIdPolicy, Role
 
 
@@ -166,9 +166,9 @@ class AuditFilterForm(RadBookForm):
 
     def fill_choices(self, hospitals, entity_types, locale: str) -> None:
         self.interface.choices = options(
-            [("", "—")] + [(i.name, i.value.upper()) for i in Interface]
+            ((i.name, i.value.upper()) for i in Interface), first=("", "—")
         )
-        self.entity_type.choices = options([("", "—")] + [(t, t) for t in entity_types])
+        self.entity_type.choices = options(((t, t) for t in entity_types), first=("", "—"))
         self.hospital_id.choices = options(
-            [(0, "—")] + [(h.id, h.display_name(locale)) for h in hospitals]
+            ((h.id, h.display_name(locale)) for h in hospitals), first=(0, "—")
         )

@@ -26,7 +26,6 @@ from app.admin.forms import (
 )
 from app.admin.labels import CHARSET_LABELS, PATIENT_ID_POLICY_LABELS
 from app.admin.operations import (
-    FieldError,
     password_problems,
     save_device,
     save_hospital,
@@ -35,13 +34,11 @@ from app.admin.operations import (
 )
 from app.args import int_arg
 from app.extensions import db
-from app.hub.formbase import options
-from app.hub.web import actor, flash_error, locale, role_required
-from app.labels import label
 from app.pdpa.reads import audit_read
+from app.webkit.forms import enum_options, hospital_options, modality_options, options
+from app.webkit.views import attempt, locale, role_required
 from scheduling.audit import about_patients
-from scheduling.clock import local_datetime, utcnow
-from scheduling.errors import DomainError
+from scheduling.clock import local_datetime
 from scheduling.models import (
     AuditEvent,
     AuditEventPatient,
@@ -63,20 +60,9 @@ admin_only = role_required(Role.ADMIN)
 
 
 def _save(form, operation, row, fields: tuple[str, ...], **extra):
-    """Run an operation with the form's data; put a field error beside its field."""
+    """Run an operation with the form's data; a ``FieldError`` goes beside its field."""
     values = {name: getattr(form, name).data for name in fields}
-    try:
-        return operation(actor(), utcnow(), row, **values, **extra)
-    except FieldError as error:
-        db.session.rollback()
-        getattr(form, error.field).errors = [
-            *getattr(form, error.field).errors,
-            error.message(locale()),
-        ]
-    except DomainError as error:
-        db.session.rollback()
-        flash_error(error)
-    return None
+    return attempt(operation, row, form=form, **values, **extra)
 
 
 def _hospitals(hubs_only: bool = False) -> list[Hospital]:
@@ -87,12 +73,7 @@ def _hospitals(hubs_only: bool = False) -> list[Hospital]:
 
 
 def _modality_choices():
-    return options(
-        [
-            (m.code, f"{m.code} · {m.name_en if locale() == 'en' else m.name_th}")
-            for m in db.session.scalars(select(Modality).order_by(Modality.code))
-        ]
-    )
+    return modality_options(db.session.scalars(select(Modality).order_by(Modality.code)))
 
 
 def _get_or_404(model, row_id: int | None):
@@ -148,7 +129,7 @@ def hospitals():
 def hospital_edit(hospital_id: int | None):
     hospital = _get_or_404(Hospital, hospital_id)
     form = HospitalForm(obj=hospital)
-    form.level.choices = options([(m.name, label(m)) for m in HospitalLevel])
+    form.level.choices = enum_options(HospitalLevel)
     form.patient_id_policy.choices = options(
         [(m.name, _(PATIENT_ID_POLICY_LABELS[m])) for m in PatientIdPolicy]
     )
@@ -203,9 +184,7 @@ def devices():
 def device_edit(device_id: int | None):
     device = _get_or_404(Device, device_id)
     form = DeviceForm(obj=device)
-    form.hospital_id.choices = options(
-        [(h.id, f"{h.code} · {h.display_name(locale())}") for h in _hospitals(hubs_only=True)]
-    )
+    form.hospital_id.choices = hospital_options(_hospitals(hubs_only=True))
     form.modality_code.choices = _modality_choices()
     form.charset.choices = options([(m.name, _(CHARSET_LABELS[m])) for m in DicomCharset])
     if device is None and request.method == "GET":
@@ -295,10 +274,8 @@ def users():
 def user_edit(user_id: int | None):
     user = _get_or_404(User, user_id)
     form = UserForm(obj=user)
-    form.role.choices = options([(r.name, label(r)) for r in Role])
-    form.hospital_id.choices = options(
-        [(h.id, f"{h.code} · {h.display_name(locale())}") for h in _hospitals()]
-    )
+    form.role.choices = enum_options(Role)
+    form.hospital_id.choices = hospital_options(_hospitals())
     if user is None and request.method == "GET":
         form.role.data = Role.REQUESTER
     if form.validate_on_submit():

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from flask import Blueprint, Flask
 
+from app.webkit.views import locale
 from scheduling.clock import local_today, to_local
 from scheduling.i18n import N_
 from scheduling.models import Role
@@ -27,9 +28,7 @@ WEEKDAYS_SHORT = {
 
 
 def weekday_short(day: date) -> str:
-    from flask import g
-
-    return WEEKDAYS_SHORT.get(getattr(g, "locale", "th"), WEEKDAYS_SHORT["th"])[day.weekday()]
+    return WEEKDAYS_SHORT.get(locale(), WEEKDAYS_SHORT["th"])[day.weekday()]
 
 
 def localdate(value: datetime) -> str:

@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectField,
@@ -15,8 +14,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from app.hub.fields import BEDateField, TimeField
-from app.hub.formbase import RadBookForm, _CatalogueTranslations
+from app.webkit.fields import BEDateField, TimeField
+from app.webkit.forms import RadBookForm, RadBookSubform
 
 WEEKDAY_LABELS = (
     _l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
@@ -30,12 +29,8 @@ def _weekday_or_none(value):
     return int(value)
 
 
-class WindowForm(Form):
+class WindowForm(RadBookSubform):
     """One row of the weekly grid; a row with no weekday is unused."""
-
-    class Meta:
-        def get_translations(self, form):
-            return _CatalogueTranslations()
 
     weekday = SelectField(_l("Weekday"), coerce=_weekday_or_none, validate_choice=False)
     start = TimeField(_l("From"))

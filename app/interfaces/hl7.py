@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.hub.formbase import RadBookForm
+from app.extensions import db
+from app.filters import localized
+from app.hub.scope import hubs
 from app.pdpa.reads import audit_read
+from app.webkit.forms import RadBookForm, options
+from app.webkit.views import role_required
 from integrations.hl7 import outbound
 from integrations.hl7.models import (
     Hl7Charset,
@@ -27,8 +28,7 @@ from integrations.hl7.models import (
     OutboxStatus,
 )
 from scheduling.clock import utcnow
-from scheduling.db import db
-from scheduling.models import Hospital, Role
+from scheduling.models import Role
 
 bp = Blueprint("hl7_admin", __name__, url_prefix="/admin/hl7")
 
@@ -46,15 +46,7 @@ STATUS_LABELS = {
 }
 
 
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if current_user.role is not Role.ADMIN:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
+admin_required = role_required(Role.ADMIN)
 
 
 @bp.app_template_filter("hl7_segments")
@@ -167,10 +159,10 @@ class DestinationForm(RadBookForm):
     port = IntegerField(_l("Port"), validators=[DataRequired(), NumberRange(1, 65535)])
     hub_hospital_id = SelectField(_l("Bookings of hub"), coerce=int, validators=[Optional()])
     order_format = SelectField(
-        _l("Message"), choices=[SelectChoice(f.name, f.value) for f in Hl7OrderFormat]
+        _l("Message"), choices=options((f.name, f.value) for f in Hl7OrderFormat)
     )
     charset = SelectField(
-        _l("Character set (MSH-18)"), choices=[SelectChoice(c.name, c.value) for c in Hl7Charset]
+        _l("Character set (MSH-18)"), choices=options((c.name, c.value) for c in Hl7Charset)
     )
     receiving_application = StringField(
         _l("Receiving application (MSH-5)"), validators=[Length(max=180)]
@@ -180,14 +172,7 @@ class DestinationForm(RadBookForm):
 
 
 def _hub_choices() -> list[SelectChoice]:
-    hubs = db.session.scalars(
-        select(Hospital).where(Hospital.is_hub.is_(True)).order_by(Hospital.code)
-    ).all()
-    from app.filters import localized
-
-    return [SelectChoice(0, _("Every hub"))] + [
-        SelectChoice(h.id, f"{h.code} {localized(h)}") for h in hubs
-    ]
+    return options(((h.id, f"{h.code} {localized(h)}") for h in hubs()), first=(0, _("Every hub")))
 
 
 @bp.route("/destinations", methods=["GET", "POST"])

@@ -10,6 +10,7 @@ from app.args import row_id
 from app.extensions import db
 from app.main import bp
 from app.pdpa.reads import audit_read
+from app.webkit.views import safe_next
 from scheduling.access import can_view_request
 from scheduling.models import ImagingRequest
 
@@ -68,9 +69,10 @@ def set_language(lang: str):
 
 
 def _back() -> str:
-    target = request.referrer or ""
-    host = request.host_url
-    return target if target.startswith(host) else url_for("main.index")
+    """The page the switch was pressed on (the Referer), if it is one of ours."""
+    referrer, host = request.referrer or "", request.host_url
+    path = "/" + referrer[len(host) :] if referrer.startswith(host) else None
+    return safe_next(path, url_for("main.index"))
 
 
 @bp.route("/healthz")
