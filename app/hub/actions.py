@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
@@ -58,6 +59,13 @@ def _hub_appointment(appointment_id: int) -> Appointment:
     return appointment
 
 
+def _reason_form(**kwargs) -> ReasonForm:
+    """Rejecting a request or cancelling a booking: the requesting hospital reads why."""
+    return ReasonForm(
+        required_message=_l("Enter the reason; the requesting hospital will see it"), **kwargs
+    )
+
+
 def request_forms(req: ImagingRequest) -> dict:
     """The action forms shown on a request page, pre-filled."""
     change = ChangeRequestForm(prefix="change", obj=None)
@@ -73,7 +81,7 @@ def request_forms(req: ImagingRequest) -> dict:
     if request.method == "GET" or not change.is_submitted():
         change.procedure_id.data = req.procedure_id
         change.priority.data = req.priority.name
-    return {"reject_form": ReasonForm(prefix="reject"), "change_form": change}
+    return {"reject_form": _reason_form(prefix="reject"), "change_form": change}
 
 
 def _request_page(req: ImagingRequest, status: int = 200, **forms):
@@ -103,7 +111,7 @@ def request_accept(request_id: int):
 @scheduler_only
 def request_reject(request_id: int):
     req = _hub_request(request_id)
-    form = ReasonForm(prefix="reject")
+    form = _reason_form(prefix="reject")
     if not form.validate():
         return _request_page(req, status=422, reject_form=form)
     if attempt(request_ops.reject_request, req, form.reason.data) is None:
@@ -187,7 +195,7 @@ def appointment_complete(appointment_id: int):
 @scheduler_only
 def appointment_cancel(appointment_id: int):
     appointment = _hub_appointment(appointment_id)
-    form = ReasonForm()
+    form = _reason_form()
     if form.validate_on_submit():
         if attempt(booking.cancel_appointment, appointment, form.reason.data) is not None:
             flash(_("Booking cancelled; the request is back in the accepted list."), "success")

@@ -86,17 +86,26 @@ class RadBookSubform(Form):
 
 
 class ReasonForm(RadBookForm):
-    """Why a request is rejected or cancelled, or a booking cancelled: the other
-    hospital sees the reason (the page says who), and the audit keeps it."""
+    """Why a request is rejected or cancelled, or a booking cancelled: the other side
+    reads the reason, and the audit keeps it.
+
+    ``required_message`` replaces "Give a reason" where the page should say who reads it.
+    """
 
     reason = TextAreaField(
         _l("Reason"),
         validators=[
-            DataRequired(_l("Enter the reason")),
+            DataRequired(_l("Give a reason")),
             Length(max=1000, message=_l("At most 1000 characters")),
         ],
     )
     submit = SubmitField(_l("Confirm"))
+
+    def __init__(self, *args, required_message: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if required_message is not None:
+            others = [v for v in self.reason.validators if not isinstance(v, DataRequired)]
+            self.reason.validators = [DataRequired(required_message), *others]
 
 
 # -- choices -----------------------------------------------------------------------------
