@@ -10,13 +10,12 @@ import io
 import json
 from datetime import time, timedelta
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
-from app.admin import bp
 from app.admin.forms import (
     AuditFilterForm,
     DeviceForm,
@@ -56,6 +55,7 @@ from scheduling.models import (
 )
 from scheduling.patients import mask_national_ids_in, patients_by_identifier
 
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = role_required(Role.ADMIN)
 
 

@@ -6,14 +6,14 @@ name gets the same answer whether or not it exists (``app.auth.throttle``).
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.admin.operations import password_problems
-from app.auth import bp, throttle
+from app.auth import throttle
 from app.auth.forms import ChangePasswordForm, LoginForm
 from app.extensions import db, login_manager
 from app.security import fresh_session, session_expired_message, start_session_clock
@@ -22,6 +22,8 @@ from scheduling.audit import record
 from scheduling.clock import utcnow
 from scheduling.i18n import N_
 from scheduling.models import User
+
+bp = Blueprint("auth", __name__)
 
 # Checked against when the name is unknown, so that a wrong name takes as long to
 # refuse as a wrong password (no timing hint that an account exists).

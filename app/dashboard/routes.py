@@ -6,14 +6,13 @@ import csv
 import io
 from datetime import date, timedelta
 
-from flask import Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import SelectField
 from wtforms.validators import Optional
 
-from app.dashboard import bp
 from app.dashboard.charts import Series, bar_chart
 from app.extensions import db
 from app.hub import queries
@@ -26,6 +25,7 @@ from scheduling.clock import local_today, utcnow
 from scheduling.models import Hospital, Role
 from scheduling.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
 
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 dashboard_access = role_required(Role.SCHEDULER)
 
 DEFAULT_PAST_DAYS = 27

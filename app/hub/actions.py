@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.filters import be_date, patient_name
-from app.hub import bp, queries
+from app.hub import queries
 from app.hub.forms import ChangeRequestForm, MoveForm, MoveSearchForm
+from app.hub.routes import bp
 from app.hub.scope import current_hub, hub_may_see
 from app.pdpa.reads import audit_read
 from app.webkit.forms import ReasonForm, device_options, enum_options, options

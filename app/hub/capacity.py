@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
-from app.hub import bp, queries
+from app.hub import queries
 from app.hub.capacity_forms import (
     WEEKDAY_LABELS,
     ClosureForm,
@@ -23,6 +23,7 @@ from app.hub.capacity_forms import (
     QuotaForm,
     TemplateForm,
 )
+from app.hub.routes import bp
 from app.hub.scope import current_hub
 from app.webkit.forms import device_options, hospital_options, options
 from app.webkit.views import attempt, locale, role_required

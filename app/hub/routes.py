@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from app.args import int_arg
 from app.extensions import db
-from app.hub import bp, capacity_view, queries
+from app.hub import capacity_view, queries
 from app.hub.forms import DayPickForm
 from app.hub.scope import current_hub, hub_may_see, hubs
 from app.labels import label
@@ -36,6 +36,8 @@ from scheduling.models import (
     Role,
 )
 
+# The hub's blueprint: ``app.hub.actions`` and ``app.hub.capacity`` add their views to it.
+bp = Blueprint("hub", __name__, url_prefix="/hub")
 scheduler_only = role_required(Role.SCHEDULER)
 hub_staff = role_required(Role.SCHEDULER, Role.RADIOLOGIST)
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.args import row_id
 from app.extensions import db
-from app.main import bp
 from app.pdpa.reads import audit_read
 from app.webkit.views import safe_next
 from scheduling.access import can_view_request
 from scheduling.models import ImagingRequest
+
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")

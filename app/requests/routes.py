@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from app.args import row_id
 from app.extensions import db
 from app.pdpa.reads import audit_read
-from app.requests import bp, slots
+from app.requests import slots
 from app.requests.forms import BookForm, PatientForm, PatientLookupForm, RequestForm
 from app.requests.slip import qr_svg, slip_link
 from app.webkit.forms import ReasonForm, options
@@ -57,6 +57,7 @@ MODALITY_ORDER = ("US", "CT", "MR", "DX", "CR", "MG", "BMD", "RF", "NM", "XA")
 NAME_SEARCH_LIMIT = 20
 
 
+bp = Blueprint("requests", __name__, url_prefix="/requests")
 # Community-hospital staff (and admins, who may act for them).
 requester_required = role_required(Role.REQUESTER)
 
