@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -22,6 +23,7 @@ from wtforms.validators import (
     Optional,
 )
 
+from app.admin.operations import password_problems
 from app.webkit.fields import BEDateField
 from app.webkit.forms import RadBookForm, options
 from scheduling.models import DicomCharset, HospitalLevel, Interface, PatientIdPolicy, Role
@@ -144,6 +146,17 @@ class UserForm(RadBookForm):
         validators=[EqualTo("password", message=_l("The two passwords differ"))],
     )
     submit = SubmitField(_l("Save"))
+
+    def validate(self, extra_validators=None) -> bool:
+        """A new password must also pass the password rules, all of them listed."""
+        if not super().validate(extra_validators):
+            return False
+        if self.password.data:
+            problems = password_problems(self.password.data, self.username.data)
+            if problems:
+                self.password.errors = [_(p) for p in problems]
+                return False
+        return True
 
 
 class AuditFilterForm(RadBookForm):

@@ -25,7 +25,10 @@ from app.admin.forms import (
 )
 from app.admin.labels import CHARSET_LABELS, PATIENT_ID_POLICY_LABELS
 from app.admin.operations import (
-    password_problems,
+    DEVICE_FIELDS,
+    HOSPITAL_FIELDS,
+    PROCEDURE_FIELDS,
+    USER_FIELDS,
     save_device,
     save_hospital,
     save_procedure,
@@ -59,10 +62,21 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = role_required(Role.ADMIN)
 
 
-def _save(form, operation, row, fields: tuple[str, ...], **extra):
-    """Run an operation with the form's data; a ``FieldError`` goes beside its field."""
-    values = {name: getattr(form, name).data for name in fields}
-    return attempt(operation, row, form=form, **values, **extra)
+def _edit_page(
+    form, row, save, fields: tuple[str, ...], *, name, title: str, back: str, hints=None, **extra
+):
+    """One row's edit page. A valid POST is saved through ``save`` with the form's
+    ``fields`` (a ``FieldError`` goes beside its field) and goes back to the ``back``
+    list, flashing the row's ``name``; otherwise the form is shown (again)."""
+    if form.validate_on_submit():
+        values = {field: getattr(form, field).data for field in fields}
+        saved = attempt(save, row, form=form, **values, **extra)
+        if saved is not None:
+            flash(_("Saved %(name)s", name=name(saved)), "success")
+            return redirect(url_for(back))
+    return render_template(
+        "admin/edit.html", form=form, row=row, title=title, back=url_for(back), hints=hints
+    )
 
 
 def _hospitals(hubs_only: bool = False) -> list[Hospital]:
@@ -99,20 +113,6 @@ def index():
 
 # -- hospitals -------------------------------------------------------------------------
 
-HOSPITAL_FORM_FIELDS = (
-    "code",
-    "name_th",
-    "name_en",
-    "level",
-    "province_th",
-    "province_en",
-    "is_hub",
-    "patient_id_policy",
-    "address_th",
-    "map_url",
-    "phone",
-)
-
 
 @bp.route("/hospitals")
 @admin_only
@@ -136,34 +136,18 @@ def hospital_edit(hospital_id: int | None):
     if hospital is None and request.method == "GET":
         form.level.data = HospitalLevel.COMMUNITY
         form.patient_id_policy.data = PatientIdPolicy.HN
-    if form.validate_on_submit():
-        saved = _save(form, save_hospital, hospital, HOSPITAL_FORM_FIELDS)
-        if saved is not None:
-            flash(_("Saved %(name)s", name=saved.display_name(locale())), "success")
-            return redirect(url_for("admin.hospitals"))
-    return render_template(
-        "admin/edit.html",
-        form=form,
-        row=hospital,
+    return _edit_page(
+        form,
+        hospital,
+        save_hospital,
+        HOSPITAL_FIELDS,
+        name=lambda saved: saved.display_name(locale()),
         title=_("Hospital"),
-        back=url_for("admin.hospitals"),
+        back="admin.hospitals",
     )
 
 
 # -- devices ---------------------------------------------------------------------------
-
-DEVICE_FORM_FIELDS = (
-    "hospital_id",
-    "modality_code",
-    "name",
-    "ae_title",
-    "station_name",
-    "room_th",
-    "room_en",
-    "charset",
-    "mwl_filter_by_calling_ae",
-    "is_active",
-)
 
 
 @bp.route("/devices")
@@ -189,30 +173,18 @@ def device_edit(device_id: int | None):
     form.charset.choices = options([(m.name, _(CHARSET_LABELS[m])) for m in DicomCharset])
     if device is None and request.method == "GET":
         form.charset.data = DicomCharset.UTF8
-    if form.validate_on_submit():
-        saved = _save(form, save_device, device, DEVICE_FORM_FIELDS)
-        if saved is not None:
-            flash(_("Saved %(name)s", name=saved.ae_title), "success")
-            return redirect(url_for("admin.devices"))
-    return render_template(
-        "admin/edit.html", form=form, row=device, title=_("Device"), back=url_for("admin.devices")
+    return _edit_page(
+        form,
+        device,
+        save_device,
+        DEVICE_FIELDS,
+        name=lambda saved: saved.ae_title,
+        title=_("Device"),
+        back="admin.devices",
     )
 
 
 # -- procedures ------------------------------------------------------------------------
-
-PROCEDURE_FORM_FIELDS = (
-    "code",
-    "name_th",
-    "name_en",
-    "modality_code",
-    "duration_minutes",
-    "prep_th",
-    "prep_en",
-    "uses_contrast",
-    "prep_tags",
-    "is_active",
-)
 
 
 @bp.route("/procedures")
@@ -237,23 +209,18 @@ def procedure_edit(procedure_id: int | None):
     procedure = _get_or_404(Procedure, procedure_id)
     form = ProcedureForm(obj=procedure)
     form.modality_code.choices = _modality_choices()
-    if form.validate_on_submit():
-        saved = _save(form, save_procedure, procedure, PROCEDURE_FORM_FIELDS)
-        if saved is not None:
-            flash(_("Saved %(name)s", name=saved.code), "success")
-            return redirect(url_for("admin.procedures"))
-    return render_template(
-        "admin/edit.html",
-        form=form,
-        row=procedure,
+    return _edit_page(
+        form,
+        procedure,
+        save_procedure,
+        PROCEDURE_FIELDS,
+        name=lambda saved: saved.code,
         title=_("Procedure"),
-        back=url_for("admin.procedures"),
+        back="admin.procedures",
     )
 
 
 # -- users -----------------------------------------------------------------------------
-
-USER_FORM_FIELDS = ("username", "full_name", "role", "hospital_id", "locale", "is_active_account")
 
 
 @bp.route("/users")
@@ -278,22 +245,14 @@ def user_edit(user_id: int | None):
     form.hospital_id.choices = hospital_options(_hospitals())
     if user is None and request.method == "GET":
         form.role.data = Role.REQUESTER
-    if form.validate_on_submit():
-        password = form.password.data or None
-        problems = password_problems(password, form.username.data) if password else []
-        if problems:
-            form.password.errors = [_(p) for p in problems]
-        else:
-            saved = _save(form, save_user, user, USER_FORM_FIELDS, password=password)
-            if saved is not None:
-                flash(_("Saved %(name)s", name=saved.username), "success")
-                return redirect(url_for("admin.users"))
-    return render_template(
-        "admin/edit.html",
-        form=form,
-        row=user,
+    return _edit_page(
+        form,
+        user,
+        save_user,
+        USER_FIELDS,
+        name=lambda saved: saved.username,
         title=_("User account"),
-        back=url_for("admin.users"),
+        back="admin.users",
         hints={
             "password": _(
                 "At least 12 characters; not a common "
@@ -301,6 +260,7 @@ def user_edit(user_id: int | None):
                 "Leave empty to keep the current one."
             )
         },
+        password=form.password.data or None,
     )
 
 

@@ -27,6 +27,7 @@ from scheduling import booking
 from scheduling import requests as request_ops
 from scheduling.availability import find_slots, warning_message
 from scheduling.clock import local_today, to_local, utcnow
+from scheduling.i18n import N_
 from scheduling.models import (
     Appointment,
     Device,
@@ -67,7 +68,7 @@ def _reason_form(**kwargs) -> ReasonForm:
     )
 
 
-def request_forms(req: ImagingRequest) -> dict:
+def _request_forms(req: ImagingRequest) -> dict:
     """The action forms shown on a request page, pre-filled."""
     change = ChangeRequestForm(prefix="change", obj=None)
     change.procedure_id.choices = options(
@@ -87,7 +88,7 @@ def request_forms(req: ImagingRequest) -> dict:
 
 def _request_page(req: ImagingRequest, status: int = 200, **forms):
     """The request with its action forms; ``forms`` replaces the blank ones (with errors)."""
-    context = request_forms(req)
+    context = _request_forms(req)
     context.update(forms)
     audit_read("request.view", [req], entity=req, page=request.endpoint)
     return render_template("hub/request.html", hub=current_hub(), req=req, **context), status
@@ -131,7 +132,7 @@ def request_reject(request_id: int):
 @scheduler_only
 def request_change(request_id: int):
     req = _hub_request(request_id)
-    forms = request_forms(req)
+    forms = _request_forms(req)
     form = forms["change_form"]
     if not form.validate():
         return _request_page(req, status=422, change_form=form)
@@ -161,34 +162,30 @@ def _day_url(appointment: Appointment) -> str:
 @bp.route("/appointments/<int:appointment_id>/arrive", methods=["POST"])
 @scheduler_only
 def appointment_arrive(appointment_id: int):
-    appointment = _hub_appointment(appointment_id)
-    if attempt(booking.mark_arrived, appointment) is not None:
-        flash(_("%(name)s has arrived.", name=_patient(appointment)), "success")
-    return redirect(next_link(_day_url(appointment)))
+    return _appointment_step(appointment_id, booking.mark_arrived, N_("%(name)s has arrived."))
 
 
 @bp.route("/appointments/<int:appointment_id>/no-show", methods=["POST"])
 @scheduler_only
 def appointment_no_show(appointment_id: int):
-    appointment = _hub_appointment(appointment_id)
-    if attempt(booking.mark_no_show, appointment) is not None:
-        flash(
-            _(
-                "%(name)s marked as a no-show; the request can be booked again.",
-                name=_patient(appointment),
-            ),
-            "success",
-        )
-    return redirect(next_link(_day_url(appointment)))
+    done = N_("%(name)s marked as a no-show; the request can be booked again.")
+    return _appointment_step(appointment_id, booking.mark_no_show, done)
 
 
 @bp.route("/appointments/<int:appointment_id>/complete", methods=["POST"])
 @scheduler_only
 def appointment_complete(appointment_id: int):
     """The exam is done, for scanners that send no MPPS (the same operation MPPS uses)."""
+    done = N_("Exam of %(name)s recorded as done.")
+    return _appointment_step(appointment_id, booking.complete_exam, done)
+
+
+def _appointment_step(appointment_id: int, operation, done: str):
+    """One button on a booking: the operation, ``done`` (a msgid naming the patient) when
+    it succeeds, and back to the page the button was on."""
     appointment = _hub_appointment(appointment_id)
-    if attempt(booking.complete_exam, appointment) is not None:
-        flash(_("Exam of %(name)s recorded as done.", name=_patient(appointment)), "success")
+    if attempt(operation, appointment) is not None:
+        flash(_(done, name=_patient(appointment)), "success")
     return redirect(next_link(_day_url(appointment)))
 
 
@@ -258,39 +255,7 @@ def _parse_slot(form: MoveForm) -> tuple[Device, datetime] | None:
 @scheduler_only
 def appointment_move(appointment_id: int):
     appointment = _hub_appointment(appointment_id)
-    req = appointment.request
-    if request.method == "POST":
-        form = MoveForm()
-        picked = _parse_slot(form) if form.validate() else None
-        if picked is None:
-            abort(400)
-        device, start_at = picked
-        new = attempt(
-            booking.reschedule, appointment, device, start_at, reason=form.reason.data or ""
-        )
-        if new is not None:
-            flash(
-                _(
-                    "Moved to %(date)s %(time)s on %(device)s.",
-                    date=be_date(new.start_at),
-                    time=to_local(new.start_at).strftime("%H:%M"),
-                    device=device.ae_title,
-                ),
-                "success",
-            )
-            return redirect(_day_url(new))
-    search, slots, devices = _slot_search(req, appointment)
-    return render_template(
-        "hub/move.html",
-        appt=appointment,
-        req=req,
-        search=search,
-        slots=slots,
-        devices=devices,
-        warning_message=lambda code: warning_message(code, locale()),
-        action=url_for("hub.appointment_move", appointment_id=appointment.id),
-        title=_("Move booking"),
-    )
+    return _slot_page(appointment.request, appointment)
 
 
 @bp.route("/requests/<int:request_id>/book", methods=["GET", "POST"])
@@ -301,33 +266,41 @@ def request_book(request_id: int):
     if req.status not in (RequestStatus.SUBMITTED, RequestStatus.ACCEPTED):
         flash(_("This request cannot be booked in its current state."), "error")
         return redirect(url_for("hub.request_view", request_id=req.id))
+    return _slot_page(req, None)
+
+
+def _slot_page(req: ImagingRequest, moving: Appointment | None):
+    """Free slots to book the request on, or to move its booking ``moving`` to; a POST
+    is the slot button pressed."""
     if request.method == "POST":
         form = MoveForm()
         picked = _parse_slot(form) if form.validate() else None
         if picked is None:
             abort(400)
         device, start_at = picked
-        new = attempt(booking.book, req, device, start_at)
-        if new is not None:
-            flash(
-                _(
-                    "Booked for %(date)s %(time)s on %(device)s.",
-                    date=be_date(new.start_at),
-                    time=to_local(new.start_at).strftime("%H:%M"),
-                    device=device.ae_title,
-                ),
-                "success",
+        if moving is None:
+            new = attempt(booking.book, req, device, start_at)
+            done = N_("Booked for %(date)s %(time)s on %(device)s.")
+        else:
+            new = attempt(
+                booking.reschedule, moving, device, start_at, reason=form.reason.data or ""
             )
+            done = N_("Moved to %(date)s %(time)s on %(device)s.")
+        if new is not None:
+            when = to_local(new.start_at).strftime("%H:%M")
+            flash(_(done, date=be_date(new.start_at), time=when, device=device.ae_title), "success")
             return redirect(_day_url(new))
-    search, slots, devices = _slot_search(req, None)
+    search, slots, devices = _slot_search(req, moving)
     return render_template(
         "hub/move.html",
-        appt=None,
+        appt=moving,
         req=req,
         search=search,
         slots=slots,
         devices=devices,
         warning_message=lambda code: warning_message(code, locale()),
-        action=url_for("hub.request_book", request_id=req.id),
-        title=_("Book a slot"),
+        action=url_for("hub.request_book", request_id=req.id)
+        if moving is None
+        else url_for("hub.appointment_move", appointment_id=moving.id),
+        title=_("Book a slot") if moving is None else _("Move booking"),
     )

@@ -49,6 +49,11 @@ STATUS_LABELS = {
 admin_required = role_required(Role.ADMIN)
 
 
+def _counts(column) -> dict:
+    """Rows per value of ``column`` (an outcome or a status), for the filter links."""
+    return dict(db.session.execute(select(column, func.count()).group_by(column)).all())
+
+
 @bp.app_template_filter("hl7_segments")
 def hl7_segments(text: str | None) -> list[str]:
     """ER7 text one segment per line, for reading."""
@@ -76,11 +81,7 @@ def journal():
             )
         )
     entries = db.session.scalars(query.order_by(Hl7InboundMessage.id.desc()).limit(PAGE_SIZE)).all()
-    counts = dict(
-        db.session.execute(
-            select(Hl7InboundMessage.outcome, func.count()).group_by(Hl7InboundMessage.outcome)
-        ).all()
-    )
+    counts = _counts(Hl7InboundMessage.outcome)
     return render_template(
         "hl7/journal.html",
         entries=entries,
@@ -113,11 +114,7 @@ def outbox():
         # Default view: what needs attention, not the history of what went well.
         query = query.where(Hl7OutboxMessage.status != OutboxStatus.SENT)
     rows = db.session.scalars(query.order_by(Hl7OutboxMessage.id.desc()).limit(PAGE_SIZE)).all()
-    counts = dict(
-        db.session.execute(
-            select(Hl7OutboxMessage.status, func.count()).group_by(Hl7OutboxMessage.status)
-        ).all()
-    )
+    counts = _counts(Hl7OutboxMessage.status)
     return render_template(
         "hl7/outbox.html",
         rows=rows,

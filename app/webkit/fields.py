@@ -59,20 +59,37 @@ def parse_hhmm(text: str) -> time | None:
 
 
 class _TypedField(StringField):
-    """A text box for digits in one written format, which its placeholder shows."""
+    """A text box for digits in one written format, which its placeholder shows; empty
+    is None, anything ``parse`` cannot read is the ``unreadable`` error."""
 
     placeholder = ""
+    unreadable = ""
 
     def __init__(self, label=None, validators=None, **kwargs):
         render_kw = {"inputmode": "numeric", "autocomplete": "off", "placeholder": self.placeholder}
         render_kw.update(kwargs.pop("render_kw", None) or {})
         super().__init__(label, validators, render_kw=render_kw, **kwargs)
 
+    @staticmethod
+    def parse(text: str) -> object | None:
+        raise NotImplementedError
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        self.data = self.parse(valuelist[0])
+        if self.data is None:
+            raise ValueError(self.unreadable)
+
 
 class BEDateField(_TypedField):
     """A date typed as ``วว/ดด/ปปปป`` (พ.ศ.); ``data`` is a ``datetime.date`` or None."""
 
     placeholder = "วว/ดด/ปปปป"
+    unreadable = _l("Enter the date as dd/mm/yyyy in the Buddhist Era, e.g. 21/11/2569")
+
+    parse = staticmethod(parse_be_date)
 
     def _value(self) -> str:
         # Echo what was typed only when it was unreadable (so it can be corrected);
@@ -81,31 +98,16 @@ class BEDateField(_TypedField):
             return self.raw_data[0]
         return format_be_date(self.data, locale())
 
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        self.data = parse_be_date(valuelist[0])
-        if self.data is None:
-            raise ValueError(
-                _l("Enter the date as dd/mm/yyyy in the Buddhist Era, e.g. 21/11/2569")
-            )
-
 
 class TimeField(_TypedField):
     """``HH:MM`` on the 24-hour clock, as Thai staff write times."""
 
     placeholder = "HH:MM"
+    unreadable = _l("Enter the time as HH:MM on the 24-hour clock, e.g. 13:30")
+
+    parse = staticmethod(parse_hhmm)
 
     def _value(self) -> str:
         if self.raw_data:
             return self.raw_data[0]
         return self.data.strftime("%H:%M") if self.data else ""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        self.data = parse_hhmm(valuelist[0])
-        if self.data is None:
-            raise ValueError(_l("Enter the time as HH:MM on the 24-hour clock, e.g. 13:30"))
