@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask
 
 from app.labels import label
+from app.webkit.views import locale
 from scheduling import thaidate
 from scheduling.patients import format_national_id, mask_national_id, prefix_text
 
 
-def _locale() -> str:
-    return getattr(g, "locale", "th")
-
-
 def be_date(value, long: bool = False, weekday: bool = False) -> str:
-    return thaidate.display_date(value, _locale(), long=long, weekday=weekday)
+    return thaidate.display_date(value, locale(), long=long, weekday=weekday)
 
 
-def patient_name(patient, locale: str | None = None) -> str:
-    locale = locale or _locale()
+def patient_name(patient, lang: str | None = None) -> str:
+    lang = lang or locale()
     if patient is None:
         return ""
-    if locale == "en" and patient.given_name_en:
+    if lang == "en" and patient.given_name_en:
         return " ".join(
             p
             for p in (
@@ -40,7 +37,7 @@ def patient_name(patient, locale: str | None = None) -> str:
 
 def localized(obj, attr: str = "name") -> str:
     """``name_th`` or ``name_en`` of a model, by the current locale."""
-    return getattr(obj, f"{attr}_{_locale()}", None) or getattr(obj, f"{attr}_th", "")
+    return getattr(obj, f"{attr}_{locale()}", None) or getattr(obj, f"{attr}_th", "")
 
 
 def register(app: Flask) -> None:
@@ -51,5 +48,5 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["masked_id"] = mask_national_id
     app.jinja_env.filters["full_id"] = format_national_id
     app.jinja_env.filters["localized"] = localized
-    app.jinja_env.globals["current_locale"] = _locale
+    app.jinja_env.globals["current_locale"] = locale
     app.jinja_env.filters["label"] = label

@@ -7,8 +7,8 @@
 - ``Cache-Control: no-store`` on everything but the static files: pages, CSV
   exports and FHIR answers all carry patient data or a CSRF token;
 - session timeouts: idle (no request for ``SESSION_IDLE_MINUTES``) and absolute
-  (``SESSION_ABSOLUTE_HOURS`` after login), checked against ``clock()`` so tests
-  move time instead of sleeping;
+  (``SESSION_ABSOLUTE_HOURS`` after login), checked against the one clock
+  (``scheduling.clock``) so tests move time instead of sleeping;
 - ``ProxyFix`` behind nginx, by ``RADBOOK_PROXY_COUNT``, so ``request.is_secure``
   and ``remote_addr`` (login throttling, audit) are the client's, not the proxy's.
 
@@ -20,7 +20,6 @@ function, with the JSON policy for ``/fhir`` beside the HTML one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -31,6 +30,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.serving import WSGIRequestHandler
 
+from app.extensions import db
+from app.webkit.views import web_actor
+from scheduling.audit import record
 from scheduling.clock import utcnow
 
 # Pages: everything from our own origin, nothing inline, no plugins, no framing.
@@ -60,21 +62,24 @@ SEEN_AT = "_radbook_seen_at"
 EXPIRED = "_radbook_expired"
 
 
-def clock() -> datetime:
-    """Now, from ``app.config["RADBOOK_CLOCK"]`` when a test set one, else the real UTC time."""
-    now: Callable[[], datetime] | None = current_app.config.get("RADBOOK_CLOCK")
-    return now() if now is not None else utcnow()
-
-
 def _epoch(value: datetime) -> int:
     return int(value.timestamp())
 
 
 def start_session_clock() -> None:
     """Called at login: the absolute and idle timeouts count from now."""
-    now = _epoch(clock())
+    now = _epoch(utcnow())
     session[LOGIN_AT] = now
     session[SEEN_AT] = now
+
+
+def fresh_session() -> None:
+    """An empty session that keeps only the chosen language (at login: no fixation;
+    at logout and timeout: nothing of the old session is left)."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
 
 
 def _expired_reason(now: int) -> str | None:
@@ -92,20 +97,17 @@ def _expired_reason(now: int) -> str | None:
 def _enforce_session_timeouts() -> Response | None:
     if request.endpoint == "static" or "_user_id" not in session:
         return None
-    now = _epoch(clock())
-    reason = _expired_reason(now)
+    now = utcnow()
+    reason = _expired_reason(_epoch(now))
     if reason is None:
-        session[SEEN_AT] = now
+        session[SEEN_AT] = _epoch(now)
         return None
-    from app.auth.routes import audit_session_end
-
     if current_user.is_authenticated:
-        audit_session_end(current_user._get_current_object(), reason)
+        user = current_user._get_current_object()
+        record(web_actor(user), "auth.session_expired", now, entity=user, reason=reason)
+        db.session.commit()
     logout_user()
-    locale = session.get("locale")
-    session.clear()
-    if locale:
-        session["locale"] = locale
+    fresh_session()
     session[EXPIRED] = reason
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("auth.login", next=target))

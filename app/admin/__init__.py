@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Flask
 
+from app import help as help_pages
+from app.admin import routes
+from app.navigation import add_nav_item
 from scheduling.i18n import N_
 from scheduling.models import Role
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from app.admin import routes  # noqa: E402,F401
-
 
 def init_app(app: Flask) -> None:
-    from app import help as help_pages
-    from app.navigation import add_nav_item
-
-    app.register_blueprint(bp)
+    app.register_blueprint(routes.bp)
     app.add_template_filter(routes.json_text, "json_text")
     add_nav_item(app, "admin.index", N_("Administration"), {Role.ADMIN}, order=80)
     add_nav_item(app, "admin.audit", N_("Audit log"), {Role.ADMIN}, order=81)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -22,8 +23,9 @@ from wtforms.validators import (
     Optional,
 )
 
-from app.hub.fields import BEDateField
-from app.hub.formbase import RadBookForm, options
+from app.admin.operations import password_problems
+from app.webkit.fields import BEDateField
+from app.webkit.forms import RadBookForm, options
 from scheduling.models import DicomCharset, HospitalLevel, Interface, PatientIdPolicy, Role
 
 
@@ -145,6 +147,17 @@ class UserForm(RadBookForm):
     )
     submit = SubmitField(_l("Save"))
 
+    def validate(self, extra_validators=None) -> bool:
+        """A new password must also pass the password rules, all of them listed."""
+        if not super().validate(extra_validators):
+            return False
+        if self.password.data:
+            problems = password_problems(self.password.data, self.username.data)
+            if problems:
+                self.password.errors = [_(p) for p in problems]
+                return False
+        return True
+
 
 class AuditFilterForm(RadBookForm):
     class Meta:
@@ -166,9 +179,9 @@ class AuditFilterForm(RadBookForm):
 
     def fill_choices(self, hospitals, entity_types, locale: str) -> None:
         self.interface.choices = options(
-            [("", "—")] + [(i.name, i.value.upper()) for i in Interface]
+            ((i.name, i.value.upper()) for i in Interface), first=("", "—")
         )
-        self.entity_type.choices = options([("", "—")] + [(t, t) for t in entity_types])
+        self.entity_type.choices = options(((t, t) for t in entity_types), first=("", "—"))
         self.hospital_id.choices = options(
-            [(0, "—")] + [(h.id, h.display_name(locale)) for h in hospitals]
+            ((h.id, h.display_name(locale)) for h in hospitals), first=(0, "—")
         )

@@ -17,19 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.webkit.views import FieldError
 from scheduling.audit import Actor, record
-from scheduling.errors import NotAllowed, ValidationFailed
+from scheduling.errors import NotAllowed
 from scheduling.i18n import N_
 from scheduling.models import Device, Hospital, Procedure, Role, User
-
-
-class FieldError(ValidationFailed):
-    """A validation failure that belongs to one form field."""
-
-    def __init__(self, field: str, message: str, *, code: str = "invalid", **params: object):
-        super().__init__(message, code=code, **params)
-        self.field = field
-
 
 # Fields never copied into the audit trail.
 _SECRET = {"password_hash"}

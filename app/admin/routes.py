@@ -10,13 +10,12 @@ import io
 import json
 from datetime import time, timedelta
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
-from app.admin import bp
 from app.admin.forms import (
     AuditFilterForm,
     DeviceForm,
@@ -26,8 +25,10 @@ from app.admin.forms import (
 )
 from app.admin.labels import CHARSET_LABELS, PATIENT_ID_POLICY_LABELS
 from app.admin.operations import (
-    FieldError,
-    password_problems,
+    DEVICE_FIELDS,
+    HOSPITAL_FIELDS,
+    PROCEDURE_FIELDS,
+    USER_FIELDS,
     save_device,
     save_hospital,
     save_procedure,
@@ -35,13 +36,11 @@ from app.admin.operations import (
 )
 from app.args import int_arg
 from app.extensions import db
-from app.hub.formbase import options
-from app.hub.web import actor, flash_error, locale, role_required
-from app.labels import label
 from app.pdpa.reads import audit_read
+from app.webkit.forms import enum_options, hospital_options, modality_options, options
+from app.webkit.views import attempt, locale, role_required
 from scheduling.audit import about_patients
-from scheduling.clock import local_datetime, utcnow
-from scheduling.errors import DomainError
+from scheduling.clock import local_datetime
 from scheduling.models import (
     AuditEvent,
     AuditEventPatient,
@@ -59,24 +58,25 @@ from scheduling.models import (
 )
 from scheduling.patients import mask_national_ids_in, patients_by_identifier
 
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = role_required(Role.ADMIN)
 
 
-def _save(form, operation, row, fields: tuple[str, ...], **extra):
-    """Run an operation with the form's data; put a field error beside its field."""
-    values = {name: getattr(form, name).data for name in fields}
-    try:
-        return operation(actor(), utcnow(), row, **values, **extra)
-    except FieldError as error:
-        db.session.rollback()
-        getattr(form, error.field).errors = [
-            *getattr(form, error.field).errors,
-            error.message(locale()),
-        ]
-    except DomainError as error:
-        db.session.rollback()
-        flash_error(error)
-    return None
+def _edit_page(
+    form, row, save, fields: tuple[str, ...], *, name, title: str, back: str, hints=None, **extra
+):
+    """One row's edit page. A valid POST is saved through ``save`` with the form's
+    ``fields`` (a ``FieldError`` goes beside its field) and goes back to the ``back``
+    list, flashing the row's ``name``; otherwise the form is shown (again)."""
+    if form.validate_on_submit():
+        values = {field: getattr(form, field).data for field in fields}
+        saved = attempt(save, row, form=form, **values, **extra)
+        if saved is not None:
+            flash(_("Saved %(name)s", name=name(saved)), "success")
+            return redirect(url_for(back))
+    return render_template(
+        "admin/edit.html", form=form, row=row, title=title, back=url_for(back), hints=hints
+    )
 
 
 def _hospitals(hubs_only: bool = False) -> list[Hospital]:
@@ -87,12 +87,7 @@ def _hospitals(hubs_only: bool = False) -> list[Hospital]:
 
 
 def _modality_choices():
-    return options(
-        [
-            (m.code, f"{m.code} · {m.name_en if locale() == 'en' else m.name_th}")
-            for m in db.session.scalars(select(Modality).order_by(Modality.code))
-        ]
-    )
+    return modality_options(db.session.scalars(select(Modality).order_by(Modality.code)))
 
 
 def _get_or_404(model, row_id: int | None):
@@ -118,20 +113,6 @@ def index():
 
 # -- hospitals -------------------------------------------------------------------------
 
-HOSPITAL_FORM_FIELDS = (
-    "code",
-    "name_th",
-    "name_en",
-    "level",
-    "province_th",
-    "province_en",
-    "is_hub",
-    "patient_id_policy",
-    "address_th",
-    "map_url",
-    "phone",
-)
-
 
 @bp.route("/hospitals")
 @admin_only
@@ -148,41 +129,25 @@ def hospitals():
 def hospital_edit(hospital_id: int | None):
     hospital = _get_or_404(Hospital, hospital_id)
     form = HospitalForm(obj=hospital)
-    form.level.choices = options([(m.name, label(m)) for m in HospitalLevel])
+    form.level.choices = enum_options(HospitalLevel)
     form.patient_id_policy.choices = options(
         [(m.name, _(PATIENT_ID_POLICY_LABELS[m])) for m in PatientIdPolicy]
     )
     if hospital is None and request.method == "GET":
         form.level.data = HospitalLevel.COMMUNITY
         form.patient_id_policy.data = PatientIdPolicy.HN
-    if form.validate_on_submit():
-        saved = _save(form, save_hospital, hospital, HOSPITAL_FORM_FIELDS)
-        if saved is not None:
-            flash(_("Saved %(name)s", name=saved.display_name(locale())), "success")
-            return redirect(url_for("admin.hospitals"))
-    return render_template(
-        "admin/edit.html",
-        form=form,
-        row=hospital,
+    return _edit_page(
+        form,
+        hospital,
+        save_hospital,
+        HOSPITAL_FIELDS,
+        name=lambda saved: saved.display_name(locale()),
         title=_("Hospital"),
-        back=url_for("admin.hospitals"),
+        back="admin.hospitals",
     )
 
 
 # -- devices ---------------------------------------------------------------------------
-
-DEVICE_FORM_FIELDS = (
-    "hospital_id",
-    "modality_code",
-    "name",
-    "ae_title",
-    "station_name",
-    "room_th",
-    "room_en",
-    "charset",
-    "mwl_filter_by_calling_ae",
-    "is_active",
-)
 
 
 @bp.route("/devices")
@@ -203,37 +168,23 @@ def devices():
 def device_edit(device_id: int | None):
     device = _get_or_404(Device, device_id)
     form = DeviceForm(obj=device)
-    form.hospital_id.choices = options(
-        [(h.id, f"{h.code} · {h.display_name(locale())}") for h in _hospitals(hubs_only=True)]
-    )
+    form.hospital_id.choices = hospital_options(_hospitals(hubs_only=True))
     form.modality_code.choices = _modality_choices()
     form.charset.choices = options([(m.name, _(CHARSET_LABELS[m])) for m in DicomCharset])
     if device is None and request.method == "GET":
         form.charset.data = DicomCharset.UTF8
-    if form.validate_on_submit():
-        saved = _save(form, save_device, device, DEVICE_FORM_FIELDS)
-        if saved is not None:
-            flash(_("Saved %(name)s", name=saved.ae_title), "success")
-            return redirect(url_for("admin.devices"))
-    return render_template(
-        "admin/edit.html", form=form, row=device, title=_("Device"), back=url_for("admin.devices")
+    return _edit_page(
+        form,
+        device,
+        save_device,
+        DEVICE_FIELDS,
+        name=lambda saved: saved.ae_title,
+        title=_("Device"),
+        back="admin.devices",
     )
 
 
 # -- procedures ------------------------------------------------------------------------
-
-PROCEDURE_FORM_FIELDS = (
-    "code",
-    "name_th",
-    "name_en",
-    "modality_code",
-    "duration_minutes",
-    "prep_th",
-    "prep_en",
-    "uses_contrast",
-    "prep_tags",
-    "is_active",
-)
 
 
 @bp.route("/procedures")
@@ -258,23 +209,18 @@ def procedure_edit(procedure_id: int | None):
     procedure = _get_or_404(Procedure, procedure_id)
     form = ProcedureForm(obj=procedure)
     form.modality_code.choices = _modality_choices()
-    if form.validate_on_submit():
-        saved = _save(form, save_procedure, procedure, PROCEDURE_FORM_FIELDS)
-        if saved is not None:
-            flash(_("Saved %(name)s", name=saved.code), "success")
-            return redirect(url_for("admin.procedures"))
-    return render_template(
-        "admin/edit.html",
-        form=form,
-        row=procedure,
+    return _edit_page(
+        form,
+        procedure,
+        save_procedure,
+        PROCEDURE_FIELDS,
+        name=lambda saved: saved.code,
         title=_("Procedure"),
-        back=url_for("admin.procedures"),
+        back="admin.procedures",
     )
 
 
 # -- users -----------------------------------------------------------------------------
-
-USER_FORM_FIELDS = ("username", "full_name", "role", "hospital_id", "locale", "is_active_account")
 
 
 @bp.route("/users")
@@ -295,28 +241,18 @@ def users():
 def user_edit(user_id: int | None):
     user = _get_or_404(User, user_id)
     form = UserForm(obj=user)
-    form.role.choices = options([(r.name, label(r)) for r in Role])
-    form.hospital_id.choices = options(
-        [(h.id, f"{h.code} · {h.display_name(locale())}") for h in _hospitals()]
-    )
+    form.role.choices = enum_options(Role)
+    form.hospital_id.choices = hospital_options(_hospitals())
     if user is None and request.method == "GET":
         form.role.data = Role.REQUESTER
-    if form.validate_on_submit():
-        password = form.password.data or None
-        problems = password_problems(password, form.username.data) if password else []
-        if problems:
-            form.password.errors = [_(p) for p in problems]
-        else:
-            saved = _save(form, save_user, user, USER_FORM_FIELDS, password=password)
-            if saved is not None:
-                flash(_("Saved %(name)s", name=saved.username), "success")
-                return redirect(url_for("admin.users"))
-    return render_template(
-        "admin/edit.html",
-        form=form,
-        row=user,
+    return _edit_page(
+        form,
+        user,
+        save_user,
+        USER_FIELDS,
+        name=lambda saved: saved.username,
         title=_("User account"),
-        back=url_for("admin.users"),
+        back="admin.users",
         hints={
             "password": _(
                 "At least 12 characters; not a common "
@@ -324,6 +260,7 @@ def user_edit(user_id: int | None):
                 "Leave empty to keep the current one."
             )
         },
+        password=form.password.data or None,
     )
 
 

@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""Login, logout, one's own password (``app.auth.routes``); login throttling."""
 
-bp = Blueprint("auth", __name__)
+from app.auth.routes import bp
 
-from app.auth import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from app.hub.formbase import RadBookForm
+from app.webkit.forms import RadBookForm
 
 
 class LoginForm(RadBookForm):

@@ -6,21 +6,24 @@ name gets the same answer whether or not it exists (``app.auth.throttle``).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.auth import bp, throttle
+from app.admin.operations import password_problems
+from app.auth import throttle
 from app.auth.forms import ChangePasswordForm, LoginForm
 from app.extensions import db, login_manager
-from app.security import clock, session_expired_message, start_session_clock
-from scheduling.audit import Actor, record
+from app.security import fresh_session, session_expired_message, start_session_clock
+from app.webkit.views import safe_next, web_actor
+from scheduling.audit import record
+from scheduling.clock import utcnow
 from scheduling.i18n import N_
-from scheduling.models import Interface, User
+from scheduling.models import User
+
+bp = Blueprint("auth", __name__)
 
 # Checked against when the name is unknown, so that a wrong name takes as long to
 # refuse as a wrong password (no timing hint that an account exists).
@@ -40,32 +43,6 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
-def web_actor(user: User | None = None) -> Actor:
-    return Actor(
-        interface=Interface.WEB,
-        user=user
-        if user is not None
-        else (current_user if current_user.is_authenticated else None),
-        remote_addr=request.remote_addr,
-    )
-
-
-def audit_session_end(user: User, reason: str) -> None:
-    """A session ended by a timeout (``app.security``)."""
-    record(web_actor(user), "auth.session_expired", clock(), entity=user, reason=reason)
-    db.session.commit()
-
-
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site relative paths: an open redirect after login is a phishing aid.
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 def _locked_message(lock: throttle.Lock, now) -> str:
     return _(
         "Too many failed logins. Logging in with this name or from this computer is paused "
@@ -73,13 +50,6 @@ def _locked_message(lock: throttle.Lock, now) -> str:
         "password.",
         minutes=lock.minutes_left(now),
     )
-
-
-def _fresh_session() -> None:
-    locale = session.get("locale")
-    session.clear()  # a fresh session on login: no fixation
-    if locale:
-        session["locale"] = locale
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -90,11 +60,9 @@ def login():
     if request.method == "GET" and (message := session_expired_message()):
         flash(message, "warning")
     if form.validate_on_submit():
-        now = clock()
+        now = utcnow()
         username = form.username.data.strip()
-        failed_actor = Actor(
-            interface=Interface.WEB, name=username[:60], remote_addr=request.remote_addr
-        )
+        failed_actor = web_actor(name=username[:60])
         lock = throttle.current_lock(username, request.remote_addr, now)
         if lock is not None:
             # The password is not checked at all while locked.
@@ -116,22 +84,22 @@ def login():
             flash(_("The username or password is incorrect."), "error")
             return render_template("auth/login.html", form=form), 401
         throttle.record_success(username)
-        _fresh_session()
+        fresh_session()  # no fixation
         login_user(user)
         start_session_clock()
         record(web_actor(user), "auth.login", now, entity=user)
         db.session.commit()
-        return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
+        return redirect(safe_next(request.args.get("next"), url_for("main.index")))
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    record(web_actor(), "auth.logout", clock(), entity=current_user._get_current_object())
+    record(web_actor(), "auth.logout", utcnow(), entity=current_user._get_current_object())
     db.session.commit()
     logout_user()
-    _fresh_session()
+    fresh_session()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -141,12 +109,10 @@ def logout():
 def change_password():
     """The logged-in user changes their own password: the current one is required, the
     new one follows the same rules as an admin-set one, other sessions end."""
-    from app.admin.operations import password_problems
-
     user: User = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        now = clock()
+        now = utcnow()
         actor = web_actor(user)
         lock = throttle.current_lock(user.username, request.remote_addr, now)
         if lock is not None:

@@ -3,18 +3,14 @@ with a CSV export of each (the numbers come from ``scheduling.metrics``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Flask
 
+from app.dashboard import routes
+from app.navigation import add_nav_item
 from scheduling.i18n import N_
 from scheduling.models import Role
 
-bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-
-from app.dashboard import routes  # noqa: E402,F401
-
 
 def init_app(app: Flask) -> None:
-    from app.navigation import add_nav_item
-
-    app.register_blueprint(bp)
+    app.register_blueprint(routes.bp)
     add_nav_item(app, "dashboard.index", N_("Dashboards"), {Role.SCHEDULER}, order=40)

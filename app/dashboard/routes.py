@@ -6,25 +6,26 @@ import csv
 import io
 from datetime import date, timedelta
 
-from flask import Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import SelectField
 from wtforms.validators import Optional
 
-from app.dashboard import bp
 from app.dashboard.charts import Series, bar_chart
 from app.extensions import db
 from app.hub import queries
-from app.hub.fields import BEDateField
-from app.hub.formbase import RadBookForm, options
-from app.hub.web import current_hub, hubs, locale, role_required
+from app.hub.scope import current_hub, hubs
+from app.webkit.fields import BEDateField
+from app.webkit.forms import RadBookForm, modality_options
+from app.webkit.views import locale, role_required
 from scheduling import metrics
 from scheduling.clock import local_today, utcnow
 from scheduling.models import Hospital, Role
 from scheduling.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
 
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 dashboard_access = role_required(Role.SCHEDULER)
 
 DEFAULT_PAST_DAYS = 27
@@ -44,13 +45,7 @@ def _filters() -> tuple[DashboardForm, Hospital, str | None, date, date, bool]:
     hub = current_hub()
     form = DashboardForm(request.args)
     modalities = queries.hub_modalities(hub)
-    form.modality.choices = options(
-        [("", _("All modalities"))]
-        + [
-            (m.code, f"{m.code} · {m.name_en if locale() == 'en' else m.name_th}")
-            for m in modalities
-        ]
-    )
+    form.modality.choices = modality_options(modalities, first=("", _("All modalities")))
     valid = form.validate()
     today = local_today()
     first = form.date_from.data or today - timedelta(days=DEFAULT_PAST_DAYS)

@@ -8,9 +8,10 @@ chrome (titles, the menu entry) still goes through Babel.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, g, render_template
+from flask import Blueprint, Flask, abort, render_template
 from flask_login import current_user, login_required
 
+from app.webkit.views import locale
 from scheduling.i18n import N_
 from scheduling.models import Role
 
@@ -38,7 +39,7 @@ def index():
 def guide(slug: str):
     if slug not in _BY_SLUG:
         abort(404)
-    lang = "en" if getattr(g, "locale", "th") == "en" else "th"
+    lang = "en" if locale() == "en" else "th"
     return render_template(
         f"help/{lang}/{slug}.html", slug=slug, title=_BY_SLUG[slug][1], guides=GUIDES.values()
     )

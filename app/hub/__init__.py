@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Blueprint, Flask
+from flask import Flask
 
+from app.hub import actions, capacity, routes  # noqa: F401  (each adds its views to routes.bp)
+from app.navigation import add_nav_item
+from app.webkit.views import locale
 from scheduling.clock import local_today, to_local
 from scheduling.i18n import N_
 from scheduling.models import Role
-
-bp = Blueprint("hub", __name__, url_prefix="/hub")
-
-from app.hub import actions, capacity, routes  # noqa: E402,F401
 
 
 def age_years(born: date, on: date | None = None) -> int:
@@ -27,9 +26,7 @@ WEEKDAYS_SHORT = {
 
 
 def weekday_short(day: date) -> str:
-    from flask import g
-
-    return WEEKDAYS_SHORT.get(getattr(g, "locale", "th"), WEEKDAYS_SHORT["th"])[day.weekday()]
+    return WEEKDAYS_SHORT.get(locale(), WEEKDAYS_SHORT["th"])[day.weekday()]
 
 
 def localdate(value: datetime) -> str:
@@ -38,9 +35,7 @@ def localdate(value: datetime) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from app.navigation import add_nav_item
-
-    app.register_blueprint(bp)
+    app.register_blueprint(routes.bp)
     app.add_template_filter(age_years)
     app.add_template_filter(localdate)
     app.add_template_filter(weekday_short)

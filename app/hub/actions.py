@@ -1,5 +1,5 @@
-"""The scheduler's actions: each view validates its form, calls one ``scheduling``
-operation, and shows the operation's own Thai message when it refuses.
+"""The request page and the scheduler's actions: each action validates its form, calls
+one ``scheduling`` operation, and shows the operation's own Thai message when it refuses.
 
 Requests: accept, reject (with a reason), change procedure or priority, book.
 Appointments: arrived, no-show, cancel (with a reason), move to another slot or device.
@@ -8,26 +8,26 @@ Appointments: arrived, no-show, cancel (with a reason), move to another slot or 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
-from app.hub import bp, queries
-from app.hub.formbase import options
-from app.hub.forms import ChangeRequestForm, MoveForm, MoveSearchForm, ReasonForm
-from app.hub.web import actor, current_hub, flash_error, locale, role_required
-from app.labels import label
+from app.filters import be_date, patient_name
+from app.hub import queries
+from app.hub.forms import ChangeRequestForm, MoveForm, MoveSearchForm
+from app.hub.routes import bp
+from app.hub.scope import current_hub, hub_may_see
 from app.pdpa.reads import audit_read
+from app.webkit.forms import ReasonForm, device_options, enum_options, options
+from app.webkit.views import attempt, locale, next_link, role_required
 from scheduling import booking
 from scheduling import requests as request_ops
-from scheduling.access import can_view_request
 from scheduling.availability import find_slots, warning_message
 from scheduling.clock import local_today, to_local, utcnow
-from scheduling.errors import DomainError
+from scheduling.i18n import N_
 from scheduling.models import (
     Appointment,
     Device,
@@ -41,15 +41,6 @@ from scheduling.models import (
 scheduler_only = role_required(Role.SCHEDULER)
 
 MOVE_SLOT_LIMIT = 60  # one device-day of 10-minute slots, more than a screen
-
-
-def _back(default: str) -> str:
-    # Same-site relative paths only, so a crafted link cannot bounce a scheduler elsewhere.
-    target = request.form.get("next") or request.args.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
-        return target
-    return default
 
 
 def _hub_request(request_id: int) -> ImagingRequest:
@@ -70,25 +61,14 @@ def _hub_appointment(appointment_id: int) -> Appointment:
     return appointment
 
 
-def hub_may_see(appointment: Appointment, hub) -> bool:
-    """A booking at this hub whose request the user may still see: a request moved to
-    another hub leaves its old (MOVED) row here, but the request is that hub's now."""
-    return appointment.hub_hospital_id == hub.id and can_view_request(
-        current_user, appointment.request
+def _reason_form(**kwargs) -> ReasonForm:
+    """Rejecting a request or cancelling a booking: the requesting hospital reads why."""
+    return ReasonForm(
+        required_message=_l("Enter the reason; the requesting hospital will see it"), **kwargs
     )
 
 
-def _run(operation, *args, **kwargs):
-    """Call an operation; on a DomainError flash its message and return None."""
-    try:
-        return operation(actor(), utcnow(), *args, **kwargs)
-    except DomainError as error:
-        db.session.rollback()
-        flash_error(error)
-        return None
-
-
-def request_forms(req: ImagingRequest) -> dict:
+def _request_forms(req: ImagingRequest) -> dict:
     """The action forms shown on a request page, pre-filled."""
     change = ChangeRequestForm(prefix="change", obj=None)
     change.procedure_id.choices = options(
@@ -99,24 +79,32 @@ def request_forms(req: ImagingRequest) -> dict:
             .order_by(Procedure.modality_code, Procedure.code)
         )
     )
-    change.priority.choices = options((p.name, label(p)) for p in Priority)
+    change.priority.choices = enum_options(Priority)
     if request.method == "GET" or not change.is_submitted():
         change.procedure_id.data = req.procedure_id
         change.priority.data = req.priority.name
-    return {"reject_form": ReasonForm(prefix="reject"), "change_form": change}
+    return {"reject_form": _reason_form(prefix="reject"), "change_form": change}
 
 
 def _request_page(req: ImagingRequest, status: int = 200, **forms):
-    from app.hub.routes import request_page
+    """The request with its action forms; ``forms`` replaces the blank ones (with errors)."""
+    context = _request_forms(req)
+    context.update(forms)
+    audit_read("request.view", [req], entity=req, page=request.endpoint)
+    return render_template("hub/request.html", hub=current_hub(), req=req, **context), status
 
-    return request_page(req, status=status, **forms)
+
+@bp.route("/requests/<int:request_id>")
+@scheduler_only
+def request_view(request_id: int):
+    return _request_page(_hub_request(request_id))
 
 
 @bp.route("/requests/<int:request_id>/accept", methods=["POST"])
 @scheduler_only
 def request_accept(request_id: int):
     req = _hub_request(request_id)
-    if _run(request_ops.accept_request, req) is not None:
+    if attempt(request_ops.accept_request, req) is not None:
         flash(_("Request accepted. Book a slot now or leave it in the accepted list."), "success")
     return redirect(url_for("hub.request_view", request_id=req.id))
 
@@ -125,10 +113,10 @@ def request_accept(request_id: int):
 @scheduler_only
 def request_reject(request_id: int):
     req = _hub_request(request_id)
-    form = ReasonForm(prefix="reject")
+    form = _reason_form(prefix="reject")
     if not form.validate():
         return _request_page(req, status=422, reject_form=form)
-    if _run(request_ops.reject_request, req, form.reason.data) is None:
+    if attempt(request_ops.reject_request, req, form.reason.data) is None:
         return _request_page(req, status=409, reject_form=form)
     flash(
         _(
@@ -144,13 +132,13 @@ def request_reject(request_id: int):
 @scheduler_only
 def request_change(request_id: int):
     req = _hub_request(request_id)
-    forms = request_forms(req)
+    forms = _request_forms(req)
     form = forms["change_form"]
     if not form.validate():
         return _request_page(req, status=422, change_form=form)
     procedure = db.session.get(Procedure, form.procedure_id.data)
     if (
-        _run(
+        attempt(
             request_ops.change_request,
             req,
             procedure=procedure,
@@ -174,54 +162,48 @@ def _day_url(appointment: Appointment) -> str:
 @bp.route("/appointments/<int:appointment_id>/arrive", methods=["POST"])
 @scheduler_only
 def appointment_arrive(appointment_id: int):
-    appointment = _hub_appointment(appointment_id)
-    if _run(booking.mark_arrived, appointment) is not None:
-        flash(_("%(name)s has arrived.", name=_patient(appointment)), "success")
-    return redirect(_back(_day_url(appointment)))
+    return _appointment_step(appointment_id, booking.mark_arrived, N_("%(name)s has arrived."))
 
 
 @bp.route("/appointments/<int:appointment_id>/no-show", methods=["POST"])
 @scheduler_only
 def appointment_no_show(appointment_id: int):
-    appointment = _hub_appointment(appointment_id)
-    if _run(booking.mark_no_show, appointment) is not None:
-        flash(
-            _(
-                "%(name)s marked as a no-show; the request can be booked again.",
-                name=_patient(appointment),
-            ),
-            "success",
-        )
-    return redirect(_back(_day_url(appointment)))
+    done = N_("%(name)s marked as a no-show; the request can be booked again.")
+    return _appointment_step(appointment_id, booking.mark_no_show, done)
 
 
 @bp.route("/appointments/<int:appointment_id>/complete", methods=["POST"])
 @scheduler_only
 def appointment_complete(appointment_id: int):
     """The exam is done, for scanners that send no MPPS (the same operation MPPS uses)."""
+    done = N_("Exam of %(name)s recorded as done.")
+    return _appointment_step(appointment_id, booking.complete_exam, done)
+
+
+def _appointment_step(appointment_id: int, operation, done: str):
+    """One button on a booking: the operation, ``done`` (a msgid naming the patient) when
+    it succeeds, and back to the page the button was on."""
     appointment = _hub_appointment(appointment_id)
-    if _run(booking.complete_exam, appointment) is not None:
-        flash(_("Exam of %(name)s recorded as done.", name=_patient(appointment)), "success")
-    return redirect(_back(_day_url(appointment)))
+    if attempt(operation, appointment) is not None:
+        flash(_(done, name=_patient(appointment)), "success")
+    return redirect(next_link(_day_url(appointment)))
 
 
 @bp.route("/appointments/<int:appointment_id>/cancel", methods=["GET", "POST"])
 @scheduler_only
 def appointment_cancel(appointment_id: int):
     appointment = _hub_appointment(appointment_id)
-    form = ReasonForm()
+    form = _reason_form()
     if form.validate_on_submit():
-        if _run(booking.cancel_appointment, appointment, form.reason.data) is not None:
+        if attempt(booking.cancel_appointment, appointment, form.reason.data) is not None:
             flash(_("Booking cancelled; the request is back in the accepted list."), "success")
-            return redirect(_back(_day_url(appointment)))
+            return redirect(next_link(_day_url(appointment)))
     return render_template(
-        "hub/cancel.html", appt=appointment, form=form, back=_back(_day_url(appointment))
+        "hub/cancel.html", appt=appointment, form=form, back=next_link(_day_url(appointment))
     ), (422 if form.errors else 200)
 
 
 def _patient(appointment: Appointment) -> str:
-    from app.filters import patient_name
-
     return patient_name(appointment.patient)
 
 
@@ -230,9 +212,7 @@ def _slot_search(req: ImagingRequest, exclude: Appointment | None):
     hub = current_hub()
     devices = queries.hub_devices(hub, req.procedure.modality_code)
     form = MoveSearchForm(request.args)
-    form.device_id.choices = options(
-        [(0, _("Any device"))] + [(d.id, f"{d.name} ({d.ae_title})") for d in devices]
-    )
+    form.device_id.choices = device_options(devices, first=(0, _("Any device")))
     if not request.args.get("date"):
         form.date.data = local_today()
         form.date.raw_data = None
@@ -275,37 +255,7 @@ def _parse_slot(form: MoveForm) -> tuple[Device, datetime] | None:
 @scheduler_only
 def appointment_move(appointment_id: int):
     appointment = _hub_appointment(appointment_id)
-    req = appointment.request
-    if request.method == "POST":
-        form = MoveForm()
-        picked = _parse_slot(form) if form.validate() else None
-        if picked is None:
-            abort(400)
-        device, start_at = picked
-        new = _run(booking.reschedule, appointment, device, start_at, reason=form.reason.data or "")
-        if new is not None:
-            flash(
-                _(
-                    "Moved to %(date)s %(time)s on %(device)s.",
-                    date=_be(new.start_at),
-                    time=to_local(new.start_at).strftime("%H:%M"),
-                    device=device.ae_title,
-                ),
-                "success",
-            )
-            return redirect(_day_url(new))
-    search, slots, devices = _slot_search(req, appointment)
-    return render_template(
-        "hub/move.html",
-        appt=appointment,
-        req=req,
-        search=search,
-        slots=slots,
-        devices=devices,
-        warning_message=lambda code: warning_message(code, locale()),
-        action=url_for("hub.appointment_move", appointment_id=appointment.id),
-        title=_("Move booking"),
-    )
+    return _slot_page(appointment.request, appointment)
 
 
 @bp.route("/requests/<int:request_id>/book", methods=["GET", "POST"])
@@ -316,39 +266,41 @@ def request_book(request_id: int):
     if req.status not in (RequestStatus.SUBMITTED, RequestStatus.ACCEPTED):
         flash(_("This request cannot be booked in its current state."), "error")
         return redirect(url_for("hub.request_view", request_id=req.id))
+    return _slot_page(req, None)
+
+
+def _slot_page(req: ImagingRequest, moving: Appointment | None):
+    """Free slots to book the request on, or to move its booking ``moving`` to; a POST
+    is the slot button pressed."""
     if request.method == "POST":
         form = MoveForm()
         picked = _parse_slot(form) if form.validate() else None
         if picked is None:
             abort(400)
         device, start_at = picked
-        new = _run(booking.book, req, device, start_at)
-        if new is not None:
-            flash(
-                _(
-                    "Booked for %(date)s %(time)s on %(device)s.",
-                    date=_be(new.start_at),
-                    time=to_local(new.start_at).strftime("%H:%M"),
-                    device=device.ae_title,
-                ),
-                "success",
+        if moving is None:
+            new = attempt(booking.book, req, device, start_at)
+            done = N_("Booked for %(date)s %(time)s on %(device)s.")
+        else:
+            new = attempt(
+                booking.reschedule, moving, device, start_at, reason=form.reason.data or ""
             )
+            done = N_("Moved to %(date)s %(time)s on %(device)s.")
+        if new is not None:
+            when = to_local(new.start_at).strftime("%H:%M")
+            flash(_(done, date=be_date(new.start_at), time=when, device=device.ae_title), "success")
             return redirect(_day_url(new))
-    search, slots, devices = _slot_search(req, None)
+    search, slots, devices = _slot_search(req, moving)
     return render_template(
         "hub/move.html",
-        appt=None,
+        appt=moving,
         req=req,
         search=search,
         slots=slots,
         devices=devices,
         warning_message=lambda code: warning_message(code, locale()),
-        action=url_for("hub.request_book", request_id=req.id),
-        title=_("Book a slot"),
+        action=url_for("hub.request_book", request_id=req.id)
+        if moving is None
+        else url_for("hub.appointment_move", appointment_id=moving.id),
+        title=_("Book a slot") if moving is None else _("Move booking"),
     )
-
-
-def _be(value: datetime) -> str:
-    from app.filters import be_date
-
-    return be_date(value)

@@ -11,10 +11,11 @@ from datetime import date, datetime, time, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.extensions import db
-from app.hub import bp, queries
+from app.hub import queries
 from app.hub.capacity_forms import (
     WEEKDAY_LABELS,
     ClosureForm,
@@ -22,11 +23,12 @@ from app.hub.capacity_forms import (
     QuotaForm,
     TemplateForm,
 )
-from app.hub.formbase import options
-from app.hub.web import actor, current_hub, flash_error, locale, role_required
+from app.hub.routes import bp
+from app.hub.scope import current_hub
+from app.webkit.forms import device_options, hospital_options, options
+from app.webkit.views import attempt, locale, role_required
 from scheduling import capacity as ops
-from scheduling.clock import local_datetime, local_today, utcnow
-from scheduling.errors import DomainError
+from scheduling.clock import local_datetime, local_today
 from scheduling.i18n import N_
 from scheduling.models import CapacityTemplate, Closure, ClosureKind, Device, Hospital, Quota, Role
 
@@ -45,16 +47,8 @@ QUOTA_USE_DAYS = 7
 
 
 def _call(form, operation, *args, **kwargs):
-    try:
-        return operation(actor(), utcnow(), *args, **kwargs)
-    except DomainError as error:
-        db.session.rollback()
-        field = getattr(form, FIELD_OF_CODE.get(error.code, ""), None)
-        if field is not None:
-            field.errors = [*field.errors, error.message(locale())]
-        else:
-            flash_error(error)
-        return None
+    """The operation's refusal goes beside the field its code belongs to, else is flashed."""
+    return attempt(operation, *args, form=form, fields=FIELD_OF_CODE, **kwargs)
 
 
 def _hub_device(device_id: int) -> Device:
@@ -149,9 +143,13 @@ def _fill_windows(form: TemplateForm, template: CapacityTemplate | None) -> None
             form.windows.pop_entry()
         for row in rows + [{}] * BLANK_WINDOW_ROWS:
             form.windows.append_entry(row or None)
-    choices = options([("", "—")] + [(i, str(label)) for i, label in enumerate(WEEKDAY_LABELS)])
+    choices = _weekday_options(first=("", "—"))
     for entry in form.windows:
         entry.form.weekday.choices = choices
+
+
+def _weekday_options(first):
+    return options(((i, str(label)) for i, label in enumerate(WEEKDAY_LABELS)), first)
 
 
 def _window_specs(form: TemplateForm) -> list[ops.WindowSpec] | None:
@@ -231,20 +229,14 @@ def quota_new():
     requesters = db.session.scalars(
         select(Hospital).where(Hospital.id != hub.id).order_by(Hospital.is_hub, Hospital.code)
     )
-    form.referring_hospital_id.choices = options(
-        [(0, _("The hub's own reserve (walk-ins, inpatients, urgent)"))]
-        + [(h.id, f"{h.code} · {h.display_name(locale())}") for h in requesters]
+    form.referring_hospital_id.choices = hospital_options(
+        requesters, first=(0, _("The hub's own reserve (walk-ins, inpatients, urgent)"))
     )
-    devices = queries.hub_devices(hub)
-    form.device_id.choices = options(
-        [(0, "—")] + [(d.id, f"{d.name} ({d.ae_title})") for d in devices]
-    )
+    form.device_id.choices = device_options(queries.hub_devices(hub), first=(0, "—"))
     form.modality_code.choices = options(
-        [("", "—")] + [(m.code, m.code) for m in queries.hub_modalities(hub)]
+        ((m.code, m.code) for m in queries.hub_modalities(hub)), first=("", "—")
     )
-    form.weekday.choices = options(
-        [("", _("Every day"))] + [(i, str(label)) for i, label in enumerate(WEEKDAY_LABELS)]
-    )
+    form.weekday.choices = _weekday_options(first=("", _("Every day")))
     if form.validate_on_submit():
         device = db.session.get(Device, form.device_id.data) if form.device_id.data else None
         saved = _call(
@@ -306,12 +298,10 @@ def closure_new():
     hub = current_hub()
     form = ClosureForm()
     kinds = [ClosureKind.DEVICE_DOWNTIME, ClosureKind.HOSPITAL]
-    if actor().user.role is Role.ADMIN:
+    if current_user.role is Role.ADMIN:
         kinds.append(ClosureKind.PUBLIC_HOLIDAY)
     form.kind.choices = options([(k.name, _(CLOSURE_KIND_LABELS[k])) for k in kinds])
-    form.device_id.choices = options(
-        [(0, "—")] + [(d.id, f"{d.name} ({d.ae_title})") for d in queries.hub_devices(hub)]
-    )
+    form.device_id.choices = device_options(queries.hub_devices(hub), first=(0, "—"))
     if form.validate_on_submit():
         kind = ClosureKind[form.kind.data]
         device = db.session.get(Device, form.device_id.data) if form.device_id.data else None
@@ -357,12 +347,7 @@ def closure_toggle(closure_id: int):
     closure = db.session.get(Closure, closure_id)
     if closure is None or closure.hospital_id not in (None, hub.id):
         abort(404)
-    try:
-        ops.set_closure_active(actor(), utcnow(), closure, not closure.is_active)
-    except DomainError as error:
-        db.session.rollback()
-        flash_error(error)
-    else:
+    if attempt(ops.set_closure_active, closure, not closure.is_active) is not None:
         flash(
             _("Closure switched on.") if closure.is_active else _("Closure switched off."),
             "success",

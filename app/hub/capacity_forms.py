@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectField,
@@ -15,8 +14,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from app.hub.fields import BEDateField, TimeField
-from app.hub.formbase import RadBookForm, _CatalogueTranslations
+from app.webkit.fields import BEDateField, TimeField
+from app.webkit.forms import RadBookForm, RadBookSubform
 
 WEEKDAY_LABELS = (
     _l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
@@ -30,12 +29,8 @@ def _weekday_or_none(value):
     return int(value)
 
 
-class WindowForm(Form):
+class WindowForm(RadBookSubform):
     """One row of the weekly grid; a row with no weekday is unused."""
-
-    class Meta:
-        def get_translations(self, form):
-            return _CatalogueTranslations()
 
     weekday = SelectField(_l("Weekday"), coerce=_weekday_or_none, validate_choice=False)
     start = TimeField(_l("From"))
@@ -76,41 +71,42 @@ class TemplateForm(RadBookForm):
     submit = SubmitField(_l("Save"))
 
 
+# The quota's numbers, on the new-quota and the edit form (a function, not a shared field
+# object: each form lists its fields in the order they are made).
+def _slots_field() -> IntegerField:
+    return IntegerField(
+        _l("Bookings per day"),
+        validators=[
+            InputRequired(_l("Enter a number")),
+            NumberRange(min=0, max=500, message=_l("Between 0 and 500")),
+        ],
+    )
+
+
+def _release_hours_field(**kwargs) -> IntegerField:
+    return IntegerField(
+        _l("Release to everyone (hours before)"),
+        validators=[InputRequired(_l("Enter a number")), NumberRange(min=0, max=720)],
+        **kwargs,
+    )
+
+
 class QuotaForm(RadBookForm):
     referring_hospital_id = SelectField(_l("Reserved for"), coerce=int)
     device_id = SelectField(_l("Device"), coerce=int)
     modality_code = SelectField(_l("or every device of the modality"))
     weekday = SelectField(_l("Weekday"), coerce=_weekday_or_none)
     on_date = BEDateField(_l("or one date"), validators=[Optional()])
-    slots = IntegerField(
-        _l("Bookings per day"),
-        validators=[
-            InputRequired(_l("Enter a number")),
-            NumberRange(min=0, max=500, message=_l("Between 0 and 500")),
-        ],
-    )
-    release_hours = IntegerField(
-        _l("Release to everyone (hours before)"),
-        default=24,
-        validators=[InputRequired(_l("Enter a number")), NumberRange(min=0, max=720)],
-    )
+    slots = _slots_field()
+    release_hours = _release_hours_field(default=24)
     valid_from = BEDateField(_l("Valid from"), validators=[Optional()])
     valid_to = BEDateField(_l("Valid until"), validators=[Optional()])
     submit = SubmitField(_l("Save"))
 
 
 class QuotaEditForm(RadBookForm):
-    slots = IntegerField(
-        _l("Bookings per day"),
-        validators=[
-            InputRequired(_l("Enter a number")),
-            NumberRange(min=0, max=500, message=_l("Between 0 and 500")),
-        ],
-    )
-    release_hours = IntegerField(
-        _l("Release to everyone (hours before)"),
-        validators=[InputRequired(_l("Enter a number")), NumberRange(min=0, max=720)],
-    )
+    slots = _slots_field()
+    release_hours = _release_hours_field()
     valid_to = BEDateField(_l("Valid until"), validators=[Optional()])
     is_active = BooleanField(_l("In use"))
     submit = SubmitField(_l("Save"))

@@ -1,13 +1,14 @@
-"""Hub forms: the date picker of the day and week views, and the scheduler's actions."""
+"""Hub forms: the date picker of the day and week views, and the scheduler's actions
+(the reason to reject or cancel is ``app.webkit.forms.ReasonForm``)."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.hub.fields import BEDateField
-from app.hub.formbase import RadBookForm
+from app.webkit.fields import BEDateField
+from app.webkit.forms import RadBookForm
 
 
 class DayPickForm(RadBookForm):
@@ -16,19 +17,6 @@ class DayPickForm(RadBookForm):
 
     date = BEDateField(_l("Date"), validators=[Optional()])
     modality = SelectField(_l("Modality"), validators=[Optional()])
-
-
-class ReasonForm(RadBookForm):
-    """Reject a request or cancel a booking: the reason goes to the requester and the audit."""
-
-    reason = TextAreaField(
-        _l("Reason"),
-        validators=[
-            DataRequired(_l("Enter the reason; the requesting hospital will see it")),
-            Length(max=1000, message=_l("At most 1000 characters")),
-        ],
-    )
-    submit = SubmitField(_l("Confirm"))
 
 
 class ChangeRequestForm(RadBookForm):

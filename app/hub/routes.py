@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -16,15 +16,17 @@ from sqlalchemy.orm import selectinload
 
 from app.args import int_arg
 from app.extensions import db
-from app.hub import bp, capacity_view, queries
-from app.hub.formbase import options
+from app.hub import capacity_view, queries
 from app.hub.forms import DayPickForm
-from app.hub.web import actor, current_hub, flash_error, hubs, locale, role_required
+from app.hub.scope import current_hub, hub_may_see, hubs
 from app.labels import label
 from app.pdpa.reads import audit_read
+from app.webkit.forms import modality_options
+from app.webkit.views import attempt, role_required
+from integrations.line.inbox import mark_reply_handled, pending_patient_replies
+from integrations.line.models import LinePatientReply
 from scheduling.access import request_scope
-from scheduling.clock import local_today, utcnow
-from scheduling.errors import DomainError
+from scheduling.clock import local_today
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -34,6 +36,8 @@ from scheduling.models import (
     Role,
 )
 
+# The hub's blueprint: ``app.hub.actions`` and ``app.hub.capacity`` add their views to it.
+bp = Blueprint("hub", __name__, url_prefix="/hub")
 scheduler_only = role_required(Role.SCHEDULER)
 hub_staff = role_required(Role.SCHEDULER, Role.RADIOLOGIST)
 
@@ -43,13 +47,7 @@ UPCOMING_DAYS = 7
 def _pick(hub) -> tuple[DayPickForm, date, str]:
     form = DayPickForm(request.args)
     modalities = queries.hub_modalities(hub)
-    form.modality.choices = options(
-        [("", "—")]
-        + [
-            (m.code, f"{m.code} · {m.name_en if locale() == 'en' else m.name_th}")
-            for m in modalities
-        ]
-    )
+    form.modality.choices = modality_options(modalities, first=("", "—"))
     form.validate()
     day = form.date.data if not form.date.errors and form.date.data else local_today()
     modality = form.modality.data if form.modality.data in {m.code for m in modalities} else ""
@@ -187,8 +185,6 @@ def exams():
 @bp.route("/exams/<int:appointment_id>")
 @hub_staff
 def exam(appointment_id: int):
-    from app.hub.actions import hub_may_see
-
     hub = current_hub()
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or not hub_may_see(appointment, hub):
@@ -228,7 +224,7 @@ def inbox():
         abort(404)
     counts = queries.inbox_counts(hub)
     rows = queries.inbox(hub, statuses)
-    replies = _patient_replies(hub)
+    replies = list(pending_patient_replies(hub.id))
     audit_read(
         "hub.inbox",
         [*rows, *replies],
@@ -249,51 +245,13 @@ def inbox():
     )
 
 
-def _patient_replies(hub) -> list:
-    """Patients' LINE replies (confirm, ask to change) waiting for the hub, if LINE is wired."""
-    try:
-        from integrations.line.inbox import pending_patient_replies
-    except ImportError:
-        return []
-    return list(pending_patient_replies(hub.id))
-
-
 @bp.route("/line-replies/<int:reply_id>/handled", methods=["POST"])
 @scheduler_only
 def line_reply_handled(reply_id: int):
-    # LINE is an optional adapter: imported here so the hub works without it.
-    from integrations.line.inbox import mark_reply_handled
-    from integrations.line.models import LinePatientReply
-
     hub = current_hub()
     reply = db.session.get(LinePatientReply, reply_id)
     if reply is None or reply.hub_hospital_id != hub.id:
         abort(404)
-    try:
-        mark_reply_handled(actor(), utcnow(), reply)
-    except DomainError as error:
-        db.session.rollback()
-        flash_error(error)
-    else:
+    if attempt(mark_reply_handled, reply) is not None:
         flash(_("Reply marked as handled."), "success")
     return redirect(url_for("hub.inbox"))
-
-
-@bp.route("/requests/<int:request_id>")
-@scheduler_only
-def request_view(request_id: int):
-    hub = current_hub()
-    req = db.session.get(ImagingRequest, request_id)
-    if req is None or req.hub_hospital_id != hub.id:
-        abort(404)
-    return request_page(req)
-
-
-def request_page(req: ImagingRequest, status: int = 200, **forms):
-    """The request with its action forms; ``forms`` replaces the blank ones (with errors)."""
-    from app.hub.actions import request_forms
-
-    context = request_forms(req)
-    context.update(forms)
-    audit_read("request.view", [req], entity=req, page=request.endpoint)
-    return render_template("hub/request.html", hub=current_hub(), req=req, **context), status

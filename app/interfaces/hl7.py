@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.hub.formbase import RadBookForm
+from app.extensions import db
+from app.filters import localized
+from app.hub.scope import hubs
 from app.pdpa.reads import audit_read
+from app.webkit.forms import RadBookForm, options
+from app.webkit.views import role_required
 from integrations.hl7 import outbound
 from integrations.hl7.models import (
     Hl7Charset,
@@ -27,8 +28,7 @@ from integrations.hl7.models import (
     OutboxStatus,
 )
 from scheduling.clock import utcnow
-from scheduling.db import db
-from scheduling.models import Hospital, Role
+from scheduling.models import Role
 
 bp = Blueprint("hl7_admin", __name__, url_prefix="/admin/hl7")
 
@@ -46,15 +46,12 @@ STATUS_LABELS = {
 }
 
 
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if current_user.role is not Role.ADMIN:
-            abort(403)
-        return view(*args, **kwargs)
+admin_required = role_required(Role.ADMIN)
 
-    return wrapper
+
+def _counts(column) -> dict:
+    """Rows per value of ``column`` (an outcome or a status), for the filter links."""
+    return dict(db.session.execute(select(column, func.count()).group_by(column)).all())
 
 
 @bp.app_template_filter("hl7_segments")
@@ -84,11 +81,7 @@ def journal():
             )
         )
     entries = db.session.scalars(query.order_by(Hl7InboundMessage.id.desc()).limit(PAGE_SIZE)).all()
-    counts = dict(
-        db.session.execute(
-            select(Hl7InboundMessage.outcome, func.count()).group_by(Hl7InboundMessage.outcome)
-        ).all()
-    )
+    counts = _counts(Hl7InboundMessage.outcome)
     return render_template(
         "hl7/journal.html",
         entries=entries,
@@ -121,11 +114,7 @@ def outbox():
         # Default view: what needs attention, not the history of what went well.
         query = query.where(Hl7OutboxMessage.status != OutboxStatus.SENT)
     rows = db.session.scalars(query.order_by(Hl7OutboxMessage.id.desc()).limit(PAGE_SIZE)).all()
-    counts = dict(
-        db.session.execute(
-            select(Hl7OutboxMessage.status, func.count()).group_by(Hl7OutboxMessage.status)
-        ).all()
-    )
+    counts = _counts(Hl7OutboxMessage.status)
     return render_template(
         "hl7/outbox.html",
         rows=rows,
@@ -167,10 +156,10 @@ class DestinationForm(RadBookForm):
     port = IntegerField(_l("Port"), validators=[DataRequired(), NumberRange(1, 65535)])
     hub_hospital_id = SelectField(_l("Bookings of hub"), coerce=int, validators=[Optional()])
     order_format = SelectField(
-        _l("Message"), choices=[SelectChoice(f.name, f.value) for f in Hl7OrderFormat]
+        _l("Message"), choices=options((f.name, f.value) for f in Hl7OrderFormat)
     )
     charset = SelectField(
-        _l("Character set (MSH-18)"), choices=[SelectChoice(c.name, c.value) for c in Hl7Charset]
+        _l("Character set (MSH-18)"), choices=options((c.name, c.value) for c in Hl7Charset)
     )
     receiving_application = StringField(
         _l("Receiving application (MSH-5)"), validators=[Length(max=180)]
@@ -180,14 +169,7 @@ class DestinationForm(RadBookForm):
 
 
 def _hub_choices() -> list[SelectChoice]:
-    hubs = db.session.scalars(
-        select(Hospital).where(Hospital.is_hub.is_(True)).order_by(Hospital.code)
-    ).all()
-    from app.filters import localized
-
-    return [SelectChoice(0, _("Every hub"))] + [
-        SelectChoice(h.id, f"{h.code} {localized(h)}") for h in hubs
-    ]
+    return options(((h.id, f"{h.code} {localized(h)}") for h in hubs()), first=(0, _("Every hub")))
 
 
 @bp.route("/destinations", methods=["GET", "POST"])

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.auth.routes import web_actor
 from app.extensions import db
 from app.pdpa.reads import audit_read
+from app.webkit.views import role_required, web_actor
 from integrations.line import delivery, settings
 from integrations.line.models import LineMessageKind, LineOutbox, LineOutboxStatus
 from scheduling.audit import record
@@ -38,15 +37,12 @@ def line_label(value) -> str:
     return _(LABELS[value]) if value in LABELS else str(value)
 
 
-def _require_admin() -> None:
-    if current_user.role is not Role.ADMIN:
-        abort(403)
+admin_required = role_required(Role.ADMIN)
 
 
 @bp.get("/outbox")
-@login_required
+@admin_required
 def outbox_page():
-    _require_admin()
     status_filter = request.args.get("status", "")
     query = (
         select(LineOutbox)
@@ -72,9 +68,8 @@ def outbox_page():
 
 
 @bp.post("/outbox/<int:row_id>/requeue")
-@login_required
+@admin_required
 def requeue(row_id: int):
-    _require_admin()
     row = db.session.get(LineOutbox, row_id)
     if row is None:
         abort(404)

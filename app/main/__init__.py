@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""Home, the request list, request detail, the language switch (``app.main.routes``)."""
 
-bp = Blueprint("main", __name__)
+from app.main.routes import bp
 
-from app.main import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.args import row_id
 from app.extensions import db
-from app.main import bp
 from app.pdpa.reads import audit_read
+from app.webkit.views import safe_next
 from scheduling.access import can_view_request
 from scheduling.models import ImagingRequest
+
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
@@ -68,9 +70,10 @@ def set_language(lang: str):
 
 
 def _back() -> str:
-    target = request.referrer or ""
-    host = request.host_url
-    return target if target.startswith(host) else url_for("main.index")
+    """The page the switch was pressed on (the Referer), if it is one of ours."""
+    referrer, host = request.referrer or "", request.host_url
+    path = "/" + referrer[len(host) :] if referrer.startswith(host) else None
+    return safe_next(path, url_for("main.index"))
 
 
 @bp.route("/healthz")

@@ -15,13 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, g, request
-from flask_login import current_user
+from flask import Flask, Response, g
 
 from app.extensions import db
-from scheduling.audit import Actor, record_read
+from app.webkit.views import web_actor
+from scheduling.audit import record_read
 from scheduling.clock import utcnow
-from scheduling.models import Interface
 
 
 @dataclass
@@ -62,8 +61,7 @@ def _write(response: Response) -> Response:
     # that re-renders a form beside the record (422, 409) did show it.
     if not reads or 300 <= response.status_code < 400 or response.status_code >= 500:
         return response
-    user = current_user._get_current_object() if current_user.is_authenticated else None
-    actor = Actor(Interface.WEB, user=user, remote_addr=request.remote_addr)
+    actor = web_actor()
     now = utcnow()
     # Whatever the view left uncommitted would be rolled back at teardown anyway.
     db.session.rollback()

@@ -12,9 +12,9 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from app.extensions import db
-from app.hub.formbase import RadBookForm
-from app.hub.web import actor, role_required
 from app.pdpa.export import patient_export
+from app.webkit.forms import RadBookForm
+from app.webkit.views import role_required, web_actor
 from scheduling.audit import record
 from scheduling.clock import utcnow
 from scheduling.models import Role
@@ -56,7 +56,7 @@ def export():
             data = patient_export(patient, now, current_user.username)
             # The export itself is a disclosure: audited, committed before it leaves.
             record(
-                actor(),
+                web_actor(),
                 "patient.export",
                 now,
                 entity=patient,

@@ -1,4 +1,4 @@
-"""Forms for community-hospital staff: find/register a patient, request an exam, cancel.
+"""Forms for community-hospital staff: find/register a patient, request an exam, book.
 
 Messages are lazy msgids (``_l``) so each renders in the reader's language; the
 national-ID check reuses the domain's own validation and its Thai message.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import g
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     HiddenField,
@@ -22,7 +21,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from app.hub.formbase import RadBookForm
+from app.webkit.forms import RadBookForm, options
+from app.webkit.views import locale
 from scheduling.clock import local_today
 from scheduling.errors import DomainError
 from scheduling.models import IdentifierType, Priority, Sex
@@ -37,10 +37,6 @@ PHONE_RE = re.compile(r"^\+?[0-9]{9,12}$")
 MIN_BE_YEAR = 2400
 
 
-def locale() -> str:
-    return getattr(g, "locale", "th")
-
-
 def normalise_icd10(raw: str) -> str | None:
     """``k802`` → ``K80.2``; ``None`` for empty; raises ``ValueError`` when malformed."""
     text = re.sub(r"\s+", "", raw or "").upper()
@@ -53,14 +49,9 @@ def normalise_icd10(raw: str) -> str | None:
     return f"{category}.{detail}" if detail else category
 
 
-def choices(pairs) -> list[SelectChoice]:
-    """``(value, label)`` pairs as WTForms choices (tuples are deprecated in WTForms 3.3)."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
 def prefix_choices() -> list[SelectChoice]:
     index = 1 if locale() == "en" else 0
-    return choices(
+    return options(
         (code, names[index] if names[index] else _l("Other / none"))
         for code, names in PREFIXES.items()
     )
@@ -68,7 +59,7 @@ def prefix_choices() -> list[SelectChoice]:
 
 def month_choices() -> list[SelectChoice]:
     names = EN_MONTHS_SHORT if locale() == "en" else THAI_MONTHS_LONG
-    return choices([("", _l("Month"))] + [(str(i), name) for i, name in enumerate(names, 1)])
+    return options(((str(i), name) for i, name in enumerate(names, 1)), first=("", _l("Month")))
 
 
 class PatientLookupForm(RadBookForm):
@@ -87,7 +78,7 @@ class PatientLookupForm(RadBookForm):
 class PatientForm(RadBookForm):
     id_type = SelectField(
         _l("Identifier"),
-        choices=choices(
+        choices=options(
             [
                 (IdentifierType.NATIONAL_ID.name, _l("Thai national ID (13 digits)")),
                 (IdentifierType.PASSPORT.name, _l("Passport")),
@@ -109,7 +100,7 @@ class PatientForm(RadBookForm):
     family_name_th = StringField(_l("Family name (Thai)"), validators=[Length(max=100)])
     birth_day = SelectField(
         _l("Day"),
-        choices=choices([("", "—")] + [(str(d), str(d)) for d in range(1, 32)]),
+        choices=options(((str(d), str(d)) for d in range(1, 32)), first=("", "—")),
         validators=[Optional()],
     )
     birth_month = SelectField(_l("Month"), validators=[Optional()])
@@ -117,7 +108,7 @@ class PatientForm(RadBookForm):
     birth_year_be = StringField(_l("Year (B.E.)"), validators=[Length(max=4)])
     sex = RadioField(
         _l("Sex"),
-        choices=choices(
+        choices=options(
             [
                 (Sex.FEMALE.name, _l("Female")),
                 (Sex.MALE.name, _l("Male")),
@@ -209,7 +200,7 @@ class RequestForm(RadBookForm):
     icd10_code = StringField(_l("ICD-10 code (optional)"), validators=[Optional(), Length(max=10)])
     priority = RadioField(
         _l("Priority"),
-        choices=choices(
+        choices=options(
             [
                 (Priority.ROUTINE.name, _l("Routine")),
                 (Priority.URGENT.name, _l("Urgent")),
@@ -237,15 +228,6 @@ class RequestForm(RadBookForm):
             raise ValidationError(
                 _l("An ICD-10 code is a letter and 2 digits, then optional detail (e.g. K80.2)")
             ) from exc
-
-
-class ReasonForm(RadBookForm):
-    """Cancel a request, or give the reason for moving an appointment."""
-
-    reason = TextAreaField(
-        _l("Reason"), validators=[DataRequired(_l("Give a reason")), Length(max=500)]
-    )
-    submit = SubmitField(_l("Confirm"))
 
 
 class BookForm(RadBookForm):

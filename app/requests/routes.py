@@ -5,30 +5,22 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from functools import wraps
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.args import row_id
-from app.auth.routes import web_actor
 from app.extensions import db
 from app.pdpa.reads import audit_read
-from app.requests import bp, slots
-from app.requests.forms import (
-    BookForm,
-    PatientForm,
-    PatientLookupForm,
-    ReasonForm,
-    RequestForm,
-    choices,
-    locale,
-)
+from app.requests import slots
+from app.requests.forms import BookForm, PatientForm, PatientLookupForm, RequestForm
 from app.requests.slip import qr_svg, slip_link
+from app.webkit.forms import ReasonForm, options
+from app.webkit.views import FORM, attempt, locale, role_required, show_refusal
 from scheduling.access import can_view_patient, can_view_request, patient_scope
 from scheduling.availability import warning_message
 from scheduling.booking import book
@@ -65,17 +57,9 @@ MODALITY_ORDER = ("US", "CT", "MR", "DX", "CR", "MG", "BMD", "RF", "NM", "XA")
 NAME_SEARCH_LIMIT = 20
 
 
-def requester_required(view):
-    """Community-hospital staff (and admins, who may act for them)."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.has_role(Role.REQUESTER, Role.ADMIN):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+# Community-hospital staff (and admins, who may act for them).
+requester_required = role_required(Role.REQUESTER)
 
 
 def _patient_or_404(patient_id: int) -> Patient:
@@ -108,7 +92,7 @@ def new():
             try:
                 cid = validate_national_id(compact)
             except DomainError as exc:
-                form.q.errors.append(exc.message(locale()))
+                show_refusal(exc, form, fallback="q")
             else:
                 patient = db.session.scalar(
                     patient_scope(current_user).where(
@@ -185,6 +169,17 @@ def edit_patient(patient_id: int):
     return render_template("requests/patient_form.html", form=form, patient=patient)
 
 
+# Which field of the patient form a ``register_patient`` refusal belongs to.
+PATIENT_FIELD_OF_CODE = {
+    "cid-length": "id_value",
+    "cid-checksum": "id_value",
+    "id-value": "id_value",
+    "prefix": "prefix",
+    "name": "given_name_th",
+    "birth-date": "birth_year_be",
+}
+
+
 def _save_patient(form: PatientForm, patient: Patient | None) -> bool:
     """Call ``register_patient``; put any error beside the field it concerns."""
     id_type = IdentifierType[form.id_type.data]
@@ -204,34 +199,23 @@ def _save_patient(form: PatientForm, patient: Patient | None) -> bool:
         if owner is not None and (owner.id_type, owner.id_value) != (id_type, id_value):
             form.hn.errors.append(_("This HN belongs to another patient at your hospital"))
             return False
-    try:
-        form.saved_patient = register_patient(
-            web_actor(),
-            utcnow(),
-            id_type=id_type,
-            id_value=id_value,
-            prefix=form.prefix.data,
-            given_name_th=form.given_name_th.data,
-            family_name_th=form.family_name_th.data or "",
-            birth_date=form.birth_date,
-            sex=Sex[form.sex.data],
-            hospital_id=hospital_id,
-            hn=hn,
-            phone=form.phone.data,
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        target = {
-            "cid-length": form.id_value,
-            "cid-checksum": form.id_value,
-            "id-value": form.id_value,
-            "prefix": form.prefix,
-            "name": form.given_name_th,
-            "birth-date": form.birth_year_be,
-        }.get(exc.code)
-        (target.errors if target is not None else form.form_errors).append(exc.message(locale()))
-        return False
-    return True
+    form.saved_patient = attempt(
+        register_patient,
+        form=form,
+        fields=PATIENT_FIELD_OF_CODE,
+        fallback=FORM,
+        id_type=id_type,
+        id_value=id_value,
+        prefix=form.prefix.data,
+        given_name_th=form.given_name_th.data,
+        family_name_th=form.family_name_th.data or "",
+        birth_date=form.birth_date,
+        sex=Sex[form.sex.data],
+        hospital_id=hospital_id,
+        hn=hn,
+        phone=form.phone.data,
+    )
+    return form.saved_patient is not None
 
 
 # --- the request -------------------------------------------------------------------------
@@ -268,14 +252,14 @@ def create(patient_id: int):
     modalities = _modalities(procedures)
     hubs = _hubs()
     form = RequestForm()
-    form.modality.choices = choices(
-        [("", _("All modalities"))]
-        + [(m.code, m.name_en if locale() == "en" else m.name_th) for m in modalities]
+    form.modality.choices = options(
+        ((m.code, m.name_en if locale() == "en" else m.name_th) for m in modalities),
+        first=("", _("All modalities")),
     )
-    form.procedure_id.choices = choices((p.id, p.code) for p in procedures)
-    form.hub_hospital_id.choices = choices(
-        [("", _("Any hub: earliest slot"))]
-        + [(str(h.id), f"{h.display_name(locale())} ({localized_province(h)})") for h in hubs]
+    form.procedure_id.choices = options((p.id, p.code) for p in procedures)
+    form.hub_hospital_id.choices = options(
+        ((str(h.id), f"{h.display_name(locale())} ({localized_province(h)})") for h in hubs),
+        first=("", _("Any hub: earliest slot")),
     )
     if request.method == "GET" and request.args.get("modality"):
         form.modality.data = request.args["modality"]
@@ -285,25 +269,22 @@ def create(patient_id: int):
         if procedure is None:
             form.procedure_id.errors.append(_("Choose a procedure"))
         else:
-            try:
-                imaging_request = create_request(
-                    web_actor(),
-                    utcnow(),
-                    patient=patient,
-                    procedure=procedure,
-                    requesting_hospital_id=current_user.hospital_id,
-                    hub_hospital_id=int(form.hub_hospital_id.data)
-                    if form.hub_hospital_id.data
-                    else None,
-                    priority=Priority[form.priority.data],
-                    indication=form.indication.data.strip(),
-                    requesting_clinician=form.requesting_clinician.data.strip(),
-                    icd10_code=form.icd10_code.data,
-                )
-            except DomainError as exc:
-                db.session.rollback()
-                form.form_errors.append(exc.message(locale()))
-            else:
+            imaging_request = attempt(
+                create_request,
+                form=form,
+                fallback=FORM,
+                patient=patient,
+                procedure=procedure,
+                requesting_hospital_id=current_user.hospital_id,
+                hub_hospital_id=int(form.hub_hospital_id.data)
+                if form.hub_hospital_id.data
+                else None,
+                priority=Priority[form.priority.data],
+                indication=form.indication.data.strip(),
+                requesting_clinician=form.requesting_clinician.data.strip(),
+                icd10_code=form.icd10_code.data,
+            )
+            if imaging_request is not None:
                 flash(_("Request sent. Now choose an appointment slot."), "success")
                 return redirect(_after_create(imaging_request))
     return render_template(
@@ -457,16 +438,13 @@ def confirm(request_id: int):
         if moving is not None and not reason:
             form.reason.errors = [_("Give a reason for moving the appointment")]
         else:
-            try:
-                if moving is not None:
-                    appointment = reschedule_appointment(
-                        web_actor(), utcnow(), moving, device, start_at, reason=reason
-                    )
-                else:
-                    appointment = book(web_actor(), utcnow(), imaging_request, device, start_at)
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.message(locale()), "error")
+            if moving is not None:
+                appointment = attempt(
+                    reschedule_appointment, moving, device, start_at, reason=reason
+                )
+            else:
+                appointment = attempt(book, imaging_request, device, start_at)
+            if appointment is None:
                 return redirect(back)
             flash(_("Appointment booked. Print the slip for the patient."), "success")
             return redirect(url_for("requests.slip", appointment_id=appointment.id))
@@ -530,12 +508,10 @@ def cancel(request_id: int):
         return redirect(url_for("main.request_detail", request_id=request_id))
     form = ReasonForm()
     if form.validate_on_submit():
-        try:
-            cancel_request(web_actor(), utcnow(), imaging_request, form.reason.data.strip())
-        except DomainError as exc:
-            db.session.rollback()
-            form.reason.errors.append(exc.message(locale()))
-        else:
+        cancelled = attempt(
+            cancel_request, imaging_request, form.reason.data.strip(), form=form, fallback="reason"
+        )
+        if cancelled is not None:
             flash(_("The request has been cancelled."), "success")
             return redirect(url_for("main.request_detail", request_id=request_id))
     return render_template(

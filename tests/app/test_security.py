@@ -1,6 +1,6 @@
 """Web hardening (issue 8, part 2): cookies, timeouts, lockout, passwords, headers, errors.
 
-Time is moved with ``app.config["RADBOOK_CLOCK"]`` (``app.security.clock``), never slept.
+Time is moved with the one clock (``scheduling.clock``), never slept.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from app.auth.models import LoginThrottle
 from app.config import TestConfig
 from app.extensions import db as _db
 from app.security import HTML_CSP
+from scheduling import clock as one_clock
 from scheduling.models import AuditEvent, User
 from tests.conftest import IsolatedClient, login
 
@@ -29,21 +30,23 @@ WRONG_MESSAGE = "ชื่อผู้ใช้หรือรหัสผ่า
 
 
 class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
+    """The one clock, stopped at ``start`` and moved by hand (the suite's fixture
+    sets it running again after the test)."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    def __init__(self, start: datetime) -> None:
+        one_clock.freeze(start)
+
+    @property
+    def now(self) -> datetime:
+        return one_clock.utcnow()
 
     def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
+        one_clock.advance(timedelta(**delta))
 
 
 @pytest.fixture
-def clock(app, monkeypatch) -> Clock:
-    c = Clock(T0)
-    monkeypatch.setitem(app.config, "RADBOOK_CLOCK", c)
-    return c
+def clock() -> Clock:
+    return Clock(T0)
 
 
 def _html(response) -> str:
@@ -246,7 +249,6 @@ def test_many_names_from_one_address_lock_the_address(app, client, demo, clock, 
 def test_the_count_is_shared_by_every_worker(app, prod_app, demo, clock, monkeypatch):
     """Two app instances with their own engines and connection pools (as two gunicorn
     workers have) count failures for one name together."""
-    monkeypatch.setitem(prod_app.config, "RADBOOK_CLOCK", clock)
     monkeypatch.setitem(prod_app.config, "WTF_CSRF_ENABLED", False)
     worker_a, worker_b = app.test_client(), prod_app.test_client()
     codes = []

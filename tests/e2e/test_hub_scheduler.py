@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.hub.fields import format_be_date
+from app.webkit.fields import format_be_date
 from scheduling.clock import local_today, to_local
 from scheduling.models import Appointment, AppointmentStatus, ImagingRequest, RequestStatus
 from tests.app.hub.factories import book_request, free_slots, submit_request

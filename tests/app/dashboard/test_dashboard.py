@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from app.dashboard.charts import Series, bar_chart
-from app.hub.fields import format_be_date
+from app.webkit.fields import format_be_date
 from scheduling.clock import local_datetime, local_today
 from scheduling.models import AppointmentStatus
 from tests.app.hub.factories import make_appointment, make_request

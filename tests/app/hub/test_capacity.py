@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.hub.capacity_view import capacity_minutes
-from app.hub.fields import format_be_date
+from app.webkit.fields import format_be_date
 from scheduling.capacity import add_closure
 from scheduling.clock import local_datetime, local_today, to_local, utcnow
 from scheduling.models import AuditEvent, CapacityTemplate, Closure, ClosureKind, Quota

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from datetime import date, time
 
-from flask import g
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 
+from app.webkit.views import locale
 from scheduling.thaidate import BE_OFFSET
 
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
@@ -58,49 +58,56 @@ def parse_hhmm(text: str) -> time | None:
     return None
 
 
-class BEDateField(StringField):
-    """A date typed as ``วว/ดด/ปปปป`` (พ.ศ.); ``data`` is a ``datetime.date`` or None."""
+class _TypedField(StringField):
+    """A text box for digits in one written format, which its placeholder shows; empty
+    is None, anything ``parse`` cannot read is the ``unreadable`` error."""
+
+    placeholder = ""
+    unreadable = ""
 
     def __init__(self, label=None, validators=None, **kwargs):
-        render_kw = {"inputmode": "numeric", "autocomplete": "off", "placeholder": "วว/ดด/ปปปป"}
+        render_kw = {"inputmode": "numeric", "autocomplete": "off", "placeholder": self.placeholder}
         render_kw.update(kwargs.pop("render_kw", None) or {})
         super().__init__(label, validators, render_kw=render_kw, **kwargs)
+
+    @staticmethod
+    def parse(text: str) -> object | None:
+        raise NotImplementedError
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        self.data = self.parse(valuelist[0])
+        if self.data is None:
+            raise ValueError(self.unreadable)
+
+
+class BEDateField(_TypedField):
+    """A date typed as ``วว/ดด/ปปปป`` (พ.ศ.); ``data`` is a ``datetime.date`` or None."""
+
+    placeholder = "วว/ดด/ปปปป"
+    unreadable = _l("Enter the date as dd/mm/yyyy in the Buddhist Era, e.g. 21/11/2569")
+
+    parse = staticmethod(parse_be_date)
 
     def _value(self) -> str:
         # Echo what was typed only when it was unreadable (so it can be corrected);
         # a readable date, even an ISO one from a link, is shown the Thai way.
         if self.raw_data and self.raw_data[0].strip() and parse_be_date(self.raw_data[0]) is None:
             return self.raw_data[0]
-        return format_be_date(self.data, getattr(g, "locale", "th"))
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        self.data = parse_be_date(valuelist[0])
-        if self.data is None:
-            raise ValueError(
-                _l("Enter the date as dd/mm/yyyy in the Buddhist Era, e.g. 21/11/2569")
-            )
+        return format_be_date(self.data, locale())
 
 
-class TimeField(StringField):
+class TimeField(_TypedField):
     """``HH:MM`` on the 24-hour clock, as Thai staff write times."""
 
-    def __init__(self, label=None, validators=None, **kwargs):
-        render_kw = {"inputmode": "numeric", "autocomplete": "off", "placeholder": "HH:MM"}
-        render_kw.update(kwargs.pop("render_kw", None) or {})
-        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+    placeholder = "HH:MM"
+    unreadable = _l("Enter the time as HH:MM on the 24-hour clock, e.g. 13:30")
+
+    parse = staticmethod(parse_hhmm)
 
     def _value(self) -> str:
         if self.raw_data:
             return self.raw_data[0]
         return self.data.strftime("%H:%M") if self.data else ""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        self.data = parse_hhmm(valuelist[0])
-        if self.data is None:
-            raise ValueError(_l("Enter the time as HH:MM on the 24-hour clock, e.g. 13:30"))

@@ -2,7 +2,7 @@ from datetime import date, time
 
 import pytest
 
-from app.hub.fields import format_be_date, parse_be_date, parse_hhmm
+from app.webkit.fields import format_be_date, parse_be_date, parse_hhmm
 
 
 @pytest.mark.parametrize(
