@@ -122,6 +122,9 @@ def load_network() -> dict[str, Hospital]:
                 # Bueng Kan's MRI is installed but not yet open (CONTEXT.md).
                 is_active=mri_month > 0,
             )
+    from integrations.hl7.demo import load_hl7_demo
+
+    load_hl7_demo()
     return {"mkh": mkh}
 
 

@@ -15,10 +15,14 @@ from flask import Flask
 from scheduling.hosting import AdapterHost
 
 DEFAULTS = {
-    # Listens on every interface: HIS and PACS connect from the hospital network
-    # (docs/deploy.md: allow-list them in the firewall).
-    "HL7_HOST": os.environ.get("HL7_HOST", "0.0.0.0"),
+    # Loopback unless told: a deployment names the address the HIS and PACS reach
+    # (docs/deploy.md), and only registered senders' addresses are answered anyway.
+    "HL7_HOST": os.environ.get("HL7_HOST", "127.0.0.1"),
     "HL7_MAX_MESSAGE_BYTES": int(os.environ.get("HL7_MAX_MESSAGE_BYTES", str(1024 * 1024))),
+    "HL7_MAX_CONNECTIONS": int(os.environ.get("HL7_MAX_CONNECTIONS", "32")),
+    "HL7_IDLE_TIMEOUT_SECONDS": float(os.environ.get("HL7_IDLE_TIMEOUT_SECONDS", "600")),
+    "HL7_BLOCK_TIMEOUT_SECONDS": float(os.environ.get("HL7_BLOCK_TIMEOUT_SECONDS", "60")),
+    "HL7_SENDER_REFRESH_SECONDS": float(os.environ.get("HL7_SENDER_REFRESH_SECONDS", "10")),
     "HL7_WORKERS": int(os.environ.get("HL7_WORKERS", "4")),
     "HL7_SEND_TIMEOUT": float(os.environ.get("HL7_SEND_TIMEOUT", "30")),
     "HL7_OUTBOX_INTERVAL_SECONDS": int(os.environ.get("HL7_OUTBOX_INTERVAL_SECONDS", "15")),
@@ -37,6 +41,9 @@ def make_listener(app: Flask, host: str | None = None, port: int | None = None):
         port=app.config["HL7_PORT"] if port is None else port,
         max_message_bytes=app.config["HL7_MAX_MESSAGE_BYTES"],
         workers=app.config["HL7_WORKERS"],
+        max_connections=app.config["HL7_MAX_CONNECTIONS"],
+        idle_timeout=app.config["HL7_IDLE_TIMEOUT_SECONDS"],
+        block_timeout=app.config["HL7_BLOCK_TIMEOUT_SECONDS"],
     )
 
 
@@ -62,12 +69,13 @@ def drain_job(app: Flask) -> None:
 
 
 def init_app(app: Flask, host: AdapterHost) -> None:
-    from integrations.hl7.cli import hl7_cli
+    from integrations.hl7.cli import hl7_cli, sender_cli
     from integrations.hl7.outbound import connect_signals
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     app.cli.add_command(hl7_cli)
+    app.cli.add_command(sender_cli)
     host.add_service("hl7", start_listener_service)
     host.add_job(
         "hl7-outbox", drain_job, "interval", seconds=app.config["HL7_OUTBOX_INTERVAL_SECONDS"]

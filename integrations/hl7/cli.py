@@ -88,3 +88,83 @@ def stand_in(host: str, port: int, answer: str) -> None:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+# --- registered senders -----------------------------------------------------------------------
+
+sender_cli = AppGroup(
+    "hl7-sender", help="Systems allowed to send HL7 to RadBook (hospital + source addresses)."
+)
+
+_CLI_ACTOR_NAME = "hl7-sender"
+
+
+def _cli_actor():
+    import getpass
+
+    from scheduling.audit import Actor
+    from scheduling.models import Interface
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        who = "unknown"
+    return Actor(interface=Interface.CLI, name=f"{_CLI_ACTOR_NAME}:{who}"[:90])
+
+
+def _fail(exc) -> None:
+    raise click.ClickException(exc.message("en"))
+
+
+@sender_cli.command("add")
+@click.option("--hospital", "hospital_code", required=True, help="MOPH code of the hospital.")
+@click.option(
+    "--address",
+    "address_list",
+    required=True,
+    multiple=True,
+    help="Source IP address or network (e.g. 10.7.1.20 or 10.7.1.0/24); may be repeated.",
+)
+@click.option("--name", default="", help="What the system is, e.g. 'HIS (HOSxP)'.")
+def sender_add(hospital_code: str, address_list: tuple[str, ...], name: str) -> None:
+    """Register a sender: messages from these addresses may name this hospital in MSH-4."""
+    from integrations.hl7.senders import add_sender
+    from scheduling.errors import DomainError
+
+    try:
+        sender = add_sender(
+            _cli_actor(),
+            utcnow(),
+            hospital_code=hospital_code,
+            addresses_text=" ".join(address_list),
+            name=name,
+        )
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"HL7 sender {sender.id}: {hospital_code} from {sender.addresses}")
+
+
+@sender_cli.command("list")
+def sender_list() -> None:
+    """Every registered sender: id, hospital, enabled, addresses, name."""
+    from integrations.hl7.senders import list_senders
+
+    for sender in list_senders():
+        state = "enabled" if sender.is_enabled else "disabled"
+        click.echo(
+            f"{sender.id}\t{sender.hospital.code}\t{state}\t{sender.addresses}\t{sender.name}"
+        )
+
+
+@sender_cli.command("remove")
+@click.argument("sender_id", type=int)
+def sender_remove(sender_id: int) -> None:
+    """Remove a sender: its addresses may no longer send (within HL7_SENDER_REFRESH_SECONDS)."""
+    from integrations.hl7.senders import remove_sender
+    from scheduling.errors import DomainError
+
+    try:
+        remove_sender(_cli_actor(), utcnow(), sender_id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"HL7 sender {sender_id} removed")

@@ -3,10 +3,12 @@
 Order of work for each message, in a worker thread with its own app context:
 
 1. decode (MSH-18) and split; anything unreadable is journaled and answered AR;
-2. a repeat of (MSH-3, MSH-4, MSH-10) already processed gets its original ACK again;
-3. an unsupported message type or an unknown sending facility (MSH-4 must be a
+2. the connection's address must be a registered sender's, and MSH-4 that sender's
+   hospital (``integrations.hl7.senders``); otherwise AR, journaled;
+3. a repeat of (MSH-3, MSH-4, MSH-10) already processed gets its original ACK again;
+4. an unsupported message type or an unknown sending facility (MSH-4 must be a
    hospital's 5-digit MOPH code) is journaled and answered AR;
-4. the handler calls the ``scheduling`` operations with ``commit=False``; the journal
+5. the handler calls the ``scheduling`` operations with ``commit=False``; the journal
    row is added and everything is committed once, *then* the ACK is returned to be
    sent. A domain error rolls the change back and journals AE with an ERR segment.
 """
@@ -32,8 +34,9 @@ from integrations.hl7.message import (
     encode_for,
     peek_msh,
 )
-from integrations.hl7.mllp import Block
+from integrations.hl7.mllp import Block, FinalAnswer
 from integrations.hl7.models import Hl7Charset, Hl7InboundMessage, Hl7Outcome
+from integrations.hl7.senders import SenderDirectory
 from scheduling.audit import Actor
 from scheduling.clock import utcnow
 from scheduling.db import db
@@ -49,12 +52,20 @@ RAW_LIMIT = 1_000_000  # characters of an unreadable block kept in the journal
 class InboundProcessor:
     """Callable given to ``MllpServer``: (block, peer) → ACK bytes, or None for no answer."""
 
-    def __init__(self, app: Flask, handlers: dict[str, Handler] | None = None):
+    def __init__(
+        self,
+        app: Flask,
+        handlers: dict[str, Handler] | None = None,
+        senders: SenderDirectory | None = None,
+    ):
         self.app = app
         self.handlers = HANDLERS if handlers is None else handlers
         self.timezone = app.config.get("RADBOOK_TIMEZONE", "Asia/Bangkok")
         self.max_bytes = app.config.get("HL7_MAX_MESSAGE_BYTES")
         self.reference = ReferenceCache()
+        self.senders = senders or SenderDirectory(
+            float(app.config.get("HL7_SENDER_REFRESH_SECONDS", 10))
+        )
 
     def __call__(self, block: Block, peer: str) -> bytes | None:
         with self.app.app_context():
@@ -146,6 +157,23 @@ class InboundProcessor:
             self._journal(base, outcome, ack, error)
             return encode_for(ack, codec)
 
+        # Who is calling is decided by the connection, not by what the message says.
+        registered = self.senders.for_address(peer)
+        if not registered:
+            return FinalAnswer(
+                reject(
+                    _error(
+                        "207",
+                        f"the address {peer[:64]} is not registered as an HL7 sender",
+                        N_(
+                            "The address %(address)s is not registered as an HL7 sender; "
+                            "ask the RadBook administrator to register it"
+                        ),
+                        address=peer[:64],
+                        app_code="sender-not-registered",
+                    )
+                )
+            )
         if not control_id:
             return reject(
                 _error(
@@ -191,6 +219,19 @@ class InboundProcessor:
                     N_("Unknown sending hospital %(code)s: MSH-4 must be the 5-digit MOPH code"),
                     "MSH^1^4",
                     code=msg.sending_facility,
+                )
+            )
+        if hospital.code not in {s.hospital_code for s in registered}:
+            return reject(
+                _error(
+                    "103",
+                    f"MSH-4 {hospital.code} is not the hospital registered for the address "
+                    f"{peer[:64]}",
+                    N_("MSH-4 %(code)s is not the hospital registered for the address %(address)s"),
+                    "MSH^1^4",
+                    code=hospital.code,
+                    address=peer[:64],
+                    app_code="facility-not-registered",
                 )
             )
         hospital_id = base["hospital_id"] = hospital.id
@@ -395,5 +436,14 @@ _REPEAT_COUNT = (
 _JOURNAL_INSERT = insert(_JOURNAL)
 
 
-def _error(hl7_code: str, text_en: str, msgid: str, location: str = "", **params) -> AckError:
-    return AckError(hl7_code, text_en, translate(msgid, "th", **params), location=location)
+def _error(
+    hl7_code: str,
+    text_en: str,
+    msgid: str,
+    location: str = "",
+    app_code: str = "",
+    **params,
+) -> AckError:
+    return AckError(
+        hl7_code, text_en, translate(msgid, "th", **params), location=location, app_code=app_code
+    )

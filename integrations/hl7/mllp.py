@@ -5,11 +5,20 @@ sender waits for the ACK before the next message), hands every complete block to
 thread pool, because the database work is synchronous SQLAlchemy, and writes back
 the ACK that the worker returns. Blocks larger than the limit are discarded as they
 stream in (only their head is kept, to answer AR with the right MSA-2).
+
+What one caller can hold is bounded: at most ``max_connections`` connections (more are
+closed at once), at most ``max_message_bytes`` of unfinished data on each, a block
+must be complete within ``block_timeout`` seconds of its start, and a connection with
+nothing to say for ``idle_timeout`` seconds is closed. A closed connection's buffers
+are freed and, after a large one, the C allocator is asked to hand the memory back to
+the system (glibc keeps freed blocks otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import socket
 import threading
@@ -26,6 +35,10 @@ BLOCK_END = END_BLOCK + CARRIAGE_RETURN
 
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024  # a long report with OBX lines fits many times
 HEAD_BYTES = 4096  # what is kept of an oversized block: enough for the MSH
+DEFAULT_MAX_CONNECTIONS = 32  # a hub has a handful of HIS, RIS and PACS connections
+DEFAULT_IDLE_TIMEOUT = 600.0  # seconds without a byte before an idle connection is closed
+DEFAULT_BLOCK_TIMEOUT = 60.0  # seconds from a block's start to its end
+TRIM_AFTER_BYTES = 256 * 1024  # a connection that held this much returns memory on close
 
 
 def frame(payload: bytes) -> bytes:
@@ -55,10 +68,23 @@ class Deframer:
         self._discarding = False  # inside an oversized block, waiting for its end
         self._head = b""
         self._scan_from = 0
+        self.peak = 0  # most bytes held at once (to decide whether to trim on close)
+
+    @property
+    def in_block(self) -> bool:
+        """A block has started and not ended yet."""
+        return self._in_block
+
+    def release(self) -> None:
+        """Drop whatever is buffered (the connection is closing)."""
+        self._buf = bytearray()
+        self._head = b""
+        self._in_block = self._discarding = False
 
     def feed(self, data: bytes) -> list[Block]:
         blocks: list[Block] = []
         self._buf += data
+        self.peak = max(self.peak, len(self._buf))
         while True:
             if not self._in_block:
                 start = self._buf.find(START_BLOCK)
@@ -91,6 +117,8 @@ class Deframer:
                 self._head, self._discarding = bytes(self._buf[:HEAD_BYTES]), True
             blocks.append(self._take(end))
             del self._buf[: end + len(BLOCK_END)]
+            if not self._buf:
+                self._buf = bytearray()  # give back the capacity a large block grew
             self._in_block = False
 
     def _take(self, end: int, truncated: bool = False) -> Block:
@@ -128,11 +156,19 @@ class MllpServer:
         *,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         workers: int = 4,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        block_timeout: float = DEFAULT_BLOCK_TIMEOUT,
     ):
         self.handler = handler
         self.host = host
         self.port = port
         self.max_message_bytes = max_message_bytes
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.block_timeout = block_timeout
+        self.open_connections = 0
+        self.refused_connections = 0
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hl7-worker")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -206,23 +242,53 @@ class MllpServer:
     ) -> None:
         peer = writer.get_extra_info("peername")
         peer_host = peer[0] if isinstance(peer, tuple) else str(peer or "")
+        if self.open_connections >= self.max_connections:
+            # Nothing is read from it: a flood of connections costs a socket each, briefly.
+            self.refused_connections += 1
+            log.warning(
+                "HL7 connection from %s closed: %s connections open (HL7_MAX_CONNECTIONS)",
+                peer_host,
+                self.open_connections,
+            )
+            writer.transport.abort()
+            return
+        self.open_connections += 1
         deframer = Deframer(self.max_message_bytes)
         loop = asyncio.get_running_loop()
+        block_started: float | None = None
         try:
             while True:
-                data = await reader.read(65536)
+                timeout = self.idle_timeout
+                if block_started is not None:
+                    timeout = min(timeout, block_started + self.block_timeout - loop.time())
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), max(timeout, 0.0))
+                except TimeoutError:
+                    data = b""
+                    log.info(
+                        "HL7 connection from %s closed: %s",
+                        peer_host,
+                        "block not finished in time" if deframer.in_block else "idle",
+                    )
                 if not data:
                     block = deframer.close()
                     if block is not None:
                         await loop.run_in_executor(self.executor, self.handler, block, peer_host)
                     break
-                for block in deframer.feed(data):
+                blocks = deframer.feed(data)
+                if not deframer.in_block:
+                    block_started = None
+                elif block_started is None or blocks:
+                    block_started = loop.time()
+                for block in blocks:
                     answer = await loop.run_in_executor(
                         self.executor, self.handler, block, peer_host
                     )
                     if answer is not None:
                         writer.write(frame(answer))
                         await writer.drain()
+                    if isinstance(answer, FinalAnswer):
+                        return
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
@@ -230,11 +296,38 @@ class MllpServer:
         except Exception:
             log.exception("HL7 connection from %s failed", peer_host)
         finally:
+            self.open_connections -= 1
+            peak = deframer.peak
+            deframer.release()
             writer.close()
             try:
                 await writer.wait_closed()
             except (ConnectionError, OSError):
                 pass
+            if peak >= TRIM_AFTER_BYTES:
+                release_memory()
+
+
+class FinalAnswer(bytes):
+    """An answer after which the listener closes the connection (a caller it does not
+    know gets one answer, not a connection to keep)."""
+
+
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Ask glibc to return freed heap memory to the system (no-op elsewhere)."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 # --- sender -----------------------------------------------------------------------------------

@@ -161,3 +161,23 @@ class Hl7OutboxMessage(Base):
 
     destination: Mapped[Hl7Destination] = relationship()
     appointment: Mapped[Appointment] = relationship()
+
+
+class Hl7Sender(Base):
+    """A system allowed to send HL7 to RadBook: one hospital, from listed addresses.
+
+    A message is accepted only from an address of an enabled sender and only when its
+    MSH-4 is that sender's hospital: MSH-4 alone is whatever the sender typed.
+    """
+
+    __tablename__ = "hl7_sender"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")  # e.g. "HIS (HOSxP)"
+    # Source addresses and networks, space-separated (``scheduling.addresses``).
+    addresses: Mapped[str] = mapped_column(Text, default="")
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    hospital: Mapped[Hospital] = relationship()

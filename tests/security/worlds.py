@@ -28,7 +28,13 @@ from sqlalchemy import select
 
 from app.extensions import db
 from integrations.fhir.models import ApiClient
-from integrations.hl7.models import Hl7Destination, Hl7InboundMessage, Hl7OutboxMessage, Hl7Outcome
+from integrations.hl7.models import (
+    Hl7Destination,
+    Hl7InboundMessage,
+    Hl7OutboxMessage,
+    Hl7Outcome,
+    Hl7Sender,
+)
 from integrations.line.models import (
     LineMessageKind,
     LineOutbox,
@@ -227,6 +233,18 @@ def build_worlds() -> Worlds:
                     token_sha256=ApiClient.hash_token(token),
                 )
             )
+    # The demo registers Kud Rang's, Kosum's and the hub's systems as HL7 senders from
+    # 127.0.0.1; the two Region 8 hospitals call from there too (one interface engine
+    # relaying for all five), so the HL7 matrix tests scope by MSH-4 among registered ones.
+    for code in (CHIANG_YUEN, UDN):
+        db.session.add(
+            Hl7Sender(
+                hospital_id=hospitals[code].id,
+                name=f"his-{code}",
+                addresses="127.0.0.1",
+                created_at=now,
+            )
+        )
     patients: dict[str, Patient] = {}
     for key, (stem, given, hn, code, born) in PATIENTS.items():
         patients[key] = register_patient(
