@@ -32,6 +32,9 @@ from scheduling.models import (
 from scheduling.patients import find_patient, national_id_check_digit, register_patient
 
 DEMO_ACTOR = Actor(interface=Interface.CLI, name="demo-load")
+# The demo's scanners are simulated on this machine (findscu, the tests): no other host
+# may call as one of them.
+DEMO_SCANNER_ADDRESS = "127.0.0.1"
 
 
 def _get_or_create(model, lookup: dict[str, Any], **values: Any):
@@ -89,6 +92,7 @@ def load_network() -> dict[str, Hospital]:
             room_th=room[0],
             room_en=room[1],
             charset=charset,
+            allowed_addresses=DEMO_SCANNER_ADDRESS,
         )
     for code, th, en, _vendor in data.MAHASARAKHAM_REQUESTERS:
         _hospital(code, th, en, HospitalLevel.COMMUNITY, ("มหาสารคาม", "Maha Sarakham"), False)
@@ -107,6 +111,7 @@ def load_network() -> dict[str, Hospital]:
                 room_th=f"ห้อง CT {n}",
                 room_en=f"CT room {n}",
                 charset=DicomCharset.UTF8,
+                allowed_addresses=DEMO_SCANNER_ADDRESS,
             )
         if mri_month is not None:
             _get_or_create(
@@ -119,6 +124,7 @@ def load_network() -> dict[str, Hospital]:
                 room_th="ห้อง MRI",
                 room_en="MRI room",
                 charset=DicomCharset.ASCII,
+                allowed_addresses=DEMO_SCANNER_ADDRESS,
                 # Bueng Kan's MRI is installed but not yet open (CONTEXT.md).
                 is_active=mri_month > 0,
             )

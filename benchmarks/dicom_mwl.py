@@ -207,6 +207,7 @@ def load_network(app) -> dict:
                 station_name=ae,
                 charset=DicomCharset.UTF8,
                 mwl_filter_by_calling_ae=False,
+                allowed_addresses="127.0.0.1",
             )
             db.session.add(devices[ae])
         db.session.flush()

@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from scheduling import addresses
 from scheduling.db import db
 from scheduling.models import Device, DicomCharset, Hospital, PatientIdPolicy
 
@@ -35,6 +36,20 @@ class DeviceInfo:
     hospital_id: int
     hospital_code: str
     patient_id_policy: PatientIdPolicy
+    networks: tuple[addresses.Network, ...] = ()
+
+    def calls_from(self, address: str | None) -> bool:
+        """Whether an association from this address may be this device."""
+        return addresses.allowed(address, self.networks)
+
+
+def _networks(ae_title: str, text: str | None) -> tuple[addresses.Network, ...]:
+    try:
+        return tuple(addresses.parse_networks(text))
+    except addresses.BadAddressList:
+        # Stored before validation existed, or edited by hand: allow nothing.
+        log.warning("device %s has an unreadable address list; it may not associate", ae_title)
+        return ()
 
 
 def load_devices() -> dict[str, DeviceInfo]:
@@ -51,6 +66,7 @@ def load_devices() -> dict[str, DeviceInfo]:
             Hospital.id,
             Hospital.code,
             Hospital.patient_id_policy,
+            Device.allowed_addresses,
         )
         .join(Hospital, Hospital.id == Device.hospital_id)
         .where(Device.is_active.is_(True))
@@ -67,6 +83,7 @@ def load_devices() -> dict[str, DeviceInfo]:
             hospital_id=row[7],
             hospital_code=row[8],
             patient_id_policy=row[9] or PatientIdPolicy.HN,
+            networks=_networks(row[1], row[10]),
         )
         for row in rows
     }
@@ -109,5 +126,14 @@ class DeviceDirectory:
             return None
         return self._current().get(ae_title.strip())
 
-    def ae_titles(self) -> list[str]:
-        return list(self._current())
+    def get_from(self, ae_title: str | None, address: str | None) -> DeviceInfo | None:
+        """The device with this AE title, if it may call from this address."""
+        device = self.get(ae_title)
+        return device if device is not None and device.calls_from(address) else None
+
+    def ae_titles(self, address: str | None = None) -> list[str]:
+        """AE titles that may associate: all of them, or those allowed from ``address``."""
+        devices = self._current()
+        if address is None:
+            return list(devices)
+        return [ae for ae, device in devices.items() if device.calls_from(address)]

@@ -342,7 +342,7 @@ def _run(app: Flask, work) -> Dataset | None:
 
 
 def handle_create(event: evt.Event, app: Flask, directory: DeviceDirectory):
-    caller = directory.get(event.assoc.requestor.ae_title)
+    caller = directory.get_from(event.assoc.requestor.ae_title, event.assoc.requestor.address)
     if caller is None:
         return MppsRefused(PROCESSING_FAILURE, "Calling AE is not a known device").as_status(), None
     ds = event.attribute_list
@@ -361,7 +361,7 @@ def handle_create(event: evt.Event, app: Flask, directory: DeviceDirectory):
 
 
 def handle_set(event: evt.Event, app: Flask, directory: DeviceDirectory):
-    caller = directory.get(event.assoc.requestor.ae_title)
+    caller = directory.get_from(event.assoc.requestor.ae_title, event.assoc.requestor.address)
     if caller is None:
         return MppsRefused(PROCESSING_FAILURE, "Calling AE is not a known device").as_status(), None
     mods = event.modification_list

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from flask import Flask
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import AE, _config, evt
+from pynetdicom.association import Association
 from pynetdicom.sop_class import (
     ModalityPerformedProcedureStep,
     ModalityWorklistInformationFind,
@@ -62,7 +64,14 @@ def configure_logging(log_identifiers: bool) -> None:
 
 
 class RadbookAE(AE):
-    """An AE whose accepted calling AE titles are the known, active devices."""
+    """An AE whose accepted calling AE titles are the known, active devices *allowed to
+    call from the requestor's address*.
+
+    pynetdicom checks ``require_calling_aet`` while negotiating, in the association's
+    own thread (an ``Association`` is a thread): the requestor's address is read from
+    there, so a known AE title from an unknown host gets A-ASSOCIATE-RJ (rejected
+    permanent, "calling AE title not recognised") before any DIMSE message is read.
+    """
 
     def __init__(self, ae_title: str, directory: DeviceDirectory):
         super().__init__(ae_title=ae_title)
@@ -70,6 +79,9 @@ class RadbookAE(AE):
 
     @property  # type: ignore[override]
     def require_calling_aet(self) -> list[str]:
+        current = threading.current_thread()
+        if isinstance(current, Association) and current.is_acceptor:
+            return self._directory.ae_titles(current.requestor.address or "") or [_NOBODY]
         return self._directory.ae_titles() or [_NOBODY]
 
     @require_calling_aet.setter
@@ -106,12 +118,24 @@ def handle_open(event: evt.Event) -> None:
             pass
 
 
+def handle_rejected(event: evt.Event) -> None:
+    """A refused association is worth a line in the log: a scanner set up wrongly, or
+    someone trying AE titles (the deployment guide prints them)."""
+    requestor = event.assoc.requestor
+    log.warning(
+        "DICOM association from %s calling %r as %r rejected",
+        requestor.address,
+        (requestor.primitive.called_ae_title if requestor.primitive else ""),
+        requestor.ae_title,
+    )
+
+
 def handle_find(
     event: evt.Event, app: Flask, directory: DeviceDirectory, fast: bool = True
 ) -> Iterator[Any]:
     """Modality Worklist C-FIND: one SQL query, one pending response per step."""
-    caller = directory.get(event.assoc.requestor.ae_title)
-    if caller is None:  # removed or disabled while the association was open
+    caller = directory.get_from(event.assoc.requestor.ae_title, event.assoc.requestor.address)
+    if caller is None:  # removed, disabled or moved while the association was open
         yield _failure(STATUS_UNABLE_TO_PROCESS, "Calling AE is not a known device"), None
         return
     try:
@@ -210,7 +234,9 @@ class WorklistServer:
 
 def build_ae(app: Flask, directory: DeviceDirectory) -> RadbookAE:
     ae = RadbookAE(app.config["DICOM_AE_TITLE"], directory)
-    ae.require_called_aet = False  # scanners are often set up with a different called AE
+    # A scanner must call RadBook by its AE title: one set up for another SCP (the PACS)
+    # is told so at once rather than being answered as if it had reached that one.
+    ae.require_called_aet = True
     ae.maximum_associations = int(app.config.get("DICOM_MAX_ASSOCIATIONS", 50))
     ae.network_timeout = 120
     for sop_class in (
@@ -234,6 +260,7 @@ def handlers(app: Flask, directory: DeviceDirectory) -> list:
 
     return [
         (evt.EVT_CONN_OPEN, handle_open),
+        (evt.EVT_REJECTED, handle_rejected),
         (evt.EVT_C_ECHO, handle_echo),
         (evt.EVT_C_FIND, handle_find, [app, directory, _flag(app, "DICOM_FAST_FIND", True)]),
         (evt.EVT_N_CREATE, mpps.handle_create, [app, directory]),

@@ -100,6 +100,9 @@ class DeviceForm(RadBookForm):
         _l("Worklist query without a station AE title returns only this device's exams"),
         default=True,
     )
+    allowed_addresses = TextAreaField(
+        _l("Addresses the scanner calls from"), validators=[Optional(), Length(max=2000)]
+    )
     is_active = BooleanField(_l("In service"), default=True)
     submit = SubmitField(_l("Save"))
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.webkit.views import FieldError
+from scheduling import addresses
 from scheduling.audit import Actor, record
 from scheduling.errors import NotAllowed
 from scheduling.i18n import N_
@@ -32,7 +33,7 @@ HOSPITAL_FIELDS = (
 )  # fmt: skip
 DEVICE_FIELDS = (
     "hospital_id", "modality_code", "name", "ae_title", "station_name", "room_th", "room_en",
-    "charset", "mwl_filter_by_calling_ae", "is_active",
+    "charset", "mwl_filter_by_calling_ae", "is_active", "allowed_addresses",
 )  # fmt: skip
 PROCEDURE_FIELDS = (
     "code", "name_th", "name_en", "modality_code", "duration_minutes", "prep_th", "prep_en",
@@ -161,6 +162,11 @@ def save_device(actor: Actor, now: datetime, device: Device | None, **values: An
     hospital = db.session.get(Hospital, values.get("hospital_id"))
     if hospital is None or not hospital.is_hub:
         raise FieldError("hospital_id", N_("Devices belong to a hub hospital"))
+    if "allowed_addresses" in values:
+        try:
+            values["allowed_addresses"] = addresses.normalise(values["allowed_addresses"])
+        except addresses.BadAddressList as exc:
+            raise FieldError("allowed_addresses", exc.msgid, code=exc.code, **exc.params) from None
     created = device is None
     if device is None:
         device = Device()

@@ -181,6 +181,13 @@ def device_edit(device_id: int | None):
         name=lambda saved: saved.ae_title,
         title=_("Device"),
         back="admin.devices",
+        hints={
+            "allowed_addresses": _(
+                "IP addresses or networks, separated by spaces, e.g. 10.7.3.21 10.7.4.0/28. "
+                "An association from any other address is refused; with none, the scanner "
+                "cannot connect."
+            )
+        },
     )
 
 

@@ -141,6 +141,10 @@ class Device(Base):
     # with this on, such a query is narrowed to the calling AE's own steps.
     mwl_filter_by_calling_ae: Mapped[bool] = mapped_column(Boolean, default=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Addresses and networks the scanner calls from (``scheduling.addresses``), space-
+    # separated. An AE title is only a name anyone can type: an association from any
+    # other address is rejected, and a device with none may not associate at all.
+    allowed_addresses: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     hospital: Mapped[Hospital] = relationship(back_populates="devices")
     modality: Mapped[Modality] = relationship()

@@ -146,6 +146,7 @@ def network(db) -> Network:
             station_name=ae,
             charset=charset,
             mwl_filter_by_calling_ae=by_calling_ae,
+            allowed_addresses="127.0.0.1",
         )
         db.session.add(devices[ae])
     somsri = _patient(

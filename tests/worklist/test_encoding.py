@@ -76,7 +76,7 @@ def test_answers_fragment_to_a_small_peer_pdu(scp, db, network):
     ae = AE(ae_title="MKH_US1")
     ae.maximum_pdu_size = 1024
     ae.add_requested_context(ModalityWorklistInformationFind)
-    assoc = ae.associate("127.0.0.1", scp.port)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="RADBOOK")
     try:
         answers = [
             ds

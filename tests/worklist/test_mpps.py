@@ -300,7 +300,7 @@ def test_another_hubs_booking_is_not_touched(db, network, scp):
 def test_n_create_without_uid_gets_one_from_the_scp(db, scp, booked):
     ae = AE(ae_title="MKH_US1")
     ae.add_requested_context(ModalityPerformedProcedureStep)
-    assoc = ae.associate("127.0.0.1", scp.port)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="RADBOOK")
     try:
         status, attrs = assoc.send_n_create(
             in_progress(booked), ModalityPerformedProcedureStep, None
@@ -324,7 +324,7 @@ def test_mwl_and_mpps_contexts_are_offered(scp, network):
     ae = AE(ae_title="MKH_US1")
     ae.add_requested_context(ModalityWorklistInformationFind)
     ae.add_requested_context(ModalityPerformedProcedureStep)
-    assoc = ae.associate("127.0.0.1", scp.port)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="RADBOOK")
     try:
         assert {cx.abstract_syntax for cx in assoc.accepted_contexts} == {
             ModalityWorklistInformationFind,

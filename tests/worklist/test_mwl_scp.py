@@ -383,7 +383,9 @@ def test_tis620_bytes_on_the_wire(scp, db, network):
 
     ae = AE(ae_title="MKH_US2")
     ae.add_requested_context(ModalityWorklistInformationFind)
-    assoc = ae.associate("127.0.0.1", scp.port, evt_handlers=[(evt.EVT_DIMSE_RECV, keep_raw)])
+    assoc = ae.associate(
+        "127.0.0.1", scp.port, ae_title="RADBOOK", evt_handlers=[(evt.EVT_DIMSE_RECV, keep_raw)]
+    )
     assert assoc.is_established
     try:
         list(
@@ -405,7 +407,7 @@ def test_tis620_bytes_on_the_wire(scp, db, network):
 def test_unknown_ae_title_is_rejected(scp, network):
     ae = AE(ae_title="STRANGER")
     ae.add_requested_context(ModalityWorklistInformationFind)
-    assoc = ae.associate("127.0.0.1", scp.port)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="RADBOOK")
     assert not assoc.is_established
     assert assoc.is_rejected
 
@@ -419,7 +421,7 @@ def test_inactive_device_is_rejected(app, db, network):
     try:
         ae = AE(ae_title="MKH_US3")
         ae.add_requested_context(Verification)
-        assoc = ae.associate("127.0.0.1", running.port)
+        assoc = ae.associate("127.0.0.1", running.port, ae_title="RADBOOK")
         assert assoc.is_rejected
     finally:
         running.stop()
@@ -428,7 +430,7 @@ def test_inactive_device_is_rejected(app, db, network):
 def test_echo_and_tcp_nodelay(scp, network):
     ae = AE(ae_title="MKH_US1")
     ae.add_requested_context(Verification)
-    assoc = ae.associate("127.0.0.1", scp.port)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="RADBOOK")
     assert assoc.is_established
     try:
         assert assoc.send_c_echo().Status == 0
@@ -445,7 +447,7 @@ def test_c_cancel_stops_the_answer(scp, db, network):
     bulk_steps(db, network, "MKH_US1", TODAY, 600)
     ae = AE(ae_title="MKH_US1")
     ae.add_requested_context(ModalityWorklistInformationFind)
-    assoc = ae.associate("127.0.0.1", scp.port)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="RADBOOK")
     assert assoc.is_established
     try:
         responses = assoc.send_c_find(
