@@ -163,6 +163,9 @@ def load_users() -> None:
         {"name": "demo-his-kudrang"},
         hospital_id=kudrang.id,
         token_sha256=ApiClient.hash_token(data.DEMO_HIS_TOKEN),
+        token_prefix=data.DEMO_HIS_TOKEN[:8],
+        created_at=utcnow(),
+        token_issued_at=utcnow(),
     )
 
 

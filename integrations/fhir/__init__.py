@@ -16,6 +16,7 @@ from scheduling.hosting import AdapterHost
 
 
 def init_app(app: Flask, host: AdapterHost) -> None:
+    from integrations.fhir.cli import api_client_cli
     from integrations.fhir.routes import bp
 
     app.config.setdefault(
@@ -24,3 +25,4 @@ def init_app(app: Flask, host: AdapterHost) -> None:
     # Clients authenticate with bearer tokens, never cookies: CSRF cannot apply.
     host.csrf_exempt(bp)
     app.register_blueprint(bp)
+    app.cli.add_command(api_client_cli)

@@ -20,11 +20,13 @@ from werkzeug.exceptions import HTTPException
 from integrations.fhir import search
 from integrations.fhir.auth import FhirClient, authenticate
 from integrations.fhir.capability import capability_statement
+from integrations.fhir.clients import allows
 from integrations.fhir.errors import (
     MSG_ACCEPT,
     MSG_BAD_JSON,
     MSG_MEDIA_TYPE,
     MSG_METHOD,
+    MSG_SCOPE,
     MSG_SERVER,
     MSG_UNKNOWN_TYPE,
     MSG_WRONG_TYPE,
@@ -181,12 +183,20 @@ def _reader(resource_type: str):
     return reader
 
 
+def _require(resource_type: str, permission: str) -> None:
+    """The client's scopes must grant this interaction (403, audited as a denial)."""
+    if not allows(_client().api_client.scopes, resource_type, permission):
+        raise FhirError(403, MSG_SCOPE[permission], code="insufficient-scope", type=resource_type)
+
+
 @bp.route("/<resource_type>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def type_level(resource_type: str) -> Response:
     reader = _reader(resource_type)
     if request.method == "GET":
+        _require(resource_type, "s")
         return _search(reader, request.args)
     if request.method == "POST":
+        _require(resource_type, "c")
         return _create(resource_type)
     raise FhirError(405, MSG_METHOD, code="not-supported")
 
@@ -194,6 +204,7 @@ def type_level(resource_type: str) -> Response:
 @bp.route("/<resource_type>/_search", methods=["GET", "POST"])
 def search_endpoint(resource_type: str) -> Response:
     reader = _reader(resource_type)
+    _require(resource_type, "s")
     args = MultiDict(request.args)
     for key, value in request.form.items(multi=True):
         args.add(key, value)
@@ -206,6 +217,7 @@ def instance_level(resource_type: str, id_: str) -> Response:
     if request.method != "GET":
         # Updates and deletes go through the workflow (cancel, reschedule), not raw PUTs.
         raise FhirError(405, MSG_METHOD, code="not-supported")
+    _require(resource_type, "r")
     client = _client()
     now = utcnow()
     resource, row = reader.read(client, id_, now)

@@ -112,8 +112,20 @@ def _cli_actor():
     return Actor(interface=Interface.CLI, name=f"{_CLI_ACTOR_NAME}:{who}"[:90])
 
 
-def _fail(exc) -> None:
-    raise click.ClickException(exc.message("en"))
+def _run(operation):
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from scheduling.errors import DomainError
+
+    try:
+        return operation()
+    except DomainError as exc:
+        raise click.ClickException(exc.message("en")) from None
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).splitlines()[0][:200] if exc.orig else type(exc).__name__
+        raise click.ClickException(
+            f"the database is not ready ({reason}): run `flask --app wsgi db upgrade` first"
+        ) from None
 
 
 @sender_cli.command("add")
@@ -129,18 +141,16 @@ def _fail(exc) -> None:
 def sender_add(hospital_code: str, address_list: tuple[str, ...], name: str) -> None:
     """Register a sender: messages from these addresses may name this hospital in MSH-4."""
     from integrations.hl7.senders import add_sender
-    from scheduling.errors import DomainError
 
-    try:
-        sender = add_sender(
+    sender = _run(
+        lambda: add_sender(
             _cli_actor(),
             utcnow(),
             hospital_code=hospital_code,
             addresses_text=" ".join(address_list),
             name=name,
         )
-    except DomainError as exc:
-        _fail(exc)
+    )
     click.echo(f"HL7 sender {sender.id}: {hospital_code} from {sender.addresses}")
 
 
@@ -149,7 +159,7 @@ def sender_list() -> None:
     """Every registered sender: id, hospital, enabled, addresses, name."""
     from integrations.hl7.senders import list_senders
 
-    for sender in list_senders():
+    for sender in _run(list_senders):
         state = "enabled" if sender.is_enabled else "disabled"
         click.echo(
             f"{sender.id}\t{sender.hospital.code}\t{state}\t{sender.addresses}\t{sender.name}"
@@ -161,10 +171,6 @@ def sender_list() -> None:
 def sender_remove(sender_id: int) -> None:
     """Remove a sender: its addresses may no longer send (within HL7_SENDER_REFRESH_SECONDS)."""
     from integrations.hl7.senders import remove_sender
-    from scheduling.errors import DomainError
 
-    try:
-        remove_sender(_cli_actor(), utcnow(), sender_id)
-    except DomainError as exc:
-        _fail(exc)
+    _run(lambda: remove_sender(_cli_actor(), utcnow(), sender_id))
     click.echo(f"HL7 sender {sender_id} removed")

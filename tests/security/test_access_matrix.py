@@ -301,6 +301,14 @@ ROUTES: dict[str, Route] = {
     "/admin/users": Route(),
     "/admin/users/new": Route(),
     "/admin/users/<int:user_id>": Route(),
+    "/admin/interfaces": Route(),
+    "/admin/interfaces/api-clients/new": Route(),
+    "/admin/interfaces/api-clients/<int:client_id>": Route(),
+    "/admin/interfaces/api-clients/<int:client_id>/rotate": Route(),
+    "/admin/interfaces/api-clients/<int:client_id>/revoke": Route(),
+    "/admin/interfaces/hl7-senders/new": Route(),
+    "/admin/interfaces/hl7-senders/<int:sender_id>": Route(),
+    "/admin/interfaces/hl7-senders/<int:sender_id>/remove": Route(),
     "/admin/hl7/destinations": Route(),
     "/admin/hl7/destinations/<int:destination_id>/toggle": Route(),
     "/admin/hl7/journal": Route(),
@@ -329,6 +337,8 @@ PARAM_KINDS = {
     "procedure_id": "procedure",
     "destination_id": "destination",
     "entry_id": "journal",
+    "client_id": "api_client",
+    "sender_id": "hl7_sender",
     "metric": "metric",
     "slug": "slug",
     "lang": "lang",
@@ -441,6 +451,8 @@ def targets(w: Worlds, kind: str) -> list[Target]:
         "journal",
         "hl7_outbox",
         "line_outbox",
+        "api_client",
+        "hl7_sender",
     ):
         value = {
             "hospital": w.hospitals["11005"],
@@ -450,6 +462,8 @@ def targets(w: Worlds, kind: str) -> list[Target]:
             "journal": w.admin_rows["journal"],
             "hl7_outbox": w.admin_rows["outbox"],
             "line_outbox": w.admin_rows["line_outbox"],
+            "api_client": w.admin_rows["api_client"],
+            "hl7_sender": w.admin_rows["hl7_sender"],
         }[kind]
         return [Target(kind, value, _admin_only)]
     values = {

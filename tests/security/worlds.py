@@ -245,6 +245,18 @@ def build_worlds() -> Worlds:
                 created_at=now,
             )
         )
+    # Rows for the admin's "outside systems" pages (rotated, revoked, removed by the matrix).
+    matrix_client = ApiClient(
+        name="matrix-client",
+        hospital_id=hospitals[KOSUM].id,
+        token_sha256=ApiClient.hash_token("matrix-client-token"),
+    )
+    matrix_sender = Hl7Sender(
+        hospital_id=hospitals[KOSUM].id, name="matrix-sender", addresses="10.99.0.1", created_at=now
+    )
+    db.session.add_all([matrix_client, matrix_sender])
+    db.session.flush()
+    matrix_rows = {"api_client": matrix_client.id, "hl7_sender": matrix_sender.id}
     patients: dict[str, Patient] = {}
     for key, (stem, given, hn, code, born) in PATIENTS.items():
         patients[key] = register_patient(
@@ -467,6 +479,7 @@ def build_worlds() -> Worlds:
             "journal": journal_id,
             "line_outbox": line_row_id,
             "outbox": outbox_row or 0,
+            **matrix_rows,
         },
         free_slots=free_slots,
     )
