@@ -101,10 +101,12 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
 
+    from app import sessions
     from app.auth.throttle import purge_job
     from app.jobs import add_job
 
     add_job(app, "login-throttle-purge", purge_job, "interval", hours=1)
+    add_job(app, "session-purge", sessions.purge_job, "interval", hours=1)
 
     from app.wiring import register_all
 

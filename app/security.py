@@ -30,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.serving import WSGIRequestHandler
 
+from app import sessions
 from app.extensions import db
 from app.webkit.views import web_actor
 from scheduling.audit import record
@@ -105,7 +106,8 @@ def _enforce_session_timeouts() -> Response | None:
     if current_user.is_authenticated:
         user = current_user._get_current_object()
         record(web_actor(user), "auth.session_expired", now, entity=user, reason=reason)
-        db.session.commit()
+    sessions.end_current(now, reason)  # a copy of the cookie ends with it
+    db.session.commit()
     logout_user()
     fresh_session()
     session[EXPIRED] = reason

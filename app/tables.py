@@ -5,6 +5,7 @@ composition root. Nothing imports models from here.
 """
 
 import app.auth.models
+import app.sessions
 import integrations.fhir.models
 import integrations.hl7.models
 import integrations.line.models

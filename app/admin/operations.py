@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app import sessions
 from app.extensions import db
 from app.webkit.views import FieldError
 from scheduling import addresses
@@ -258,6 +259,7 @@ def save_user(
         # A reset password or a disabled account: every session of it ends now, and
         # a login lock on the name is lifted (the admin just gave it a new password).
         user.end_sessions()
+        sessions.end_all(user.id, now, "password-reset" if password else "disabled")
         if password:
             from app.auth.throttle import unlock
 

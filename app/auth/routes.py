@@ -13,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.admin.operations import password_problems
+from app import sessions
 from app.auth import throttle
 from app.auth.forms import ChangePasswordForm, LoginForm
 from app.extensions import db, login_manager
@@ -33,11 +34,12 @@ _DUMMY_HASH = generate_password_hash("radbook-no-such-user")
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     # "<id>:<session token>"; a changed token (new password, account disabled) or a
-    # disabled account ends the session on its next request.
+    # disabled account ends the session on its next request, and so does a server-side
+    # session that was ended (logout) or never existed (``app.sessions``).
     raw_id, _sep, token = user_id.partition(":")
-    if not raw_id.isdigit():
+    if not raw_id.isdigit() or len(raw_id) > 18:
         return None
-    user = db.session.get(User, int(raw_id))
+    user = sessions.load_user(int(raw_id), token)
     if user is None or not user.is_active or (user.session_token or "") != token:
         return None
     return user
@@ -86,6 +88,7 @@ def login():
         throttle.record_success(username)
         fresh_session()  # no fixation
         login_user(user)
+        sessions.start(user, now, request.remote_addr)
         start_session_clock()
         record(web_actor(user), "auth.login", now, entity=user)
         db.session.commit()
@@ -96,7 +99,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    record(web_actor(), "auth.logout", utcnow(), entity=current_user._get_current_object())
+    now = utcnow()
+    record(web_actor(), "auth.logout", now, entity=current_user._get_current_object())
+    sessions.end_current(now, "logout")  # a copy of this cookie stops working too
     db.session.commit()
     logout_user()
     fresh_session()
@@ -134,6 +139,7 @@ def change_password():
             else:
                 user.set_password(form.new_password.data)
                 user.end_sessions()  # every other computer logged in as this user
+                sessions.end_all(user.id, now, "password-changed", keep_current=True)
                 record(actor, "auth.password_change", now, entity=user)
                 db.session.commit()
                 login_user(user)  # this session carries the new token
