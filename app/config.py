@@ -81,13 +81,22 @@ class Config:
     SESSION_IDLE_MINUTES = int(os.environ.get("RADBOOK_SESSION_IDLE_MINUTES", "30"))
     SESSION_ABSOLUTE_HOURS = int(os.environ.get("RADBOOK_SESSION_ABSOLUTE_HOURS", "8"))
 
-    # Login throttling (ASVS 2.2.1): this many failed logins within the window lock the
-    # account name for LOCK minutes; the per-address limit is higher because a whole
-    # hospital often reaches RadBook through one NAT address.
+    # Login throttling (ASVS 2.2.1, app/auth/throttle.py): after LOGIN_MAX_FAILURES
+    # failures of one name from one address (or one known browser), each further one
+    # makes the next try wait LOGIN_DELAY_SECONDS, doubling up to LOGIN_MAX_DELAY_MINUTES.
+    # Past the account's or the address's limit the admins are notified and browsers
+    # that never logged in as that name wait too. Counts last a window past the last
+    # failure. The per-address limit is high: a hospital is often one NAT address.
     LOGIN_MAX_FAILURES = int(os.environ.get("RADBOOK_LOGIN_MAX_FAILURES", "5"))
+    LOGIN_ACCOUNT_MAX_FAILURES = int(os.environ.get("RADBOOK_LOGIN_ACCOUNT_MAX_FAILURES", "50"))
     LOGIN_ADDRESS_MAX_FAILURES = int(os.environ.get("RADBOOK_LOGIN_ADDRESS_MAX_FAILURES", "30"))
-    LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("RADBOOK_LOGIN_WINDOW_MINUTES", "15"))
-    LOGIN_LOCK_MINUTES = int(os.environ.get("RADBOOK_LOGIN_LOCK_MINUTES", "15"))
+    LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("RADBOOK_LOGIN_WINDOW_MINUTES", "60"))
+    LOGIN_DELAY_SECONDS = int(os.environ.get("RADBOOK_LOGIN_DELAY_SECONDS", "30"))
+    LOGIN_MAX_DELAY_MINUTES = int(
+        os.environ.get(
+            "RADBOOK_LOGIN_MAX_DELAY_MINUTES", os.environ.get("RADBOOK_LOGIN_LOCK_MINUTES", "15")
+        )
+    )
 
     # Number of reverse proxies (nginx = 1) whose X-Forwarded-For/-Proto/-Host to trust.
     # 0 = none: the app is reached directly (never trust the headers then).

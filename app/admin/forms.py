@@ -155,7 +155,9 @@ class UserForm(RadBookForm):
         if not super().validate(extra_validators):
             return False
         if self.password.data:
-            problems = password_problems(self.password.data, self.username.data)
+            problems = password_problems(
+                self.password.data, self.username.data, self.full_name.data or ""
+            )
             if problems:
                 self.password.errors = [_(p) for p in problems]
                 return False

@@ -40,7 +40,7 @@ from app.pdpa.reads import audit_read
 from app.webkit.forms import enum_options, hospital_options, modality_options, options
 from app.webkit.views import attempt, locale, role_required
 from scheduling.audit import about_patients
-from scheduling.clock import local_datetime
+from scheduling.clock import local_datetime, utcnow
 from scheduling.models import (
     AuditEvent,
     AuditEventPatient,
@@ -108,7 +108,9 @@ def index():
         "procedures": db.session.scalar(select(func.count(Procedure.id))),
         "users": db.session.scalar(select(func.count(User.id))),
     }
-    return render_template("admin/index.html", counts=counts)
+    from app.auth.throttle import recent_attacks
+
+    return render_template("admin/index.html", counts=counts, attacks=recent_attacks(utcnow()))
 
 
 # -- hospitals -------------------------------------------------------------------------

@@ -22,9 +22,12 @@ class LoginThrottle(Base):
     __table_args__ = (UniqueConstraint("scope", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    scope: Mapped[str] = mapped_column(String(10))  # "account" or "address"
-    key: Mapped[str] = mapped_column(String(100))
+    # "pair" (name|address), "device" (name|device id), "account" (name), "address"
+    scope: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(200))
     failures: Mapped[int] = mapped_column(default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The count is forgotten a window after the last failure, not the first.
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # No attempt counts before this (the growing delay; the name kept from the old lock).
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-

@@ -12,11 +12,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.admin.operations import password_problems
 from app import sessions
 from app.auth import throttle
 from app.auth.forms import ChangePasswordForm, LoginForm
 from app.extensions import db, login_manager
+from app.passwords import password_problems
 from app.security import fresh_session, session_expired_message, start_session_clock
 from app.webkit.views import safe_next, web_actor
 from scheduling.audit import record
@@ -46,6 +46,13 @@ def load_user(user_id: str) -> User | None:
 
 
 def _locked_message(lock: throttle.Lock, now) -> str:
+    seconds = max(1, int((lock.until - now).total_seconds() + 0.999))
+    if seconds < 120:
+        return _(
+            "Too many failed logins. Wait %(seconds)s seconds before trying this name again "
+            "from this computer, or ask your administrator to set a new password.",
+            seconds=seconds,
+        )
     return _(
         "Too many failed logins. Logging in with this name or from this computer is paused "
         "for %(minutes)s minutes. Try again later, or ask your administrator to set a new "
@@ -65,9 +72,10 @@ def login():
         now = utcnow()
         username = form.username.data.strip()
         failed_actor = web_actor(name=username[:60])
-        lock = throttle.current_lock(username, request.remote_addr, now)
+        device = throttle.device_for(username)
+        lock = throttle.current_lock(username, request.remote_addr, now, device)
         if lock is not None:
-            # The password is not checked at all while locked.
+            # The password is not checked at all while a delay runs.
             record(failed_actor, "auth.login_failed", now, reason="locked")
             db.session.commit()
             flash(_locked_message(lock, now), "error")
@@ -78,21 +86,23 @@ def login():
         if user is None or not user.is_active or not user.check_password(form.password.data):
             hospital_id = user.hospital_id if user else None
             record(failed_actor, "auth.login_failed", now, hospital_id=hospital_id)
-            lock = throttle.record_failure(failed_actor, username, now, hospital_id)
+            lock = throttle.record_failure(failed_actor, username, now, hospital_id, device)
             db.session.commit()
             if lock is not None:
                 flash(_locked_message(lock, now), "error")
                 return render_template("auth/login.html", form=form), 429
             flash(_("The username or password is incorrect."), "error")
             return render_template("auth/login.html", form=form), 401
-        throttle.record_success(username)
+        throttle.record_success(username, request.remote_addr, device)
         fresh_session()  # no fixation
         login_user(user)
         sessions.start(user, now, request.remote_addr)
         start_session_clock()
         record(web_actor(user), "auth.login", now, entity=user)
         db.session.commit()
-        return redirect(safe_next(request.args.get("next"), url_for("main.index")))
+        response = redirect(safe_next(request.args.get("next"), url_for("main.index")))
+        throttle.remember_device(response, user.username)
+        return response
     return render_template("auth/login.html", form=form)
 
 
@@ -119,19 +129,20 @@ def change_password():
     if form.validate_on_submit():
         now = utcnow()
         actor = web_actor(user)
-        lock = throttle.current_lock(user.username, request.remote_addr, now)
+        device = throttle.device_for(user.username)
+        lock = throttle.current_lock(user.username, request.remote_addr, now, device)
         if lock is not None:
             form.current_password.errors.append(_locked_message(lock, now))
         elif not user.check_password(form.current_password.data):
             # A stolen session must not become a way to guess the password.
             record(actor, "auth.password_change_failed", now, entity=user)
-            lock = throttle.record_failure(actor, user.username, now, user.hospital_id)
+            lock = throttle.record_failure(actor, user.username, now, user.hospital_id, device)
             db.session.commit()
             form.current_password.errors.append(
                 _locked_message(lock, now) if lock else _("The current password is incorrect.")
             )
         else:
-            problems = password_problems(form.new_password.data, user.username)
+            problems = password_problems(form.new_password.data, user.username, user.full_name)
             if form.new_password.data == form.current_password.data:
                 problems.append(N_("The new password must differ from the current one"))
             if problems:

@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import abort
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import create_app
-from app.auth.models import LoginThrottle
 from app.config import TestConfig
 from app.extensions import db as _db
 from app.security import HTML_CSP
@@ -165,136 +164,7 @@ def test_timeouts_are_configurable(app, client, demo, clock, monkeypatch):
     assert "5 นาที" in _html(client.get(response.headers["Location"]))
 
 
-# --- login throttling and lockout -----------------------------------------------------
-
-
-def _fail(client, username: str, times: int, addr: str = "10.0.0.1"):
-    responses = []
-    for _ in range(times):
-        responses.append(
-            client.post(
-                "/login",
-                data={"username": username, "password": "wrong-password"},
-                environ_base={"REMOTE_ADDR": addr},
-            )
-        )
-    return responses
-
-
-def test_five_failures_lock_the_account_name_for_fifteen_minutes(client, demo, clock):
-    responses = _fail(client, "staff.kudrang", 5)
-    assert [r.status_code for r in responses] == [401, 401, 401, 401, 429]
-    assert LOCKED_MESSAGE in _html(responses[-1]) and "15 นาที" in _html(responses[-1])
-    # Locked: even the right password is refused, without being checked.
-    right = login(client, "staff.kudrang")
-    assert right.status_code == 429 and LOCKED_MESSAGE in _html(right)
-    locked = demo.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "auth.login_locked")
-    ).all()
-    assert len(locked) == 1
-    assert locked[0].detail["scope"] == "account" and locked[0].detail["key"] == "staff.kudrang"
-    assert locked[0].remote_addr == "10.0.0.1"
-    # Another account from the same address is not affected.
-    assert login(client.application.test_client(), "staff.kosum").status_code == 302
-    clock.advance(minutes=14)
-    assert login(client, "staff.kudrang").status_code == 429
-    clock.advance(minutes=1, seconds=1)
-    assert login(client, "staff.kudrang").status_code == 302
-
-
-def test_lockout_does_not_reveal_whether_the_account_exists(app, client, demo, clock, monkeypatch):
-    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 3)
-    known = _fail(client, "staff.kudrang", 4)
-    unknown = _fail(client, "no.such.person", 4)
-    assert [r.status_code for r in known] == [r.status_code for r in unknown]
-    for a, b in zip(known, unknown, strict=True):
-        flash = re.compile(r'<div class="flash[^"]*"[^>]*>(.*?)</div>', re.S)
-        assert flash.findall(_html(a)) == flash.findall(_html(b))
-
-
-def test_old_failures_and_a_success_reset_the_count(app, client, demo, clock, monkeypatch):
-    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 3)
-    _fail(client, "staff.kudrang", 2)
-    clock.advance(minutes=16)  # the first two are out of the 15-minute window
-    assert [r.status_code for r in _fail(client, "staff.kudrang", 2)] == [401] * 2
-    assert login(client, "staff.kudrang").status_code == 302  # and clears the count
-    client.post("/logout")
-    assert [r.status_code for r in _fail(client, "staff.kudrang", 3)] == [401, 401, 429]
-
-
-def test_many_names_from_one_address_lock_the_address(app, client, demo, clock, monkeypatch):
-    monkeypatch.setitem(app.config, "LOGIN_ADDRESS_MAX_FAILURES", 6)
-    for n in range(5):
-        _fail(client, f"guess{n}", 1, addr="10.9.9.9")
-    last = _fail(client, "guess5", 1, addr="10.9.9.9")[0]
-    assert last.status_code == 429
-    right = client.post(
-        "/login",
-        data={"username": "staff.kosum", "password": "radbook-demo"},
-        environ_base={"REMOTE_ADDR": "10.9.9.9"},
-    )
-    assert right.status_code == 429
-    other = client.post(
-        "/login",
-        data={"username": "staff.kosum", "password": "radbook-demo"},
-        environ_base={"REMOTE_ADDR": "10.9.9.10"},
-    )
-    assert other.status_code == 302
-    events = demo.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "auth.login_locked")
-    ).all()
-    assert [(e.detail["scope"], e.detail["key"]) for e in events] == [("address", "10.9.9.9")]
-
-
-def test_the_count_is_shared_by_every_worker(app, prod_app, demo, clock, monkeypatch):
-    """Two app instances with their own engines and connection pools (as two gunicorn
-    workers have) count failures for one name together."""
-    monkeypatch.setitem(prod_app.config, "WTF_CSRF_ENABLED", False)
-    worker_a, worker_b = app.test_client(), prod_app.test_client()
-    codes = []
-    for n in range(5):
-        worker = worker_a if n % 2 else worker_b
-        codes.append(
-            worker.post(
-                "/login",
-                data={"username": "staff.kudrang", "password": "x" * 12},
-                environ_base={"REMOTE_ADDR": "10.0.0.1"},
-            ).status_code
-        )
-    assert codes == [401, 401, 401, 401, 429]
-    assert (
-        demo.session.scalar(
-            select(func.count(AuditEvent.id)).where(AuditEvent.action == "auth.login_locked")
-        )
-        == 1
-    )
-
-
-def test_setting_a_new_password_lifts_the_lock_and_purge_keeps_the_table_small(
-    app, client, demo, clock
-):
-    from app.auth.throttle import purge
-
-    _fail(client, "staff.kudrang", 5)
-    user = demo.session.scalar(select(User).where(User.username == "staff.kudrang"))
-    admin = app.test_client()
-    login(admin, "admin")
-    data = {
-        "username": "staff.kudrang",
-        "full_name": user.full_name,
-        "role": user.role.name,
-        "hospital_id": user.hospital_id,
-        "locale": "th",
-        "is_active_account": "y",
-        "password": "ฝนตกที่มหาสารคาม",
-        "password_again": "ฝนตกที่มหาสารคาม",
-    }
-    assert admin.post(f"/admin/users/{user.id}", data=data).status_code == 302
-    assert login(client, "staff.kudrang", "ฝนตกที่มหาสารคาม").status_code == 302
-    assert demo.session.scalar(select(func.count(LoginThrottle.id))) == 1  # the address row
-    assert purge(clock.now + timedelta(minutes=16)) == 1
-    demo.session.commit()
-    assert demo.session.scalar(select(func.count(LoginThrottle.id))) == 0
+# --- login throttling: tests/app/test_login_throttle.py ---------------------------------
 
 
 # --- passwords --------------------------------------------------------------------------
@@ -333,15 +203,6 @@ def test_change_password_page_applies_the_rules_and_ends_other_sessions(app, dem
     actions = _actions(demo)
     assert actions.count("auth.password_change") == 1
     assert actions.count("auth.password_change_failed") == 1
-
-
-def test_wrong_current_passwords_count_towards_the_lock(app, demo, clock):
-    client = app.test_client()
-    login(client, "staff.kudrang")
-    for _ in range(4):
-        _change(client, "not-my-password", "ฝนตกที่มหาสารคาม")
-    assert LOCKED_MESSAGE in _html(_change(client, "not-my-password", "ฝนตกที่มหาสารคาม"))
-    assert LOCKED_MESSAGE in _html(_change(client, "radbook-demo", "ฝนตกที่มหาสารคาม"))
 
 
 def test_disabling_an_account_ends_its_open_sessions(app, demo, clock):
