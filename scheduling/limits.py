@@ -9,6 +9,8 @@ databases. Found by the bad-input fuzz (tests/fuzz).
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from sqlalchemy import String, event, inspect
 from sqlalchemy.orm import Mapper, Session
 
@@ -60,3 +62,18 @@ def _check_before_flush(session: Session, flush_context, instances) -> None:
         check_text(obj)
     for obj in session.dirty:
         check_text(obj)
+
+
+# Dates a person can mean in RadBook: births from 1900 on, bookings and searches up to
+# 2200. Beyond them arithmetic overflows (date.max + 1 day, a year-1 date moved to UTC)
+# and the databases disagree; a date outside is a bad input, answered as such.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2200, 12, 31)
+
+
+def date_in_range(value: date | datetime | None) -> bool:
+    """Whether a date (or a datetime's date) lies within [EARLIEST_DATE, LATEST_DATE]."""
+    if value is None:
+        return False
+    day = value.date() if isinstance(value, datetime) else value
+    return EARLIEST_DATE <= day <= LATEST_DATE

@@ -26,12 +26,20 @@ def has_wildcard(value: str) -> bool:
     return any(ch in value for ch in WILDCARDS)
 
 
+# No MWL matching key holds more (PN: 64 characters per component group, LO 64, SH 16);
+# a longer pattern is a bad identifier, not work for the database (SQLite refuses LIKE
+# patterns over 50,000 bytes, which would pass for an outage: found by tests/fuzz).
+MAX_MATCH_CHARS = 256
+
+
 def wildcard_to_like(value: str) -> str:
     """``*`` → ``%`` and ``?`` → ``_``; SQL's own ``%``, ``_`` and the escape are escaped.
 
     ``?`` is one *character*, not one byte: both SQLite's and PostgreSQL's ``LIKE``
     count characters, so a ``?`` stands for one Thai character as the standard says.
     """
+    if len(value) > MAX_MATCH_CHARS:
+        raise InvalidMatchingValue(f"matching value longer than {MAX_MATCH_CHARS} characters")
     out = []
     for ch in value:
         if ch == "*":

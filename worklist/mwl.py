@@ -44,6 +44,8 @@ from worklist import charsets, encoding
 from worklist.devices import DeviceInfo
 from worklist.matching import (
     LIKE_ESCAPE,
+    MAX_MATCH_CHARS,
+    InvalidMatchingValue,
     NamePattern,
     TimeRange,
     combined_range,
@@ -237,6 +239,8 @@ def _is_pn(tag: int) -> bool:
 
 
 def _match(column, value: str, *, upper: bool = False):
+    if len(value) > MAX_MATCH_CHARS:  # longer than any attribute it is compared with
+        raise InvalidMatchingValue(f"matching value longer than {MAX_MATCH_CHARS} characters")
     if upper:
         column = func.upper(column)
         value = value.upper()

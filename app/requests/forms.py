@@ -171,7 +171,7 @@ class PatientForm(RadBookForm):
             )
         try:
             born = date(year_be - BE_OFFSET, int(parts[1]), int(parts[0]))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # a 23-digit day: OverflowError
             raise ValidationError(_l("This date does not exist")) from exc
         if born > local_today():
             raise ValidationError(_l("The birth date cannot be in the future"))

@@ -27,6 +27,7 @@ from scheduling.booking import book
 from scheduling.booking import reschedule as reschedule_appointment
 from scheduling.clock import local_today, utcnow
 from scheduling.errors import DomainError
+from scheduling.limits import date_in_range
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -466,7 +467,8 @@ def _parse_start(raw: str | None) -> datetime | None:
         value = datetime.fromisoformat(raw or "")
     except ValueError:
         return None
-    return value if value.tzinfo is not None else None
+    # Year 1 or 9999 overflows on the way to UTC (found by tests/fuzz): not a slot.
+    return value if value.tzinfo is not None and date_in_range(value) else None
 
 
 # --- the slip ------------------------------------------------------------------------------

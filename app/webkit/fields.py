@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 
 from app.webkit.views import locale
+from scheduling.limits import EARLIEST_DATE, LATEST_DATE, date_in_range
 from scheduling.thaidate import BE_OFFSET
 
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
@@ -97,6 +98,19 @@ class BEDateField(_TypedField):
         if self.raw_data and self.raw_data[0].strip() and parse_be_date(self.raw_data[0]) is None:
             return self.raw_data[0]
         return format_be_date(self.data, locale())
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not date_in_range(self.data):
+            # Year 1 or 9999 would overflow every date sum the pages do (found by tests/fuzz).
+            self.data = None
+            raise ValueError(
+                _l(
+                    "Enter a date between %(first)s and %(last)s",
+                    first=format_be_date(EARLIEST_DATE),
+                    last=format_be_date(LATEST_DATE),
+                )
+            )
 
 
 class TimeField(_TypedField):

@@ -115,6 +115,7 @@ MSG_ACCEPT = N_("RadBook answers in application/fhir+json only")
 MSG_UNKNOWN_PARAM = N_("Unknown search parameter %(name)s")
 MSG_BAD_PARAM = N_("The search parameter %(name)s has an invalid value")
 MSG_SERVER = N_("Internal server error")
+MSG_RACE = N_("Another request created the same resource at the same moment; search for it")
 MSG_SCOPE = {
     "r": N_("This API client may not read %(type)s resources"),
     "s": N_("This API client may not search %(type)s resources"),

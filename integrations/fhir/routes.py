@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fhir.resources.bundle import Bundle
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +27,7 @@ from integrations.fhir.errors import (
     MSG_BAD_JSON,
     MSG_MEDIA_TYPE,
     MSG_METHOD,
+    MSG_RACE,
     MSG_SCOPE,
     MSG_SERVER,
     MSG_UNKNOWN_TYPE,
@@ -326,7 +328,18 @@ def _create(resource_type: str) -> Response:
     if not isinstance(body, dict) or body.get("resourceType") != resource_type:
         raise FhirError(400, MSG_WRONG_TYPE, code="resource-type", expected=resource_type)
     client = _client()
-    resource, row, created = creator(client, body, utcnow())
+    try:
+        resource, row, created = creator(client, body, utcnow())
+    except IntegrityError:
+        # Two creates raced (the same If-None-Exist, the same national ID or placer
+        # number): the other one committed first. Once more, the conditional now finds
+        # its row (200); otherwise the clash is a 409, never a 500 (found by tests/fuzz).
+        db.session.rollback()
+        try:
+            resource, row, created = creator(client, body, utcnow())
+        except IntegrityError as exc:
+            db.session.rollback()
+            raise FhirError(409, MSG_RACE, code="conflict", issue_type="conflict") from exc
     location = f"{base_url()}/{resource_type}/{resource.id}"
     status = 201 if created else 200
     return fhir_response(resource, status, {"Location": location})

@@ -18,10 +18,16 @@ from werkzeug.datastructures import MultiDict
 
 from integrations.fhir.errors import MSG_BAD_PARAM, MSG_UNKNOWN_PARAM, FhirError
 from scheduling.clock import local_zone
+from scheduling.limits import EARLIEST_DATE, LATEST_DATE
 from scheduling.models.types import row_id
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 200
+# More values than this in one parameter (a=1,2,3…), or more parameters in one search,
+# is a 400: the OR of thousands of clauses exceeds what the databases parse (SQLite:
+# "Expression tree is too large"), which would otherwise pass for a database outage.
+MAX_VALUES = 100
+MAX_CRITERIA = 30
 # Result parameters every search accepts; they shape the answer, not the match.
 RESULT_PARAMS = {"_count", "_offset", "_format", "_pretty"}
 
@@ -72,7 +78,11 @@ def parse(args: MultiDict, allowed: Iterable[str]) -> Params:
         values = [v for v in _split(value) if v != ""]
         if not values:
             raise bad(name, "empty value")
+        if len(values) > MAX_VALUES:
+            raise bad(name, f"at most {MAX_VALUES} comma-separated values")
         criteria.append((name, values))
+        if len(criteria) > MAX_CRITERIA:
+            raise bad(name, f"at most {MAX_CRITERIA} search parameters")
     return Params(
         criteria=criteria,
         count=_int("_count", args.get("_count"), DEFAULT_COUNT, MAX_COUNT),
@@ -116,6 +126,9 @@ def date_bounds(name: str, value: str) -> tuple[str, datetime, datetime]:
     if not match:
         raise bad(name, f"not a FHIR date: {raw}")
     year, month, day, clock = match.groups()
+    if not EARLIEST_DATE.year <= int(year) <= LATEST_DATE.year:
+        # Year 1 or 9999 overflows on the way to UTC (found by tests/fuzz).
+        raise bad(name, f"dates run from {EARLIEST_DATE} to {LATEST_DATE}")
     zone = local_zone()
     try:
         if clock:
@@ -137,7 +150,7 @@ def date_bounds(name: str, value: str) -> tuple[str, datetime, datetime]:
             )
         else:
             start_day, end_day = date(int(year), 1, 1), date(int(year) + 1, 1, 1)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise bad(name, str(exc)) from exc
     return (
         prefix,

@@ -24,6 +24,7 @@ from integrations.fhir.search import token as parse_token
 from scheduling.clock import to_local, utcnow
 from scheduling.db import db
 from scheduling.i18n import N_
+from scheduling.limits import date_in_range
 from scheduling.models import Device, Procedure
 
 SLOT_ID = re.compile(r"^slot-(\d+)-(\d+)-(\d+)$")
@@ -53,6 +54,8 @@ def parse_slot_id(slot_id: str) -> SlotKey | None:
     try:
         start_at = datetime.fromtimestamp(epoch, UTC)
     except (OverflowError, OSError, ValueError):
+        return None
+    if not date_in_range(start_at):  # 9999-12-31 overflows in the local zone
         return None
     return SlotKey(device, start_at, procedure)
 

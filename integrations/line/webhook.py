@@ -27,13 +27,21 @@ def webhook():
         return {"message": "signature required"}, 400
     if (request.content_length or 0) > MAX_WEBHOOK_BODY:
         return {"message": "too large"}, 413
-    body = request.get_data(as_text=True)
+    # A chunked body has no Content-Length: read at most one byte past the limit.
+    raw = request.stream.read(MAX_WEBHOOK_BODY + 1)
+    if len(raw) > MAX_WEBHOOK_BODY:
+        return {"message": "too large"}, 413
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"message": "invalid body"}, 400
     try:
         events = WebhookParser(secret).parse(body, signature)
     except InvalidSignatureError:
         log.warning("LINE webhook with a bad signature from %s", request.remote_addr)
         return {"message": "invalid signature"}, 400
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
+        # RecursionError: JSON nested thousands deep (found by tests/fuzz).
         return {"message": "invalid body"}, 400
     now = utcnow()
     row_ids = dialogue.handle_events(events, now)

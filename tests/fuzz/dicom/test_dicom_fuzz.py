@@ -616,3 +616,40 @@ def test_non_ascii_digits_in_a_time_are_an_invalid_matching_value():
             parse_time_matching(bad)
     with pytest.raises(InvalidMatchingValue):
         parse_da("2026112²")
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("PatientName", "*" + "ก" * 60_000 + "*"),
+        ("PatientName", "A" * 60_000),
+        ("PatientName", "=" + "?" * 60_000),
+        ("PatientID", "*" * 2 + "9" * 60_000),
+        ("AccessionNumber", "x" * 300 + "*"),
+    ],
+)
+def test_a_matching_value_far_too_long_is_a_failure_not_an_outage(
+    db, network, scp, error_log, key, value
+):
+    """A 60,000-character name wildcard reached SQLite's LIKE, which refused it as too
+    complex: answered A700 "out of resources" (and logged as a database outage). Now
+    the identifier is refused (A900) and the SCP serves the next query as before."""
+    ds = Dataset()
+    ds.PatientName = ""
+    ds.PatientID = ""
+    ds.AccessionNumber = ""
+    step = Dataset()
+    step.ScheduledStationAETitle = ""
+    step.ScheduledProcedureStepStartDate = ""
+    ds.ScheduledProcedureStepSequence = [step]
+    setattr(ds, key, value)
+    assoc = _associate(scp.port, "MKH_US1", ModalityWorklistInformationFind, ExplicitVRLittleEndian)
+    try:
+        status, pending, note = _send_find(assoc, ds)
+        assert (status, pending) == (0xA900, 0), note
+        ds.PatientName = ds.PatientID = ds.AccessionNumber = ""
+        status, _pending, note = _send_find(assoc, ds)
+        assert status == 0x0000, note
+    finally:
+        assoc.release()
+    assert error_log.messages() == []

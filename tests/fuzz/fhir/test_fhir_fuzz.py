@@ -11,6 +11,7 @@ import json
 import os
 from urllib.parse import urlencode
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -311,3 +312,80 @@ def test_ids_and_bodies_the_fuzz_broke_on(kudrang):
     response = kudrang.post("Patient", b"[" * 100_000 + b"]" * 100_000)
     _check(response, "deep JSON")
     assert response.status_code == 400
+
+
+# Date parameters of each type (found by the issue-14 review: years 0001 and 9999 were
+# 500s on the way to UTC).
+DATE_SEARCHES = (
+    "Appointment?date=",
+    "Appointment?date=lt",
+    "Appointment?date=gt",
+    "ServiceRequest?authored=",
+    "ImagingStudy?started=",
+    "Slot?start=",
+    "Patient?birthdate=",
+)
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31", "0001", "9999-12", "1899-12-31"])
+def test_dates_far_out_are_a_bad_request(kudrang, value):
+    for search in DATE_SEARCHES:
+        path = search + value
+        response = kudrang.get(path)
+        _check(response, path)
+        assert response.status_code in (200, 400), path
+
+
+def test_a_slot_id_at_the_end_of_time_is_not_found(kudrang):
+    for path in ("Slot/slot-1-253402300799-1", "Slot/slot-1-0-1", "Slot/slot-1--62135596800-1"):
+        response = kudrang.get(path)
+        _check(response, path)
+        assert response.status_code in (200, 404), path
+    assert kudrang.get("Slot/slot-1-253402300799-1").status_code == 404
+
+
+@pytest.mark.parametrize("count", [101, 301, 2000])
+def test_too_many_values_is_a_bad_request_not_an_outage(kudrang, count):
+    """More than ~300 comma-separated values once answered 503 "transient" and was
+    logged as a database outage; now any search over 100 values is a 400."""
+    for name in ("_id", "identifier", "patient"):
+        response = kudrang.get(f"Patient?{name}=" + ",".join(str(n) for n in range(count)))
+        if name == "patient":
+            response = kudrang.get(
+                "Appointment?patient=" + ",".join(f"Patient/{n}" for n in range(count))
+            )
+        _check(response, f"{name} × {count}")
+        assert response.status_code == 400
+    many = "&".join(f"identifier=x{n}" for n in range(40))
+    assert kudrang.get(f"Patient?{many}").status_code == 400
+    assert kudrang.get("Patient?_id=" + ",".join(str(n) for n in range(100))).status_code == 200
+
+
+def test_concurrent_conditional_creates_never_fail(app, network):
+    """Eight HIS threads create the same patient with the same If-None-Exist at once:
+    one 201, the others 200 (found) or 409, never a 500."""
+    import threading
+
+    from tests.integrations.fhir.test_writes import NEW_CID
+
+    statuses: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def create() -> None:
+        client = Fhir(app.test_client(), DEMO_TOKEN)
+        barrier.wait()
+        response = client.post(
+            "Patient",
+            new_patient(),
+            headers={"If-None-Exist": f"identifier=https://terms.sil-th.org/id/th-cid|{NEW_CID}"},
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(statuses) == 8
+    assert set(statuses) <= {200, 201, 409}, statuses
+    assert statuses.count(201) == 1, statuses

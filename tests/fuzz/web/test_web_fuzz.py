@@ -237,6 +237,25 @@ ODD_QUERIES = [
         "hn": "%",
         "lang": "xx",
     },
+    # Dates at the ends of the calendar and numbers past any integer (issue 14: each
+    # was a 500 on some page: date sums and the move to UTC overflowed).
+    {
+        "date": "0001-01-01",
+        "date_from": "01/01/0001",
+        "date_to": "9999-12-31",
+        "entity_id": "9" * 30,
+        "device_id": "1",
+        "start_at": "9999-12-31T23:59:59-12:00",
+    },
+    {
+        "date": "9999-12-31",
+        "date_from": "0001-01-01",
+        "date_to": "31/12/9999",
+        "entity_id": "-" + "9" * 30,
+        "device": "9" * 30,
+        "device_id": "9" * 30,
+        "start_at": "0001-01-01T00:00:00+07:00",
+    },
 ]
 
 
@@ -320,3 +339,66 @@ def test_a_nul_in_a_query_or_form_is_a_bad_request(app, demo_bookings):
         "/fhir/Patient?name=%00", headers={"Authorization": "Bearer demo-his-token"}
     )
     assert fhir.status_code == 400 and fhir.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_inputs_the_issue_14_review_found(app, demo_bookings):
+    """Years 0001 and 9999 on the hub's day, week, exams, move and book pages, the
+    requester's confirm page and the audit search; a huge entity_id; a 23-digit birth
+    day on the patient form: each was a 500. Now the page answers, with a Thai error
+    beside the field where a person typed it."""
+    from scheduling.models import Appointment, Device, RequestStatus
+
+    clients = _clients(app)
+    scheduler, admin, staff = clients["scheduler.mkh"], clients["admin"], clients["staff.kudrang"]
+    appointment = db.session.scalar(select(Appointment.id).limit(1))
+    to_book = db.session.scalar(
+        select(ImagingRequest.id)
+        .join(Hospital, Hospital.id == ImagingRequest.hub_hospital_id)
+        .where(
+            Hospital.code == "10707",
+            ImagingRequest.status.in_([RequestStatus.SUBMITTED, RequestStatus.ACCEPTED]),
+        )
+        .limit(1)
+    )
+    own = db.session.scalar(
+        select(ImagingRequest.id)
+        .join(Hospital, Hospital.id == ImagingRequest.requesting_hospital_id)
+        .where(Hospital.code == "11008")
+        .limit(1)
+    )
+    device = db.session.scalar(select(Device.id).where(Device.ae_title == "MKH_US1"))
+    for day in ("0001-01-01", "9999-12-31", "01/01/0001", "31/12/9999", "1/1/2443"):
+        for path in (
+            "/hub/day",
+            "/hub/week",
+            "/hub/exams",
+            f"/hub/appointments/{appointment}/move",
+            f"/hub/requests/{to_book}/book",
+        ):
+            response = scheduler.get(path, query_string={"date": day})
+            assert response.status_code == 200, f"{path}?date={day}"
+        audit = admin.get("/admin/audit", query_string={"date_from": day, "date_to": day})
+        assert audit.status_code == 200
+        if day in ("0001-01-01", "9999-12-31"):
+            assert "2443" in audit.get_data(as_text=True)  # "a date between 1/1/2443 and …"
+    for start in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-12:00"):
+        response = staff.get(
+            f"/requests/{own}/confirm", query_string={"device_id": device, "start_at": start}
+        )
+        assert response.status_code == 400
+    huge = admin.get("/admin/audit", query_string={"entity_id": "9" * 30})
+    assert huge.status_code == 200 and THAI.search(" ".join(_error_texts(huge.get_data(True))))
+    form = staff.post(
+        "/requests/patients/new",
+        data={
+            "id_type": "NATIONAL_ID",
+            "id_value": "1101700230705",
+            "given_name_th": "ทดสอบ",
+            "birth_day": "99999999999999999999999",
+            "birth_month": "1",
+            "birth_year_be": "2500",
+            "sex": "FEMALE",
+        },
+    )
+    assert form.status_code == 200
+    assert any(THAI.search(e) for e in _error_texts(form.get_data(as_text=True)))
