@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from app.auth.passwords import password_problems
+from app.passwords import password_problems
 from sqlalchemy import func, select
 
 from app.auth.models import LoginThrottle
