@@ -46,7 +46,10 @@ def talk(port: int, source: str, *messages: str, timeout: float = 20) -> list[st
                 continue
             answer = ""
             while not answer:
-                chunk = sock.recv(65536)
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:  # closed by the listener, our data unread
+                    chunk = b""
                 if not chunk:
                     break
                 blocks = deframer.feed(chunk)
