@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from app.passwords import password_problems
 from sqlalchemy import func, select
 
 from app.auth.models import LoginThrottle
 from app.auth.throttle import DEVICE_COOKIE, delay_for, purge
+from app.passwords import password_problems
 from scheduling import clock as one_clock
 from scheduling.models import AuditEvent, User
 from tests.conftest import login
