@@ -78,7 +78,11 @@ def order(patient_ref: dict, placer: str = "KR-100", code: str = "US-UPABD", **e
 
 
 def events(db, action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    return list(
+        db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        )
+    )
 
 
 # -- Patient ------------------------------------------------------------------------------

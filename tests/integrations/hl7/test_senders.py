@@ -197,7 +197,9 @@ def test_cli_add_list_remove_each_audited(app, network):
     assert removed.exit_code == 0, removed.output
     assert db.session.get(Hl7Sender, new.id) is None
     actions = db.session.scalars(
-        select(AuditEvent.action).where(AuditEvent.entity_type == "hl7_sender")
+        select(AuditEvent.action)
+        .where(AuditEvent.entity_type == "hl7_sender")
+        .order_by(AuditEvent.id)
     ).all()
     assert actions == ["hl7.sender.create", "hl7.sender.remove"]
 
