@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, Interval, case, cast, func, literal, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.hub import capacity_view
-from scheduling.clock import local_datetime, to_local
+from scheduling.clock import to_local
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -27,6 +27,7 @@ from scheduling.models import (
     Priority,
     RequestStatus,
 )
+from scheduling.timetable import day_bounds
 
 # Bookings a day view shows and counts: every one that holds or held its slot. A
 # no-show counts as booked time (the slot was lost); cancelled and moved ones freed it.
@@ -39,11 +40,6 @@ PRIORITY_ORDER = case(
     (ImagingRequest.priority == Priority.URGENT, 1),
     else_=2,
 )
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The local calendar day as an aware half-open interval."""
-    return local_datetime(day, time.min), local_datetime(day + timedelta(days=1), time.min)
 
 
 def hub_devices(

@@ -35,6 +35,7 @@ from scheduling.models import (
     RequestStatus,
     Role,
 )
+from scheduling.timetable import day_bounds
 
 # The hub's blueprint: ``app.hub.actions`` and ``app.hub.capacity`` add their views to it.
 bp = Blueprint("hub", __name__, url_prefix="/hub")
@@ -154,7 +155,7 @@ def exams():
     total = queries.bookings_per_day(devices, the_day, 1)[the_day]
     pages = max(1, -(-total // EXAMS_PAGE_SIZE))
     page = min(max(int_arg("page", 1), 1), pages)
-    start, end = queries.day_bounds(the_day)
+    start, end = day_bounds(the_day)
     appointments = queries.appointments_between(
         devices, start, end, limit=EXAMS_PAGE_SIZE, offset=(page - 1) * EXAMS_PAGE_SIZE
     )
