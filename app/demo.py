@@ -184,9 +184,9 @@ def load_patients() -> None:
     now = utcnow()
     for stem, prefix, given, family, born, sex, hn, code in DEMO_PATIENTS:
         cid = stem + national_id_check_digit(stem)
-        if find_patient(IdentifierType.NATIONAL_ID, cid) is not None:
-            continue
         hospital = db.session.scalar(select(Hospital).where(Hospital.code == code))
+        if find_patient(IdentifierType.NATIONAL_ID, cid, hospital_id=hospital.id) is not None:
+            continue
         register_patient(
             DEMO_ACTOR,
             now,

@@ -241,7 +241,7 @@ def load_extra_patients(actor: Actor, now: datetime) -> list[Patient]:
         given, given_en, sex = GIVEN[n % len(GIVEN)]
         family, family_en = FAMILY[n % len(FAMILY)]
         hospital = hospitals[n % len(hospitals)]
-        patient = find_patient(IdentifierType.NATIONAL_ID, cid)
+        patient = find_patient(IdentifierType.NATIONAL_ID, cid, hospital_id=hospital.id)
         if patient is None:
             born = date(1945 + rng.randrange(60), rng.randrange(1, 13), rng.randrange(1, 29))
             patient = register_patient(
@@ -308,8 +308,7 @@ def load_bookings(actor: Actor, now: datetime) -> int:
     mkh = devices["MKH_US1"].hospital
     hospital_of = {}
     for patient in patients + demo_patients:
-        hn = patient.hospital_numbers[0]
-        hospital_of[patient.id] = hn.hospital_id
+        hospital_of[patient.id] = patient.hospital_id
     counter = iter(range(1, 10_000))
     made = 0
 

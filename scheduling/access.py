@@ -1,7 +1,7 @@
 """Who may see what, and who may act on what. Written once here; every adapter filters
 through these, and every operation checks its actor with them.
 
-- requesters see their own hospital's patients and requests;
+- requesters see their own hospital's patient records and requests;
 - hub schedulers and radiologists also see the requests addressed to their hub
   (and the patients of those requests);
 - admins see everything.
@@ -18,7 +18,7 @@ from sqlalchemy import Select, exists, or_, select
 from scheduling.audit import Actor
 from scheduling.errors import NotAllowed
 from scheduling.i18n import N_
-from scheduling.models import ImagingRequest, Patient, PatientHN, Role, User
+from scheduling.models import ImagingRequest, Patient, Role, User
 
 
 def request_scope(user: User, query: Select | None = None) -> Select:
@@ -64,18 +64,19 @@ def patient_scope(user: User, query: Select | None = None) -> Select:
 def hospital_patient_scope(
     hospital_id: int, *, as_hub: bool, query: Select | None = None
 ) -> Select:
-    """Patients a hospital sees: those with its HN, and (as a hub) those of requests to it."""
+    """Patient records a hospital sees: its own, and (as a hub) those of requests to it.
+
+    Another hospital's record of the same person (same national ID) is not among them.
+    """
     query = query if query is not None else select(Patient)
-    has_hn = exists().where(
-        PatientHN.patient_id == Patient.id, PatientHN.hospital_id == hospital_id
-    )
+    own = Patient.hospital_id == hospital_id
     if as_hub:
         addressed = exists().where(
             ImagingRequest.patient_id == Patient.id,
             ImagingRequest.hub_hospital_id == hospital_id,
         )
-        return query.where(or_(has_hn, addressed))
-    return query.where(has_hn)
+        return query.where(or_(own, addressed))
+    return query.where(own)
 
 
 def can_view_patient(user: User, patient: Patient) -> bool:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from scheduling.db import db
 from scheduling.models import Appointment, Device, ImagingRequest, Patient
+from scheduling.patients import same_person
 
 
 def _sqlite_begin_immediate() -> bool:
@@ -69,7 +70,14 @@ def lock_for_booking(patient_id: int, device_ids: Iterable[int]) -> None:
             select(Device).where(Device.id.in_(ids)).execution_options(populate_existing=True)
         )
         return
-    db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+    # Every hospital's record of the person, in id order: two hospitals booking the same
+    # person at once meet here.
+    db.session.execute(
+        select(Patient.id)
+        .where(Patient.id.in_(same_person(patient_id)))
+        .order_by(Patient.id)
+        .with_for_update()
+    )
     # One statement, rows locked in id order (ORDER BY … FOR UPDATE locks as it reads).
     db.session.execute(
         select(Device)

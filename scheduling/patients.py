@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, select
+from sqlalchemy.orm import aliased
 from stdnum.th import pin as thai_pin
 
 from scheduling.audit import Actor, record
 from scheduling.db import db
-from scheduling.errors import Conflict, ValidationFailed
+from scheduling.errors import Conflict, NotAllowed, ValidationFailed
 from scheduling.i18n import N_
 from scheduling.models import IdentifierType, Patient, PatientHN, Sex
 
@@ -124,10 +125,91 @@ def romanise_thai(text: str) -> str:
     return " ".join(w.capitalize() for w in words if w)
 
 
-def find_patient(id_type: IdentifierType, id_value: str) -> Patient | None:
+def find_patient(
+    id_type: IdentifierType, id_value: str, *, hospital_id: int | None
+) -> Patient | None:
+    """``hospital_id``'s own record of the person with this identifier, if it has one."""
     return db.session.scalar(
-        select(Patient).where(Patient.id_type == id_type, Patient.id_value == id_value)
+        select(Patient).where(
+            Patient.hospital_id == hospital_id,
+            Patient.id_type == id_type,
+            Patient.id_value == id_value,
+        )
     )
+
+
+def linked_records(patient: Patient) -> Select:
+    """The other hospitals' records of the same person (the PIX cross-reference).
+
+    A query, for the caller to narrow to what its reader may see
+    (``scheduling.access``): the link itself discloses nothing.
+    """
+    return select(Patient).where(
+        Patient.id_type == patient.id_type,
+        Patient.id_value == patient.id_value,
+        Patient.id != patient.id,
+    )
+
+
+def same_person(patient_id: int) -> Select:
+    """Ids of every record of the person behind ``patient_id`` (itself included): for
+    rules about the person rather than a record, e.g. no two exams at the same time."""
+    this = aliased(Patient)
+    return (
+        select(Patient.id)
+        .join(this, and_(this.id_type == Patient.id_type, this.id_value == Patient.id_value))
+        .where(this.id == patient_id)
+    )
+
+
+def record_at(patient: Patient, hospital_id: int | None) -> Patient | None:
+    """``hospital_id``'s own record of ``patient``'s person (``patient`` itself if it is
+    that hospital's), or None."""
+    if patient.hospital_id == hospital_id:
+        return patient
+    return find_patient(patient.id_type, patient.id_value, hospital_id=hospital_id)
+
+
+# What staff compare when records of one person disagree, and what the hub copies into
+# its own record (docs/patient-identity.md).
+IDENTITY_FIELDS = ("given_name_th", "family_name_th", "birth_date", "sex")
+DEMOGRAPHIC_FIELDS = (
+    "prefix",
+    "given_name_th",
+    "family_name_th",
+    "given_name_en",
+    "family_name_en",
+    "birth_date",
+    "sex",
+    "phone",
+    "medical_alerts",
+)
+
+
+def disagreements(a: Patient, b: Patient) -> list[str]:
+    """The identity fields on which two records of one person contradict each other
+    (an empty birth date or an unknown sex contradicts nothing)."""
+    out = []
+    for name in IDENTITY_FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        if name == "sex" and Sex.UNKNOWN in (x, y):
+            continue
+        if isinstance(x, str) and isinstance(y, str):
+            x, y = " ".join(x.split()), " ".join(y.split())
+        if x is None or y is None or x == "" or y == "":
+            continue
+        if x != y:
+            out.append(name)
+    return out
+
+
+def _shown(value: object) -> object:
+    """A field value as the audit trail keeps it (JSON)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Sex):
+        return value.name
+    return value
 
 
 def register_patient(
@@ -147,9 +229,18 @@ def register_patient(
     given_name_en: str | None = None,
     family_name_en: str | None = None,
     medical_alerts: str | None = None,
+    keep_missing: bool = True,
     commit: bool = True,
 ) -> Patient:
-    """Register a patient, or update the one with the same identifier; attach the HN.
+    """Register the person at ``hospital_id``, or update that hospital's own record.
+
+    Only ever touches ``hospital_id``'s record: another hospital's record of the same
+    person (same identifier) is neither read nor changed; the new record is linked to
+    it through the identifier alone. With ``keep_missing`` (the default: an HIS that
+    leaves PID-7 empty has not said the birth date is unknown) an empty birth date,
+    an unknown sex or an empty phone keeps what the record has; the web's edit page
+    passes False so that staff can clear a wrong value. Every change is audited with
+    the fields before and after.
 
     The romanised name is made from the Thai name unless staff typed one, in which
     case it is marked as staff-corrected and never regenerated.
@@ -167,50 +258,79 @@ def register_patient(
     if birth_date is not None and birth_date > now.date():
         raise ValidationFailed(N_("The birth date cannot be in the future"), code="birth-date")
 
-    patient = find_patient(id_type, id_value)
+    patient = find_patient(id_type, id_value, hospital_id=hospital_id)
     created = patient is None
     if patient is None:
-        patient = Patient(id_type=id_type, id_value=id_value, created_at=now)
-        db.session.add(patient)
-    # Another hospital's registration of the same person (same national ID) must not
-    # overwrite the demographics kept by the hospitals that already treat them: it only
-    # adds its own HN. Those hospitals correct the record themselves.
-    may_update = created or patient.hn_at(hospital_id) is not None
-    if may_update:
-        _apply_demographics(
-            patient,
-            now,
-            prefix=prefix,
-            given_name_th=given_name_th,
-            family_name_th=family_name_th,
-            birth_date=birth_date,
-            sex=sex,
-            phone=phone,
-            given_name_en=given_name_en,
-            family_name_en=family_name_en,
-            medical_alerts=medical_alerts,
+        patient = Patient(
+            hospital_id=hospital_id,
+            id_type=id_type,
+            id_value=id_value,
+            created_at=now,
+            given_name_en="",
+            family_name_en="",
+            romanised_by_staff=False,
         )
-
-    if hn:
-        attach_hn(patient, hospital_id, hn.strip())
-    elif patient.hn_at(hospital_id) is None:
-        # Visibility is by HN; a patient registered without one still belongs to the registrar.
-        attach_hn(patient, hospital_id, f"N{id_value[-8:]}")
+        db.session.add(patient)
+    changes = _apply_demographics(
+        patient,
+        now,
+        keep_missing=keep_missing and not created,
+        prefix=prefix,
+        given_name_th=given_name_th,
+        family_name_th=family_name_th,
+        birth_date=birth_date,
+        sex=sex,
+        phone=phone,
+        given_name_en=given_name_en,
+        family_name_en=family_name_en,
+        medical_alerts=medical_alerts,
+    )
+    hn = (hn or "").strip() or None
+    if hn and patient.hn != hn:
+        changes["hn"] = [patient.hn, hn]
+        attach_hn(patient, hospital_id, hn)
     db.session.flush()
-    if created:
-        action = "patient.register"
-    else:
-        action = "patient.update" if may_update else "patient.attach_hn"
-    record(actor, action, now, entity=patient)
+    if created or changes:
+        action = "patient.register" if created else "patient.update"
+        record(actor, action, now, entity=patient, hospital_id=hospital_id, changes=changes)
     if commit:
         db.session.commit()
     return patient
 
 
-def _apply_demographics(
+def demographic_changes(
     patient: Patient,
-    now: datetime,
     *,
+    keep_missing: bool = True,
+    hn: str | None = None,
+    **values: object,
+) -> dict[str, list]:
+    """What ``register_patient`` would change on ``patient``, as {field: [before, after]},
+    without changing anything (the web's "check before you overwrite" page)."""
+    probe = Patient(
+        **{name: getattr(patient, name) for name in DEMOGRAPHIC_FIELDS},
+        romanised_by_staff=patient.romanised_by_staff,
+    )
+    changes = _diff(probe, keep_missing=keep_missing, **values)
+    hn = (hn or "").strip() or None
+    if hn and patient.hn != hn:
+        changes["hn"] = [patient.hn, hn]
+    return changes
+
+
+def _apply_demographics(
+    patient: Patient, now: datetime, *, keep_missing: bool, **values: object
+) -> dict[str, list]:
+    changes = _diff(patient, keep_missing=keep_missing, **values)
+    if changes:
+        patient.updated_at = now
+    return changes
+
+
+def _diff(
+    patient: Patient,
+    *,
+    keep_missing: bool,
     prefix: str,
     given_name_th: str,
     family_name_th: str,
@@ -220,22 +340,86 @@ def _apply_demographics(
     given_name_en: str | None,
     family_name_en: str | None,
     medical_alerts: str | None,
-) -> None:
-    patient.prefix = prefix
+) -> dict[str, list]:
+    """Set the values on ``patient`` and return what changed, {field: [before, after]}."""
+    before = {name: getattr(patient, name) for name in DEMOGRAPHIC_FIELDS}
+    if prefix != "OTHER" or not keep_missing or not patient.prefix:
+        patient.prefix = prefix
     patient.given_name_th = given_name_th.strip()
-    patient.family_name_th = family_name_th.strip()
-    patient.birth_date = birth_date
-    patient.sex = sex
-    patient.phone = phone or patient.phone
-    patient.medical_alerts = medical_alerts or patient.medical_alerts
-    patient.updated_at = now
+    patient.family_name_th = (family_name_th or "").strip()
+    if birth_date is not None or not keep_missing:
+        patient.birth_date = birth_date
+    if sex is not Sex.UNKNOWN or not keep_missing or patient.sex is None:
+        patient.sex = sex
+    # Phone and alerts are only ever added to or replaced, never cleared by omission.
+    patient.phone = (phone or "").strip() or patient.phone
+    patient.medical_alerts = (medical_alerts or "").strip() or patient.medical_alerts
     if given_name_en:
         patient.given_name_en = given_name_en.strip()
         patient.family_name_en = (family_name_en or "").strip()
         patient.romanised_by_staff = True
-    elif not patient.romanised_by_staff:
+    elif not patient.romanised_by_staff and (
+        not patient.given_name_en
+        or before["given_name_th"] != patient.given_name_th
+        or before["family_name_th"] != patient.family_name_th
+    ):
         patient.given_name_en = romanise_thai(patient.given_name_th)
         patient.family_name_en = romanise_thai(patient.family_name_th)
+    return {
+        name: [_shown(before[name]), _shown(getattr(patient, name))]
+        for name in DEMOGRAPHIC_FIELDS
+        if before[name] != getattr(patient, name)
+    }
+
+
+def adopt_record(
+    actor: Actor,
+    now: datetime,
+    *,
+    source: Patient,
+    hospital_id: int,
+    hn: str | None = None,
+    commit: bool = True,
+) -> Patient:
+    """Make ``hospital_id``'s own record of ``source``'s person say what ``source`` says
+    (a hub deciding which of the linked records it uses for its worklist), creating the
+    record if it has none; ``hn`` is the HN the hospital gives the person, if any.
+
+    The caller has checked that the hospital may see ``source``; ``source`` itself is
+    not changed. Audited with the fields before and after and the record copied from.
+    """
+    own = find_patient(source.id_type, source.id_value, hospital_id=hospital_id)
+    patient = register_patient(
+        actor,
+        now,
+        id_type=source.id_type,
+        id_value=source.id_value,
+        prefix=source.prefix,
+        given_name_th=source.given_name_th,
+        family_name_th=source.family_name_th,
+        birth_date=source.birth_date,
+        sex=source.sex,
+        hospital_id=hospital_id,
+        hn=hn,
+        phone=source.phone,
+        given_name_en=source.given_name_en if source.romanised_by_staff else None,
+        family_name_en=source.family_name_en if source.romanised_by_staff else None,
+        medical_alerts=source.medical_alerts,
+        keep_missing=False,
+        commit=False,
+    )
+    record(
+        actor,
+        "patient.adopt",
+        now,
+        entity=patient,
+        hospital_id=hospital_id,
+        source_patient_id=source.id,
+        created=own is None,
+    )
+    if commit:
+        db.session.commit()
+    return patient
 
 
 def attach_hn(patient: Patient, hospital_id: int, hn: str) -> None:
@@ -244,6 +428,12 @@ def attach_hn(patient: Patient, hospital_id: int, hn: str) -> None:
     Raises Conflict when another patient holds that HN at that hospital (the unique key
     would refuse it at commit, as an IntegrityError no adapter can explain).
     """
+    if patient.hospital_id != hospital_id:
+        # An HN belongs to the record of the hospital that gave it, never to another
+        # hospital's record of the same person.
+        raise NotAllowed(
+            N_("A hospital may only give HNs to its own patient records"), code="foreign-hn"
+        )
     current = next((r for r in patient.hospital_numbers if r.hospital_id == hospital_id), None)
     if current is not None and current.hn == hn:
         return

@@ -76,6 +76,13 @@ def create_request(
             )
         if db.session.get(Hospital, requesting_hospital_id) is None:
             raise NotFound(N_("Unknown hospital"), code="hospital")
+        if patient.hospital_id != requesting_hospital_id:
+            # A request carries the requesting hospital's own record of the patient
+            # (scheduling/patients.py), never another hospital's.
+            raise NotAllowed(
+                N_("The patient is not registered at the requesting hospital"),
+                code="patient-not-own",
+            )
         if hub_hospital_id is not None:
             hub = db.session.get(Hospital, hub_hospital_id)
             if hub is None or not hub.is_hub:

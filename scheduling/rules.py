@@ -48,6 +48,7 @@ from scheduling.models import (
     Quota,
 )
 from scheduling.overlap import overlaps
+from scheduling.patients import same_person
 from scheduling.timetable import (
     AnyTemplate,
     TemplateRow,
@@ -406,7 +407,8 @@ class SlotRules:
                 select(a_start, a_end, ImagingRequest.procedure_id)
                 .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
                 .where(
-                    Appointment.patient_id == self.patient_id,
+                    # The person, whichever hospital's record booked the other exam.
+                    Appointment.patient_id.in_(same_person(self.patient_id)),
                     Appointment.status.in_(OCCUPYING_STATUSES),
                     a_start < end_n,
                     a_end > start_n,

@@ -22,7 +22,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from scheduling.db import db
@@ -135,6 +135,17 @@ _TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 # ---------------------------------------------------------------------------
 
 _requester = aliased(Hospital, name="requester")
+# The hub's own record of the person, when it keeps one: its HN and the demographics the
+# hub decided on (docs/patient-identity.md). Without one, the requester's record.
+_hub_record = aliased(Patient, name="hub_record")
+
+
+def _patient(name: str):
+    """A patient attribute from the hub's own record if there is one, else the request's."""
+    return case(
+        (_hub_record.id.is_not(None), getattr(_hub_record, name)), else_=getattr(Patient, name)
+    )
+
 
 COLUMNS = (
     Appointment.id.label("appointment_id"),
@@ -151,14 +162,22 @@ COLUMNS = (
     Device.station_name,
     Device.modality_code,
     Patient.id_value,
-    Patient.prefix,
-    Patient.given_name_th,
-    Patient.family_name_th,
-    Patient.given_name_en,
-    Patient.family_name_en,
-    Patient.birth_date,
-    Patient.sex,
+    *(
+        _patient(name).label(name)
+        for name in (
+            "prefix",
+            "given_name_th",
+            "family_name_th",
+            "given_name_en",
+            "family_name_en",
+            "birth_date",
+            "sex",
+        )
+    ),
+    # Alerts from both records: a contrast allergy either hospital knows must reach the
+    # scanner whichever record the hub chose for the demographics.
     Patient.medical_alerts,
+    _hub_record.medical_alerts.label("hub_alerts"),
     PatientHN.hn,
     Procedure.code.label("procedure_code"),
     Procedure.name_en.label("procedure_name_en"),
@@ -183,9 +202,17 @@ def _build_base_statement() -> Select:
         .join(Procedure, Procedure.id == ImagingRequest.procedure_id)
         .join(_requester, _requester.id == ImagingRequest.requesting_hospital_id)
         .outerjoin(
+            _hub_record,
+            and_(
+                _hub_record.hospital_id == Appointment.hub_hospital_id,
+                _hub_record.id_type == Patient.id_type,
+                _hub_record.id_value == Patient.id_value,
+            ),
+        )
+        .outerjoin(
             PatientHN,
             and_(
-                PatientHN.patient_id == Appointment.patient_id,
+                PatientHN.patient_id == _hub_record.id,
                 PatientHN.hospital_id == Appointment.hub_hospital_id,
             ),
         )
@@ -250,8 +277,8 @@ def _match(column, value: str, *, upper: bool = False):
 
 
 def _name_expressions():
-    roman = func.rtrim(Patient.family_name_en + "^" + Patient.given_name_en, "^")
-    thai = func.rtrim(Patient.family_name_th + "^" + Patient.given_name_th, "^")
+    roman = func.rtrim(_patient("family_name_en") + "^" + _patient("given_name_en"), "^")
+    thai = func.rtrim(_patient("family_name_th") + "^" + _patient("given_name_th"), "^")
     return roman, thai
 
 
@@ -418,6 +445,15 @@ def _alert_lines(text: str | None) -> list[str]:
     return [line[:64] for line in lines if line]
 
 
+def _alerts_of(row) -> str | None:
+    """The hub's record's alerts, then the request's that it does not already list."""
+    if not row.hub_alerts or row.hub_alerts == row.medical_alerts:
+        return row.medical_alerts
+    lines = _alert_lines(row.hub_alerts)
+    lines += [line for line in _alert_lines(row.medical_alerts) if line not in lines]
+    return "\n".join(lines)
+
+
 def _allergies(text: str | None) -> list[str]:
     # RadBook keeps one free-text alerts field; the allergy lines (contrast first of all)
     # also go to Allergies (0010,2110), which many consoles show in red.
@@ -503,8 +539,8 @@ TOP_LEVEL: dict[int, Getter] = {
     T["IssuerOfPatientID"]: _issuer,
     T["PatientBirthDate"]: lambda r, c: r.birth_date.strftime("%Y%m%d") if r.birth_date else "",
     T["PatientSex"]: lambda r, c: r.sex.value if r.sex is not None else "",
-    T["MedicalAlerts"]: lambda r, c: _alert_lines(r.medical_alerts),
-    T["Allergies"]: lambda r, c: _allergies(r.medical_alerts),
+    T["MedicalAlerts"]: lambda r, c: _alert_lines(_alerts_of(r)),
+    T["Allergies"]: lambda r, c: _allergies(_alerts_of(r)),
     T["StudyInstanceUID"]: lambda r, c: r.study_instance_uid,
     T["RequestedProcedureID"]: lambda r, c: r.requested_procedure_id,
     T["RequestedProcedureDescription"]: lambda r, c: r.procedure_name_en[:64],

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from app.hub import actions, capacity, routes  # noqa: F401  (each adds its views to routes.bp)
+from app.hub import actions, capacity, identity, routes  # noqa: F401  (each adds its views to routes.bp)
 from app.navigation import add_nav_item
 from app.webkit.views import locale
 from scheduling.clock import local_today, to_local

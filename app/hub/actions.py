@@ -88,7 +88,10 @@ def _request_forms(req: ImagingRequest) -> dict:
 
 def _request_page(req: ImagingRequest, status: int = 200, **forms):
     """The request with its action forms; ``forms`` replaces the blank ones (with errors)."""
+    from app.hub.identity import identity_context
+
     context = _request_forms(req)
+    context.update(identity_context(req))
     context.update(forms)
     audit_read("request.view", [req], entity=req, page=request.endpoint)
     return render_template("hub/request.html", hub=current_hub(), req=req, **context), status

@@ -35,6 +35,7 @@ from scheduling.models import (
     RequestStatus,
     Role,
 )
+from scheduling.patients import record_at
 from scheduling.timetable import day_bounds
 
 # The hub's blueprint: ``app.hub.actions`` and ``app.hub.capacity`` add their views to it.
@@ -204,6 +205,7 @@ def exam(appointment_id: int):
     return render_template(
         "hub/exam.html",
         hub=hub,
+        hub_record=record_at(appointment.patient, hub.id),
         appt=appointment,
         req=req,
         history=history,

@@ -120,6 +120,8 @@ class PatientForm(RadBookForm):
         validators=[InputRequired(_l("Choose the sex"))],
     )
     phone = StringField(_l("Mobile phone"), validators=[Optional(), Length(max=30)])
+    # The id of this hospital's record the clerk was shown and agreed to change.
+    confirm_id = HiddenField()
     submit = SubmitField(_l("Save patient"))
 
     def __init__(self, *args, **kwargs):

@@ -15,6 +15,8 @@ from sqlalchemy.orm import selectinload
 
 from app.args import row_id
 from app.extensions import db
+from app.filters import be_date
+from app.labels import label
 from app.pdpa.reads import audit_read
 from app.requests import slots
 from app.requests.forms import BookForm, PatientForm, PatientLookupForm, RequestForm
@@ -44,7 +46,13 @@ from scheduling.models import (
     Role,
     Sex,
 )
-from scheduling.patients import register_patient, validate_national_id
+from scheduling.patients import (
+    demographic_changes,
+    find_patient,
+    prefix_text,
+    register_patient,
+    validate_national_id,
+)
 from scheduling.requests import cancel_request, create_request
 from scheduling.states import (
     BOOKABLE_REQUEST_STATUSES,
@@ -149,20 +157,130 @@ def _search_patients(query: str) -> list[Patient]:
 @requester_required
 def register_patient_view():
     form = PatientForm()
-    if form.validate_on_submit() and _save_patient(form, None):
-        return redirect(url_for("requests.create", patient_id=form.saved_patient.id))
+    if form.validate_on_submit():
+        existing = _own_record(form)
+        if existing is not None and form.confirm_id.data != str(existing.id):
+            # The hospital already keeps this person: show what is kept beside what was
+            # typed and let the clerk confirm the changes; never overwrite silently.
+            if not _hn_is_free(form):
+                return render_template("requests/patient_form.html", form=form, patient=None)
+            changes = _changes_shown(form, existing)
+            audit_read("patient.view", [existing], entity=existing, page=request.endpoint)
+            if not changes:
+                flash(_("This patient is already registered at your hospital."), "info")
+                return redirect(url_for("requests.create", patient_id=existing.id))
+            form.confirm_id.data = str(existing.id)
+            flash(
+                _(
+                    "This national ID is already registered at your hospital. Check the "
+                    "changes below, then confirm them or go back."
+                ),
+                "warning",
+            )
+            return render_template(
+                "requests/patient_form.html",
+                form=form,
+                patient=None,
+                existing=existing,
+                changes=changes,
+            )
+        if _save_patient(form, None):
+            return redirect(url_for("requests.create", patient_id=form.saved_patient.id))
     return render_template("requests/patient_form.html", form=form, patient=None)
+
+
+def _typed_identifier(form: PatientForm) -> tuple[IdentifierType, str]:
+    id_type = IdentifierType[form.id_type.data]
+    id_value = form.id_value.data.strip()
+    if id_type is not IdentifierType.NATIONAL_ID:
+        id_value = id_value.upper()
+    return id_type, id_value
+
+
+def _own_record(form: PatientForm) -> Patient | None:
+    """This hospital's own record of the identifier typed (never another hospital's)."""
+    id_type, id_value = _typed_identifier(form)
+    return find_patient(id_type, id_value, hospital_id=current_user.hospital_id)
+
+
+def _typed_values(form: PatientForm) -> dict:
+    return {
+        "prefix": form.prefix.data,
+        "given_name_th": form.given_name_th.data,
+        "family_name_th": form.family_name_th.data or "",
+        "birth_date": form.birth_date,
+        "sex": Sex[form.sex.data],
+        "phone": form.phone.data,
+        "given_name_en": None,
+        "family_name_en": None,
+        "medical_alerts": None,
+    }
+
+
+# The fields a clerk types, in the order of the form; romanised names follow the Thai.
+_SHOWN_CHANGES = ("prefix", "given_name_th", "family_name_th", "birth_date", "sex", "phone", "hn")
+
+
+def _changes_shown(form: PatientForm, existing: Patient) -> list[tuple[str, str, str]]:
+    """(field label, kept now, typed) for each field the save would change."""
+    changes = demographic_changes(
+        existing, hn=(form.hn.data or "").strip().upper() or None, **_typed_values(form)
+    )
+    labels = {
+        "prefix": form.prefix.label.text,
+        "given_name_th": form.given_name_th.label.text,
+        "family_name_th": form.family_name_th.label.text,
+        "birth_date": _("Birth date"),
+        "sex": form.sex.label.text,
+        "phone": form.phone.label.text,
+        "hn": form.hn.label.text,
+    }
+
+    def shown(name: str, value) -> str:
+        if value in (None, ""):
+            return "—"
+        if name == "prefix":
+            return prefix_text(value, locale()) or value
+        if name == "birth_date":
+            return be_date(date.fromisoformat(value))
+        if name == "sex":
+            return label(Sex[value])
+        return str(value)
+
+    return [
+        (labels[name], shown(name, changes[name][0]), shown(name, changes[name][1]))
+        for name in _SHOWN_CHANGES
+        if name in changes
+    ]
+
+
+def _hn_is_free(form: PatientForm) -> bool:
+    """False (with the error beside the field) when the HN typed is another patient's here."""
+    id_type, id_value = _typed_identifier(form)
+    hn = (form.hn.data or "").strip().upper() or None
+    if hn:
+        owner = db.session.scalar(
+            select(Patient)
+            .join(PatientHN)
+            .where(PatientHN.hospital_id == current_user.hospital_id, PatientHN.hn == hn)
+        )
+        if owner is not None and (owner.id_type, owner.id_value) != (id_type, id_value):
+            form.hn.errors.append(_("This HN belongs to another patient at your hospital"))
+            return False
+    return True
 
 
 @bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
 @requester_required
 def edit_patient(patient_id: int):
     patient = _patient_or_404(patient_id)
+    if patient.hospital_id != current_user.hospital_id and current_user.role is not Role.ADMIN:
+        abort(404)
     form = PatientForm(obj=patient if request.method == "GET" else None)
     if request.method == "GET":
         form.id_type.data = patient.id_type.name
         form.sex.data = patient.sex.name
-        form.hn.data = patient.hn_at(current_user.hospital_id)
+        form.hn.data = patient.hn
         form.fill_birth_date(patient.birth_date)
     if form.validate_on_submit() and _save_patient(form, patient):
         flash(_("Patient details saved."), "success")
@@ -178,28 +296,24 @@ PATIENT_FIELD_OF_CODE = {
     "prefix": "prefix",
     "name": "given_name_th",
     "birth-date": "birth_year_be",
+    "hn-taken": "hn",
 }
 
 
 def _save_patient(form: PatientForm, patient: Patient | None) -> bool:
-    """Call ``register_patient``; put any error beside the field it concerns."""
-    id_type = IdentifierType[form.id_type.data]
-    id_value = form.id_value.data.strip()
+    """Call ``register_patient``; put any error beside the field it concerns.
+
+    Always saves to this hospital's own record of the person; ``patient`` is the record
+    being edited (its page is the confirmation), None for the registration form.
+    """
+    id_type, id_value = _typed_identifier(form)
     if patient is not None and (patient.id_type, patient.id_value) != (id_type, id_value):
         # Changing the identifier would silently merge into another person's record.
         form.id_value.errors.append(_("The identifier of a registered patient cannot be changed"))
         return False
-    hospital_id = current_user.hospital_id
-    hn = (form.hn.data or "").strip().upper() or None
-    if hn:
-        owner = db.session.scalar(
-            select(Patient)
-            .join(PatientHN)
-            .where(PatientHN.hospital_id == hospital_id, PatientHN.hn == hn)
-        )
-        if owner is not None and (owner.id_type, owner.id_value) != (id_type, id_value):
-            form.hn.errors.append(_("This HN belongs to another patient at your hospital"))
-            return False
+    if not _hn_is_free(form):
+        return False
+    hospital_id = patient.hospital_id if patient is not None else current_user.hospital_id
     form.saved_patient = attempt(
         register_patient,
         form=form,
@@ -207,14 +321,11 @@ def _save_patient(form: PatientForm, patient: Patient | None) -> bool:
         fallback=FORM,
         id_type=id_type,
         id_value=id_value,
-        prefix=form.prefix.data,
-        given_name_th=form.given_name_th.data,
-        family_name_th=form.family_name_th.data or "",
-        birth_date=form.birth_date,
-        sex=Sex[form.sex.data],
         hospital_id=hospital_id,
-        hn=hn,
-        phone=form.phone.data,
+        hn=(form.hn.data or "").strip().upper() or None,
+        # The edit page shows every field: an emptied one was emptied on purpose.
+        keep_missing=patient is None,
+        **_typed_values(form),
     )
     return form.saved_patient is not None
 

@@ -1,7 +1,7 @@
 """Creates: each one validates the resource with fhir.resources, resolves its references
 inside the client's scope, and calls the one scheduling operation the web calls too.
 
-- ``Patient``          → ``scheduling.patients.register_patient`` (HN of the client's hospital)
+- ``Patient``          → ``scheduling.patients.register_patient`` (the client's hospital's record)
 - ``ServiceRequest``   → ``scheduling.requests.create_request`` (an HIS order)
 - ``Appointment``      → ``scheduling.booking.book`` against a free Slot
 - ``ImagingStudy``     → ``scheduling.studies.link_study(source=FHIR)``
@@ -211,17 +211,30 @@ def _as_date(value) -> date | None:
 
 def create_patient(client: FhirClient, body: dict, now: datetime):
     existing = _conditional(patient_handler, client)
-    if existing is not None:
+    # A hub also sees the records of requests sent to it; those are the requesters', not
+    # its own, so they do not stop it from registering the person itself.
+    if existing is not None and _own_record(client, existing.id):
         return existing, None, False
     resource = _validate(FhirPatient, body)
     args = _patient_args(client, resource)
-    known = find_patient(args["id_type"], _normalised_id(args["id_type"], args["id_value"]))
+    # Only the client's own hospital's record is looked for, created or updated: another
+    # hospital's record of the same person is linked by the identifier, never shown.
+    known = find_patient(
+        args["id_type"],
+        _normalised_id(args["id_type"], args["id_value"]),
+        hospital_id=client.hospital_id,
+    )
     row = register_patient(client.actor, now, **args)
     return (
         mappers.patient_resource(row, viewer_hospital_id=client.hospital_id),
         row,
         known is None,
     )
+
+
+def _own_record(client: FhirClient, patient_id: str | None) -> bool:
+    row = db.session.get(Patient, n) if (n := row_id(patient_id or "")) is not None else None
+    return row is not None and row.hospital_id == client.hospital_id
 
 
 def _normalised_id(id_type: IdentifierType, value: str) -> str:
@@ -281,7 +294,7 @@ def _resolve_patient(
 def _patient_by_identifier(client: FhirClient, system: str, value: str) -> Patient | None:
     if system in systems.PATIENT_ID_TYPES:
         id_type = systems.PATIENT_ID_TYPES[system]
-        return find_patient(id_type, _normalised_id(id_type, value))
+        return find_patient(id_type, _normalised_id(id_type, value), hospital_id=client.hospital_id)
     local = systems.parse_local_system(system)
     if local is not None and local[1] == "HN":
         return db.session.scalar(

@@ -19,12 +19,13 @@ from sqlalchemy import select
 from integrations.hl7.errors import Hl7DataError
 from integrations.hl7.message import Hl7Message, Segment, parse_datetime
 from integrations.hl7.patients import (
+    PersonIds,
     find_by_ids,
     find_with_hn_holder,
     read_identifiers,
     read_pid,
 )
-from scheduling.access import hospital_patient_scope, hospital_request_scope
+from scheduling.access import hospital_request_scope
 from scheduling.audit import Actor
 from scheduling.db import db
 from scheduling.errors import NotAllowed, NotFound
@@ -115,10 +116,33 @@ def _pid(work: Inbound) -> Segment:
     return pid
 
 
+def _sender_code(work: Inbound) -> str:
+    return db.session.get(Hospital, work.hospital_id).code
+
+
+def _refuse_foreign_hn(ids: PersonIds, location: str) -> None:
+    """A message that names a patient only by another hospital's HN is about that
+    hospital's record: refused, whatever it asked for."""
+    if ids.id_value is None and ids.hn is None and ids.foreign_hns:
+        hn, authority = ids.foreign_hns[0]
+        raise NotAllowed(
+            N_(
+                "HN %(hn)s was assigned by another hospital (%(authority)s): a hospital may "
+                "only register, change or merge its own patient records"
+            ),
+            code="foreign-hn",
+            hn=hn,
+            authority=authority,
+        )
+
+
 def ensure_patient(work: Inbound, pid: Segment, *, update: bool) -> Patient:
-    """The patient of a PID: registered or updated when ``update`` (ADT), else found, and
-    registered only when RadBook has never seen them (an order for a new patient)."""
-    data = read_pid(pid)
+    """The sending hospital's own record of the PID's patient: registered or updated when
+    ``update`` (ADT), else found, and registered only when the sender has no record of
+    them yet (an order for a new patient). Another hospital's record of the same person
+    is never read or changed (docs/patient-identity.md)."""
+    data = read_pid(pid, _sender_code(work))
+    _refuse_foreign_hn(data.ids, "PID^1^3")
     # One query: the patient, and who holds the message's HN at the sending hospital.
     patient, holder = find_with_hn_holder(data.ids, work.hospital_id)
     if holder is not None and (patient is None or holder != patient.id):
@@ -189,12 +213,15 @@ def handle_adt_merge(work: Inbound) -> None:
             location="MRG^1^1",
             code="no-mrg",
         )
-    survivor_ids = read_identifiers(pid, 3)
-    prior_ids = read_identifiers(mrg, 1)
-    # A patient the sender may not see (scheduling/access.py) counts as unknown: a
-    # message must not merge, move or re-identify another hospital's patient.
-    survivor = _seen_by_sender(work, find_by_ids(survivor_ids, work.hospital_id))
-    prior = _seen_by_sender(work, find_by_ids(prior_ids, work.hospital_id))
+    own_code = _sender_code(work)
+    survivor_ids = read_identifiers(pid, 3, own_code)
+    prior_ids = read_identifiers(mrg, 1, own_code)
+    _refuse_foreign_hn(survivor_ids, "PID^1^3")
+    _refuse_foreign_hn(prior_ids, "MRG^1^1")
+    # Only the sender's own records are looked up: a merge never moves, deletes or
+    # re-identifies another hospital's record, even of the same person.
+    survivor = find_by_ids(survivor_ids, work.hospital_id)
+    prior = find_by_ids(prior_ids, work.hospital_id)
     if prior is not None and _has_requests_hidden_from_sender(work, prior):
         # The merge would move (or re-identify) requests the sender cannot see: e.g. a hub
         # merging away a patient who was also sent to another hub by another hospital.
@@ -217,16 +244,6 @@ def handle_adt_merge(work: Inbound) -> None:
         commit=False,
     )
     work.patient_id = patient.id
-
-
-def _seen_by_sender(work: Inbound, patient: Patient | None) -> Patient | None:
-    """The patient if the sending hospital sees them (its HN, or as a hub a request
-    addressed to it), else None."""
-    if patient is None:
-        return None
-    sender = db.session.get(Hospital, work.hospital_id)
-    scope = hospital_patient_scope(work.hospital_id, as_hub=sender.is_hub, query=select(Patient.id))
-    return patient if db.session.scalar(scope.where(Patient.id == patient.id)) else None
 
 
 def _has_requests_hidden_from_sender(work: Inbound, patient: Patient) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from scheduling.audit import Actor, record
 from scheduling.db import db
-from scheduling.errors import NotFound, ValidationFailed
+from scheduling.errors import NotAllowed, NotFound, ValidationFailed
 from scheduling.i18n import N_
 from scheduling.models import IdentifierType, Patient
 from scheduling.patients import attach_hn, find_patient, validate_national_id
@@ -32,20 +32,39 @@ def merge_patient_identifiers(
     id_value: str | None = None,
     commit: bool = True,
 ) -> Patient:
-    """Make ``prior``'s records and identifiers belong to ``survivor``.
+    """Make ``prior``'s rows and identifiers belong to ``survivor``: two records of the
+    sending hospital (``hospital_id``) that were the same person.
+
+    A merge stays inside the sender's own records (docs/patient-identity.md): both must
+    be ``hospital_id``'s, and other hospitals' records of the person are never touched.
 
     - both known and different: every row that points at ``prior`` (requests,
       appointments, and any other table with a foreign key to ``patient``) is moved to
-      ``survivor``; ``prior``'s HNs move too unless ``survivor`` already has one at that
-      hospital; ``prior`` is deleted.
+      ``survivor``; ``prior``'s HN moves too unless ``survivor`` already has one;
+      ``prior`` is deleted.
     - only ``prior`` known: it simply takes the new identifiers (national ID, HN).
-    - only ``survivor`` known: it takes the new HN at ``hospital_id``.
+    - only ``survivor`` known: refused, nothing to merge (MRG names no record of the
+      sender's).
     """
     if survivor is None and prior is None:
         raise NotFound(
             N_("Neither the patient to merge (MRG) nor the surviving patient (PID) is known"),
             code="merge-unknown",
         )
+    if prior is None:
+        raise NotFound(
+            N_(
+                "No patient record of the sending hospital has the identifiers in MRG-1: "
+                "nothing was merged"
+            ),
+            code="merge-prior-unknown",
+        )
+    for patient in (survivor, prior):
+        if patient is not None and patient.hospital_id != hospital_id:
+            raise NotAllowed(
+                N_("A hospital may only merge or re-identify its own patient records"),
+                code="merge-other-hospital",
+            )
     if id_type is IdentifierType.NATIONAL_ID and id_value:
         id_value = validate_national_id(id_value)
     elif id_value:
@@ -60,19 +79,24 @@ def merge_patient_identifiers(
             and id_value
             and (patient.id_type, patient.id_value) != (id_type, id_value)
         ):
-            holder = find_patient(id_type, id_value)
+            # Only the sender's own records can clash; another hospital's record with
+            # this identifier is simply the same person there (linked, not touched).
+            holder = find_patient(id_type, id_value, hospital_id=hospital_id)
             if holder is not None and holder.id != patient.id:
                 raise ValidationFailed(
                     N_("Another patient already has this identifier"), code="merge-id-taken"
                 )
-            changed["id"] = f"{id_type.value}:{id_value}"
+            changed["id"] = [
+                f"{patient.id_type.value}:{patient.id_value}",
+                f"{id_type.value}:{id_value}",
+            ]
             patient.id_type, patient.id_value = id_type, id_value
         if hn and patient.hn_at(hospital_id) != hn:
-            changed["hn"] = hn
+            changed["hn"] = [patient.hn_at(hospital_id), hn]
             attach_hn(patient, hospital_id, hn)
         patient.updated_at = now
         db.session.flush()
-        record(actor, "patient.identifiers_change", now, entity=patient, **changed)
+        record(actor, "patient.identifiers_change", now, entity=patient, changes=changed)
         if commit:
             db.session.commit()
         return patient

@@ -48,7 +48,7 @@ from scheduling.audit import Actor, record
 from scheduling.clock import utcnow
 from scheduling.db import db
 from scheduling.models import Appointment, IdentifierType, Interface, PatientIdPolicy, Priority
-from scheduling.patients import PREFIXES
+from scheduling.patients import PREFIXES, record_at
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,11 @@ def build_order_message(
     structure = "OMI_O23" if omi else "ORM_O01"
     thai = destination.charset is not Hl7Charset.ASCII
     request = appointment.request
-    patient = appointment.patient
     hub = appointment.hub_hospital
+    # The hub's own record of the person when it keeps one (its HN, the demographics it
+    # decided on), else the requester's record as the request carries it: what the
+    # worklist hands the scanner too.
+    patient = record_at(appointment.patient, hub.id) or appointment.patient
     device = appointment.device
     procedure = request.procedure
     order_control, order_status = _ORDER_CONTROL[event]
@@ -207,7 +210,7 @@ def _patient_identifiers(patient, hub) -> list[str]:
         national = f"{escape(patient.id_value)}^^^^PPN"
     else:
         national = f"{escape(patient.id_value)}^^^^PI"
-    hn = patient.hn_at(hub.id)
+    hn = patient.hn_at(hub.id)  # only the hub's own record has one there
     hn_cx = f"{escape(hn)}^^^{escape(hub.code)}^MR" if hn else None
     if hub.patient_id_policy is PatientIdPolicy.NATIONAL_ID or hn_cx is None:
         return [national] + ([hn_cx] if hn_cx else [])

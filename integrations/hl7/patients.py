@@ -17,7 +17,7 @@ no national-ID authority; it belongs to the sending hospital (MSH-4).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import bindparam, select
@@ -70,6 +70,9 @@ class PersonIds:
     id_type: IdentifierType | None = None
     id_value: str | None = None
     hn: str | None = None
+    # HNs whose assigning authority (CX-4) names another hospital: cross-references at
+    # most, never the sender's HN (a hospital only assigns and changes its own).
+    foreign_hns: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _is_valid_cid(value: str) -> bool:
@@ -79,8 +82,14 @@ def _is_valid_cid(value: str) -> bool:
     )
 
 
-def read_identifiers(segment: Segment, n: int) -> PersonIds:
-    """Identifiers of a CX list (PID-3, MRG-1)."""
+def _hospital_authority(authority: set[str]) -> str | None:
+    """The MOPH hospital code (5 digits) an assigning authority names, if any."""
+    return next((a for a in sorted(authority) if len(a) == 5 and a.isdigit()), None)
+
+
+def read_identifiers(segment: Segment, n: int, own_code: str | None = None) -> PersonIds:
+    """Identifiers of a CX list (PID-3, MRG-1); ``own_code`` is the sender's hospital code
+    (an HN assigned by another hospital goes to ``foreign_hns``)."""
     ids = PersonIds()
     d = segment.delimiters
     for rep in segment.repetitions(n):
@@ -99,7 +108,10 @@ def read_identifiers(segment: Segment, n: int) -> PersonIds:
             if ids.id_value is None:
                 ids.id_type, ids.id_value = IdentifierType.PASSPORT, value
         elif id_type in HN_TYPES or not id_type:
-            if ids.hn is None:
+            assigner = _hospital_authority(authority)
+            if own_code is not None and assigner is not None and assigner != own_code:
+                ids.foreign_hns.append((value, assigner))
+            elif ids.hn is None:
                 ids.hn = value
     return ids
 
@@ -127,8 +139,8 @@ _SEX = {
 }
 
 
-def read_pid(pid: Segment) -> PidData:
-    ids = read_identifiers(pid, 3)
+def read_pid(pid: Segment, own_code: str | None = None) -> PidData:
+    ids = read_identifiers(pid, 3, own_code)
     if ids.id_value is None:
         for n in (19, 2):
             candidate = pid.get(n).replace("-", "").strip()
@@ -169,15 +181,16 @@ def read_pid(pid: Segment) -> PidData:
 
 
 def find_by_ids(ids: PersonIds, hospital_id: int) -> Patient | None:
-    """The patient with this national ID / passport; only when there is none, the patient
-    with this HN at the hospital (an HN never overrides a national ID that disagrees)."""
+    """The sending hospital's own record with this national ID / passport; only when the
+    message has none, its record with this HN (an HN never overrides a national ID that
+    disagrees). Another hospital's record of the same person is never returned."""
     if ids.id_type is not None and ids.id_value:
         value = ids.id_value
         if ids.id_type is IdentifierType.NATIONAL_ID:
             value = normalise_national_id(value)
         else:
             value = value.strip().upper()
-        return find_patient(ids.id_type, value)
+        return find_patient(ids.id_type, value, hospital_id=hospital_id)
     if ids.hn:
         return db.session.scalar(
             select(Patient)
@@ -194,7 +207,9 @@ _HN_HOLDER = (
 )
 # Built once (the listener's hot path): the patient by identifier, with the HN's holder.
 _PATIENT_AND_HN_HOLDER = select(Patient, _HN_HOLDER).where(
-    Patient.id_type == bindparam("id_type"), Patient.id_value == bindparam("id_value")
+    Patient.hospital_id == bindparam("hospital_id"),
+    Patient.id_type == bindparam("id_type"),
+    Patient.id_value == bindparam("id_value"),
 )
 _HN_HOLDER_ONLY = select(_HN_HOLDER)
 

@@ -237,6 +237,7 @@ def test_app_logs_carry_no_patient_data(app, kudrang_client, demo, caplog):
     # A database error logged with its traceback (as the HL7 listener and the error
     # handlers do) names the statement but not the values bound to it.
     twin = Patient(
+        hospital_id=somsri.hospital_id,
         id_type=somsri.id_type,
         id_value=somsri.id_value,
         prefix=somsri.prefix,

@@ -94,7 +94,7 @@ def create_patient(**values) -> Patient:
     stem = f"1{n:011d}"
     patient = Patient(
         id_type=IdentifierType.NATIONAL_ID,
-        id_value=stem + national_id_check_digit(stem),
+        id_value=values.pop("id_value", stem + national_id_check_digit(stem)),
         prefix="MR",
         given_name_th=f"ผู้ป่วย{n}",
         family_name_th="ทดสอบ",
@@ -179,6 +179,10 @@ def create_req(
     commit: bool = True,
 ):
     patient = patient or create_patient()
+    if patient.hospital_id is None:
+        # A record made without a hospital is the requester's (requests carry the
+        # requesting hospital's own record of the patient).
+        patient.hospital_id = requester.id
     return create_request(
         actor,
         now,

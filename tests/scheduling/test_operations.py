@@ -116,7 +116,7 @@ def test_requester_cannot_accept_and_cannot_request_for_others(db, now, setup):
 
 def test_duplicate_placer_order_number(db, now, setup):
     hub, requester, device, procedure = setup
-    p = create_patient()
+    p = create_patient(hospital_id=requester.id)
     create_request(
         SYSTEM,
         now,

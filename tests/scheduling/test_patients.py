@@ -51,17 +51,20 @@ def test_romanise_rtgs():
     assert romanise_thai("สมชาย") == "Somchai"
 
 
-def test_another_hospital_cannot_overwrite_a_patient_it_does_not_hold(demo, now):
+def test_another_hospital_registering_the_id_gets_its_own_record(demo, now):
     from sqlalchemy import select
 
     from scheduling.audit import Actor
     from scheduling.models import AuditEvent, Hospital, IdentifierType, Interface, Sex
-    from scheduling.patients import find_patient, register_patient
+    from scheduling.patients import find_patient, linked_records, register_patient
 
     stem = "110170023070"
     cid = stem + national_id_check_digit(stem)  # สมศรี ทองดี, held by รพ.กุดรัง (demo)
     kosum = demo.session.scalar(select(Hospital).where(Hospital.code == "11005"))
-    register_patient(
+    kudrang = demo.session.scalar(select(Hospital).where(Hospital.code == "11008"))
+    theirs = find_patient(IdentifierType.NATIONAL_ID, cid, hospital_id=kudrang.id)
+    before = (theirs.given_name_th, theirs.family_name_th, theirs.birth_date, theirs.sex, theirs.hn)
+    own = register_patient(
         Actor(interface=Interface.FHIR, name="kosum-his", hospital_id=kosum.id),
         now,
         id_type=IdentifierType.NATIONAL_ID,
@@ -73,10 +76,46 @@ def test_another_hospital_cannot_overwrite_a_patient_it_does_not_hold(demo, now)
         sex=Sex.MALE,
         hospital_id=kosum.id,
     )
-    patient = find_patient(IdentifierType.NATIONAL_ID, cid)
-    assert (patient.given_name_th, patient.family_name_th) == ("สมศรี", "ทองดี")
-    assert patient.sex is Sex.FEMALE
-    # ...but Kosum now holds an HN for the person it registered, so it can see them.
-    assert patient.hn_at(kosum.id) is not None
+    demo.session.expire_all()
+    # Kosum's own record, with what Kosum sent and nothing of Kud Rang's...
+    assert own.id != theirs.id and own.hospital_id == kosum.id
+    assert (own.given_name_th, own.birth_date, own.phone) == ("ชื่อปลอม", None, None)
+    # ...no HN made up for it, and Kud Rang's record exactly as it was.
+    assert own.hospital_numbers == []
+    after = (theirs.given_name_th, theirs.family_name_th, theirs.birth_date, theirs.sex, theirs.hn)
+    assert after == before
+    assert [r.id for r in demo.session.scalars(linked_records(own))] == [theirs.id]
     last = demo.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
-    assert last.action == "patient.attach_hn"
+    assert (last.action, last.entity_id, last.hospital_id) == ("patient.register", own.id, kosum.id)
+    assert last.detail["changes"]["given_name_th"] == [None, "ชื่อปลอม"]
+
+
+def test_an_update_keeps_what_the_sender_left_out_and_audits_before_and_after(demo, now):
+    from sqlalchemy import select
+
+    from scheduling.audit import Actor
+    from scheduling.models import AuditEvent, Hospital, IdentifierType, Interface, Sex
+    from scheduling.patients import find_patient, register_patient
+
+    stem = "110170023070"
+    cid = stem + national_id_check_digit(stem)
+    kudrang = demo.session.scalar(select(Hospital).where(Hospital.code == "11008"))
+    somsri = find_patient(IdentifierType.NATIONAL_ID, cid, hospital_id=kudrang.id)
+    born = somsri.birth_date
+    register_patient(
+        Actor(interface=Interface.HL7, name="kudrang-his", hospital_id=kudrang.id),
+        now,
+        id_type=IdentifierType.NATIONAL_ID,
+        id_value=cid,
+        prefix="MRS",
+        given_name_th="สมศรี",
+        family_name_th="ทองมาก",
+        birth_date=None,  # not sent: not "unknown"
+        sex=Sex.UNKNOWN,
+        hospital_id=kudrang.id,
+    )
+    assert somsri.birth_date == born and somsri.sex is Sex.FEMALE
+    last = demo.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert last.action == "patient.update"
+    assert last.detail["changes"]["family_name_th"] == ["ทองดี", "ทองมาก"]
+    assert "birth_date" not in last.detail["changes"]

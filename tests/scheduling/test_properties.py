@@ -117,7 +117,15 @@ def build(w):
             start_at=cell(day, start),
             end_at=cell(day, min(GRID, start + length)),
         )
-    patient = create_patient()
+    booker = {"other": other, "holder": holder, "hub": hub}[w["booker"]]
+    # The booker's record of the patient; their other exams were booked by another
+    # hospital on its own record of the same person (linked by the national ID).
+    patient = create_patient(hospital_id=booker.id)
+    elsewhere = (
+        patient
+        if booker is other
+        else create_patient(hospital_id=other.id, id_value=patient.id_value)
+    )
     ct_hub = create_hospital(is_hub=True)
     ct = create_device(ct_hub, modality="CT")
     ct_procedure = create_procedure(modality="CT", minutes=20)
@@ -128,13 +136,12 @@ def build(w):
             book(
                 SYSTEM,
                 NOW,
-                create_req(NOW, other, ct_procedure, patient=patient),
+                create_req(NOW, other, ct_procedure, patient=elsewhere),
                 ct,
                 cell(day, start),
             )
         except Exception:  # noqa: BLE001
             _db.session.rollback()
-    booker = {"other": other, "holder": holder, "hub": hub}[w["booker"]]
     return hub, holder, booker, device, procedure, patient
 
 
@@ -166,7 +173,8 @@ def oracle_problems(w, slot, hub, holder, booker, device, patient) -> list[str]:
         if sum(1 for a in on_device if a.start_at <= t < a.end_at) >= w["capacity"]:
             problems.append("over capacity")
             break
-    mine = [a for a, _ in appts if a.patient_id == patient.id]
+    # The person, whichever hospital's record booked the exam.
+    mine = [a for a, _ in appts if a.patient.id_value == patient.id_value]
     if any(a.start_at < slot.end_at and slot.start_at < a.end_at for a in mine):
         problems.append("patient overlap")
     # Quota: the day's free room after this booking must cover what others still hold.

@@ -206,6 +206,11 @@ def _closure_form(w: Worlds, target: Target | None) -> dict:
     }
 
 
+def _identity_form(w: Worlds, target: Target | None) -> dict:
+    world = w[target.world] if target is not None and target.world else w["KM"]
+    return {"identity-source": str(world.patient_id), "identity-hn": "MKTEST1"}
+
+
 def _reason(w: Worlds, target: Target | None) -> dict:
     return {"reason": REASON}
 
@@ -270,6 +275,7 @@ ROUTES: dict[str, Route] = {
     "/hub/requests/<int:request_id>/reject": Route(form=_reject),
     "/hub/requests/<int:request_id>/change": Route(form=_change_form),
     "/hub/requests/<int:request_id>/book": Route(form=_move_form),
+    "/hub/requests/<int:request_id>/identity": Route(form=_identity_form),
     "/hub/appointments/<int:appointment_id>/arrive": Route(),
     "/hub/appointments/<int:appointment_id>/no-show": Route(),
     "/hub/appointments/<int:appointment_id>/complete": Route(),

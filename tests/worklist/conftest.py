@@ -75,23 +75,28 @@ def _hospital(db, code, th, en, level, hub, policy=PatientIdPolicy.HN) -> Hospit
 
 
 def _patient(db, cid, prefix, th, en, born, sex, alerts=None, hns=()) -> Patient:
-    p = Patient(
-        id_type=IdentifierType.NATIONAL_ID,
-        id_value=cid,
-        prefix=prefix,
-        given_name_th=th[1],
-        family_name_th=th[0],
-        given_name_en=en[1],
-        family_name_en=en[0],
-        birth_date=born,
-        sex=sex,
-        medical_alerts=alerts,
-        created_at=datetime.now(UTC),
-    )
+    """The first hospital's record (the requester's); each further HN is that hospital's
+    own record of the same person (e.g. the hub's, with its HN)."""
+    records = []
     for hospital, hn in hns:
+        p = Patient(
+            hospital=hospital,
+            id_type=IdentifierType.NATIONAL_ID,
+            id_value=cid,
+            prefix=prefix,
+            given_name_th=th[1],
+            family_name_th=th[0],
+            given_name_en=en[1],
+            family_name_en=en[0],
+            birth_date=born,
+            sex=sex,
+            medical_alerts=alerts if not records else None,
+            created_at=datetime.now(UTC),
+        )
         p.hospital_numbers.append(PatientHN(hospital=hospital, hn=hn))
-    db.session.add(p)
-    return p
+        db.session.add(p)
+        records.append(p)
+    return records[0]
 
 
 @pytest.fixture

@@ -42,7 +42,9 @@ def test_demo_ultrasound_list_in_findscu_then_mpps(app, db, now, tmp_path):
     device = db.session.scalar(select(Device).where(Device.ae_title == "MKH_US1"))
     procedure = db.session.scalar(select(Procedure).where(Procedure.code == "US-UPABD"))
     stem = "110170023070"
-    patient = find_patient(IdentifierType.NATIONAL_ID, stem + national_id_check_digit(stem))
+    patient = find_patient(
+        IdentifierType.NATIONAL_ID, stem + national_id_check_digit(stem), hospital_id=kudrang.id
+    )
     actor = Actor(interface=Interface.WEB, user=scheduler)
     request = create_request(
         Actor(interface=Interface.CLI, name="test", hospital_id=kudrang.id),

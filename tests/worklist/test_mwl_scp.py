@@ -10,9 +10,9 @@ from pydicom import config
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
-from sqlalchemy import event
+from sqlalchemy import event, select
 
-from scheduling.models import AppointmentStatus, PatientIdPolicy, Priority
+from scheduling.models import AppointmentStatus, Patient, PatientIdPolicy, Priority
 from tests.worklist.conftest import TODAY, book_step, find, local, mwl_query
 from worklist.mwl import NATIONAL_ID_ISSUER
 
@@ -512,8 +512,14 @@ def test_the_usual_query_uses_the_device_and_start_index(app, db, network):
 
 
 def test_staff_corrected_romanisation_wins_and_missing_one_is_made(scp, db, network):
-    network.somsri.given_name_en, network.somsri.family_name_en = "Somsree", "Thongdee"
-    network.somsri.romanised_by_staff = True
+    # Somsri has a record at the hub (HN MK0001): the worklist shows the hub's.
+    hub_record = db.session.scalar(
+        select(Patient).where(
+            Patient.id_value == network.somsri.id_value, Patient.hospital_id == network.hub.id
+        )
+    )
+    hub_record.given_name_en, hub_record.family_name_en = "Somsree", "Thongdee"
+    hub_record.romanised_by_staff = True
     network.kanya.given_name_en = network.kanya.family_name_en = ""  # never romanised
     db.session.commit()
     mine = book_step(db, network, network.somsri, "MKH_US3", local(TODAY, "0900"))

@@ -33,7 +33,9 @@ def user(db, username: str) -> User:
 
 
 def patient_named(db, given_name_th: str) -> Patient:
-    return db.session.scalar(select(Patient).where(Patient.given_name_th == given_name_th))
+    return db.session.scalar(
+        select(Patient).where(Patient.given_name_th == given_name_th).order_by(Patient.id)
+    )
 
 
 def procedure(db, code: str) -> Procedure:

@@ -102,12 +102,20 @@ def test_a_hub_pages_through_its_addressed_and_own_requests_newest_first(app, de
     kosum = demo.session.scalar(select(Hospital).where(Hospital.code == "11005"))
     made = []
     for n in range(5):
-        if n == 2:  # one the hub requests for its own patient
+        if n == 2:  # one the hub requests for its own patient (its own record of Somsri)
+            from scheduling.patients import adopt_record
+
+            own = adopt_record(
+                web_actor_for(demo, "scheduler.mkh"),
+                utcnow(),
+                source=patient_named(demo, "สมศรี"),
+                hospital_id=mkh.id,
+            )
             made.append(
                 create_request(
                     web_actor_for(demo, "scheduler.mkh"),
                     utcnow(),
-                    patient=patient_named(demo, "สมศรี"),
+                    patient=own,
                     procedure=procedure(demo, "CT-BRAIN"),
                     requesting_hospital_id=mkh.id,
                 ).id

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from scheduling.models import AuditEvent, IdentifierType, Patient, PatientHN, Sex
+from scheduling.models import AuditEvent, IdentifierType, Patient, Sex
 from tests.app.requests.conftest import (
     KOSUM,
     KUDRANG,
@@ -123,8 +123,10 @@ def test_birth_date_may_be_left_empty(kudrang_client, demo):
         select(Patient).where(Patient.id_value == valid_cid("310990012345"))
     )
     assert patient.birth_date is None
-    # No HN typed: the domain gives a temporary one, which is what scopes visibility.
-    assert patient.hn_at(hospital(demo, KUDRANG).id).startswith("N")
+    # No HN typed: none is made up; the record is still the hospital's own.
+    assert patient.hn is None and patient.hospital_numbers == []
+    assert patient.hospital_id == hospital(demo, KUDRANG).id
+    assert kudrang_client.get(f"/requests/patients/{patient.id}/request").status_code == 200
 
 
 def test_passport_patients_skip_the_check_digit(kudrang_client, demo):
@@ -134,7 +136,7 @@ def test_passport_patients_skip_the_check_digit(kudrang_client, demo):
     assert patient.id_type is IdentifierType.PASSPORT
 
 
-def test_registering_someone_known_elsewhere_attaches_an_hn_here(kudrang_client, demo):
+def test_registering_someone_known_elsewhere_makes_an_own_record_here(kudrang_client, demo):
     prasert = patient_named(demo, "ประเสริฐ")
     data = patient_form(
         id_value=prasert.id_value,
@@ -145,16 +147,13 @@ def test_registering_someone_known_elsewhere_attaches_an_hn_here(kudrang_client,
         hn="KR7777",
     )
     assert kudrang_client.post("/requests/patients/new", data=data).status_code == 302
-    hns = demo.session.scalars(
-        select(PatientHN.hn).where(PatientHN.patient_id == prasert.id).order_by(PatientHN.hn)
+    records = demo.session.scalars(
+        select(Patient).where(Patient.id_value == prasert.id_value).order_by(Patient.id)
     ).all()
-    assert hns == ["KR7777", "KS0001"]
-    assert (
-        demo.session.scalar(
-            select(func.count(Patient.id)).where(Patient.id_value == prasert.id_value)
-        )
-        == 1
-    )
+    assert [(r.hospital_id, r.hn) for r in records] == [
+        (hospital(demo, KOSUM).id, "KS0001"),
+        (hospital(demo, KUDRANG).id, "KR7777"),
+    ]
 
 
 def test_editing_shows_the_birth_date_in_buddhist_era_and_keeps_the_identifier(

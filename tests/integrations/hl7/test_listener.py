@@ -57,7 +57,7 @@ def test_adt_a04_registers_the_patient_and_journals_before_acking(listener):
     [ack] = exchange(listener.port, adt("ADT0001", CID1))
     assert msa(ack) == ("AA", "ADT0001")
     assert str(ack.segment("MSH")[9]) == "ACK^A04^ACK"
-    patient = find_patient(IdentifierType.NATIONAL_ID, CID1)
+    patient = find_patient(IdentifierType.NATIONAL_ID, CID1, hospital_id=hospital(KUDRANG).id)
     assert patient.given_name_th == "สมชาย" and patient.family_name_th == "ใจดี"
     assert patient.prefix == "MR" and patient.sex is Sex.MALE
     assert patient.given_name_en == "SOMCHAI" and patient.birth_date.year == 1980
@@ -105,7 +105,7 @@ def test_adt_a08_updates_the_patient(listener):
         adt("ADT0003", CID1),
         adt("ADT0004", CID1, event="A08", given="สมชาติ", latin="JAIDEE^SOMCHAT^^^MR"),
     )
-    patient = find_patient(IdentifierType.NATIONAL_ID, CID1)
+    patient = find_patient(IdentifierType.NATIONAL_ID, CID1, hospital_id=hospital(KUDRANG).id)
     db.session.refresh(patient)
     assert patient.given_name_th == "สมชาติ" and patient.given_name_en == "SOMCHAT"
     assert [e.outcome for e in journal()] == [Hl7Outcome.ACCEPTED] * 2
@@ -187,7 +187,7 @@ def test_truncated_block_is_journaled_and_the_next_one_answered(listener):
     truncated = [e for e in entries if e.error_code == "truncated"]
     assert len(truncated) == 2 and all(e.outcome is Hl7Outcome.REJECTED for e in truncated)
     assert all(e.ack == "" for e in truncated)
-    assert find_patient(IdentifierType.NATIONAL_ID, CID1) is None
+    assert find_patient(IdentifierType.NATIONAL_ID, CID1, hospital_id=hospital(KUDRANG).id) is None
 
 
 def test_oversized_message_is_rejected_with_its_control_id_and_the_stream_resyncs(app, network):
@@ -203,7 +203,7 @@ def test_oversized_message_is_rejected_with_its_control_id_and_the_stream_resync
     assert msa(fine) == ("AA", "SMALL001")
     entries = journal()
     assert entries[0].error_code == "too-large" and len(entries[0].raw) < 5000
-    assert find_patient(IdentifierType.NATIONAL_ID, CID1) is None
+    assert find_patient(IdentifierType.NATIONAL_ID, CID1, hospital_id=hospital(KUDRANG).id) is None
 
 
 def test_tis620_message_and_its_ack(listener):
@@ -220,7 +220,7 @@ def test_tis620_message_and_its_ack(listener):
     [ack] = exchange(listener.port, text.encode("tis-620"), encoding="tis-620")
     assert msa(ack) == ("AA", "TIS0001")
     assert str(ack.segment("MSH")[18]) == "TIS-620"
-    patient = find_patient(IdentifierType.NATIONAL_ID, CID1)
+    patient = find_patient(IdentifierType.NATIONAL_ID, CID1, hospital_id=hospital(KUDRANG).id)
     assert (patient.prefix, patient.given_name_th, patient.family_name_th) == (
         "MISS",
         "วิไลวรรณ",
@@ -242,7 +242,12 @@ def test_undeclared_tis620_is_read_as_thai(listener):
     text = adt("TIS0003", CID1, charset="", latin="")
     [ack] = exchange(listener.port, text.encode("tis-620"), encoding="tis-620")
     assert msa(ack) == ("AA", "TIS0003")
-    assert find_patient(IdentifierType.NATIONAL_ID, CID1).given_name_th == "สมชาย"
+    assert (
+        find_patient(
+            IdentifierType.NATIONAL_ID, CID1, hospital_id=hospital(KUDRANG).id
+        ).given_name_th
+        == "สมชาย"
+    )
 
 
 def test_many_connections_at_once(listener):

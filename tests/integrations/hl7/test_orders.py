@@ -263,8 +263,8 @@ def test_adt_a40_merges_the_prior_patient_into_the_survivor(listener, us_capacit
         "\r".join(order),
     )
     assert [msa(a)[0] for a in answers] == ["AA"] * 3
-    prior = find_patient(IdentifierType.PASSPORT, "AB123")
-    survivor = find_patient(IdentifierType.NATIONAL_ID, CID2)
+    prior = find_patient(IdentifierType.PASSPORT, "AB123", hospital_id=hospital(KUDRANG).id)
+    survivor = find_patient(IdentifierType.NATIONAL_ID, CID2, hospital_id=hospital(KUDRANG).id)
     moved = book(SYSTEM, now, request_by_placer("PO1100"), us_capacity, MON_0900)
     assert moved.patient_id == prior.id
     prior_id, survivor_id = prior.id, survivor.id
@@ -292,7 +292,7 @@ def test_adt_a40_changes_the_hn_of_one_patient(listener):
     [ack] = exchange(listener.port, merge)
     assert msa(ack)[0] == "AA"
     db.session.expire_all()
-    patient = find_patient(IdentifierType.NATIONAL_ID, CID1)
+    patient = find_patient(IdentifierType.NATIONAL_ID, CID1, hospital_id=hospital(KUDRANG).id)
     assert patient.hn_at(hospital(KUDRANG).id) == "NEW1"
 
 
