@@ -7,7 +7,15 @@ from enum import Enum
 from flask_babel import gettext
 
 from scheduling.i18n import N_
-from scheduling.models import AppointmentStatus, HospitalLevel, Priority, RequestStatus, Role, Sex
+from scheduling.models import (
+    AppointmentStatus,
+    HospitalLevel,
+    Priority,
+    ReportStatus,
+    RequestStatus,
+    Role,
+    Sex,
+)
 
 LABELS: dict[Enum, str] = {
     RequestStatus.DRAFT: N_("Draft"),
@@ -25,6 +33,9 @@ LABELS: dict[Enum, str] = {
     AppointmentStatus.NO_SHOW: N_("No-show"),
     AppointmentStatus.MOVED: N_("Moved"),
     AppointmentStatus.DISCONTINUED: N_("Discontinued"),
+    ReportStatus.PRELIMINARY: N_("Preliminary"),
+    ReportStatus.FINAL: N_("Final"),
+    ReportStatus.AMENDED: N_("Amended"),
     Priority.ROUTINE: N_("Routine"),
     Priority.URGENT: N_("Urgent"),
     Priority.STAT: N_("STAT"),

@@ -12,15 +12,25 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from scheduling import events
 from scheduling.audit import Actor, record
 from scheduling.db import db
-from scheduling.errors import Conflict, NotFound, ValidationFailed
+from scheduling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from scheduling.i18n import N_
-from scheduling.models import Appointment, ImagingRequest, Study, StudySource
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    ImagingRequest,
+    Interface,
+    ReportStatus,
+    ReportVersion,
+    Role,
+    Study,
+    StudySource,
+)
 from scheduling.tx import check_aware, finish, rollback_on_error
 
 
@@ -148,6 +158,34 @@ def link_study(
     return study
 
 
+def report_owners(request: ImagingRequest) -> set[int]:
+    """The hospitals that may write the request's report: the hub it is addressed to and
+    any hub holding a live booking of it (a moved or cancelled booking's hub has no part
+    in it any more)."""
+    owners = {request.hub_hospital_id} if request.hub_hospital_id is not None else set()
+    owners |= {
+        a.hub_hospital_id
+        for a in request.appointments
+        if a.status not in (AppointmentStatus.MOVED, AppointmentStatus.CANCELLED)
+    }
+    return owners
+
+
+def check_report_owner(actor: Actor, request: ImagingRequest) -> None:
+    """Only the performing hub (its users, its registered systems) writes the report;
+    admins and the operator's own tools (CLI, jobs) may too."""
+    if actor.user is not None and actor.user.role is Role.ADMIN:
+        return
+    hospital_id = actor.acting_hospital_id
+    if hospital_id is None and actor.interface in (Interface.CLI, Interface.JOBS):
+        return
+    if hospital_id is None or hospital_id not in report_owners(request):
+        raise NotAllowed(
+            N_("Only the hub that performs the exam may write or amend its report"),
+            code="report-not-hub",
+        )
+
+
 def attach_report(
     actor: Actor,
     now: datetime,
@@ -156,25 +194,79 @@ def attach_report(
     text: str,
     reported_by: str | None = None,
     reported_at: datetime | None = None,
+    status: ReportStatus = ReportStatus.FINAL,
     commit: bool = True,
 ) -> ImagingRequest:
-    """Store the radiologist's report (HL7 ORU or FHIR DiagnosticReport) on the request."""
+    """Store a version of the radiologist's report (HL7 ORU or FHIR DiagnosticReport).
+
+    Refused unless ``actor`` acts for the performing hub. Every version is kept
+    (``ReportVersion``); the request shows the current one. A final report can be
+    amended but not replaced by a preliminary one; a final report after a final one is
+    an amendment. The same report sent again adds nothing.
+    """
     check_aware(now, reported_at)
     with rollback_on_error(commit):
         if not text or not text.strip():
             raise ValidationFailed(N_("The report is empty"), code="report-empty")
-        amended = request.report_text is not None
-        request.report_text = text.strip()
-        request.reported_by = (reported_by or "").strip() or None
+        check_report_owner(actor, request)
+        text = text.strip()
+        reported_by = (reported_by or "").strip() or None
+        current = request.report_status
+        final = (ReportStatus.FINAL, ReportStatus.AMENDED)
+        if current is None and request.report_text is not None:
+            current = ReportStatus.FINAL  # stored before statuses were kept
+        if status is ReportStatus.PRELIMINARY and current in final:
+            raise Conflict(
+                N_("The report is final: it can only be amended, not made preliminary again"),
+                code="report-final",
+            )
+        if status is not ReportStatus.PRELIMINARY:
+            status = ReportStatus.AMENDED if current in final else ReportStatus.FINAL
+        if (request.report_text, request.report_status, request.reported_by) == (
+            text,
+            status if status is not ReportStatus.AMENDED else current,
+            reported_by,
+        ):
+            return request  # a resend of what is already there
+        version = (
+            db.session.scalar(
+                select(func.max(ReportVersion.version)).where(
+                    ReportVersion.request_id == request.id
+                )
+            )
+            or 0
+        ) + 1
+        db.session.add(
+            ReportVersion(
+                request_id=request.id,
+                version=version,
+                status=status,
+                text=text,
+                reported_by=reported_by,
+                reported_at=reported_at or now,
+                received_at=now,
+                actor=actor.label[:100],
+                user_id=actor.user.id if actor.user is not None else None,
+                interface=actor.interface,
+                hospital_id=actor.acting_hospital_id,
+            )
+        )
+        request.report_text = text
+        request.reported_by = reported_by
         request.reported_at = reported_at or now
+        request.report_status = status
         request.updated_at = now
+        db.session.flush()
+        db.session.expire(request, ["reports"])
         record(
             actor,
-            "request.report_amend" if amended else "request.report",
+            "request.report" if version == 1 else "request.report_amend",
             now,
             entity=request,
             hospital_id=actor.acting_hospital_id or request.hub_hospital_id,
             reported_by=request.reported_by,
+            status=status.name,
+            version=version,
         )
         finish(commit)
     return request

@@ -26,7 +26,15 @@ from integrations.line.models import (
     LinePatientReply,
 )
 from scheduling.audit import about_patients
-from scheduling.models import Appointment, AuditEvent, ImagingRequest, Patient, PatientHN, Study
+from scheduling.models import (
+    Appointment,
+    AuditEvent,
+    ImagingRequest,
+    Patient,
+    PatientHN,
+    ReportVersion,
+    Study,
+)
 from worklist.models import PacsQueryState, PerformedProcedureStep
 
 FORMAT = "radbook-data-subject-export/1"
@@ -100,6 +108,11 @@ def patient_export(patient: Patient, now: datetime, generated_by: str) -> dict[s
         ),
         "studies": _rows(
             select(Study).where(Study.request_id.in_(request_ids or none)).order_by(Study.id)
+        ),
+        "report_versions": _rows(
+            select(ReportVersion)
+            .where(ReportVersion.request_id.in_(request_ids or none))
+            .order_by(ReportVersion.request_id, ReportVersion.version)
         ),
         "mpps": _rows(
             select(PerformedProcedureStep)

@@ -49,6 +49,7 @@ from scheduling.models import (
     Interface,
     Patient,
     PatientHN,
+    ReportVersion,
     RequestStatus,
     Study,
 )
@@ -92,6 +93,7 @@ def _delete_requests(request_ids: list[int], counts: Counter) -> None:
             LinePatientReply.appointment_id.in_(appointment_ids or [-1]),
         ),
     )
+    counts["report_version"] += _delete(ReportVersion, ReportVersion.request_id.in_(request_ids))
     counts["study"] += _delete(Study, Study.request_id.in_(request_ids))
     # The journal keeps its own (shorter) period; it only forgets which request it was.
     db.session.execute(

@@ -49,6 +49,7 @@ from scheduling.models import (
     PatientHN,
     Priority,
     Procedure,
+    ReportStatus,
     Study,
     StudySource,
 )
@@ -574,6 +575,16 @@ def create_imaging_study(client: FhirClient, body: dict, now: datetime):
     return mappers.imaging_study_resource(study), study, known is None
 
 
+REPORT_STATUS = {
+    "preliminary": ReportStatus.PRELIMINARY,
+    "partial": ReportStatus.PRELIMINARY,
+    "final": ReportStatus.FINAL,
+    "amended": ReportStatus.AMENDED,
+    "corrected": ReportStatus.AMENDED,
+    "appended": ReportStatus.AMENDED,
+}
+
+
 def _report_text(resource: DiagnosticReport) -> str:
     for form in resource.presentedForm or []:
         if (form.contentType or "").startswith("text/plain") and form.data:
@@ -593,7 +604,8 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
     from scheduling.studies import attach_report
 
     resource: DiagnosticReport = _validate(DiagnosticReport, body)
-    if resource.status not in ("final", "amended", "corrected", "appended"):
+    status = REPORT_STATUS.get(resource.status or "")
+    if status is None:
         raise FhirError(
             422, MSG_STATUS, code="status", type="DiagnosticReport", value=resource.status
         )
@@ -629,6 +641,7 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
         text=text,
         reported_by=reported_by,
         reported_at=issued if isinstance(issued, datetime) else now,
+        status=status,
         commit=False,
     )
     # A final report from the hub's side means the exam took place: complete the booking
@@ -636,6 +649,7 @@ def create_diagnostic_report(client: FhirClient, body: dict, now: datetime):
     appointment = request_row.current_appointment
     if (
         appointment is not None
+        and status is not ReportStatus.PRELIMINARY
         and appointment.status in LIVE_APPOINTMENT_STATUSES
         and is_hub_side(client.actor, appointment.hub_hospital_id)
     ):

@@ -38,6 +38,7 @@ from scheduling.models import (
     Patient,
     Priority,
     Procedure,
+    ReportStatus,
     Study,
     StudySource,
 )
@@ -578,6 +579,17 @@ def _complete(work: Inbound, request: ImagingRequest) -> None:
 # --- results ----------------------------------------------------------------------------------
 
 REPORT_VALUE_TYPES = {"TX", "FT", "ST", "CE", "CWE", ""}
+# OBR-25 result status (HL7 table 0123) → the report's status; empty means final.
+_REPORT_STATUS = {
+    "P": ReportStatus.PRELIMINARY,
+    "A": ReportStatus.PRELIMINARY,
+    "R": ReportStatus.PRELIMINARY,
+    "S": ReportStatus.PRELIMINARY,
+    "I": ReportStatus.PRELIMINARY,
+    "F": ReportStatus.FINAL,
+    "C": ReportStatus.AMENDED,
+    "M": ReportStatus.AMENDED,
+}
 
 
 def handle_result(work: Inbound) -> None:
@@ -634,6 +646,7 @@ def handle_result(work: Inbound) -> None:
             text="\n".join(lines),
             reported_by=interpreter or reporter or None,
             reported_at=parse_datetime(obr.get(22), work.timezone) or reported_at or work.now,
+            status=_REPORT_STATUS.get(obr.get(25).upper()[:1], ReportStatus.FINAL),
             commit=False,
         )
 

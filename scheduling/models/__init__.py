@@ -22,13 +22,14 @@ from scheduling.models.enums import (
     Interface,
     PatientIdPolicy,
     Priority,
+    ReportStatus,
     RequestStatus,
     Role,
     Sex,
     StudySource,
 )
 from scheduling.models.network import Device, Hospital, Modality, Procedure, User
-from scheduling.models.orders import Appointment, ImagingRequest, Study
+from scheduling.models.orders import Appointment, ImagingRequest, ReportVersion, Study
 from scheduling.models.patients import Patient, PatientHN
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "Priority",
     "Procedure",
     "Quota",
+    "ReportStatus",
+    "ReportVersion",
     "RequestStatus",
     "Role",
     "Sex",

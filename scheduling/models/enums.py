@@ -90,6 +90,14 @@ class Interface(enum.Enum):
     CLI = "cli"
 
 
+class ReportStatus(enum.Enum):
+    """Where a request's report stands (HL7 OBR-25 P/F/C, FHIR DiagnosticReport.status)."""
+
+    PRELIMINARY = "preliminary"
+    FINAL = "final"
+    AMENDED = "amended"
+
+
 class StudySource(enum.Enum):
     """How a study link was first learnt (the others only confirm it)."""
 

@@ -8,7 +8,14 @@ from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.db import Base
-from scheduling.models.enums import AppointmentStatus, Priority, RequestStatus, StudySource
+from scheduling.models.enums import (
+    AppointmentStatus,
+    Interface,
+    Priority,
+    ReportStatus,
+    RequestStatus,
+    StudySource,
+)
 from scheduling.models.network import Device, Hospital, Procedure, User
 from scheduling.models.patients import Patient
 from scheduling.models.types import UTCDateTime
@@ -67,10 +74,14 @@ class ImagingRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The report, from HL7 ORU or FHIR DiagnosticReport.
+    # The current report, from HL7 ORU or FHIR DiagnosticReport (every version, with who
+    # sent it and when, is kept in ``report_version``).
     report_text: Mapped[str | None] = mapped_column(Text)
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reported_by: Mapped[str | None] = mapped_column(String(200))
+    report_status: Mapped[ReportStatus | None] = mapped_column(
+        Enum(ReportStatus, native_enum=False, length=20)
+    )
 
     requesting_hospital: Mapped[Hospital] = relationship(foreign_keys=[requesting_hospital_id])
     hub_hospital: Mapped[Hospital | None] = relationship(foreign_keys=[hub_hospital_id])
@@ -81,6 +92,9 @@ class ImagingRequest(Base):
         back_populates="request", order_by="Appointment.id"
     )
     studies: Mapped[list[Study]] = relationship(back_populates="request")
+    reports: Mapped[list[ReportVersion]] = relationship(
+        back_populates="request", order_by="ReportVersion.version"
+    )
 
     @property
     def current_appointment(self) -> Appointment | None:
@@ -169,3 +183,33 @@ class Study(Base):
 
     request: Mapped[ImagingRequest] = relationship(back_populates="studies")
     appointment: Mapped[Appointment | None] = relationship()
+
+
+class ReportVersion(Base):
+    """One version of a request's report as it came in; never changed afterwards.
+
+    Only the hub that performs the exam writes or amends a report
+    (``scheduling.studies.attach_report``); each version keeps who sent it, when and
+    through which interface.
+    """
+
+    __tablename__ = "report_version"
+    __table_args__ = (UniqueConstraint("request_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("imaging_request.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[ReportStatus] = mapped_column(Enum(ReportStatus, native_enum=False, length=20))
+    text: Mapped[str] = mapped_column(Text)
+    reported_by: Mapped[str | None] = mapped_column(String(200))  # the radiologist, as sent
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # as the sender says
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))  # the audit label of who sent it
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # None only for reports stored before versions were kept.
+    interface: Mapped[Interface | None] = mapped_column(
+        Enum(Interface, native_enum=False, length=10)
+    )
+    hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospital.id"))
+
+    request: Mapped[ImagingRequest] = relationship(back_populates="reports")

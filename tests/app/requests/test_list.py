@@ -36,7 +36,11 @@ def _life_cycle(demo):
         appointment=imaged_appt,
         images_in_pacs=True,
     )
-    attach_report(PACS, utcnow(), scheduled, text="ปกติ", reported_by="นพ.วีระ")
+    # The report comes from the performing hub's system.
+    hub_pacs = Actor(
+        interface=Interface.HL7, name="PACS_MKH", hospital_id=appointment.hub_hospital_id
+    )
+    attach_report(hub_pacs, utcnow(), scheduled, text="ปกติ", reported_by="นพ.วีระ")
     return submitted, scheduled, appointment, cancelled, imaged
 
 

@@ -568,7 +568,7 @@ def test_diagnostic_report_errors(hub, kosum, scheduled):
     assert outcome(hub.post("DiagnosticReport", empty), 422)[3] == "no-report-text"
     assert (
         outcome(
-            hub.post("DiagnosticReport", {**report_body("x", **based_on), "status": "preliminary"}),
+            hub.post("DiagnosticReport", {**report_body("x", **based_on), "status": "registered"}),
             422,
         )[3]
         == "status"
