@@ -34,6 +34,9 @@ class PerformedProcedureStep(Base):
     status: Mapped[MppsStatus] = mapped_column(Enum(MppsStatus, native_enum=False, length=20))
     study_instance_uid: Mapped[str | None] = mapped_column(String(64))
     performed_series: Mapped[list | None] = mapped_column(JSON)
+    # The patient as the scanner named them in the N-CREATE (checked before the study is
+    # linked to the booking: scheduling.studies.link_or_hold).
+    patient_identity: Mapped[dict | None] = mapped_column(JSON)
     # SHA-256 of the last N-SET applied: the same N-SET sent again is answered, not re-applied.
     last_set_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -31,9 +31,10 @@ from scheduling.clock import utcnow
 from scheduling.db import db
 from scheduling.errors import DomainError
 from scheduling.models import Appointment, AppointmentStatus, Interface, StudySource
-from scheduling.studies import link_study
+from scheduling.studies import ReportedIdentity, link_or_hold
 from worklist.devices import DeviceDirectory, DeviceInfo
 from worklist.models import MppsStatus, PerformedProcedureStep
+from worklist.pacs_query import reported_identity
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,7 @@ def create(caller: DeviceInfo, actor: Actor, sop_instance_uid: str, ds: Dataset)
             study_instance_uid=_study_uid(ds)
             or (appointment.study_instance_uid if appointment else None),
             performed_series=performed_series(ds) or None,
+            patient_identity=reported_identity(ds).as_dict(),
             created_at=now,
             updated_at=now,
         )
@@ -280,13 +282,16 @@ def update(
         if appointment is not None:
             _finish_appointment(actor, now, appointment, target, mods)
             # A discontinued step without series made no images: nothing to link.
+            # The study is linked only if the patient the scanner reported is the
+            # booking's; otherwise the hub reconciles it (docs/patient-identity.md).
             if step.study_instance_uid and series:
-                link_study(
+                link_or_hold(
                     actor,
                     now,
                     source=StudySource.MPPS,
                     study_instance_uid=step.study_instance_uid,
                     appointment=appointment,
+                    identity=ReportedIdentity.from_dict(step.patient_identity or {}),
                     mpps_instance_uid=step.sop_instance_uid,
                     performed_series=series,
                     mpps_status=target.value,

@@ -3,9 +3,13 @@
 Hub staff used to check by hand that a referred patient's images had arrived in
 PACS before the doctor opened them. This job does it: for each completed
 appointment without a study confirmed in PACS, a Study Root C-FIND at STUDY level
-by accession number; a match links the study (``scheduling.studies.link_study``
-with ``images_in_pacs=True``), recording the Study Instance UID, series and
-instance counts and a viewer URL from ``PACS_VIEWER_URL_TEMPLATE``.
+by accession number. An accession number alone does not make a study this patient's:
+the patient the PACS reports for it (Patient ID and issuer, name, birth date, sex) is
+compared with the booking's (``scheduling.studies.identity_problems``). A match links
+the study (``link_study`` with ``images_in_pacs=True``), recording the Study Instance
+UID, series and instance counts and a viewer URL from ``PACS_VIEWER_URL_TEMPLATE``; a
+mismatch is not linked but put on the hub's reconciliation list, where a scheduler or
+radiologist confirms or rejects it (docs/patient-identity.md).
 
 An exam whose images are not there yet is asked about again later, with a growing
 interval per appointment (``PacsQueryState``), and given up after the look-back
@@ -33,7 +37,7 @@ from scheduling.db import db
 from scheduling.errors import DomainError
 from scheduling.hosting import AdapterHost
 from scheduling.models import Appointment, AppointmentStatus, Interface, Study, StudySource
-from scheduling.studies import link_study
+from scheduling.studies import ReportedIdentity, link_or_hold
 from worklist.models import PacsQueryState
 
 log = logging.getLogger(__name__)
@@ -88,6 +92,7 @@ class PacsStudy:
     series_count: int | None
     instance_count: int | None
     patient_id: str
+    identity: ReportedIdentity = field(default_factory=ReportedIdentity)
 
 
 @dataclass
@@ -95,6 +100,7 @@ class PacsCheckResult:
     asked: int = 0
     found: list[int] = field(default_factory=list)  # appointment ids now linked
     not_yet: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)  # a study waits for reconciliation
     error: str | None = None
 
 
@@ -146,6 +152,10 @@ def _study_query(accession_number: str) -> Dataset:
     ds.AccessionNumber = accession_number
     ds.StudyInstanceUID = ""
     ds.PatientID = ""
+    ds.IssuerOfPatientID = ""
+    ds.PatientName = ""
+    ds.PatientBirthDate = ""
+    ds.PatientSex = ""
     ds.StudyDate = ""
     ds.NumberOfStudyRelatedSeries = None
     ds.NumberOfStudyRelatedInstances = None
@@ -169,6 +179,7 @@ def find_studies(assoc, accession_number: str) -> list[PacsStudy]:
                         series_count=_int(identifier.get("NumberOfStudyRelatedSeries")),
                         instance_count=_int(identifier.get("NumberOfStudyRelatedInstances")),
                         patient_id=str(identifier.get("PatientID") or ""),
+                        identity=reported_identity(identifier),
                     )
                 )
         elif status.Status not in (0x0000, 0xFF00, 0xFF01):
@@ -176,12 +187,30 @@ def find_studies(assoc, accession_number: str) -> list[PacsStudy]:
     return studies
 
 
-def _choose(studies: list[PacsStudy], appointment: Appointment) -> PacsStudy:
-    # The UID made at booking, if the scanner kept it; else what the PACS holds.
-    for study in studies:
-        if study.study_instance_uid == appointment.study_instance_uid:
-            return study
-    return studies[0]
+def _text(identifier: Dataset, keyword: str) -> str:
+    value = identifier.get(keyword)
+    return str(value).strip() if value is not None else ""
+
+
+def reported_identity(identifier: Dataset) -> ReportedIdentity:
+    """The patient as a DICOM data set names them (a C-FIND answer, an MPPS N-CREATE)."""
+    born = _text(identifier, "PatientBirthDate")
+    try:
+        birth_date = datetime.strptime(born[:8], "%Y%m%d").date() if born else None
+    except ValueError:
+        birth_date = None
+    return ReportedIdentity(
+        patient_id=_text(identifier, "PatientID"),
+        issuer=_text(identifier, "IssuerOfPatientID"),
+        name=_text(identifier, "PatientName"),
+        birth_date=birth_date,
+        sex=_text(identifier, "PatientSex").upper()[:1],
+    )
+
+
+def _in_order(studies: list[PacsStudy], appointment: Appointment) -> list[PacsStudy]:
+    # The UID made at booking first, if the scanner kept it; then what else the PACS holds.
+    return sorted(studies, key=lambda s: s.study_instance_uid != appointment.study_instance_uid)
 
 
 def _not_yet(appointment: Appointment, now: datetime, error: str | None = None) -> None:
@@ -252,8 +281,10 @@ def check_pacs(
                 db.session.commit()
                 result.not_yet.append(appointment.id)
                 continue
-            _link(appointment, _choose(studies, appointment), settings, now)
-            result.found.append(appointment.id)
+            if _link(appointment, _in_order(studies, appointment), settings, now):
+                result.found.append(appointment.id)
+            else:
+                result.held.append(appointment.id)
     finally:
         if assoc.is_established:
             assoc.release()
@@ -261,39 +292,50 @@ def check_pacs(
 
 
 def _link(
-    appointment: Appointment, study: PacsStudy, settings: PacsSettings, now: datetime
-) -> None:
+    appointment: Appointment, studies: list[PacsStudy], settings: PacsSettings, now: datetime
+) -> bool:
+    """Link the first study that is this patient's; put the others on the hub's
+    reconciliation list. True when one was linked."""
     actor = Actor(
         interface=Interface.JOBS, name="pacs-query", hospital_id=appointment.hub_hospital_id
     )
-    try:
-        link_study(
-            actor,
-            now,
-            source=StudySource.PACS_QUERY,
-            study_instance_uid=study.study_instance_uid,
-            appointment=appointment,
-            accession_number=appointment.accession_number,
-            series_count=study.series_count,
-            instance_count=study.instance_count,
-            images_in_pacs=True,
-            viewer_url=viewer_url(
-                settings.viewer_url_template,
+    error = None
+    for study in studies:
+        try:
+            outcome = link_or_hold(
+                actor,
+                now,
+                source=StudySource.PACS_QUERY,
                 study_instance_uid=study.study_instance_uid,
+                appointment=appointment,
+                identity=study.identity,
                 accession_number=appointment.accession_number,
-                patient_id=study.patient_id,
-            ),
-            commit=False,
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        _not_yet(appointment, now, exc.message("en"))
+                series_count=study.series_count,
+                instance_count=study.instance_count,
+                images_in_pacs=True,
+                viewer_url=viewer_url(
+                    settings.viewer_url_template,
+                    study_instance_uid=study.study_instance_uid,
+                    accession_number=appointment.accession_number,
+                    patient_id=study.patient_id,
+                ),
+                commit=False,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message("en")
+            continue
         db.session.commit()
-        return
-    state = db.session.get(PacsQueryState, appointment.id)
-    if state is not None:
-        db.session.delete(state)
+        if isinstance(outcome, Study):
+            state = db.session.get(PacsQueryState, appointment.id)
+            if state is not None:
+                db.session.delete(state)
+                db.session.commit()
+            return True
+        error = "the patient in PACS does not match: waiting for reconciliation at the hub"
+    _not_yet(appointment, now, error)
     db.session.commit()
+    return False
 
 
 def configure(app: Flask, host: AdapterHost) -> None:

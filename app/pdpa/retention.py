@@ -52,6 +52,7 @@ from scheduling.models import (
     ReportVersion,
     RequestStatus,
     Study,
+    StudyReconciliation,
 )
 from scheduling.states import LIVE_APPOINTMENT_STATUSES
 from worklist.models import PacsQueryState, PerformedProcedureStep
@@ -94,6 +95,9 @@ def _delete_requests(request_ids: list[int], counts: Counter) -> None:
         ),
     )
     counts["report_version"] += _delete(ReportVersion, ReportVersion.request_id.in_(request_ids))
+    counts["study_reconciliation"] += _delete(
+        StudyReconciliation, StudyReconciliation.request_id.in_(request_ids)
+    )
     counts["study"] += _delete(Study, Study.request_id.in_(request_ids))
     # The journal keeps its own (shorter) period; it only forgets which request it was.
     db.session.execute(

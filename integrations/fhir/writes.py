@@ -541,6 +541,36 @@ def _extension(resource, url: str):
     return None
 
 
+def _study_patient(client: FhirClient, resource: ImagingStudy):
+    """The patient an ImagingStudy names in ``subject`` (a Patient the client sees, or a
+    national ID / passport identifier), to check against the request's before linking;
+    None when it names none (a display text only)."""
+    from scheduling.studies import ReportedIdentity
+
+    subject = resource.subject
+    if subject is None:
+        return None
+    if (id_ := _ref_id(subject.reference, "Patient")) is not None:
+        row = db.session.get(Patient, n) if (n := row_id(id_)) is not None else None
+        if row is None or not _visible_patient(client, row):
+            raise as_if_missing(_ref_missing(subject.reference or ""))
+        return ReportedIdentity(
+            patient_id=row.id_value,
+            issuer="TH-CID" if row.id_type is IdentifierType.NATIONAL_ID else "",
+            name=f"{row.family_name_th}^{row.given_name_th}",
+            birth_date=row.birth_date,
+            sex=row.sex.value,
+        )
+    identifier = subject.identifier
+    if identifier is not None and identifier.system in systems.PATIENT_ID_TYPES:
+        id_type = systems.PATIENT_ID_TYPES[identifier.system]
+        return ReportedIdentity(
+            patient_id=_normalised_id(id_type, identifier.value or ""),
+            issuer="TH-CID" if id_type is IdentifierType.NATIONAL_ID else "",
+        )
+    return None
+
+
 def create_imaging_study(client: FhirClient, body: dict, now: datetime):
     from scheduling.studies import link_study
 
@@ -555,6 +585,7 @@ def create_imaging_study(client: FhirClient, body: dict, now: datetime):
     if accession is None and appointment is not None:
         accession = appointment.accession_number
     viewer = _extension(resource, systems.viewer_url_extension())
+    identity = _study_patient(client, resource)
     known = db.session.scalar(select(Study).where(Study.study_instance_uid == uid))
     if known is not None and known.request_id != request_row.id:
         # Confirming would rewrite another request's study (maybe another hospital's).
@@ -571,6 +602,7 @@ def create_imaging_study(client: FhirClient, body: dict, now: datetime):
         instance_count=resource.numberOfInstances,
         viewer_url=viewer.valueUrl if viewer is not None else None,
         images_in_pacs=resource.status == "available",
+        identity=identity,
     )
     return mappers.imaging_study_resource(study), study, known is None
 

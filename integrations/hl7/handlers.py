@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from integrations.hl7.errors import Hl7DataError
-from integrations.hl7.message import Hl7Message, Segment, parse_datetime
+from integrations.hl7.message import Hl7Message, Segment, parse_date, parse_datetime
 from integrations.hl7.patients import (
     PersonIds,
     find_by_ids,
@@ -34,6 +35,7 @@ from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Hospital,
+    IdentifierType,
     ImagingRequest,
     Patient,
     Priority,
@@ -44,6 +46,9 @@ from scheduling.models import (
 )
 from scheduling.models.types import row_id
 from scheduling.patients import attach_hn, register_patient
+
+if TYPE_CHECKING:
+    from scheduling.studies import ReportedIdentity
 
 FILLER_NAMESPACE = "RADBOOK"  # ORC-3 / OBR-3 namespace of the filler order numbers we send
 
@@ -592,11 +597,40 @@ _REPORT_STATUS = {
 }
 
 
+def _reported_patient(work: Inbound) -> ReportedIdentity | None:
+    """The patient of a result's PID, to check before its study is linked: the national
+    ID (or passport) if given, else the sender's HN; with name, birth date and sex."""
+    from scheduling.studies import ReportedIdentity
+
+    pid = work.msg.segment("PID")
+    if pid is None:
+        return None
+    own_code = _sender_code(work)
+    ids = read_identifiers(pid, 3, own_code)
+    if ids.id_value:
+        value = ids.id_value.replace("-", "").strip()
+        issuer = "TH-CID" if ids.id_type is IdentifierType.NATIONAL_ID else ""
+        patient_id = value if ids.id_type is IdentifierType.NATIONAL_ID else value.upper()
+    elif ids.hn:
+        patient_id, issuer = ids.hn, own_code
+    else:
+        patient_id, issuer = "", ""
+    return ReportedIdentity(
+        patient_id=patient_id,
+        issuer=issuer,
+        name=" ".join(c for c in pid.components(5) if c),
+        birth_date=parse_date(pid.get(7)),
+        sex=pid.get(8).upper()[:1],
+    )
+
+
 def handle_result(work: Inbound) -> None:
     """ORU^R01: link the study (when a Study Instance UID comes with it) and attach the
-    report text to the request."""
+    report text to the request. A study whose PID is not the request's patient is not
+    linked: the message is refused (AE, ``patient-mismatch``) and nothing is stored."""
     from scheduling import studies
 
+    identity = _reported_patient(work)
     for group in _result_groups(work):
         request = find_request(work, group)
         obr = group.obr
@@ -614,6 +648,7 @@ def handle_result(work: Inbound) -> None:
                 appointment=appointment,
                 request=request,
                 accession_number=group.value(("IPC", 1, 1), ("OBR", 18, 1)) or None,
+                identity=identity,
                 commit=False,
             )
         lines: list[str] = []

@@ -22,6 +22,7 @@ from scheduling.models.enums import (
     Interface,
     PatientIdPolicy,
     Priority,
+    ReconciliationStatus,
     ReportStatus,
     RequestStatus,
     Role,
@@ -29,7 +30,13 @@ from scheduling.models.enums import (
     StudySource,
 )
 from scheduling.models.network import Device, Hospital, Modality, Procedure, User
-from scheduling.models.orders import Appointment, ImagingRequest, ReportVersion, Study
+from scheduling.models.orders import (
+    Appointment,
+    ImagingRequest,
+    ReportVersion,
+    Study,
+    StudyReconciliation,
+)
 from scheduling.models.patients import Patient, PatientHN
 
 __all__ = [
@@ -56,12 +63,14 @@ __all__ = [
     "Priority",
     "Procedure",
     "Quota",
+    "ReconciliationStatus",
     "ReportStatus",
     "ReportVersion",
     "RequestStatus",
     "Role",
     "Sex",
     "Study",
+    "StudyReconciliation",
     "StudySource",
     "User",
 ]

@@ -98,6 +98,14 @@ class ReportStatus(enum.Enum):
     AMENDED = "amended"
 
 
+class ReconciliationStatus(enum.Enum):
+    """A study whose patient did not match its request: waiting, linked, or refused."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
 class StudySource(enum.Enum):
     """How a study link was first learnt (the others only confirm it)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.db import Base
@@ -12,6 +12,7 @@ from scheduling.models.enums import (
     AppointmentStatus,
     Interface,
     Priority,
+    ReconciliationStatus,
     ReportStatus,
     RequestStatus,
     StudySource,
@@ -213,3 +214,40 @@ class ReportVersion(Base):
     hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospital.id"))
 
     request: Mapped[ImagingRequest] = relationship(back_populates="reports")
+
+
+class StudyReconciliation(Base):
+    """A study whose patient identity, as its source reported it, did not match its
+    request's patient: not linked, but listed for the hub to confirm (then linked) or
+    reject, side by side with the request's patient (docs/patient-identity.md)."""
+
+    __tablename__ = "study_reconciliation"
+    __table_args__ = (
+        UniqueConstraint("request_id", "study_instance_uid"),
+        Index("ix_study_reconciliation_hub_status", "hub_hospital_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("imaging_request.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    hub_hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"))
+    study_instance_uid: Mapped[str] = mapped_column(String(64))
+    accession_number: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[StudySource] = mapped_column(Enum(StudySource, native_enum=False, length=20))
+    # The identity as the source reported it: patient_id, issuer, name, birth_date, sex.
+    reported: Mapped[dict] = mapped_column(JSON)
+    problems: Mapped[str] = mapped_column(String(100))  # comma-separated: patient-id, name...
+    # What linking stores (series and instance counts, viewer URL, MPPS instance...).
+    link_values: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[ReconciliationStatus] = mapped_column(
+        Enum(ReconciliationStatus, native_enum=False, length=20),
+        default=ReconciliationStatus.PENDING,
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    request: Mapped[ImagingRequest] = relationship()
+    appointment: Mapped[Appointment | None] = relationship()
+    decided_by: Mapped[User | None] = relationship()

@@ -276,6 +276,9 @@ ROUTES: dict[str, Route] = {
     "/hub/requests/<int:request_id>/change": Route(form=_change_form),
     "/hub/requests/<int:request_id>/book": Route(form=_move_form),
     "/hub/requests/<int:request_id>/identity": Route(form=_identity_form),
+    "/hub/reconciliation": Route(),
+    "/hub/reconciliation/<int:reconciliation_id>/confirm": Route(),
+    "/hub/reconciliation/<int:reconciliation_id>/reject": Route(),
     "/hub/appointments/<int:appointment_id>/arrive": Route(),
     "/hub/appointments/<int:appointment_id>/no-show": Route(),
     "/hub/appointments/<int:appointment_id>/complete": Route(),
@@ -334,6 +337,7 @@ PARAM_KINDS = {
     "appointment_id": "appointment",
     "patient_id": "patient",
     "reply_id": "reply",
+    "reconciliation_id": "reconciliation",
     "device_id": "device",
     "template_id": "template",
     "quota_id": "quota",
@@ -437,6 +441,18 @@ def targets(w: Worlds, kind: str) -> list[Target]:
                 f"{n} LINE reply",
                 x.reply_id,
                 lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
+                world=n,
+            )
+            for n, x in w.worlds.items()
+        ]
+    if kind == "reconciliation":
+        # A held study is the performing hub's to decide.
+        return [
+            Target(
+                f"{n} held study",
+                x.reconciliation_id,
+                lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
+                hub=_hub_code(w, n),
                 world=n,
             )
             for n, x in w.worlds.items()

@@ -63,7 +63,7 @@ from scheduling.models import (
 )
 from scheduling.patients import national_id_check_digit, register_patient
 from scheduling.requests import create_request
-from scheduling.studies import attach_report, link_study
+from scheduling.studies import ReportedIdentity, attach_report, link_or_hold, link_study
 
 REQUEST_MARKERS = 6  # a world's markers: request-level first, then the patient's
 
@@ -135,6 +135,7 @@ class World:
     device_id: int
     procedure_id: int
     reply_id: int
+    reconciliation_id: int  # a study held for the hub to reconcile
     patient_cid: str
     patient_birth: date
     day: date  # local day of the appointment
@@ -363,6 +364,18 @@ def build_worlds() -> Worlds:
             received_at=now,
         )
         db.session.add(reply)
+        # A study in the hub's PACS with the booking's accession number but somebody
+        # else's patient ID: held for the hub to reconcile.
+        held = link_or_hold(
+            SETUP,
+            now,
+            source=StudySource.PACS_QUERY,
+            study_instance_uid=f"2.25.7301{appointment.id}",
+            appointment=appointment,
+            identity=ReportedIdentity(patient_id="NOBODY7301", name="Nobody^Else"),
+            images_in_pacs=True,
+            commit=False,
+        )
         db.session.flush()
         _stem, given, hn, _code, born = PATIENTS[patient_key]
         worlds[name] = World(
@@ -377,6 +390,7 @@ def build_worlds() -> Worlds:
             device_id=device.id,
             procedure_id=procedure.id,
             reply_id=reply.id,
+            reconciliation_id=held.id,
             patient_cid=patient.id_value,
             patient_birth=born,
             day=local_today(appointment.start_at),

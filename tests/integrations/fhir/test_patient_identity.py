@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from scheduling.models import ImagingRequest, Patient
 from tests.integrations.fhir.conftest import KOSUM, KUDRANG, hospital, outcome, patient_named
+from tests.integrations.fhir.test_writes import scheduled  # noqa: F401
 
 CID = "https://terms.sil-th.org/id/th-cid"
 KS_HN = f"https://terms.sil-th.org/hcode/5/{KOSUM}/HN"
@@ -72,3 +74,26 @@ def test_an_order_naming_another_hospitals_patient_by_id_finds_nothing(kosum, db
     assert outcome(kosum.post("ServiceRequest", body), 422)[3] == "reference-not-found"
     assert db.session.scalar(select(func.count(ImagingRequest.id))) == 0
     assert hospital(KUDRANG).id == somsri.hospital_id
+
+
+def test_an_imaging_study_naming_another_patient_is_not_linked(hub, scheduled_study, db):
+    from scheduling.models import Study
+
+    request_id, appointment, body = scheduled_study
+    boonlert = patient_named("บุญเลิศ")
+    body["subject"] = {"identifier": {"system": CID, "value": boonlert.id_value}}
+    assert outcome(hub.post("ImagingStudy", body), 409)[3] == "patient-mismatch"
+    assert db.session.scalar(select(func.count(Study.id))) == 0
+    somsri = patient_named("สมศรี")
+    body["subject"] = {"identifier": {"system": CID, "value": somsri.id_value}}
+    assert hub.post("ImagingStudy", body).status_code == 201
+    assert db.session.scalar(select(func.count(Study.id))) == 1
+
+
+@pytest.fixture
+def scheduled_study(scheduled):  # noqa: F811
+    from tests.integrations.fhir.test_writes import study_body
+
+    request_id, appointment = scheduled
+    body = study_body(appointment.study_instance_uid, accession=appointment.accession_number)
+    return request_id, appointment, body

@@ -195,3 +195,44 @@ def _two_ids_ending_alike() -> tuple[str, str]:
             return seen[check], stem + check
         seen[check] = stem + check
     raise AssertionError("no two IDs found")
+
+
+def test_a_result_naming_another_patient_links_nothing(listener, us_capacity, now):
+    """An ORU whose PID is not the request's patient: its study is not linked (and its
+    report not stored): AE ``patient-mismatch``."""
+    from scheduling.booking import book
+    from scheduling.models import Study
+    from tests.integrations.hl7.conftest import MKH, segment
+    from tests.integrations.hl7.test_orders import MON_0900, request_by_placer
+    from tests.scheduling.factories import SYSTEM
+
+    exchange(listener.port, orm("ORM-ID1", SOMCHAI, "PO-ID1"))
+    request = request_by_placer("PO-ID1")
+    appointment = book(SYSTEM, now, request, us_capacity, MON_0900)
+
+    def oru(control_id: str, pid: str) -> str:
+        return (
+            "\r".join(
+                [
+                    msh("ORU^R01^ORU_R01", control_id, sender=MKH, app="RIS"),
+                    pid,
+                    segment("ORC", {1: "RE", 3: f"{request.id}^RADBOOK"}),
+                    segment("OBR", {1: "1", 3: f"{request.id}^RADBOOK", 4: "US-UPABD", 25: "F"}),
+                    segment("OBX", {1: "1", 2: "TX", 3: "IMP", 5: "ปกติ", 11: "F"}),
+                    f"ZDS|{appointment.study_instance_uid}^RADBOOK^Application^DICOM",
+                ]
+            )
+            + "\r"
+        )
+
+    [ack] = exchange(
+        listener.port, oru("RIS-ID1", f"PID|1||{OTHER}^^^TH-CID^NI||ศรีสุวรรณ^บุญเลิศ||19550902|M")
+    )
+    assert msa(ack)[0] == "AE" and str(err(ack)[5][0][0]) == "patient-mismatch"
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(Study.id))) == 0
+    assert db.session.get(ImagingRequest, request.id).report_text is None
+    # The same result naming the right patient is taken.
+    [ack] = exchange(listener.port, oru("RIS-ID2", f"PID|1||{SOMCHAI}^^^TH-CID^NI||ใจดี^สมชาย"))
+    assert msa(ack)[0] == "AA"
+    assert db.session.scalar(select(func.count(Study.id))) == 1
