@@ -22,7 +22,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from scheduling.db import db
@@ -378,11 +378,12 @@ def build_query(
         stmt = stmt.where(_match(Appointment.sps_id, sps_id))
 
     patient_id = _text_value(identifier, T["PatientID"])
-    if patient_id is not None:
-        if caller.patient_id_policy is PatientIdPolicy.NATIONAL_ID:
-            stmt = stmt.where(_match(Patient.id_value, patient_id))
-        else:
-            stmt = stmt.where(_match(PatientHN.hn, patient_id))
+    issuer = _text_value(identifier, T["IssuerOfPatientID"])
+    if patient_id is not None or issuer is not None:
+        clause = _patient_id_clause(patient_id, issuer, caller)
+        if clause is None:
+            return Query(None, None)
+        stmt = stmt.where(clause)
 
     name = parse_name_matching(_text_value(identifier, T["PatientName"]))
     if name is not None:
@@ -399,6 +400,40 @@ def build_query(
 
     stmt = stmt.order_by(Appointment.start_at, Appointment.id)
     return Query(stmt, time_of_day)
+
+
+def _patient_id_clause(patient_id: str | None, issuer: str | None, caller: DeviceInfo):
+    """Patient ID (0010,0020) and Issuer of Patient ID (0010,0021) match the pair the
+    answer carries for the step (``_patient_id`` and ``_issuer``): the hub's HN with the
+    hub's code, or, for a patient without a hub HN (or a device that takes national
+    IDs), the national ID with its issuer. So a scanner finds a step again by whichever
+    of the two RadBook gave it. None when nothing can match (an issuer of neither)."""
+    by_national_id = caller.patient_id_policy is PatientIdPolicy.NATIONAL_ID
+    gives_hn = PatientHN.hn.is_not(None) if not by_national_id else false()
+    gives_national = PatientHN.hn.is_(None) if not by_national_id else true()
+    clauses = []
+    if patient_id is not None:
+        clauses.append(
+            or_(
+                and_(gives_hn, _match(PatientHN.hn, patient_id)),
+                and_(gives_national, _match(Patient.id_value, patient_id)),
+            )
+        )
+    if issuer is not None:
+        wanted = []
+        if _value_matches(NATIONAL_ID_ISSUER, issuer):
+            wanted.append(gives_national)
+        if _value_matches(caller.hospital_code, issuer):
+            wanted.append(gives_hn)
+        if not wanted:
+            return None
+        clauses.append(or_(*wanted))
+    return and_(*clauses)
+
+
+def _value_matches(value: str, key: str) -> bool:
+    """Single value or wildcard matching of one known string (C.2.2.2.1, C.2.2.2.4)."""
+    return _like_py(value, key) if has_wildcard(key) else value == key
 
 
 def _station_is_universal_wildcard(sps: Dataset | None) -> bool:
