@@ -35,7 +35,7 @@ def test_shared_patients_are_split_into_one_record_per_hospital(db):
     HN and requests go to its own record; an HN made up from the national ID goes."""
     from sqlalchemy import text
 
-    downgrade(revision="ef83158a31b5")
+    downgrade(revision="f7de47138c7e")
     at = "2026-11-20 03:00:00"
     cid = "1101700230705"
     statements = [
