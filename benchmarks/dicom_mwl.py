@@ -223,6 +223,8 @@ def load_network(app) -> dict:
             patients.append(
                 dict(
                     id=p + 1,
+                    # The hub's own records (its HN): what the worklist hands out.
+                    hospital_id=hub.id,
                     id_type=IdentifierType.NATIONAL_ID,
                     id_value=stem + national_id_check_digit(stem),
                     prefix="MRS",
