@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import aliased
@@ -212,7 +213,13 @@ def _shown(value: object) -> object:
     return value
 
 
-def register_patient(
+def register_patient(actor: Actor, now: datetime, **fields: Any) -> Patient:
+    """Register the person at ``fields["hospital_id"]`` or update that hospital's record
+    (see :func:`register_or_update_patient`)."""
+    return register_or_update_patient(actor, now, **fields)[0]
+
+
+def register_or_update_patient(
     actor: Actor,
     now: datetime,
     *,
@@ -231,8 +238,10 @@ def register_patient(
     medical_alerts: str | None = None,
     keep_missing: bool = True,
     commit: bool = True,
-) -> Patient:
-    """Register the person at ``hospital_id``, or update that hospital's own record.
+) -> tuple[Patient, bool]:
+    """Register the person at ``hospital_id``, or update that hospital's own record;
+    the record and whether this call created it (decided under the same look-up that
+    chose between the two, so two racing creates cannot both say "created").
 
     Only ever touches ``hospital_id``'s record: another hospital's record of the same
     person (same identifier) is neither read nor changed; the new record is linked to
@@ -295,7 +304,7 @@ def register_patient(
         record(actor, action, now, entity=patient, hospital_id=hospital_id, changes=changes)
     if commit:
         db.session.commit()
-    return patient
+    return patient, created
 
 
 def demographic_changes(

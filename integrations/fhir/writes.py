@@ -53,7 +53,12 @@ from scheduling.models import (
     Study,
     StudySource,
 )
-from scheduling.patients import PREFIXES, find_patient, register_patient
+from scheduling.patients import (
+    PREFIXES,
+    find_patient,
+    register_or_update_patient,
+    register_patient,
+)
 
 Creator = Callable[[FhirClient, dict, datetime], tuple[Built, Any, bool]]
 
@@ -218,19 +223,12 @@ def create_patient(client: FhirClient, body: dict, now: datetime):
         return existing, None, False
     resource = _validate(FhirPatient, body)
     args = _patient_args(client, resource)
-    # Only the client's own hospital's record is looked for, created or updated: another
-    # hospital's record of the same person is linked by the identifier, never shown.
-    known = find_patient(
-        args["id_type"],
-        _normalised_id(args["id_type"], args["id_value"]),
-        hospital_id=client.hospital_id,
-    )
-    row = register_patient(client.actor, now, **args)
-    return (
-        mappers.patient_resource(row, viewer_hospital_id=client.hospital_id),
-        row,
-        known is None,
-    )
+    # Only the client's own hospital's record is created or updated: another hospital's
+    # record of the same person is linked by the identifier, never shown. Whether it was
+    # created comes from the registration itself: a look-up here, before it, let two
+    # racing creates both answer 201 (found by tests/fuzz on PostgreSQL).
+    row, created = register_or_update_patient(client.actor, now, **args)
+    return mappers.patient_resource(row, viewer_hospital_id=client.hospital_id), row, created
 
 
 def _own_record(client: FhirClient, patient_id: str | None) -> bool:
