@@ -63,7 +63,15 @@ def booked_exams(per_scanner: int = EXAMS_PER_SCANNER, round_: int = 0) -> list[
         for m, slot in enumerate(slots):
             req = create_req(now, staff.hospital, us, patient=create_patient(), actor=actor)
             appointment = book(actor, now, req, device, slot.start_at)
-            create = in_progress(appointment, PerformedStationAETitle=ae_title)
+            # As a scanner would, the step names the patient the worklist gave it (a
+            # study whose patient does not fit the request is held, not linked).
+            patient = req.patient
+            create = in_progress(
+                appointment,
+                PerformedStationAETitle=ae_title,
+                PatientID=patient.id_value,
+                PatientName=f"{patient.family_name_th}^{patient.given_name_th}",
+            )
             exams.append(
                 Exam(
                     ae_title,
