@@ -93,6 +93,19 @@ def record(
     return event
 
 
+def update_recorded(
+    actor: Actor, action: str, now: datetime, row: Any, new: dict[str, Any], **detail: Any
+) -> dict[str, list]:
+    """Set ``new``'s values on ``row`` and, when anything changed, record ``action`` with
+    the fields before and after (``changes``). Returns those changes."""
+    changes = {k: [getattr(row, k), v] for k, v in new.items() if getattr(row, k) != v}
+    for key, (_old, value) in changes.items():
+        setattr(row, key, value)
+    if changes:
+        record(actor, action, now, entity=row, changes=changes, **detail)
+    return changes
+
+
 def _link(event_id: int, patients: list[int]) -> None:
     # An executemany of one cached statement: SQLite runs it in C, and SQLAlchemy sends
     # it to PostgreSQL as one multi-row INSERT ("insertmanyvalues"). Six times cheaper

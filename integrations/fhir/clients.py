@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from integrations.fhir.models import DEFAULT_SCOPES, ApiClient
-from scheduling.audit import Actor, record
+from scheduling.audit import Actor, record, update_recorded
 from scheduling.db import db
 from scheduling.errors import NotFound, ValidationFailed
 from scheduling.i18n import N_
@@ -182,18 +182,7 @@ def update_client(
         new["name"] = _name(name, client.id)
     if scopes is not None:
         new["scopes"] = parse_scopes(scopes, _known_types())
-    changes = {k: [getattr(client, k), v] for k, v in new.items() if getattr(client, k) != v}
-    for key, (_old, value) in changes.items():
-        setattr(client, key, value)
-    if changes:
-        record(
-            actor,
-            "fhir.client.update",
-            now,
-            entity=client,
-            hospital_id=client.hospital_id,
-            changes=changes,
-        )
+    update_recorded(actor, "fhir.client.update", now, client, new, hospital_id=client.hospital_id)
     db.session.commit()
     return client
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from integrations.hl7.models import Hl7Sender
 from scheduling import addresses
-from scheduling.audit import Actor, record
+from scheduling.audit import Actor, record, update_recorded
 from scheduling.db import db
 from scheduling.errors import NotFound, ValidationFailed
 from scheduling.i18n import N_
@@ -124,18 +124,14 @@ def update_sender(
         new["name"] = name.strip()[:100]
     if is_enabled is not None:
         new["is_enabled"] = bool(is_enabled)
-    changes = {k: [getattr(sender, k), v] for k, v in new.items() if getattr(sender, k) != v}
-    for key, (_old, value) in changes.items():
-        setattr(sender, key, value)
-    if changes:
-        record(
-            actor,
-            "hl7.sender.update",
-            now,
-            entity=sender,
-            hospital_id=sender.hospital_id,
-            changes=changes,
-        )
+    update_recorded(
+        actor,
+        "hl7.sender.update",
+        now,
+        sender,
+        new,
+        hospital_id=new.get("hospital_id", sender.hospital_id),  # the hospital it moves to
+    )
     db.session.commit()
     return sender
 
