@@ -93,6 +93,17 @@ def record(
     return event
 
 
+def cli_actor(tool: str) -> Actor:
+    """The operator running a command-line tool, named by the tool and the login name."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        who = "unknown"
+    return Actor(interface=Interface.CLI, name=f"{tool}:{who}"[:90])
+
+
 def update_recorded(
     actor: Actor, action: str, now: datetime, row: Any, new: dict[str, Any], **detail: Any
 ) -> dict[str, list]:

@@ -44,3 +44,16 @@ class Conflict(DomainError):
     """The state changed under us: a slot was taken, a transition is no longer valid."""
 
     code = "conflict"
+
+
+def operator_message(exc: Exception) -> str | None:
+    """What a command-line tool tells its operator about ``exc`` (English), or None when
+    it is not a refusal or a database that is not set up yet (then it is a bug)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    if isinstance(exc, DomainError):
+        return exc.message("en")
+    if isinstance(exc, OperationalError | ProgrammingError):
+        reason = str(exc.orig).splitlines()[0][:200] if exc.orig else type(exc).__name__
+        return f"the database is not ready ({reason}): run `flask --app wsgi db upgrade` first"
+    return None

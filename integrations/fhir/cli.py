@@ -13,32 +13,21 @@ api_client_cli = AppGroup(
 
 
 def _actor():
-    import getpass
+    from scheduling.audit import cli_actor
 
-    from scheduling.audit import Actor
-    from scheduling.models import Interface
-
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a container)
-        who = "unknown"
-    return Actor(interface=Interface.CLI, name=f"api-client:{who}"[:90])
+    return cli_actor("api-client")
 
 
 def _run(operation):
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    from scheduling.errors import DomainError
+    from scheduling.errors import operator_message
 
     try:
         return operation()
-    except DomainError as exc:
-        raise click.ClickException(exc.message("en")) from None
-    except (OperationalError, ProgrammingError) as exc:
-        reason = str(exc.orig).splitlines()[0][:200] if exc.orig else type(exc).__name__
-        raise click.ClickException(
-            f"the database is not ready ({reason}): run `flask --app wsgi db upgrade` first"
-        ) from None
+    except Exception as exc:
+        message = operator_message(exc)
+        if message is None:
+            raise
+        raise click.ClickException(message) from None
 
 
 @api_client_cli.command("add")
