@@ -46,6 +46,14 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class FieldRefused(ValidationFailed):
+    """A validation failure that belongs to one field of the form that sent the value."""
+
+    def __init__(self, field: str, message: str, *, code: str = "invalid", **params: object):
+        super().__init__(message, code=code, **params)
+        self.field = field
+
+
 def operator_message(exc: Exception) -> str | None:
     """What a command-line tool tells its operator about ``exc`` (English), or None when
     it is not a refusal or a database that is not set up yet (then it is a bug)."""

@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from integrations.fhir.models import DEFAULT_SCOPES, ApiClient
 from scheduling.audit import Actor, record, update_recorded
 from scheduling.db import db
-from scheduling.errors import NotFound, ValidationFailed
+from scheduling.errors import FieldRefused, NotFound
+from scheduling.hospitals import hospital_by_id_or_code
 from scheduling.i18n import N_
 from scheduling.models import Hospital
 
@@ -33,14 +34,6 @@ SHOWN_PREFIX = 8  # characters of the token kept to recognise it ("rbk_Ab3x")
 _SCOPE = re.compile(r"^system/(\*|[A-Z][A-Za-z]{1,63})\.([a-z*]+)$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 _ORDER = "cruds"
-
-
-class ClientFieldError(ValidationFailed):
-    """A validation failure that belongs to one field of the client form."""
-
-    def __init__(self, field: str, message: str, *, code: str = "invalid", **params: object):
-        super().__init__(message, code=code, **params)
-        self.field = field
 
 
 def new_token() -> str:
@@ -55,7 +48,7 @@ def parse_scopes(text: str | None, known_types: set[str] | None = None) -> str:
         match = _SCOPE.match(word.strip())
         perms = match and _V1.get(match.group(2), match.group(2))
         if not match or not perms or any(p not in _ORDER for p in perms):
-            raise ClientFieldError(
+            raise FieldRefused(
                 "scopes",
                 N_("%(scope)s is not a scope such as system/*.rs or system/ServiceRequest.c"),
                 code="bad-scope",
@@ -63,7 +56,7 @@ def parse_scopes(text: str | None, known_types: set[str] | None = None) -> str:
             )
         resource = match.group(1)
         if known_types is not None and resource != "*" and resource not in known_types:
-            raise ClientFieldError(
+            raise FieldRefused(
                 "scopes",
                 N_("RadBook does not serve the resource type %(type)s"),
                 code="bad-scope",
@@ -71,7 +64,7 @@ def parse_scopes(text: str | None, known_types: set[str] | None = None) -> str:
             )
         merged.setdefault(resource, set()).update(perms)
     if not merged:
-        raise ClientFieldError("scopes", N_("Give the client at least one scope"), code="no-scope")
+        raise FieldRefused("scopes", N_("Give the client at least one scope"), code="no-scope")
     return " ".join(
         f"system/{resource}.{''.join(p for p in _ORDER if p in perms)}"
         for resource, perms in sorted(merged.items(), key=lambda kv: (kv[0] != "*", kv[0]))
@@ -89,33 +82,15 @@ def allows(scopes: str, resource_type: str, permission: str) -> bool:
     return False
 
 
-def _hospital(hospital_id: int | None, code: str | None) -> Hospital:
-    hospital = None
-    if hospital_id is not None:
-        hospital = db.session.get(Hospital, hospital_id)
-    elif code:
-        hospital = db.session.scalar(select(Hospital).where(Hospital.code == code.strip()))
-    if hospital is None:
-        raise ClientFieldError(
-            "hospital_id",
-            N_("No hospital has the MOPH code %(moph)s"),
-            code="no-hospital",
-            moph=(code or str(hospital_id or ""))[:20],
-        )
-    return hospital
-
-
 def _name(name: str | None, own_id: int | None = None) -> str:
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ClientFieldError("name", N_("Give the client a name of 1 to 100 characters"))
+        raise FieldRefused("name", N_("Give the client a name of 1 to 100 characters"))
     query = select(func.count()).select_from(ApiClient).where(ApiClient.name == name)
     if own_id is not None:
         query = query.where(ApiClient.id != own_id)
     if db.session.scalar(query):
-        raise ClientFieldError(
-            "name", N_("Another API client already has this name"), code="duplicate"
-        )
+        raise FieldRefused("name", N_("Another API client already has this name"), code="duplicate")
     return name
 
 
@@ -143,7 +118,7 @@ def create_client(
     scopes: str | None = None,
 ) -> tuple[ApiClient, str]:
     """A new client and its token (the only time the token is seen). Committed, audited."""
-    hospital = _hospital(hospital_id, hospital_code)
+    hospital = hospital_by_id_or_code(hospital_id, hospital_code)
     client = ApiClient(
         name=_name(name),
         hospital_id=hospital.id,

@@ -26,44 +26,21 @@ from integrations.hl7.models import Hl7Sender
 from scheduling import addresses
 from scheduling.audit import Actor, record, update_recorded
 from scheduling.db import db
-from scheduling.errors import NotFound, ValidationFailed
+from scheduling.errors import FieldRefused, NotFound
+from scheduling.hospitals import hospital_by_id_or_code
 from scheduling.i18n import N_
 from scheduling.models import Hospital
 
 log = logging.getLogger(__name__)
 
 
-class SenderFieldError(ValidationFailed):
-    """A validation failure that belongs to one field of the sender form."""
-
-    def __init__(self, field: str, message: str, *, code: str = "invalid", **params: object):
-        super().__init__(message, code=code, **params)
-        self.field = field
-
-
-def _hospital(hospital_id: int | None = None, code: str | None = None) -> Hospital:
-    hospital = None
-    if hospital_id is not None:
-        hospital = db.session.get(Hospital, hospital_id)
-    elif code:
-        hospital = db.session.scalar(select(Hospital).where(Hospital.code == code.strip()))
-    if hospital is None:
-        raise SenderFieldError(
-            "hospital_id",
-            N_("No hospital has the MOPH code %(moph)s"),
-            code="no-hospital",
-            moph=(code or str(hospital_id or ""))[:20],
-        )
-    return hospital
-
-
 def _addresses(text: str | None) -> str:
     try:
         stored = addresses.normalise(text)
     except addresses.BadAddressList as exc:
-        raise SenderFieldError("addresses", exc.msgid, code=exc.code, **exc.params) from None
+        raise FieldRefused("addresses", exc.msgid, code=exc.code, **exc.params) from None
     if not stored:
-        raise SenderFieldError(
+        raise FieldRefused(
             "addresses", N_("Enter at least one address or network"), code="no-address"
         )
     return stored
@@ -80,7 +57,7 @@ def add_sender(
     is_enabled: bool = True,
 ) -> Hl7Sender:
     """Register a sender (committed, audited ``hl7.sender.create``)."""
-    hospital = _hospital(hospital_id, hospital_code)
+    hospital = hospital_by_id_or_code(hospital_id, hospital_code)
     sender = Hl7Sender(
         hospital_id=hospital.id,
         name=(name or "").strip()[:100],
@@ -117,7 +94,7 @@ def update_sender(
     """Change a sender; the changes are audited as ``hl7.sender.update`` {field: [old, new]}."""
     new: dict[str, object] = {}
     if hospital_id is not None:
-        new["hospital_id"] = _hospital(hospital_id).id
+        new["hospital_id"] = hospital_by_id_or_code(hospital_id).id
     if addresses_text is not None:
         new["addresses"] = _addresses(addresses_text)
     if name is not None:
