@@ -30,6 +30,7 @@ from scheduling.models.enums import (
     StudySource,
 )
 from scheduling.models.network import Device, Hospital, Modality, Procedure, User
+from scheduling.models.notifications import StaffNotification, StaffNotificationRead
 from scheduling.models.orders import (
     Appointment,
     ImagingRequest,
@@ -69,6 +70,8 @@ __all__ = [
     "RequestStatus",
     "Role",
     "Sex",
+    "StaffNotification",
+    "StaffNotificationRead",
     "Study",
     "StudyReconciliation",
     "StudySource",
