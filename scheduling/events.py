@@ -19,3 +19,6 @@ appointment_cancelled = _signals.signal("appointment-cancelled")
 appointment_status_changed = _signals.signal("appointment-status-changed")
 request_status_changed = _signals.signal("request-status-changed")  # kwargs: request
 study_linked = _signals.signal("study-linked")  # kwargs: study, request
+# a hub user confirmed whose study a referral image is (kwargs: prior, a ReferralStudy):
+# the HL7 adapter queues the PACS patient update (ADT) in the same transaction
+referral_identity_confirmed = _signals.signal("referral-identity-confirmed")

@@ -59,10 +59,11 @@ def _start_service(app: Flask) -> Callable[[], None]:
 
 
 def init_app(app: Flask, host: AdapterHost) -> None:
-    from worklist import pacs_query
+    from worklist import pacs_query, referral_watch
 
     for key, default in DEFAULTS.items():
         app.config.setdefault(key, os.environ.get(key, default))
     app.cli.add_command(worklist_cli)
     host.add_service("dicom", _start_service)
     pacs_query.configure(app, host)
+    referral_watch.configure(app, host)

@@ -71,3 +71,16 @@ Index(
 )
 Index("ix_appointment_hub_sps", Appointment.hub_hospital_id, Appointment.sps_id)
 Index("ix_patient_id_value", Patient.id_value)
+
+
+class HospitalPacs(Base):
+    """A requesting hospital's own PACS, for picking the studies it sends with a referral
+    (Study Root C-FIND from RadBook); registered by an admin."""
+
+    __tablename__ = "hospital_pacs"
+
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    ae_title: Mapped[str] = mapped_column(String(16))  # the PACS's (called AE title)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -93,6 +93,10 @@ class PacsStudy:
     instance_count: int | None
     patient_id: str
     identity: ReportedIdentity = field(default_factory=ReportedIdentity)
+    accession_number: str = ""
+    study_date: date | None = None
+    description: str = ""
+    modalities: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -146,27 +150,43 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _study_query(accession_number: str) -> Dataset:
+# The keys every STUDY-level C-FIND here asks the PACS to return.
+RETURN_KEYS = (
+    "StudyInstanceUID",
+    "AccessionNumber",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyDescription",
+    "ModalitiesInStudy",
+)
+
+
+def study_query(**keys: str) -> Dataset:
+    """A STUDY-level identifier matching on ``keys`` (DICOM keywords), returning
+    ``RETURN_KEYS`` and the series and instance counts."""
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
-    ds.AccessionNumber = accession_number
-    ds.StudyInstanceUID = ""
-    ds.PatientID = ""
-    ds.IssuerOfPatientID = ""
-    ds.PatientName = ""
-    ds.PatientBirthDate = ""
-    ds.PatientSex = ""
-    ds.StudyDate = ""
+    for keyword in dict.fromkeys((*keys, *RETURN_KEYS)):
+        setattr(ds, keyword, keys.get(keyword, ""))
     ds.NumberOfStudyRelatedSeries = None
     ds.NumberOfStudyRelatedInstances = None
     return ds
 
 
 def find_studies(assoc, accession_number: str) -> list[PacsStudy]:
+    """One C-FIND by accession number on an open association; raises ConnectionError."""
+    return find_studies_by(assoc, AccessionNumber=accession_number)
+
+
+def find_studies_by(assoc, **keys: str) -> list[PacsStudy]:
     """One C-FIND on an open association; raises ConnectionError on failure."""
     studies = []
     for status, identifier in assoc.send_c_find(
-        _study_query(accession_number), StudyRootQueryRetrieveInformationModelFind
+        study_query(**keys), StudyRootQueryRetrieveInformationModelFind
     ):
         if not status:
             raise ConnectionError("PACS did not answer the C-FIND")
@@ -180,6 +200,10 @@ def find_studies(assoc, accession_number: str) -> list[PacsStudy]:
                         instance_count=_int(identifier.get("NumberOfStudyRelatedInstances")),
                         patient_id=str(identifier.get("PatientID") or ""),
                         identity=reported_identity(identifier),
+                        accession_number=_text(identifier, "AccessionNumber"),
+                        study_date=_date(_text(identifier, "StudyDate")),
+                        description=_text(identifier, "StudyDescription"),
+                        modalities=_modalities(identifier),
                     )
                 )
         elif status.Status not in (0x0000, 0xFF00, 0xFF01):
@@ -187,18 +211,30 @@ def find_studies(assoc, accession_number: str) -> list[PacsStudy]:
     return studies
 
 
+def _modalities(identifier: Dataset) -> list[str]:
+    value = identifier.get("ModalitiesInStudy")
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
 def _text(identifier: Dataset, keyword: str) -> str:
     value = identifier.get(keyword)
     return str(value).strip() if value is not None else ""
 
 
+def _date(text: str) -> date | None:
+    try:
+        return datetime.strptime(text[:8], "%Y%m%d").date() if text else None
+    except ValueError:
+        return None
+
+
 def reported_identity(identifier: Dataset) -> ReportedIdentity:
     """The patient as a DICOM data set names them (a C-FIND answer, an MPPS N-CREATE)."""
-    born = _text(identifier, "PatientBirthDate")
-    try:
-        birth_date = datetime.strptime(born[:8], "%Y%m%d").date() if born else None
-    except ValueError:
-        birth_date = None
+    birth_date = _date(_text(identifier, "PatientBirthDate"))
     return ReportedIdentity(
         patient_id=_text(identifier, "PatientID"),
         issuer=_text(identifier, "IssuerOfPatientID"),

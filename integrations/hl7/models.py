@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.db import Base
-from scheduling.models import Appointment, Hospital
+from scheduling.models import Appointment, Hospital, ReferralStudy
 from scheduling.models.types import UTCDateTime
 
 
@@ -55,6 +55,18 @@ class Hl7OutboundEvent(enum.Enum):
     BOOKED = "booked"  # ORC-1 NW
     RESCHEDULED = "rescheduled"  # ORC-1 XO (same Study Instance UID)
     CANCELLED = "cancelled"  # ORC-1 CA
+    # IHE PIR patient update for a referral study the hub confirmed (ADT^A40 / ADT^A47)
+    PATIENT_MERGE = "patient_merge"
+    PATIENT_ID_CHANGE = "patient_id_change"
+
+
+class Hl7PatientUpdate(enum.Enum):
+    """Whether a destination hears the hub's patient-ID reconciliation of referral
+    images, and as which ADT (docs/referral-images.md)."""
+
+    OFF = "off"
+    A40 = "A40"  # merge patient: MRG-1 (the requester's ID) into PID-3 (the hub's)
+    A47 = "A47"  # change patient identifier list: MRG-1 replaced by PID-3
 
 
 class OutboxStatus(enum.Enum):
@@ -129,6 +141,12 @@ class Hl7Destination(Base):
     receiving_application: Mapped[str] = mapped_column(String(180), default="")  # MSH-5
     receiving_facility: Mapped[str] = mapped_column(String(180), default="")  # MSH-6
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Referral images filed under the requester's ID: which ADT moves them (OFF: none).
+    patient_update: Mapped[Hl7PatientUpdate] = mapped_column(
+        Enum(Hl7PatientUpdate, native_enum=False, length=10),
+        default=Hl7PatientUpdate.OFF,
+        server_default=Hl7PatientUpdate.OFF.name,
+    )
 
     hub_hospital: Mapped[Hospital | None] = relationship()
 
@@ -141,7 +159,11 @@ class Hl7OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     destination_id: Mapped[int] = mapped_column(ForeignKey("hl7_destination.id"), index=True)
-    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    # An order message is about an appointment; a patient update about a referral study.
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
+    referral_study_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referral_study.id"), index=True
+    )
     event: Mapped[Hl7OutboundEvent] = mapped_column(
         Enum(Hl7OutboundEvent, native_enum=False, length=20)
     )
@@ -160,7 +182,15 @@ class Hl7OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     destination: Mapped[Hl7Destination] = relationship()
-    appointment: Mapped[Appointment] = relationship()
+    appointment: Mapped[Appointment | None] = relationship()
+    referral_study: Mapped[ReferralStudy | None] = relationship()
+
+    @property
+    def patient_id(self) -> int | None:
+        """The patient record the message is about (for the audit of its sending)."""
+        if self.appointment is not None:
+            return self.appointment.patient_id
+        return self.referral_study.request.patient_id if self.referral_study else None
 
 
 class Hl7Sender(Base):

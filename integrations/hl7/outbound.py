@@ -41,14 +41,24 @@ from integrations.hl7.models import (
     Hl7OrderFormat,
     Hl7OutboundEvent,
     Hl7OutboxMessage,
+    Hl7PatientUpdate,
     OutboxStatus,
 )
 from integrations.hl7.patients import TH_CID_SYSTEM
 from scheduling.audit import Actor, record
 from scheduling.clock import utcnow
 from scheduling.db import db
-from scheduling.models import Appointment, IdentifierType, Interface, PatientIdPolicy, Priority
+from scheduling.models import (
+    Appointment,
+    Hospital,
+    IdentifierType,
+    Interface,
+    PatientIdPolicy,
+    Priority,
+    ReferralStudy,
+)
 from scheduling.patients import PREFIXES, record_at
+from scheduling.referrals import hub_of
 
 log = logging.getLogger(__name__)
 
@@ -323,8 +333,125 @@ def on_appointment_cancelled(
     enqueue(appointment, Hl7OutboundEvent.CANCELLED, now)
 
 
+# --- patient updates for referral images (IHE PIR) -------------------------------------------
+
+_PATIENT_UPDATE = {
+    Hl7PatientUpdate.A40: (Hl7OutboundEvent.PATIENT_MERGE, "A40", "ADT_A39"),
+    Hl7PatientUpdate.A47: (Hl7OutboundEvent.PATIENT_ID_CHANGE, "A47", "ADT_A30"),
+}
+_UPDATE_OF_EVENT = {event: setting for setting, (event, _e, _s) in _PATIENT_UPDATE.items()}
+
+
+def build_patient_update(
+    destination: Hl7Destination,
+    prior: ReferralStudy,
+    event: Hl7OutboundEvent,
+    control_id: str,
+    now: datetime,
+    timezone: str = "Asia/Bangkok",
+) -> str:
+    """ADT^A40 (merge) or ADT^A47 (change patient identifier list), v2.5.1: the referral
+    study's Patient ID as the PACS files it (MRG-1) becomes the hub's (PID-3)."""
+    _setting, trigger, structure = _PATIENT_UPDATE[_UPDATE_OF_EVENT[event]]
+    request = prior.request
+    hub = db.session.get(Hospital, hub_of(request))
+    patient = record_at(request.patient, hub.id) or request.patient
+    thai = destination.charset is not Hl7Charset.ASCII
+    reported = prior.reported or {}
+    when = format_datetime(now, timezone)
+    msh = [
+        "MSH",
+        "^~\\&",
+        APPLICATION,
+        escape(hub.code),
+        escape(destination.receiving_application),
+        escape(destination.receiving_facility),
+        when,
+        "",
+        f"ADT^{trigger}^{structure}",
+        control_id,
+        "P",
+        "2.5.1",
+    ]
+    if thai:
+        msh += ["", "", "", "", "", destination.charset.value]
+    pid = ["PID", "1", "", "~".join(_patient_identifiers(patient, hub)), ""]
+    pid += ["~".join(_patient_names(patient, thai)), ""]
+    pid += [patient.birth_date.strftime("%Y%m%d") if patient.birth_date else ""]
+    pid += [_SEX_CODE.get(patient.sex.name, "U")]
+    prior_id = escape(reported.get("patient_id") or "")
+    if reported.get("issuer"):
+        prior_id += f"^^^{escape(reported['issuer'])}"
+    segments = [
+        "|".join(msh),
+        f"EVN|{trigger}|{when}",
+        "|".join(pid),
+        f"MRG|{prior_id}",
+    ]
+    return "\r".join(segments) + "\r"
+
+
+def enqueue_patient_update(prior: ReferralStudy, now: datetime) -> list[Hl7OutboxMessage]:
+    """One outbox row per enabled destination of the hub that takes patient updates."""
+    hub_id = hub_of(prior.request)
+    destinations = db.session.scalars(
+        select(Hl7Destination)
+        .where(
+            Hl7Destination.is_enabled.is_(True),
+            Hl7Destination.patient_update != Hl7PatientUpdate.OFF,
+            or_(Hl7Destination.hub_hospital_id.is_(None), Hl7Destination.hub_hospital_id == hub_id),
+        )
+        .order_by(Hl7Destination.id)
+    ).all()
+    rows = []
+    for destination in destinations:
+        event, trigger, _structure = _PATIENT_UPDATE[destination.patient_update]
+        row = Hl7OutboxMessage(
+            destination=destination,
+            referral_study=prior,
+            event=event,
+            control_id=new_outbox_control_id(),
+            message_type=f"ADT^{trigger}",
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        _build_into(row, now)
+        db.session.add(row)
+        rows.append(row)
+    return rows
+
+
+def _build(row: Hl7OutboxMessage, now: datetime) -> str:
+    if row.referral_study is not None:
+        return build_patient_update(
+            row.destination, row.referral_study, row.event, row.control_id, now, _timezone()
+        )
+    return build_order_message(
+        row.destination, row.appointment, row.event, row.control_id, now, _timezone()
+    )
+
+
+def _build_into(row: Hl7OutboxMessage, now: datetime) -> None:
+    try:
+        row.payload = _build(row, now)
+    except Exception as exc:  # never let an outbound message undo the change it reports
+        log.exception("HL7 outbound: cannot build %s", row.event)
+        row.status = OutboxStatus.FAILED
+        row.last_error = f"build failed: {type(exc).__name__}: {exc}"[:2000]
+
+
+def on_referral_identity_confirmed(
+    sender=None, *, prior: ReferralStudy, now: datetime, **_: object
+) -> None:
+    enqueue_patient_update(prior, now)
+
+
 def connect_signals() -> None:
     from scheduling import events
+
+    events.referral_identity_confirmed.connect(on_referral_identity_confirmed)
 
     # blinker holds receivers weakly; these are module functions, so they stay alive.
     events.appointment_booked.connect(on_appointment_booked)
@@ -418,7 +545,7 @@ def drain_outbox(
                 "hl7.send",
                 current,
                 entity=row,
-                patient_id=row.appointment.patient_id,
+                patient_id=row.patient_id,
                 control_id=row.control_id,
                 event=row.event.value,
             )
@@ -443,9 +570,7 @@ def retry(row: Hl7OutboxMessage, now: datetime) -> None:
     """
     if not row.payload:
         try:
-            row.payload = build_order_message(
-                row.destination, row.appointment, row.event, row.control_id, now, _timezone()
-            )
+            row.payload = _build(row, now)
         except Exception as exc:
             row.last_error = f"build failed: {type(exc).__name__}: {exc}"[:2000]
             return

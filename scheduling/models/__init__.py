@@ -39,6 +39,7 @@ from scheduling.models.orders import (
     StudyReconciliation,
 )
 from scheduling.models.patients import Patient, PatientHN
+from scheduling.models.referrals import PriorIdentity, ReferralStudy
 
 __all__ = [
     "AccessionCounter",
@@ -62,8 +63,10 @@ __all__ = [
     "PatientHN",
     "PatientIdPolicy",
     "Priority",
+    "PriorIdentity",
     "Procedure",
     "Quota",
+    "ReferralStudy",
     "ReconciliationStatus",
     "ReportStatus",
     "ReportVersion",
