@@ -118,28 +118,32 @@ def _look(assoc, prior: ReferralStudy, now: datetime, result: WatchResult) -> No
 def watch_referral_images(
     app: Flask, settings: PacsSettings | None = None, now: datetime | None = None
 ) -> WatchResult:
-    """The job body (in an app context)."""
+    """The job body (in an app context): ask the PACS, then flag what is still missing."""
     result = WatchResult()
     now = now or utcnow()
+    settings = settings or PacsSettings.from_config(app.config)
+    if settings is not None:
+        _ask_pacs(settings, now, result)
     system = Actor(interface=Interface.JOBS, name=ACTOR_NAME)
     result.flagged = [p.id for p in flag_missing(system, now)]
-    settings = settings or PacsSettings.from_config(app.config)
-    if settings is None:
-        return result
+    return result
+
+
+def _ask_pacs(settings: PacsSettings, now: datetime, result: WatchResult) -> None:
     due = due_for_pacs(now, settings.batch)
     if not due:
-        return result
+        return
     if (problem := _reachable(settings.host, settings.port)) is not None:
         result.error = f"PACS unreachable: {problem}"
         log.warning("referral images: PACS %s:%s unreachable", settings.host, settings.port)
-        return result
+        return
     ae = AE(ae_title=settings.calling_ae_title)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
     assoc = ae.associate(settings.host, settings.port, ae_title=settings.ae_title)
     if not assoc.is_established:
         result.error = "association with the PACS failed"
-        return result
+        return
     try:
         for prior in due:
             result.asked += 1
@@ -154,7 +158,6 @@ def watch_referral_images(
     finally:
         if assoc.is_established:
             assoc.release()
-    return result
 
 
 def configure(app: Flask, host) -> None:
