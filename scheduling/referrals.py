@@ -232,8 +232,9 @@ def set_sent_on_cd(
 
 def remove_prior_study(
     actor: Actor, now: datetime, prior: ReferralStudy, *, commit: bool = True
-) -> None:
-    """Take a study off the list (not once it has arrived: the hub has it)."""
+) -> ImagingRequest:
+    """Take a study off the list (not once it has arrived: the hub has it); returns its
+    request."""
     check_aware(now)
     with rollback_on_error(commit):
         request = prior.request
@@ -254,6 +255,7 @@ def remove_prior_study(
         )
         db.session.delete(prior)
         finish(commit)
+    return request
 
 
 def prior_studies(request: ImagingRequest) -> list[ReferralStudy]:

@@ -1,0 +1,51 @@
+"""A requesting hospital's own PACS: find the studies of a patient to send with a referral.
+
+RadBook is the SCU: a Study Root C-FIND at STUDY level by the hospital's own Patient ID
+(its HN, else the national ID) and optionally a study-date range, to the Q/R address an
+admin registered for that hospital (``HospitalPacs``). Only the requesting hospital's
+own staff search it, for a request of theirs (the web view checks that).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pynetdicom import AE
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+
+from worklist.models import HospitalPacs
+from worklist.pacs_query import PacsStudy, _reachable, find_studies_by
+
+MAX_STUDIES = 50
+
+
+class PacsUnavailable(Exception):
+    """The hospital's PACS could not be asked (unreachable, refused, failed)."""
+
+
+def find_patient_studies(
+    pacs: HospitalPacs, patient_id: str, *, since: date | None, calling_ae_title: str
+) -> list[PacsStudy]:
+    """The patient's studies in ``pacs``, newest first (at most ``MAX_STUDIES``)."""
+    if (problem := _reachable(pacs.host, pacs.port, timeout=5)) is not None:
+        raise PacsUnavailable(problem)
+    ae = AE(ae_title=calling_ae_title)
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 15
+    assoc = ae.associate(pacs.host, pacs.port, ae_title=pacs.ae_title)
+    if not assoc.is_established:
+        raise PacsUnavailable("association refused")
+    try:
+        keys = {"PatientID": patient_id}
+        if since is not None:
+            keys["StudyDate"] = f"{since:%Y%m%d}-"
+        studies = find_studies_by(assoc, **keys)
+    except ConnectionError as exc:
+        raise PacsUnavailable(str(exc)) from None
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    # A PACS that ignores the Patient ID key must not hand over another patient's studies.
+    mine = [s for s in studies if s.patient_id.strip() == patient_id]
+    mine.sort(key=lambda s: s.study_date or date.min, reverse=True)
+    return mine[:MAX_STUDIES]
