@@ -64,9 +64,8 @@ def test_requester_lists_a_study_and_marks_another_as_sent_on_cd(client, req):
     assert mg.sent_on_cd is True and mg.next_check_at is None
     page = _page(client, req)
     assert "KR-0042" in page and "ส่งทางแผ่นซีดี" in page
-    audited = db.session.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "referral.study_add")
-    )
+    added = select(func.count()).where(AuditEvent.action == "referral.study_add")
+    audited = db.session.scalar(added.select_from(AuditEvent))
     assert audited == 2
 
     # Neither key nor CD: a Thai refusal, nothing saved.
