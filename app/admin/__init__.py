@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app import help as help_pages
-from app.admin import interfaces, routes  # noqa: F401 (interfaces: its views join the admin blueprint)
+from app.admin import interfaces, pacs, routes  # noqa: F401 (their views join the admin blueprint)
 from app.navigation import add_nav_item
 from scheduling.i18n import N_
 from scheduling.models import Role

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
@@ -20,8 +20,8 @@ from app.hub.scope import current_hub, hubs
 from app.webkit.fields import BEDateField
 from app.webkit.forms import RadBookForm, modality_options
 from app.webkit.views import locale, role_required
-from scheduling import metrics
-from scheduling.clock import local_today, utcnow
+from scheduling import metrics, referrals
+from scheduling.clock import local_datetime, local_today, utcnow
 from scheduling.models import Hospital, Role
 from scheduling.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
 
@@ -146,6 +146,16 @@ def index():
         args=args,
         quota_label=_quota_label,
         day_label=_day_label,
+        referral_share=_referral_share(hub, first, last),
+    )
+
+
+def _referral_share(hub: Hospital, first: date, last: date) -> list[referrals.OnlineShare]:
+    """Referral images online against sent on CD, for the requests made in the period."""
+    return referrals.online_share(
+        hub_hospital_id=hub.id,
+        since=local_datetime(first, time.min),
+        until=local_datetime(last + timedelta(days=1), time.min),
     )
 
 

@@ -25,6 +25,7 @@ from integrations.hl7.models import (
     Hl7OrderFormat,
     Hl7OutboxMessage,
     Hl7Outcome,
+    Hl7PatientUpdate,
     OutboxStatus,
 )
 from scheduling.clock import utcnow
@@ -131,7 +132,7 @@ def outbox_entry(row_id: int):
     row = db.session.get(Hl7OutboxMessage, row_id)
     if row is None:
         abort(404)
-    audit_read("hl7.outbox_entry", [row.appointment], entity=row)
+    audit_read("hl7.outbox_entry", [row.patient_id], entity=row)
     return render_template("hl7/outbox_entry.html", row=row, labels=STATUS_LABELS)
 
 
@@ -165,6 +166,15 @@ class DestinationForm(RadBookForm):
         _l("Receiving application (MSH-5)"), validators=[Length(max=180)]
     )
     receiving_facility = StringField(_l("Receiving facility (MSH-6)"), validators=[Length(max=180)])
+    patient_update = SelectField(
+        _l("Referral images filed under the hub's patient ID (ADT)"),
+        choices=[
+            ("OFF", _l("Not sent")),
+            ("A40", _l("ADT^A40 merge patient")),
+            ("A47", _l("ADT^A47 change patient identifier list")),
+        ],
+        default="OFF",
+    )
     is_enabled = BooleanField(_l("Enabled"), default=True)
 
 
@@ -194,6 +204,7 @@ def destinations():
                     charset=Hl7Charset[form.charset.data],
                     receiving_application=(form.receiving_application.data or "").strip(),
                     receiving_facility=(form.receiving_facility.data or "").strip(),
+                    patient_update=Hl7PatientUpdate[form.patient_update.data],
                     is_enabled=form.is_enabled.data,
                 )
             )

@@ -186,6 +186,12 @@ class Hl7OutboxMessage(Base):
     referral_study: Mapped[ReferralStudy | None] = relationship()
 
     @property
+    def request_id(self) -> int | None:
+        if self.appointment is not None:
+            return self.appointment.request_id
+        return self.referral_study.request_id if self.referral_study else None
+
+    @property
     def patient_id(self) -> int | None:
         """The patient record the message is about (for the audit of its sending)."""
         if self.appointment is not None:
