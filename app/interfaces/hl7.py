@@ -168,11 +168,13 @@ class DestinationForm(RadBookForm):
     receiving_facility = StringField(_l("Receiving facility (MSH-6)"), validators=[Length(max=180)])
     patient_update = SelectField(
         _l("Referral images filed under the hub's patient ID (ADT)"),
-        choices=[
-            ("OFF", _l("Not sent")),
-            ("A40", _l("ADT^A40 merge patient")),
-            ("A47", _l("ADT^A47 change patient identifier list")),
-        ],
+        choices=options(
+            [
+                ("OFF", _l("Not sent")),
+                ("A40", _l("ADT^A40 merge patient")),
+                ("A47", _l("ADT^A47 change patient identifier list")),
+            ]
+        ),
         default="OFF",
     )
     is_enabled = BooleanField(_l("Enabled"), default=True)
