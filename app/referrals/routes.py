@@ -43,7 +43,7 @@ from scheduling.studies import ReportedIdentity
 from worklist.models import HospitalPacs
 from worklist.requester_pacs import PacsUnavailable, find_patient_studies
 
-bp = Blueprint("referrals", __name__, url_prefix="/requests/<int:request_id>/prior-images")
+bp = Blueprint("referrals", __name__)
 
 HUB_ROLES = (Role.SCHEDULER, Role.RADIOLOGIST)
 
@@ -116,11 +116,18 @@ def _request_or_404(request_id: int) -> ImagingRequest:
     return req
 
 
-def _prior_or_404(req: ImagingRequest, prior_id: int) -> ReferralStudy:
+def _prior_or_404(prior_id: int) -> ReferralStudy:
+    """A listed study on a request the user may see (404 otherwise, as for a missing one)."""
     prior = db.session.get(ReferralStudy, prior_id)
-    if prior is None or prior.request_id != req.id:
+    if prior is None or not can_view_request(current_user, prior.request):
         abort(404)
     return prior
+
+
+def _refuse(req: ImagingRequest) -> None:
+    # The other party sees the request but may not do this: 403; a requester is shown no
+    # more than for a request that is not its own.
+    abort(404 if current_user.role is Role.REQUESTER else 403)
 
 
 def _back(req: ImagingRequest):
@@ -131,11 +138,18 @@ def _back(req: ImagingRequest):
 def _requester_request_or_404(request_id: int) -> ImagingRequest:
     req = _request_or_404(request_id)
     if not _is_requester(req):
-        abort(404 if current_user.role is Role.REQUESTER else 403)
+        _refuse(req)
     return req
 
 
-@bp.route("", methods=["POST"])
+def _requesters_prior_or_404(prior_id: int) -> ReferralStudy:
+    prior = _prior_or_404(prior_id)
+    if not _is_requester(prior.request):
+        _refuse(prior.request)
+    return prior
+
+
+@bp.route("/requests/<int:request_id>/prior-images", methods=["POST"])
 @login_required
 def add(request_id: int):
     req = _requester_request_or_404(request_id)
@@ -162,32 +176,32 @@ def add(request_id: int):
     return _back(req)
 
 
-@bp.route("/<int:prior_id>/cd", methods=["POST"])
+@bp.route("/prior-images/<int:prior_id>/cd", methods=["POST"])
 @login_required
-def sent_on_cd(request_id: int, prior_id: int):
-    req = _requester_request_or_404(request_id)
-    prior = _prior_or_404(req, prior_id)
+def sent_on_cd(prior_id: int):
+    prior = _requesters_prior_or_404(prior_id)
+    req = prior.request
     on_cd = request.form.get("on_cd") == "1"
     if attempt(set_sent_on_cd, prior, on_cd=on_cd) is not None:
         flash(_("Saved."), "success")
     return _back(req)
 
 
-@bp.route("/<int:prior_id>/remove", methods=["POST"])
+@bp.route("/prior-images/<int:prior_id>/remove", methods=["POST"])
 @login_required
-def remove(request_id: int, prior_id: int):
-    req = _requester_request_or_404(request_id)
-    prior = _prior_or_404(req, prior_id)
+def remove(prior_id: int):
+    prior = _requesters_prior_or_404(prior_id)
+    req = prior.request
     if attempt(remove_prior_study, prior) is not None:
         flash(_("The study was removed from the list."), "success")
     return _back(req)
 
 
-def _decide(request_id: int, prior_id: int, confirm: bool):
-    req = _request_or_404(request_id)
+def _decide(prior_id: int, confirm: bool):
+    prior = _prior_or_404(prior_id)
+    req = prior.request
     if not _is_hub(req):
-        abort(404 if current_user.role is Role.REQUESTER else 403)
-    prior = _prior_or_404(req, prior_id)
+        _refuse(req)
     audit_read("referral.identity_view", [req], entity=prior, page=request.endpoint)
     if attempt(decide_identity, prior, confirm=confirm) is not None:
         flash(
@@ -199,19 +213,19 @@ def _decide(request_id: int, prior_id: int, confirm: bool):
     return _back(req)
 
 
-@bp.route("/<int:prior_id>/confirm", methods=["POST"])
+@bp.route("/prior-images/<int:prior_id>/confirm", methods=["POST"])
 @login_required
-def confirm(request_id: int, prior_id: int):
-    return _decide(request_id, prior_id, True)
+def confirm(prior_id: int):
+    return _decide(prior_id, True)
 
 
-@bp.route("/<int:prior_id>/reject", methods=["POST"])
+@bp.route("/prior-images/<int:prior_id>/reject", methods=["POST"])
 @login_required
-def reject(request_id: int, prior_id: int):
-    return _decide(request_id, prior_id, False)
+def reject(prior_id: int):
+    return _decide(prior_id, False)
 
 
-@bp.route("/pick", methods=["GET", "POST"])
+@bp.route("/requests/<int:request_id>/prior-images/pick", methods=["GET", "POST"])
 @login_required
 def pick(request_id: int):
     """The requester's own PACS, asked for this patient's studies."""
@@ -219,6 +233,7 @@ def pick(request_id: int):
     pacs = db.session.get(HospitalPacs, req.requesting_hospital_id)
     if pacs is None:
         abort(404)
+    audit_read("referral.pacs_pick", [req], entity=req, page=request.endpoint)
     form = PacsPickForm()
     studies = None
     if form.validate_on_submit():
@@ -232,7 +247,6 @@ def pick(request_id: int):
             )
         except PacsUnavailable:
             form.form_errors.append(_("Your hospital's PACS did not answer. Try again."))
-        audit_read("referral.pacs_search", [req], request_id=req.id)
     listed = {p.study_instance_uid for p in prior_studies(req)}
     return render_template(
         "referrals/pick.html",

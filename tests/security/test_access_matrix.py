@@ -219,6 +219,10 @@ def _reject(w: Worlds, target: Target | None) -> dict:
     return {"reject-reason": REASON}
 
 
+def _prior_form(w: Worlds, target: Target | None) -> dict:
+    return {"modality_code": "US", "sent_on_cd": "y", "description": "ทดสอบ"}
+
+
 def _bad_login(w: Worlds, target: Target | None) -> dict:
     return {"username": "nobody", "password": "wrong"}
 
@@ -263,6 +267,12 @@ ROUTES: dict[str, Route] = {
     "/requests/appointments/<int:appointment_id>/slip": Route(
         queries=lambda w: [{}, {"paper": "a4"}]
     ),
+    "/requests/<int:request_id>/prior-images": Route(form=_prior_form),
+    "/requests/<int:request_id>/prior-images/pick": Route(),
+    "/prior-images/<int:prior_id>/cd": Route(form=lambda w, t: {"on_cd": "1"}),
+    "/prior-images/<int:prior_id>/remove": Route(),
+    "/prior-images/<int:prior_id>/confirm": Route(),
+    "/prior-images/<int:prior_id>/reject": Route(),
     # -- hub ----------------------------------------------------------------------------
     "/hub/day": Route(queries=_hub_queries),
     "/hub/week": Route(queries=_hub_queries),
@@ -311,6 +321,8 @@ ROUTES: dict[str, Route] = {
     "/admin/users/new": Route(),
     "/admin/users/<int:user_id>": Route(),
     "/admin/interfaces": Route(),
+    "/admin/hospital-pacs": Route(),
+    "/admin/hospital-pacs/<int:hospital_id>/remove": Route(),
     "/admin/interfaces/api-clients/new": Route(),
     "/admin/interfaces/api-clients/<int:client_id>": Route(),
     "/admin/interfaces/api-clients/<int:client_id>/rotate": Route(),
@@ -338,6 +350,7 @@ PARAM_KINDS = {
     "patient_id": "patient",
     "reply_id": "reply",
     "reconciliation_id": "reconciliation",
+    "prior_id": "prior",
     "device_id": "device",
     "template_id": "template",
     "quota_id": "quota",
@@ -457,6 +470,9 @@ def targets(w: Worlds, kind: str) -> list[Target]:
             )
             for n, x in w.worlds.items()
         ]
+    if kind == "prior":
+        # A referral study: seen by both parties of its request (the open one).
+        return [world_target(n, x.prior_id, "referral study") for n, x in w.worlds.items()]
     if kind in ("device", "template", "quota", "closure"):
         table = {
             "device": w.devices,

@@ -62,6 +62,7 @@ from scheduling.models import (
     User,
 )
 from scheduling.patients import national_id_check_digit, register_patient
+from scheduling.referrals import add_prior_study, record_arrival
 from scheduling.requests import create_request
 from scheduling.studies import ReportedIdentity, attach_report, link_or_hold, link_study
 
@@ -140,6 +141,7 @@ class World:
     patient_birth: date
     day: date  # local day of the appointment
     markers: list[str] = field(default_factory=list)
+    prior_id: int = 0  # a referral study on the open request, waiting for the hub
 
 
 @dataclass
@@ -376,6 +378,26 @@ def build_worlds() -> Worlds:
             images_in_pacs=True,
             commit=False,
         )
+        # A study listed as sent with the open request, arrived in the hub's PACS under
+        # another patient ID: waiting for the hub to confirm the patient.
+        prior = add_prior_study(
+            Actor(Interface.WEB, hospital_id=open_request.requesting_hospital_id),
+            now,
+            open_request,
+            modality_code=procedure.modality_code,
+            accession_number=f"PRI{name}7303",
+            commit=False,
+        )
+        record_arrival(
+            SETUP,
+            now,
+            prior,
+            study_instance_uid=f"2.25.7303{appointment.id}",
+            series_count=1,
+            instance_count=1,
+            identity=ReportedIdentity(patient_id="NOBODY7303"),
+            commit=False,
+        )
         db.session.flush()
         _stem, given, hn, _code, born = PATIENTS[patient_key]
         worlds[name] = World(
@@ -391,6 +413,7 @@ def build_worlds() -> Worlds:
             procedure_id=procedure.id,
             reply_id=reply.id,
             reconciliation_id=held.id,
+            prior_id=prior.id,
             patient_cid=patient.id_value,
             patient_birth=born,
             day=local_today(appointment.start_at),

@@ -84,9 +84,9 @@ def test_requester_lists_a_study_and_marks_another_as_sent_on_cd(client, req):
     assert len(_priors(req)) == 2
 
     # The DX study goes on CD after all; then it is removed.
-    client.post(f"/requests/{req.id}/prior-images/{dx.id}/cd", data={"on_cd": "1"})
+    client.post(f"/prior-images/{dx.id}/cd", data={"on_cd": "1"})
     assert _priors(req)[0].sent_on_cd is True
-    client.post(f"/requests/{req.id}/prior-images/{dx.id}/remove")
+    client.post(f"/prior-images/{dx.id}/remove")
     assert [p.modality_code for p in _priors(req)] == ["MG"]
 
 
@@ -115,7 +115,7 @@ def test_the_hub_sees_the_arrival_and_confirms_the_patient(client, req):
     assert "ภาพส่งต่อถึงแล้ว" in page and "2 ชุดภาพ 5 ภาพ" in page
     exam = client.get(f"/hub/exams/{req.appointments[0].id}").get_data(as_text=True)
     assert "ภาพส่งต่อถึงแล้ว" in exam and "KR0001" in exam
-    answer = client.post(f"/requests/{req.id}/prior-images/{prior.id}/confirm")
+    answer = client.post(f"/prior-images/{prior.id}/confirm")
     assert answer.status_code == 302
     assert _priors(req)[0].identity is PriorIdentity.CONFIRMED
 
@@ -126,7 +126,7 @@ def test_the_requester_sees_the_arrival_but_cannot_confirm(client, req):
     page = _page(client, req)
     assert "ภาพส่งต่อถึงแล้ว" in page
     assert f"/prior-images/{prior.id}/confirm" not in page
-    answer = client.post(f"/requests/{req.id}/prior-images/{prior.id}/confirm")
+    answer = client.post(f"/prior-images/{prior.id}/confirm")
     assert answer.status_code == 404
     assert _priors(req)[0].identity is PriorIdentity.PENDING
 
@@ -137,9 +137,9 @@ def test_another_hospital_sees_and_changes_nothing(client, req):
     assert client.get(f"/requests/{req.id}").status_code == 404
     for path, data in (
         (f"/requests/{req.id}/prior-images", {"modality_code": "DX", "sent_on_cd": "y"}),
-        (f"/requests/{req.id}/prior-images/{prior.id}/cd", {"on_cd": "1"}),
-        (f"/requests/{req.id}/prior-images/{prior.id}/remove", {}),
-        (f"/requests/{req.id}/prior-images/{prior.id}/confirm", {}),
+        (f"/prior-images/{prior.id}/cd", {"on_cd": "1"}),
+        (f"/prior-images/{prior.id}/remove", {}),
+        (f"/prior-images/{prior.id}/confirm", {}),
         (f"/requests/{req.id}/prior-images/pick", {}),
     ):
         assert client.post(path, data=data).status_code == 404, path
@@ -162,7 +162,7 @@ def test_another_hubs_scheduler_cannot_see_or_confirm(client, req):
     db.session.commit()
     login(client, "scheduler.other")
     assert client.get(f"/requests/{req.id}").status_code == 404
-    assert client.post(f"/requests/{req.id}/prior-images/{prior.id}/confirm").status_code == 404
+    assert client.post(f"/prior-images/{prior.id}/confirm").status_code == 404
     assert _priors(req)[0].identity is PriorIdentity.PENDING
 
 
