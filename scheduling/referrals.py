@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from scheduling import events
 from scheduling.access import require_hub_side
@@ -321,9 +321,16 @@ def sender_patient_id(request: ImagingRequest) -> tuple[str, str]:
 # --- what the watcher found -------------------------------------------------------------------
 
 
-def due_for_pacs(now: datetime, limit: int = 50) -> list[ReferralStudy]:
-    """Listed studies the hub's PACS should be asked about now: not on CD, on an open
-    request with a hub, not settled (arrived and filed under the hub's ID)."""
+def due_for_pacs(
+    now: datetime, limit: int = 50, lookback: timedelta = timedelta(days=14)
+) -> list[ReferralStudy]:
+    """Listed studies the hub's PACS should be asked about now: not on CD, not settled
+    (arrived and filed under the hub's ID), on a request with a hub that is open or was
+    completed within ``lookback`` (images that never came are not asked for forever)."""
+    recently_done = and_(
+        ImagingRequest.status == RequestStatus.COMPLETED,
+        ImagingRequest.updated_at >= now - lookback,
+    )
     return list(
         db.session.scalars(
             select(ReferralStudy)
@@ -332,7 +339,7 @@ def due_for_pacs(now: datetime, limit: int = 50) -> list[ReferralStudy]:
                 ReferralStudy.next_check_at.is_not(None),
                 ReferralStudy.next_check_at <= now,
                 ReferralStudy.sent_on_cd.is_(False),
-                ImagingRequest.status.in_(OPEN_REQUEST_STATUSES | {RequestStatus.COMPLETED}),
+                or_(ImagingRequest.status.in_(OPEN_REQUEST_STATUSES), recently_done),
                 ImagingRequest.hub_hospital_id.is_not(None),
             )
             .order_by(ReferralStudy.next_check_at, ReferralStudy.id)

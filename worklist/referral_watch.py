@@ -130,7 +130,7 @@ def watch_referral_images(
 
 
 def _ask_pacs(settings: PacsSettings, now: datetime, result: WatchResult) -> None:
-    due = due_for_pacs(now, settings.batch)
+    due = due_for_pacs(now, settings.batch, settings.lookback)
     if not due:
         return
     if (problem := _reachable(settings.host, settings.port)) is not None:
