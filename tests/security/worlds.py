@@ -65,6 +65,7 @@ from scheduling.patients import national_id_check_digit, register_patient
 from scheduling.referrals import add_prior_study, record_arrival
 from scheduling.requests import create_request
 from scheduling.studies import ReportedIdentity, attach_report, link_or_hold, link_study
+from worklist.models import HospitalPacs
 
 REQUEST_MARKERS = 6  # a world's markers: request-level first, then the patient's
 
@@ -467,6 +468,16 @@ def build_worlds() -> Worlds:
         ack="",
     )
     db.session.add(journal)
+    # Kut Rang's own PACS (nothing listens there: a search answers "did not answer").
+    db.session.add(
+        HospitalPacs(
+            hospital_id=hospitals[KUDRANG].id,
+            host="127.0.0.1",
+            port=9,
+            ae_title="KR_PACS",
+            updated_at=now,
+        )
+    )
     db.session.flush()
     line_row = LineOutbox(
         kind=LineMessageKind.CONFIRMATION,
