@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.pdpa.reads import audit_read
 from app.referrals.forms import PacsPickForm, PriorStudyForm
+from app.requests.routes import MODALITY_ORDER
 from app.webkit.forms import modality_options
 from app.webkit.views import attempt, next_link
 from scheduling.access import can_view_request
@@ -73,7 +74,9 @@ def _editable(req: ImagingRequest) -> bool:
 
 
 def _modalities() -> list[Modality]:
-    return list(db.session.scalars(select(Modality).order_by(Modality.code)))
+    rank = {code: n for n, code in enumerate(MODALITY_ORDER)}
+    found = db.session.scalars(select(Modality))
+    return sorted(found, key=lambda m: (rank.get(m.code, len(rank)), m.code))
 
 
 def _form(formdata=None) -> PriorStudyForm:
