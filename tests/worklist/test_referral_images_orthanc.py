@@ -285,3 +285,7 @@ def test_the_online_share_per_hospital_and_modality(app, db, network, now, refer
     )
     # Another hub's dashboard counts none of these referrals.
     assert online_share(hub_hospital_id=network.other_hub.id) == []
+    # A region office asks by its community hospitals, whichever hub they referred to.
+    region = online_share(requesting_hospital_ids=[network.requester.id])
+    assert [(r.modality_code, r.online, r.on_cd) for r in region] == [("DX", 1, 1), ("MG", 0, 1)]
+    assert online_share(requesting_hospital_ids=[network.hub.id]) == []
