@@ -289,3 +289,22 @@ def test_the_online_share_per_hospital_and_modality(app, db, network, now, refer
     region = online_share(requesting_hospital_ids=[network.requester.id])
     assert [(r.modality_code, r.online, r.on_cd) for r in region] == [("DX", 1, 1), ("MG", 0, 1)]
     assert online_share(requesting_hospital_ids=[network.hub.id]) == []
+
+
+def test_a_pacs_that_is_down_changes_nothing_but_missing_images_are_still_flagged(
+    app, db, network, now, referral
+):
+    request, appointment, listed = referral
+    from tests.faults.harness import free_port
+
+    down = PacsSettings(
+        host="127.0.0.1", port=free_port(), ae_title=AE_TITLE, calling_ae_title="RADBOOK"
+    )
+    result = watch_referral_images(app, down, now)
+    assert result.error and "unreachable" in result.error
+    assert result.arrived == [] and result.asked == 0
+    db.session.expire_all()
+    rows = db_scalars(select(ReferralStudy).order_by(ReferralStudy.id))
+    assert all(r.arrived_at is None and r.next_check_at == now for r in rows if not r.sent_on_cd)
+    # The exam is tomorrow: every online study not seen yet is flagged all the same.
+    assert sorted(result.flagged) == sorted(r.id for r in rows if not r.sent_on_cd)
