@@ -23,6 +23,7 @@ from scheduling.models.enums import (
     PatientIdPolicy,
     Priority,
     ReconciliationStatus,
+    ReferralScope,
     ReportStatus,
     RequestStatus,
     Role,
@@ -39,6 +40,7 @@ from scheduling.models.orders import (
     StudyReconciliation,
 )
 from scheduling.models.patients import Patient, PatientHN
+from scheduling.models.regions import RegionWaitTarget
 
 __all__ = [
     "AccessionCounter",
@@ -65,6 +67,8 @@ __all__ = [
     "Procedure",
     "Quota",
     "ReconciliationStatus",
+    "ReferralScope",
+    "RegionWaitTarget",
     "ReportStatus",
     "ReportVersion",
     "RequestStatus",
