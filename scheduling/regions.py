@@ -172,9 +172,9 @@ def accepts_referral(hub: Hospital, requester: Hospital | None, priority: Priori
 # -- distance ---------------------------------------------------------------------------
 
 EARTH_RADIUS_KM = 6371.0
-# Road distance over great-circle distance (the "detour index"). Measured on the demo
-# networks' hospital pairs against road distances (docs/regions.md): 1.15-1.45,
-# median about 1.3; rural north-eastern roads are straight, mountain roads are not.
+# Road distance over great-circle distance (the "detour index"). On eleven pairs of the
+# demo networks' hospitals against approximate highway distances (docs/regions.md):
+# 1.0-1.7, median 1.28; so one estimate can be 30 % out, most are within 20 %.
 ROAD_FACTOR = 1.3
 # Door-to-door average on provincial highways, including town traffic at both ends.
 AVERAGE_SPEED_KMH = 60.0
