@@ -396,8 +396,12 @@ def test_organization_carries_address_coordinates_and_health_region(kudrang):
     (region,) = [e for e in org.extension if e.url == systems.health_region_ext()]
     assert region.valueCoding.system == systems.health_region_system()
     assert (region.valueCoding.code, region.valueCoding.display) == ("7", "เขตสุขภาพที่ 7")
-    udon = parsed(
-        kudrang.get("Organization?identifier=https://terms.sil-th.org/id/th-moph-hcode|10671")
-    ).entry[0].resource
+    udon = (
+        parsed(
+            kudrang.get("Organization?identifier=https://terms.sil-th.org/id/th-moph-hcode|10671")
+        )
+        .entry[0]
+        .resource
+    )
     assert [e.valueCoding.code for e in udon.extension] == ["8"]
     assert udon.contact[0].address.state == "อุดรธานี"
