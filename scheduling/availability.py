@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from scheduling.clock import local_zone
 from scheduling.db import db
@@ -94,6 +95,8 @@ def candidate_devices(
     query = (
         select(Device)
         .join(Hospital, Hospital.id == Device.hospital_id)
+        # the hub comes with its device: the referral rule reads it for every device
+        .options(contains_eager(Device.hospital))
         .where(
             Device.modality_code == procedure.modality_code,
             Device.is_active.is_(True),

@@ -91,7 +91,15 @@ def test_device_and_schedule(kudrang, db):
     codes = {c.concept.coding[0].code for c in schedule.serviceType}
     assert "US-UPABD" in codes and not any(code.startswith("CT") for code in codes)
     by_service = parsed(kudrang.get("Schedule?service-type=US-UPABD&_count=200"))
-    assert {e.resource.identifier[0].value for e in by_service.entry} == {"MKH_US1", "MKH_US2"}
+    # every ultrasound of the demo network: Mahasarakham's and Region 7's other hubs'
+    assert {e.resource.identifier[0].value for e in by_service.entry} == {
+        "MKH_US1",
+        "MKH_US2",
+        "KKH_US1",
+        "KKH_US2",
+        "RET_US1",
+        "KSN_US1",
+    }
     assert ids(parsed(kudrang.get(f"Schedule?actor=Device/{us1.id}"))) == [str(us1.id)]
 
 
