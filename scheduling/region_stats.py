@@ -135,7 +135,8 @@ def modality_use(scanners: list[ScannerUse]) -> list[ModalityUse]:
 
 @dataclass(frozen=True)
 class HubModalityFigures:
-    """One hub and modality over the period: waiting, no-shows and returns."""
+    """One hospital and modality over the period: waiting, no-shows and returns. The
+    hospital is the hub, or (figures by referrer) the hospital that asked."""
 
     hub: Hospital
     modality_code: str
@@ -189,9 +190,10 @@ def targets(region: int) -> dict[str, int]:
 
 
 def hub_modality_figures(
-    region: int, first: date, last: date, now: datetime
+    region: int, first: date, last: date, now: datetime, *, by_referrer: bool = False
 ) -> list[HubModalityFigures]:
-    """Per hub and modality; appointments that started in the period and before ``now``."""
+    """Per hub (or, ``by_referrer``, per requesting hospital) and modality, over the
+    exams at the region's hubs that started in the period and before ``now``."""
     hubs = {h.id: h for h in region_hubs(region)}
     start, _ = day_bounds(first)
     _, end = day_bounds(last)
@@ -199,7 +201,7 @@ def hub_modality_figures(
     rows = db.session.execute(
         select(
             Appointment.id,
-            Appointment.hub_hospital_id,
+            ImagingRequest.requesting_hospital_id if by_referrer else Appointment.hub_hospital_id,
             Device.modality_code,
             Appointment.status,
             Appointment.start_at,
@@ -239,6 +241,9 @@ def hub_modality_figures(
             cell["images"] += images
             cell["linked"] += images and reported
     goal = targets(region)
+    if by_referrer:
+        ids = list({hospital_id for hospital_id, _modality in cells})
+        hubs = {h.id: h for h in db.session.scalars(select(Hospital).where(Hospital.id.in_(ids)))}
     return [
         HubModalityFigures(
             hubs[hub_id],

@@ -45,6 +45,7 @@ class RegionReport:
     scanners: list
     modalities: list
     figures: list
+    referrers: list  # the same figures per requesting hospital
     quotas: list
     targets: dict
 
@@ -78,6 +79,7 @@ def report(region: int, first: date, last: date) -> RegionReport:
         scanners,
         region_stats.modality_use(scanners),
         region_stats.hub_modality_figures(region, first, last, utcnow()),
+        region_stats.hub_modality_figures(region, first, last, utcnow(), by_referrer=True),
         region_stats.quota_use_by_referrer(region, first, last),
         region_stats.targets(region),
     )

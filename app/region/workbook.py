@@ -63,6 +63,16 @@ def workbook(data, locale: str) -> Workbook:
     )  # fmt: skip
     _sheet(
         book,
+        _("By referring hospital"),
+        [_("From"), _("To"), _("MOPH code"), _("Hospital"), _("Modality"), _("Exams"),
+         _("Median days"), _("90th percentile days"), _("Target days"),
+         _("Share within target"), _("No-shows"), _("No-show rate")],
+        [period + [f.hub.code, name(f.hub), f.modality_code, f.exams, f.median_days,
+                   f.p90_days, f.target_days, _pct(f.within_target), f.no_shows,
+                   _pct(f.no_show_rate)] for f in data.referrers],
+    )  # fmt: skip
+    _sheet(
+        book,
         _("Quota use"),
         [_("From"), _("To"), _("MOPH code"), _("Hospital"), _("Reserved"), _("Used"),
          _("Used share")],

@@ -109,7 +109,13 @@ def test_the_workbook_holds_the_same_aggregates(app, demo_bookings):
     assert response.status_code == 200
     assert response.mimetype.endswith("spreadsheetml.sheet")
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["เครื่องตรวจ", "ประเภทเครื่อง", "การรอคอยและผลที่ส่งกลับ", "การใช้โควตา"]
+    assert book.sheetnames == [
+        "เครื่องตรวจ",
+        "ประเภทเครื่อง",
+        "การรอคอยและผลที่ส่งกลับ",
+        "ตามโรงพยาบาลที่ส่งตรวจ",
+        "การใช้โควตา",
+    ]
     cells = {str(c.value) for ws in book for row in ws.iter_rows() for c in row if c.value}
     assert not [v for v in _patient_strings(demo_bookings) if v in cells]
     assert "MKH_CT1" in cells and "UDN_CT1" not in cells
@@ -177,5 +183,9 @@ def test_region_figures_count_only_the_regions_hubs(demo_bookings):
     assert {f.hub.id for f in figures} <= hubs7
     for f in figures:
         assert f.median_days is None or f.median_days <= f.p90_days
+    referrers = region_stats.hub_modality_figures(7, first, last, _now(), by_referrer=True)
+    assert "11008" in {f.hub.code for f in referrers}  # Kut Rang asked for some of them
+    assert sum(f.exams for f in referrers) == sum(f.exams for f in figures) > 0
+    assert sum(f.no_shows for f in referrers) == sum(f.no_shows for f in figures)
     quotas = region_stats.quota_use_by_referrer(7, first, last)
     assert quotas and all(q.reserved >= 0 and q.used >= 0 for q in quotas)
