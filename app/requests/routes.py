@@ -53,7 +53,7 @@ from scheduling.patients import (
     register_patient,
     validate_national_id,
 )
-from scheduling.regions import region_of
+from scheduling.regions import region_of, road_distance
 from scheduling.requests import cancel_request, create_request
 from scheduling.states import (
     BOOKABLE_REQUEST_STATUSES,
@@ -595,6 +595,7 @@ def confirm(request_id: int):
         "requests/confirm.html",
         req=imaging_request,
         device=device,
+        distance=road_distance(imaging_request.requesting_hospital, device.hospital),
         start_at=start_at,
         end_at=start_at + duration,
         form=form,

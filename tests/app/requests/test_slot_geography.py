@@ -50,3 +50,12 @@ def test_odd_order_or_radius_falls_back_to_the_default(kudrang_client, demo):
     assert _suggestions(kudrang_client, req, "?order=within&km=-5") == _suggestions(
         kudrang_client, req, "?order=within&km=100"
     )
+
+
+def test_the_confirm_page_says_where_the_hub_is(kudrang_client, demo):
+    req = make_request(demo, code="CT-BRAIN")
+    demo.session.commit()
+    html = kudrang_client.get(f"/requests/{req.id}/slots?order=nearest").get_data(as_text=True)
+    link = re.search(r'<a class="slot earliest" href="([^"]+)"', html).group(1)
+    confirm = kudrang_client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert re.search(r"<dd>มหาสารคาม · ประมาณ \d+ กม. ขับรถ \d+:\d\d ชม.</dd>", confirm)
