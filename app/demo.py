@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app import demo_data as data
 from app.extensions import db
 from integrations.fhir.models import ApiClient
+from scheduling import regions
 from scheduling.audit import Actor
 from scheduling.clock import utcnow
 from scheduling.models import (
@@ -25,6 +26,7 @@ from scheduling.models import (
     Interface,
     Modality,
     Procedure,
+    ReferralScope,
     Role,
     Sex,
     User,
@@ -46,8 +48,8 @@ def _get_or_create(model, lookup: dict[str, Any], **values: Any):
     return row
 
 
-def _hospital(code, name_th, name_en, level, province, is_hub) -> Hospital:
-    return _get_or_create(
+def _hospital(code, name_th, name_en, level, province, is_hub, scope=ReferralScope.ANY) -> Hospital:
+    hospital = _get_or_create(
         Hospital,
         {"code": code},
         name_th=name_th,
@@ -56,7 +58,60 @@ def _hospital(code, name_th, name_en, level, province, is_hub) -> Hospital:
         province_th=province[0],
         province_en=province[1],
         is_hub=is_hub,
+        referral_scope=scope,
     )
+    _place(hospital)
+    return hospital
+
+
+def _place(hospital: Hospital) -> None:
+    """Province, district and coordinates, where the row has none yet (an older demo)."""
+    if hospital.province_code is None:
+        regions.set_province(hospital, regions.province_by_name(hospital.province_en).code)
+    if hospital.latitude is None and hospital.code in data.PLACES:
+        district_th, district_en, latitude, longitude = data.PLACES[hospital.code]
+        hospital.district_th, hospital.district_en = district_th, district_en
+        hospital.latitude, hospital.longitude = latitude, longitude
+
+
+def _device(hub: Hospital, ae: str, modality: str, name: str, room, charset, **extra) -> Device:
+    return _get_or_create(
+        Device,
+        {"ae_title": ae},
+        hospital_id=hub.id,
+        modality_code=modality,
+        name=name,
+        station_name=ae,
+        room_th=room[0],
+        room_en=room[1],
+        charset=charset,
+        allowed_addresses=DEMO_SCANNER_ADDRESS,
+        **extra,
+    )
+
+
+ROOMS = {
+    "CT": ("ห้อง CT", "CT room"),
+    "MR": ("ห้อง MRI", "MRI room"),
+    "US": ("ห้องอัลตราซาวด์", "Ultrasound room"),
+    "MG": ("ห้องเอกซเรย์เต้านม", "Mammography room"),
+}
+
+
+def load_region7_hubs() -> None:
+    for code, prefix, th, en, level, province, scope, scanners in data.REGION7_HUBS:
+        hub = _hospital(code, th, en, level, province, True, scope)
+        for modality, count, name in scanners:
+            room_th, room_en = ROOMS[modality]
+            for n in range(1, count + 1):
+                _device(
+                    hub,
+                    f"{prefix}_{modality}{n}",
+                    modality,
+                    f"{name} #{n}" if count > 1 else name,
+                    (f"{room_th} {n}", f"{room_en} {n}"),
+                    DicomCharset.ASCII if modality == "MR" else DicomCharset.UTF8,
+                )
 
 
 def load_network() -> dict[str, Hospital]:
@@ -82,50 +137,34 @@ def load_network() -> dict[str, Hospital]:
     mkh.map_url = "https://maps.google.com/?q=Mahasarakham+Hospital"
     mkh.phone = "043-740-993"
     for ae, modality, name, room, charset in data.MKH_DEVICES:
-        _get_or_create(
-            Device,
-            {"ae_title": ae},
-            hospital_id=mkh.id,
-            modality_code=modality,
-            name=name,
-            station_name=ae,
-            room_th=room[0],
-            room_en=room[1],
-            charset=charset,
-            allowed_addresses=DEMO_SCANNER_ADDRESS,
-        )
+        _device(mkh, ae, modality, name, room, charset)
     for code, th, en, _vendor in data.MAHASARAKHAM_REQUESTERS:
-        _hospital(code, th, en, HospitalLevel.COMMUNITY, ("มหาสารคาม", "Maha Sarakham"), False)
+        level = HospitalLevel.UNIVERSITY if code == "11013" else HospitalLevel.COMMUNITY
+        _hospital(code, th, en, level, ("มหาสารคาม", "Maha Sarakham"), False)
+    load_region7_hubs()
 
     for (code, prefix, th, en, level, province, ct_count, ct_desc, _ct_month,
          mri_month) in data.REGION8_HUBS:  # fmt: skip
-        hub = _hospital(code, th, en, level, province, True)
+        scope = data.REGION8_OPEN_HUBS.get(code, data.REGION8_REFERRAL_SCOPE[level])
+        hub = _hospital(code, th, en, level, province, True, scope)
         for n in range(1, ct_count + 1):
-            _get_or_create(
-                Device,
-                {"ae_title": f"{prefix}_CT{n}"},
-                hospital_id=hub.id,
-                modality_code="CT",
-                name=f"CT {ct_desc} #{n}",
-                station_name=f"{prefix}_CT{n}",
-                room_th=f"ห้อง CT {n}",
-                room_en=f"CT room {n}",
-                charset=DicomCharset.UTF8,
-                allowed_addresses=DEMO_SCANNER_ADDRESS,
+            _device(
+                hub,
+                f"{prefix}_CT{n}",
+                "CT",
+                f"CT {ct_desc} #{n}",
+                (f"ห้อง CT {n}", f"CT room {n}"),
+                DicomCharset.UTF8,
             )
         if mri_month is not None:
-            _get_or_create(
-                Device,
-                {"ae_title": f"{prefix}_MR1"},
-                hospital_id=hub.id,
-                modality_code="MR",
-                name="MRI 1.5 T",
-                station_name=f"{prefix}_MR1",
-                room_th="ห้อง MRI",
-                room_en="MRI room",
-                charset=DicomCharset.ASCII,
-                allowed_addresses=DEMO_SCANNER_ADDRESS,
-                # Bueng Kan's MRI is installed but not yet open (CONTEXT.md).
+            # Bueng Kan's MRI is installed but not yet open (CONTEXT.md).
+            _device(
+                hub,
+                f"{prefix}_MR1",
+                "MR",
+                "MRI 1.5 T",
+                ("ห้อง MRI", "MRI room"),
+                DicomCharset.ASCII,
                 is_active=mri_month > 0,
             )
     from integrations.hl7.demo import load_hl7_demo
@@ -140,7 +179,11 @@ DEMO_USERS = [
     ("radiologist.mkh", "นพ.วีระ รักษ์ภาพ (รังสีแพทย์)", Role.RADIOLOGIST, data.MKH_CODE),
     ("staff.kudrang", "มาลี ศรีสุข (รพ.กุดรัง)", Role.REQUESTER, data.KUDRANG_CODE),
     ("staff.kosum", "ประยุทธ์ บุญมา (รพ.โกสุมพิสัย)", Role.REQUESTER, data.KOSUM_CODE),
+    # Region offices sit at a hospital of their region but see only its aggregates.
+    ("region7.office", "สำนักงานเขตสุขภาพที่ 7", Role.REGION_OFFICE, data.KHON_KAEN_CODE),
+    ("region8.office", "สำนักงานเขตสุขภาพที่ 8", Role.REGION_OFFICE, data.UDON_THANI_CODE),
 ]
+OFFICE_REGIONS = {"region7.office": 7, "region8.office": 8}
 
 
 def load_users() -> None:
@@ -153,6 +196,7 @@ def load_users() -> None:
                 full_name=full_name,
                 role=role,
                 hospital_id=hospital.id,
+                region=OFFICE_REGIONS.get(username),
                 created_at=utcnow(),
             )
             user.set_password(data.DEMO_PASSWORD)

@@ -6,7 +6,7 @@ the MOPH health-facility registry before loading real hospitals.
 
 from __future__ import annotations
 
-from scheduling.models import DicomCharset, HospitalLevel
+from scheduling.models import DicomCharset, HospitalLevel, ReferralScope
 
 MKH_CODE = "10707"
 
@@ -33,9 +33,90 @@ MAHASARAKHAM_REQUESTERS = [
     ("11010", "โรงพยาบาลยางสีสุราช", "Yang Sisurat Hospital", "Infinitt"),
     ("11011", "โรงพยาบาลพยัคฆภูมิพิสัย", "Phayakkhaphum Phisai Hospital", "Infinitt"),
     ("11012", "โรงพยาบาลชื่นชม", "Chuen Chom Hospital", None),
+    ("11013", "โรงพยาบาลสุทธาเวช", "Suddhavej Hospital", "Infinitt"),
 ]
 KUDRANG_CODE = "11008"
 KOSUM_CODE = "11005"
+
+# Region 7's other hubs: the general and regional hospitals of the other three
+# provinces, and Srinagarind (Khon Kaen University's hospital, outside the MOPH line)
+# as the destination for referrals beyond them. Scanners are demo values.
+# code, ae prefix, Thai, English, level, province (th, en), referral rule,
+# [(modality, count, name)]
+REGION7_HUBS = [
+    ("10670", "KKH", "โรงพยาบาลขอนแก่น", "Khon Kaen Hospital", HospitalLevel.REGIONAL,
+     ("ขอนแก่น", "Khon Kaen"), ReferralScope.REGION_AND_URGENT,
+     [("CT", 2, "CT 128-slice"), ("MR", 1, "MRI 1.5 T"), ("US", 2, "Ultrasound"), ("MG", 1, "Mammography")]),
+    ("10708", "RET", "โรงพยาบาลร้อยเอ็ด", "Roi Et Hospital", HospitalLevel.REGIONAL,
+     ("ร้อยเอ็ด", "Roi Et"), ReferralScope.REGION_AND_URGENT,
+     [("CT", 1, "CT 128-slice"), ("MR", 1, "MRI 1.5 T"), ("US", 1, "Ultrasound")]),
+    ("10706", "KSN", "โรงพยาบาลกาฬสินธุ์", "Kalasin Hospital", HospitalLevel.GENERAL,
+     ("กาฬสินธุ์", "Kalasin"), ReferralScope.REGION_AND_URGENT,
+     [("CT", 1, "CT 64-slice"), ("US", 1, "Ultrasound")]),
+    ("13777", "SNH", "โรงพยาบาลศรีนครินทร์ คณะแพทยศาสตร์ มหาวิทยาลัยขอนแก่น",
+     "Srinagarind Hospital, Khon Kaen University", HospitalLevel.UNIVERSITY,
+     ("ขอนแก่น", "Khon Kaen"), ReferralScope.ANY,
+     [("CT", 2, "CT 256-slice"), ("MR", 2, "MRI 3 T")]),
+]  # fmt: skip
+KHON_KAEN_CODE = "10670"
+SRINAGARIND_CODE = "13777"
+
+# Where each demo hospital is: district (th, en), latitude, longitude (WGS84, the
+# hospital's site to about 1 km; demo values to be checked against the MOPH registry).
+PLACES = {
+    "10707": ("เมืองมหาสารคาม", "Mueang Maha Sarakham", 16.1847, 103.3010),
+    "11001": ("เชียงยืน", "Chiang Yuen", 16.4166, 103.1009),
+    "11002": ("บรบือ", "Borabue", 16.0430, 103.1170),
+    "11003": ("วาปีปทุม", "Wapi Pathum", 15.8508, 103.3772),
+    "11004": ("นาดูน", "Na Dun", 15.7163, 103.2312),
+    "11005": ("โกสุมพิสัย", "Kosum Phisai", 16.2461, 103.0672),
+    "11006": ("แกดำ", "Kae Dam", 16.0231, 103.3846),
+    "11007": ("กันทรวิชัย", "Kantharawichai", 16.3064, 103.2443),
+    "11008": ("กุดรัง", "Kut Rang", 16.0466, 102.9656),
+    "11009": ("นาเชือก", "Na Chueak", 15.8003, 103.0321),
+    "11010": ("ยางสีสุราช", "Yang Sisurat", 15.6919, 103.0982),
+    "11011": ("พยัคฆภูมิพิสัย", "Phayakkhaphum Phisai", 15.5187, 103.1957),
+    "11012": ("ชื่นชม", "Chuen Chom", 16.5402, 103.1597),
+    "11013": ("เมืองมหาสารคาม", "Mueang Maha Sarakham", 16.1951, 103.2856),
+    "10670": ("เมืองขอนแก่น", "Mueang Khon Kaen", 16.4294, 102.8369),
+    "13777": ("เมืองขอนแก่น", "Mueang Khon Kaen", 16.4661, 102.8297),
+    "10708": ("เมืองร้อยเอ็ด", "Mueang Roi Et", 16.0541, 103.6522),
+    "10706": ("เมืองกาฬสินธุ์", "Mueang Kalasin", 16.4321, 103.5063),
+    "10671": ("เมืองอุดรธานี", "Mueang Udon Thani", 17.4137, 102.7872),
+    "11091": ("กุมภวาปี", "Kumphawapi", 17.1140, 103.0195),
+    "11092": ("หนองหาน", "Nong Han", 17.3636, 103.1036),
+    "11093": ("บ้านดุง", "Ban Dung", 17.6970, 103.2613),
+    "11094": ("บ้านผือ", "Ban Phue", 17.6862, 102.4753),
+    "11095": ("เพ็ญ", "Phen", 17.6781, 102.9169),
+    "10709": ("เมืองสกลนคร", "Mueang Sakon Nakhon", 17.1579, 104.1453),
+    "11096": ("สว่างแดนดิน", "Sawang Daen Din", 17.4746, 103.4556),
+    "11097": ("วานรนิวาส", "Wanon Niwat", 17.6375, 103.7522),
+    "11098": ("พรรณานิคม", "Phanna Nikhom", 17.3455, 103.8436),
+    "10710": ("เมืองนครพนม", "Mueang Nakhon Phanom", 17.4062, 104.7797),
+    "11099": ("ธาตุพนม", "That Phanom", 16.9430, 104.7107),
+    "11100": ("ศรีสงคราม", "Si Songkhram", 17.6259, 104.2436),
+    "11101": ("พังโคน", "Phang Khon", 17.3829, 103.7095),
+    "10672": ("เมืองหนองคาย", "Mueang Nong Khai", 17.8700, 102.7470),
+    "11102": ("ท่าบ่อ", "Tha Bo", 17.8482, 102.5858),
+    "11103": ("โพนพิสัย", "Phon Phisai", 18.0224, 103.0771),
+    "10674": ("เมืองเลย", "Mueang Loei", 17.4856, 101.7265),
+    "11104": ("วังสะพุง", "Wang Saphung", 17.3007, 101.7655),
+    "10673": ("เมืองหนองบัวลำภู", "Mueang Nong Bua Lam Phu", 17.2045, 102.4391),
+    "27972": ("เมืองบึงกาฬ", "Mueang Bueng Kan", 18.3607, 103.6506),
+    "11105": ("เซกา", "Seka", 17.9283, 103.9498),
+    "11106": ("โซ่พิสัย", "So Phisai", 18.0717, 103.4556),
+}
+
+# Region 8's hubs: the regional and general hospitals take referrals from outside the
+# region when urgent; its community hospitals serve their region only. Udon Thani, the
+# largest, takes them from anywhere (it is where Region 7's north looks first).
+REGION8_REFERRAL_SCOPE = {
+    HospitalLevel.REGIONAL: ReferralScope.REGION_AND_URGENT,
+    HospitalLevel.GENERAL: ReferralScope.REGION_AND_URGENT,
+    HospitalLevel.COMMUNITY: ReferralScope.REGION_ONLY,
+}
+UDON_THANI_CODE = "10671"
+REGION8_OPEN_HUBS = {UDON_THANI_CODE: ReferralScope.ANY}
 
 # Mahasarakham Hospital's scanners: AE titles fixed by DESIGN.md.
 # ae_title, modality, name, room (th, en), charset
@@ -158,3 +239,39 @@ PROCEDURES = [
 # Demo users (password radbook-demo): username, full name, role, hospital code
 DEMO_PASSWORD = "radbook-demo"
 DEMO_HIS_TOKEN = "demo-his-token"
+
+# Who each demo procedure is for, and why it is asked: sexes, youngest and oldest age
+# (years), and indications a referring doctor would write for it (the body part of the
+# procedure in every one). The demo picks patients and indications from this table;
+# tests/app/test_demo_plausible.py checks the result by rules of its own.
+F, M = "F", "M"
+PROCEDURE_FIT = {
+    "US-UPABD": ((F, M), 18, 90, ["ปวดท้องใต้ชายโครงขวา สงสัยนิ่วในถุงน้ำดี", "ค่าเอนไซม์ตับสูง ตรวจหาไขมันพอกตับ", "ตรวจคัดกรองมะเร็งตับในผู้ติดเชื้อไวรัสตับอักเสบบี"]),
+    "US-WABD": ((F, M), 5, 90, ["ปวดท้องเรื้อรัง น้ำหนักลด", "คลำได้ก้อนในท้อง", "ตรวจติดตามก้อนที่ตับ", "ตรวจคัดกรองพยาธิใบไม้ตับและมะเร็งท่อน้ำดี (CASCAP)"]),
+    "US-KUB": ((F, M), 1, 90, ["ปัสสาวะเป็นเลือด สงสัยนิ่วในไต", "ไตเสื่อมเรื้อรัง ตรวจขนาดไต", "ปวดบั้นเอว สงสัยนิ่วในท่อไต"]),
+    "US-PELV": ((F,), 12, 80, ["ประจำเดือนมามากผิดปกติ สงสัยเนื้องอกมดลูก", "ปวดท้องน้อยเรื้อรัง สงสัยถุงน้ำรังไข่", "เลือดออกทางช่องคลอดหลังหมดประจำเดือน"]),
+    "US-OB": ((F,), 16, 45, ["ฝากครรภ์ ตรวจอายุครรภ์", "ตั้งครรภ์ไตรมาสที่ 2 ตรวจความผิดปกติของทารก", "ครรภ์เสี่ยงสูง ตรวจการเจริญเติบโตของทารก"]),
+    "US-THY": ((F, M), 15, 85, ["ก้อนที่คอ ตรวจต่อมไทรอยด์", "ต่อมไทรอยด์โต ตรวจหาก้อน"]),
+    "US-BREAST": ((F,), 20, 80, ["คลำได้ก้อนที่เต้านมขวา", "เจ็บเต้านมซ้าย คลำได้ก้อน", "ตรวจติดตามถุงน้ำเต้านม"]),
+    "US-DOPLE": ((F, M), 30, 90, ["ขาบวมข้างเดียว สงสัยหลอดเลือดดำที่ขาอุดตัน", "ปวดน่องเวลาเดิน สงสัยหลอดเลือดแดงที่ขาตีบ"]),
+    "CT-BRAIN": ((F, M), 1, 95, ["ปวดศีรษะรุนแรงเฉียบพลัน", "ล้มศีรษะกระแทก ซึมลง", "แขนขาอ่อนแรงซีกซ้าย สงสัยโรคหลอดเลือดสมอง", "ชักครั้งแรกในผู้ใหญ่"]),
+    "CT-BRAIN-C": ((F, M), 18, 85, ["สงสัยก้อนในสมอง ปวดศีรษะและอาเจียน", "ตรวจติดตามเนื้องอกสมองหลังผ่าตัด"]),
+    "CT-CHEST-C": ((F, M), 30, 90, ["ก้อนในปอดจากภาพเอกซเรย์ทรวงอก", "ไอเป็นเลือด สงสัยมะเร็งปอด", "ตรวจติดตามก้อนในปอดหลังรักษา"]),
+    "CT-WABD-C": ((F, M), 25, 90, ["ตรวจระยะมะเร็งท่อน้ำดีในช่องท้อง", "ก้อนที่ตับจากอัลตราซาวด์ ตรวจเพิ่มเติม", "ปวดท้องเรื้อรัง น้ำหนักลด สงสัยมะเร็งในช่องท้อง"]),
+    "CT-KUB": ((F, M), 15, 85, ["ปวดบั้นเอวร้าวลงขาหนีบ สงสัยนิ่วในท่อไต", "ปัสสาวะเป็นเลือด ตรวจหานิ่วในไต"]),
+    "CT-CTA-BR": ((F, M), 30, 85, ["สงสัยหลอดเลือดสมองโป่งพอง ปวดศีรษะรุนแรง", "หลอดเลือดสมองตีบ ตรวจก่อนรักษา"]),
+    "MR-BRAIN": ((F, M), 3, 85, ["ชักซ้ำ ตรวจหาสาเหตุในสมอง", "ปวดศีรษะเรื้อรัง ตาพร่ามัว", "เวียนศีรษะ เดินเซ สงสัยรอยโรคในสมองน้อย"]),
+    "MR-BRAIN-C": ((F, M), 18, 85, ["สงสัยเนื้องอกสมองจาก CT", "ตรวจติดตามก้อนในสมอง"]),
+    "MR-LSP": ((F, M), 20, 85, ["ปวดหลังร้าวลงขาซ้าย สงสัยหมอนรองกระดูกทับเส้นประสาท", "ปวดหลังเรื้อรัง ขาชาทั้งสองข้าง"]),
+    "MR-KNEE": ((F, M), 15, 70, ["ข้อเข่าบิดขณะเล่นฟุตบอล สงสัยเอ็นไขว้หน้าขาด", "เข่าล็อก ปวดเข่าขวา สงสัยหมอนรองข้อเข่าฉีก"]),
+    "MR-MRCP": ((F, M), 25, 90, ["ตัวเหลืองตาเหลือง สงสัยท่อน้ำดีอุดตัน", "ท่อน้ำดีขยายจากอัลตราซาวด์ ตรวจหาสาเหตุ"]),
+    "DX-CHEST": ((F, M), 1, 95, ["ไอเรื้อรังเกิน 2 สัปดาห์ คัดกรองวัณโรคปอด", "ตรวจสุขภาพประจำปี ถ่ายภาพปอด", "หอบเหนื่อย สงสัยปอดอักเสบ"]),
+    "DX-KUB": ((F, M), 1, 90, ["ปวดท้อง สงสัยลำไส้อุดตัน", "ตรวจหานิ่วในไตและท่อไต"]),
+    "DX-LSP": ((F, M), 18, 95, ["ปวดหลังส่วนเอวเรื้อรัง", "ล้มก้นกระแทก ปวดหลัง"]),
+    "DX-KNEE": ((F, M), 40, 95, ["ปวดเข่าทั้งสองข้าง สงสัยข้อเข่าเสื่อม", "เข่าบวม เดินลำบาก"]),
+    "CR-CHEST": ((F, M), 1, 95, ["ไข้ ไอมีเสมหะ สงสัยปอดอักเสบ", "คัดกรองวัณโรคปอดในผู้สัมผัสร่วมบ้าน"]),
+    "MG-SCREEN": ((F,), 40, 74, ["ตรวจคัดกรองมะเร็งเต้านมประจำปี", "มารดาเป็นมะเร็งเต้านม คัดกรองเต้านม"]),
+    "MG-DIAG": ((F,), 30, 85, ["คลำได้ก้อนที่เต้านมซ้าย", "หัวนมมีน้ำเลือดไหล ตรวจเต้านม"]),
+    "BMD-HIPSP": ((F,), 50, 95, ["หญิงวัยหมดประจำเดือน ประเมินภาวะกระดูกพรุน", "กระดูกสะโพกหักจากการล้ม ประเมินกระดูกพรุน", "ใช้ยาสเตียรอยด์นาน ประเมินกระดูกพรุน"]),
+    "RF-BASW": ((F, M), 30, 90, ["กลืนลำบาก สงสัยหลอดอาหารตีบ", "กลืนแล้วติดที่คอ ตรวจหลอดอาหาร"]),
+}  # fmt: skip

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import gettext
 
 from app.labels import label
 from app.webkit.views import locale
-from scheduling import thaidate
+from scheduling import regions, thaidate
 from scheduling.patients import format_national_id, mask_national_id, prefix_text
 
 
@@ -40,6 +41,25 @@ def localized(obj, attr: str = "name") -> str:
     return getattr(obj, f"{attr}_{locale()}", None) or getattr(obj, f"{attr}_th", "")
 
 
+def region_label(hospital_or_region) -> str:
+    """เขตสุขภาพที่ 7 for a hospital (by its province) or a region number; "" if unknown."""
+    region = (
+        hospital_or_region
+        if isinstance(hospital_or_region, int) or hospital_or_region is None
+        else regions.region_of(hospital_or_region)
+    )
+    return regions.region_name(region, locale()) if region else ""
+
+
+def distance(value) -> str:
+    """A ``regions.Distance`` estimate as staff read it: whole km and h:mm by car."""
+    if value is None:
+        return gettext("distance unknown")
+    hours, minutes = divmod(value.minutes, 60)
+    road_km, drive = f"{value.km:,.0f}", f"{hours}:{minutes:02d}"
+    return gettext("about %(km)s km, %(time)s h by car", km=road_km, time=drive)
+
+
 def register(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["be_date"] = be_date
@@ -50,3 +70,5 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.globals["current_locale"] = locale
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["region"] = region_label
+    app.jinja_env.filters["distance"] = distance

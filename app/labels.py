@@ -11,6 +11,7 @@ from scheduling.models import (
     AppointmentStatus,
     HospitalLevel,
     Priority,
+    ReferralScope,
     ReportStatus,
     RequestStatus,
     Role,
@@ -52,6 +53,11 @@ LABELS: dict[Enum, str] = {
     HospitalLevel.COMMUNITY: N_("Community hospital"),
     HospitalLevel.SUBDISTRICT: N_("Sub-district health promotion hospital"),
     HospitalLevel.PRIVATE: N_("Private hospital"),
+    HospitalLevel.UNIVERSITY: N_("University hospital"),
+    Role.REGION_OFFICE: N_("Health region office"),
+    ReferralScope.ANY: N_("Accepted from anywhere"),
+    ReferralScope.REGION_AND_URGENT: N_("Own region; from outside only urgent or STAT"),
+    ReferralScope.REGION_ONLY: N_("Own health region only"),
 }
 
 

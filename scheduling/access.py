@@ -4,7 +4,9 @@ through these, and every operation checks its actor with them.
 - requesters see their own hospital's patient records and requests;
 - hub schedulers and radiologists also see the requests addressed to their hub
   (and the patients of those requests);
-- admins see everything.
+- admins see everything;
+- health region offices see no request and no patient: only aggregates
+  (``scheduling.region_stats``), and they act on nothing.
 
 Acting: only the hub's side (its staff, an admin, a system actor with no hospital)
 runs the hub's operations (:func:`require_hub_side`); a request is changed only by
@@ -13,7 +15,7 @@ its parties (:func:`require_party`).
 
 from __future__ import annotations
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, false, or_, select
 
 from scheduling.audit import Actor
 from scheduling.errors import NotAllowed
@@ -25,6 +27,8 @@ def request_scope(user: User, query: Select | None = None) -> Select:
     query = query if query is not None else select(ImagingRequest)
     if user.role is Role.ADMIN:
         return query
+    if user.role is Role.REGION_OFFICE:
+        return query.where(false())
     return hospital_request_scope(user.hospital_id, as_hub=_works_for_hub(user), query=query)
 
 
@@ -47,6 +51,8 @@ def hospital_request_scope(
 
 
 def can_view_request(user: User, request: ImagingRequest) -> bool:
+    if user.role is Role.REGION_OFFICE:
+        return False
     if user.role is Role.ADMIN or request.requesting_hospital_id == user.hospital_id:
         return True
     return user.role in (Role.SCHEDULER, Role.RADIOLOGIST) and (
@@ -58,6 +64,8 @@ def patient_scope(user: User, query: Select | None = None) -> Select:
     query = query if query is not None else select(Patient)
     if user.role is Role.ADMIN:
         return query
+    if user.role is Role.REGION_OFFICE:
+        return query.where(false())
     return hospital_patient_scope(user.hospital_id, as_hub=_works_for_hub(user), query=query)
 
 
@@ -95,7 +103,7 @@ def is_hub_side(actor: Actor, hub_hospital_id: int | None) -> bool:
     user = actor.user
     if user is not None and user.role is Role.ADMIN:
         return True
-    if user is not None and user.role is Role.REQUESTER:
+    if user is not None and user.role in (Role.REQUESTER, Role.REGION_OFFICE):
         return False
     acting = actor.acting_hospital_id
     # Machines with no hospital (jobs, CLI) act for the system.
@@ -112,6 +120,8 @@ def require_party(actor: Actor, request: ImagingRequest, hub_hospital_id: int | 
     acting = actor.acting_hospital_id
     if actor.user is not None and actor.user.role is Role.ADMIN:
         return
+    if actor.user is not None and actor.user.role is Role.REGION_OFFICE:
+        raise NotAllowed(N_("A region office reads aggregates only"), code="read-only")
     if acting is None or acting in (
         request.requesting_hospital_id,
         hub_hospital_id,

@@ -9,15 +9,19 @@ someone takes it first.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from scheduling.clock import local_zone
 from scheduling.db import db
 from scheduling.i18n import N_, translate
 from scheduling.models import Device, Hospital, Patient, Priority, Procedure
+from scheduling.regions import accepts_referral, region_of, road_distance
 from scheduling.rules import SlotRules, iter_grid, last_day
 from scheduling.timetable import local_day
 
@@ -82,11 +86,17 @@ def prep_warnings(
 
 
 def candidate_devices(
-    procedure: Procedure, *, hub_hospital_id: int | None = None, device_id: int | None = None
+    procedure: Procedure,
+    *,
+    hub_hospital_id: int | None = None,
+    device_id: int | None = None,
+    hub_hospital_ids: Collection[int] | None = None,
 ) -> list[Device]:
     query = (
         select(Device)
         .join(Hospital, Hospital.id == Device.hospital_id)
+        # the hub comes with its device: the referral rule reads it for every device
+        .options(contains_eager(Device.hospital))
         .where(
             Device.modality_code == procedure.modality_code,
             Device.is_active.is_(True),
@@ -98,7 +108,17 @@ def candidate_devices(
         query = query.where(Device.hospital_id == hub_hospital_id)
     if device_id is not None:
         query = query.where(Device.id == device_id)
+    if hub_hospital_ids is not None:
+        query = query.where(Device.hospital_id.in_(list(hub_hospital_ids)))
     return list(db.session.scalars(query))
+
+
+def devices_open_to(
+    devices: list[Device], requesting_hospital_id: int, priority: Priority
+) -> list[Device]:
+    """The devices whose hub takes this request (``regions.accepts_referral``)."""
+    requester = db.session.get(Hospital, requesting_hospital_id)
+    return [d for d in devices if accepts_referral(d.hospital, requester, priority)]
 
 
 def find_slots(
@@ -108,6 +128,7 @@ def find_slots(
     requesting_hospital_id: int,
     patient: Patient | None = None,
     hub_hospital_id: int | None = None,
+    hub_hospital_ids: Collection[int] | None = None,
     device_id: int | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
@@ -122,10 +143,18 @@ def find_slots(
     ``time_from``/``time_to`` are local times of day: the slot starts at or after
     ``time_from`` and ends at or before ``time_to``. ``exclude_appointment_id`` is the
     booking being rescheduled (it does not block its own new slot).
+    ``hub_hospital_ids`` narrows the search to those hubs. Hubs that do not take
+    referrals from the requester (``regions.accepts_referral``) offer nothing.
     """
     if now.tzinfo is None:
         raise ValueError("naive datetime given to find_slots")
-    devices = candidate_devices(procedure, hub_hospital_id=hub_hospital_id, device_id=device_id)
+    devices = candidate_devices(
+        procedure,
+        hub_hospital_id=hub_hospital_id,
+        device_id=device_id,
+        hub_hospital_ids=hub_hospital_ids,
+    )
+    devices = devices_open_to(devices, requesting_hospital_id, priority)
     if not devices or limit <= 0:
         return []
     rules = SlotRules(
@@ -208,3 +237,81 @@ def _day_slots(
             del found[limit:]
             cutoff = found[-1].start_at
     return found
+
+
+# -- across hubs, with geography --------------------------------------------------------
+
+
+class SlotOrder(enum.Enum):
+    """How the cross-hub search orders what it offers."""
+
+    REGION_FIRST = "region"  # the requester's own health region first, then the rest
+    EARLIEST = "earliest"  # the earliest anywhere
+    NEAREST = "nearest"  # the earliest slot of each hub, nearest hub first
+    WITHIN = "within"  # the earliest at hubs within a road distance
+
+
+# Region first still shows a few slots outside the region, for comparison.
+OUTSIDE_REGION_SHOWN = 2
+
+
+def hub_distances(requesting_hospital_id: int, hubs: Collection[Hospital]) -> dict:
+    """{hub id: estimated road ``Distance`` or None} from the requesting hospital."""
+    requester = db.session.get(Hospital, requesting_hospital_id)
+    return {hub.id: road_distance(requester, hub) for hub in hubs}
+
+
+def find_slots_ordered(
+    now: datetime,
+    procedure: Procedure,
+    *,
+    requesting_hospital_id: int,
+    order: SlotOrder = SlotOrder.REGION_FIRST,
+    within_km: float | None = None,
+    limit: int = 10,
+    **kwargs,
+) -> list[Slot]:
+    """``find_slots`` across hubs in the ``order`` asked (other arguments as there).
+
+    Distances are ``regions.road_distance`` estimates; a hub with no coordinates counts
+    as farthest (NEAREST) and as outside any radius (WITHIN).
+    """
+    priority = kwargs.get("priority", Priority.ROUTINE)
+    devices = devices_open_to(candidate_devices(procedure), requesting_hospital_id, priority)
+    hubs = {d.hospital_id: d.hospital for d in devices}
+    distances = hub_distances(requesting_hospital_id, hubs.values())
+
+    def search(hub_ids, n):
+        if not hub_ids or n <= 0:
+            return []
+        return find_slots(
+            now,
+            procedure,
+            requesting_hospital_id=requesting_hospital_id,
+            hub_hospital_ids=hub_ids,
+            limit=n,
+            **kwargs,
+        )
+
+    if order is SlotOrder.EARLIEST:
+        return search(list(hubs), limit)
+    if order is SlotOrder.WITHIN:
+        near = [h for h, d in distances.items() if d is not None and d.km <= (within_km or 0)]
+        return search(near, limit)
+    if order is SlotOrder.NEAREST:
+        found: list[Slot] = []
+        for hub_id in sorted(hubs, key=lambda h: _distance_key(distances[h], hubs[h])):
+            found.extend(search([hub_id], 1))
+            if len(found) >= limit:
+                break
+        return found
+    requester = db.session.get(Hospital, requesting_hospital_id)
+    own_region = region_of(requester)
+    own = [h for h, hub in hubs.items() if own_region and region_of(hub) == own_region]
+    first = search(own, limit)
+    rest = search([h for h in hubs if h not in own], max(limit - len(first), OUTSIDE_REGION_SHOWN))
+    return first + rest
+
+
+def _distance_key(distance, hub: Hospital) -> tuple:
+    return (distance is None, distance.km if distance else 0.0, hub.name_th)

@@ -32,6 +32,7 @@ from scheduling.models import (
     RequestStatus,
     Role,
 )
+from scheduling.regions import REFERRAL_REFUSED, accepts_referral
 from scheduling.states import LIVE_APPOINTMENT_STATUSES, transition
 from scheduling.tx import check_aware, finish, rollback_on_error
 
@@ -87,6 +88,9 @@ def create_request(
             hub = db.session.get(Hospital, hub_hospital_id)
             if hub is None or not hub.is_hub:
                 raise ValidationFailed(N_("That hospital does not take bookings"), code="not-hub")
+            requester = db.session.get(Hospital, requesting_hospital_id)
+            if not accepts_referral(hub, requester, priority):
+                raise NotAllowed(REFERRAL_REFUSED, code="out-of-region")
         if not procedure.is_active:
             raise ValidationFailed(N_("This procedure is no longer offered"), code="procedure")
         if placer_order_number:

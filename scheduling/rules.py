@@ -38,10 +38,12 @@ from sqlalchemy import String, and_, or_, select, type_coerce
 
 from scheduling.clock import local_zone
 from scheduling.db import db
+from scheduling.errors import NotAllowed
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Device,
+    Hospital,
     ImagingRequest,
     Priority,
     Procedure,
@@ -49,6 +51,7 @@ from scheduling.models import (
 )
 from scheduling.overlap import overlaps
 from scheduling.patients import same_person
+from scheduling.regions import REFERRAL_REFUSED, accepts_referral
 from scheduling.timetable import (
     AnyTemplate,
     TemplateRow,
@@ -607,6 +610,7 @@ def check_slot(
         raise ValidationFailed(
             N_("This device cannot perform the requested procedure"), code="wrong-modality"
         )
+    _require_referral_accepted(device, requesting_hospital_id, priority)
     rules = SlotRules(
         now,
         procedure,
@@ -632,6 +636,14 @@ def check_slot(
     }
     assert problem is not None
     raise Conflict(messages[problem], code=problem)
+
+
+def _require_referral_accepted(
+    device: Device, requesting_hospital_id: int, priority: Priority
+) -> None:
+    requester = db.session.get(Hospital, requesting_hospital_id)
+    if not accepts_referral(device.hospital, requester, priority):
+        raise NotAllowed(REFERRAL_REFUSED, code="out-of-region")
 
 
 def modality_quota_devices(device: Device) -> list[int]:

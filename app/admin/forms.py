@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    FloatField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -26,7 +27,14 @@ from wtforms.validators import (
 from app.admin.operations import password_problems
 from app.webkit.fields import BEDateField
 from app.webkit.forms import RadBookForm, options
-from scheduling.models import DicomCharset, HospitalLevel, Interface, PatientIdPolicy, Role
+from scheduling.models import (
+    DicomCharset,
+    HospitalLevel,
+    Interface,
+    PatientIdPolicy,
+    ReferralScope,
+    Role,
+)
 from scheduling.models.types import MAX_ROW_ID
 
 
@@ -55,14 +63,27 @@ class HospitalForm(RadBookForm):
         validators=[DataRequired(_l("Enter the English name")), Length(max=200)],
     )
     level = SelectField(_l("Level"), coerce=_enum_coerce(HospitalLevel))
-    province_th = StringField(
-        _l("Province in Thai"), validators=[DataRequired(_l("Enter the province")), Length(max=100)]
+    province_code = SelectField(
+        _l("Province (gives the health region)"),
+        validators=[DataRequired(_l("Choose the province"))],
     )
-    province_en = StringField(
-        _l("Province in English"),
-        validators=[DataRequired(_l("Enter the province")), Length(max=100)],
+    district_th = StringField(_l("District in Thai"), validators=[Optional(), Length(max=100)])
+    district_en = StringField(_l("District in English"), validators=[Optional(), Length(max=100)])
+    latitude = FloatField(
+        _l("Latitude (degrees north, e.g. 16.1850)"),
+        validators=[Optional(), NumberRange(-90, 90, _l("A latitude lies between -90 and 90"))],
+    )
+    longitude = FloatField(
+        _l("Longitude (degrees east, e.g. 103.3000)"),
+        validators=[
+            Optional(),
+            NumberRange(-180, 180, _l("A longitude lies between -180 and 180")),
+        ],
     )
     is_hub = BooleanField(_l("Hub hospital (performs exams for others)"))
+    referral_scope = SelectField(
+        _l("Requests from outside the hub's health region"), coerce=_enum_coerce(ReferralScope)
+    )
     patient_id_policy = SelectField(
         _l("Patient ID sent to scanners and PACS"), coerce=_enum_coerce(PatientIdPolicy)
     )
@@ -142,6 +163,10 @@ class UserForm(RadBookForm):
     )
     role = SelectField(_l("Role"), coerce=_enum_coerce(Role))
     hospital_id = SelectField(_l("Hospital"), coerce=int)
+    region = IntegerField(
+        _l("Health region (region office accounts only)"),
+        validators=[Optional(), NumberRange(1, 13, _l("A health region is 1 to 13"))],
+    )
     locale = SelectField(_l("Language"), choices=options([("th", "ไทย"), ("en", "English")]))
     is_active_account = BooleanField(_l("Account active"), default=True)
     password = PasswordField(_l("New password"), validators=[Optional(), Length(max=128)])

@@ -22,7 +22,7 @@ from app.extensions import db
 # The password rules live with the login; admins set passwords by the same rules.
 from app.passwords import PASSWORD_MIN_LENGTH, password_problems  # noqa: F401
 from app.webkit.views import FieldError
-from scheduling import addresses
+from scheduling import addresses, regions
 from scheduling.audit import Actor, record
 from scheduling.errors import NotAllowed
 from scheduling.i18n import N_
@@ -32,8 +32,9 @@ from scheduling.models import Device, Hospital, Procedure, Role, User
 _SECRET = {"password_hash"}
 
 HOSPITAL_FIELDS = (
-    "code", "name_th", "name_en", "level", "province_th", "province_en", "is_hub",
-    "patient_id_policy", "address_th", "map_url", "phone",
+    "code", "name_th", "name_en", "level", "province_code", "district_th", "district_en",
+    "latitude", "longitude", "is_hub", "referral_scope", "patient_id_policy", "address_th",
+    "map_url", "phone",
 )  # fmt: skip
 DEVICE_FIELDS = (
     "hospital_id", "modality_code", "name", "ae_title", "station_name", "room_th", "room_en",
@@ -43,7 +44,9 @@ PROCEDURE_FIELDS = (
     "code", "name_th", "name_en", "modality_code", "duration_minutes", "prep_th", "prep_en",
     "uses_contrast", "prep_tags", "is_active",
 )  # fmt: skip
-USER_FIELDS = ("username", "full_name", "role", "hospital_id", "locale", "is_active_account")
+USER_FIELDS = (
+    "username", "full_name", "role", "hospital_id", "region", "locale", "is_active_account",
+)  # fmt: skip
 
 # DICOM PS3.5 AE: up to 16 characters of the default repertoire, no backslash or
 # control characters, and not only spaces. Upper case by convention of every scanner.
@@ -102,11 +105,16 @@ def save_hospital(
         raise FieldError("code", N_("The MOPH code has 5 digits"))
     if _taken(Hospital, Hospital.code, code, hospital.id if hospital else None):
         raise FieldError("code", N_("Another hospital already has this code"), code="duplicate")
+    if values.get("province_code") not in regions.PROVINCES:
+        raise FieldError("province_code", N_("Choose the province"))
+    if not regions.valid_coordinates(values.get("latitude"), values.get("longitude")):
+        raise FieldError("longitude", N_("Give both latitude and longitude, or neither"))
     created = hospital is None
     if hospital is None:
         hospital = Hospital()
         db.session.add(hospital)
     changes = _apply(hospital, HOSPITAL_FIELDS, values)
+    regions.set_province(hospital, hospital.province_code)
     _finish(
         actor,
         now,
@@ -215,6 +223,10 @@ def save_user(
             "is_active_account", True
         ):
             raise FieldError("role", N_("You cannot remove your own administrator access"))
+    if values.get("role") is Role.REGION_OFFICE and values.get("region") not in regions.REGIONS:
+        raise FieldError("region", N_("A region office account needs its health region"))
+    if "role" in values and values.get("role") is not Role.REGION_OFFICE:
+        values["region"] = None  # the region is what a region office sees; nobody else
     if user is None and not password:
         raise FieldError("password", N_("Set a password for the new account"))
     if password:

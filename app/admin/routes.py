@@ -37,7 +37,13 @@ from app.admin.operations import (
 from app.args import int_arg
 from app.extensions import db
 from app.pdpa.reads import audit_read
-from app.webkit.forms import enum_options, hospital_options, modality_options, options
+from app.webkit.forms import (
+    enum_options,
+    hospital_options,
+    modality_options,
+    options,
+    province_options,
+)
 from app.webkit.views import attempt, locale, role_required
 from scheduling.audit import about_patients
 from scheduling.clock import local_datetime, utcnow
@@ -53,6 +59,7 @@ from scheduling.models import (
     Patient,
     PatientIdPolicy,
     Procedure,
+    ReferralScope,
     Role,
     User,
 )
@@ -135,9 +142,12 @@ def hospital_edit(hospital_id: int | None):
     form.patient_id_policy.choices = options(
         [(m.name, _(PATIENT_ID_POLICY_LABELS[m])) for m in PatientIdPolicy]
     )
+    form.province_code.choices = province_options()
+    form.referral_scope.choices = enum_options(ReferralScope)
     if hospital is None and request.method == "GET":
         form.level.data = HospitalLevel.COMMUNITY
         form.patient_id_policy.data = PatientIdPolicy.HN
+        form.referral_scope.data = ReferralScope.ANY
     return _edit_page(
         form,
         hospital,

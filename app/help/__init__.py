@@ -22,6 +22,7 @@ GUIDES = {
     Role.SCHEDULER: ("scheduler", N_("Guide for hub schedulers")),
     Role.RADIOLOGIST: ("radiologist", N_("Guide for radiologists")),
     Role.ADMIN: ("admin", N_("Guide for administrators")),
+    Role.REGION_OFFICE: ("region", N_("Guide for health region offices")),
 }
 _BY_SLUG = {slug: (role, title) for role, (slug, title) in GUIDES.items()}
 

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.pdpa.reads import audit_read
 from app.webkit.views import safe_next
 from scheduling.access import can_view_request
-from scheduling.models import ImagingRequest
+from scheduling.models import ImagingRequest, Role
 
 bp = Blueprint("main", __name__)
 
@@ -19,12 +19,16 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @login_required
 def index():
+    if current_user.role is Role.REGION_OFFICE:  # sees aggregates, never a request
+        return redirect(url_for("region.index"))
     return redirect(url_for("main.request_list"))
 
 
 @bp.route("/requests")
 @login_required
 def request_list():
+    if current_user.role is Role.REGION_OFFICE:
+        return redirect(url_for("region.index"))
     from app.requests.listing import (
         COUNT_CAP,
         FILTERS,

@@ -24,7 +24,7 @@ from app.requests.slip import qr_svg, slip_link
 from app.webkit.forms import ReasonForm, options
 from app.webkit.views import FORM, attempt, locale, role_required, show_refusal
 from scheduling.access import can_view_patient, can_view_request, patient_scope
-from scheduling.availability import warning_message
+from scheduling.availability import SlotOrder, warning_message
 from scheduling.booking import book
 from scheduling.booking import reschedule as reschedule_appointment
 from scheduling.clock import local_today, utcnow
@@ -53,6 +53,7 @@ from scheduling.patients import (
     register_patient,
     validate_national_id,
 )
+from scheduling.regions import region_of, road_distance
 from scheduling.requests import cancel_request, create_request
 from scheduling.states import (
     BOOKABLE_REQUEST_STATUSES,
@@ -349,10 +350,19 @@ def _modalities(procedures: list[Procedure]) -> list[Modality]:
 
 
 def _hubs() -> list[Hospital]:
-    """Hubs in the requester's own province first, then the rest of the region."""
-    own_province = current_user.hospital.province_th
+    """Hubs of the requester's own health region first (own province first among them),
+    then the others; each group by province and name."""
+    own = current_user.hospital
     rows = db.session.scalars(select(Hospital).where(Hospital.is_hub.is_(True))).all()
-    return sorted(rows, key=lambda h: (h.province_th != own_province, h.province_th, h.name_th))
+    return sorted(
+        rows,
+        key=lambda h: (
+            region_of(h) != region_of(own),
+            h.province_th != own.province_th,
+            h.province_th,
+            h.name_th,
+        ),
+    )
 
 
 @bp.route("/patients/<int:patient_id>/request", methods=["GET", "POST"])
@@ -457,12 +467,25 @@ def _int_arg(name: str) -> int | None:
     return row_id(request.args.get(name, ""))
 
 
+def _slot_order() -> tuple[SlotOrder, int]:
+    """The order and radius asked in the query string; anything unknown: the defaults."""
+    try:
+        order = SlotOrder(request.args.get("order", ""))
+    except ValueError:
+        order = SlotOrder.REGION_FIRST
+    within_km = _int_arg("km")
+    if within_km not in slots.RADII_KM:
+        within_km = slots.DEFAULT_RADIUS_KM
+    return order, within_km
+
+
 def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
     """The slot page for a first booking or, with ``moving``, a reschedule."""
     now = utcnow()
     exclude = moving.id if moving is not None else None
     hubs = slots.hubs_for(imaging_request)
     hub_ids = {h.id for h in hubs}
+    order, within_km = _slot_order()
     suggestions = slots.suggestions(
         now,
         imaging_request,
@@ -470,6 +493,8 @@ def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
         if imaging_request.hub_hospital_id in hub_ids and moving is None
         else None,
         exclude_appointment_id=exclude,
+        order=order,
+        within_km=within_km,
     )
     chosen_hub = _int_arg("hub")
     if chosen_hub not in hub_ids:
@@ -495,6 +520,11 @@ def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
         moving=moving,
         suggestions=suggestions,
         hubs=hubs,
+        distances=slots.distances_to(imaging_request, hubs),
+        order=order,
+        orders=SlotOrder,
+        within_km=within_km,
+        radii=slots.RADII_KM,
         chosen_hub=chosen_hub,
         weeks=weeks,
         day=day,
@@ -565,6 +595,7 @@ def confirm(request_id: int):
         "requests/confirm.html",
         req=imaging_request,
         device=device,
+        distance=road_distance(imaging_request.requesting_hospital, device.hospital),
         start_at=start_at,
         end_at=start_at + duration,
         form=form,

@@ -14,10 +14,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from scheduling.availability import Slot, candidate_devices, find_slots
+from scheduling.availability import (
+    Slot,
+    SlotOrder,
+    candidate_devices,
+    devices_open_to,
+    find_slots,
+    find_slots_ordered,
+    hub_distances,
+)
 from scheduling.clock import local_today, to_local
 from scheduling.i18n import N_
 from scheduling.models import Device, Hospital, ImagingRequest
+from scheduling.regions import Distance, region_of
 
 SUGGESTIONS = 6
 CALENDAR_WEEKS = 5
@@ -35,6 +44,8 @@ class SlotView:
     slot: Slot
     device: Device
     hub: Hospital
+    # Estimated road distance from the requesting hospital (None: no coordinates).
+    distance: Distance | None = None
 
     @property
     def start_param(self) -> str:
@@ -53,7 +64,12 @@ class DayCell:
         return self.day.isoformat()
 
 
-def _views(slots: list[Slot]) -> list[SlotView]:
+# Radii offered for "earliest within N km" (road distance estimates).
+RADII_KM = (50, 100, 150, 200, 300)
+DEFAULT_RADIUS_KM = 100
+
+
+def _views(slots: list[Slot], requesting_hospital_id: int | None = None) -> list[SlotView]:
     device_ids = {s.device_id for s in slots}
     devices = (
         {
@@ -67,7 +83,20 @@ def _views(slots: list[Slot]) -> list[SlotView]:
         if device_ids
         else {}
     )
-    return [SlotView(s, devices[s.device_id], devices[s.device_id].hospital) for s in slots]
+    distances = (
+        hub_distances(requesting_hospital_id, {d.hospital for d in devices.values()})
+        if requesting_hospital_id is not None
+        else {}
+    )
+    return [
+        SlotView(
+            s,
+            devices[s.device_id],
+            devices[s.device_id].hospital,
+            distances.get(devices[s.device_id].hospital_id),
+        )
+        for s in slots
+    ]
 
 
 def _search(
@@ -90,25 +119,53 @@ def suggestions(
     *,
     hub_hospital_id: int | None = None,
     exclude_appointment_id: int | None = None,
+    order: SlotOrder = SlotOrder.REGION_FIRST,
+    within_km: int = DEFAULT_RADIUS_KM,
 ) -> list[SlotView]:
-    """The earliest bookable slots, across every hub unless one is chosen."""
-    return _views(
-        _search(
+    """The earliest bookable slots at the chosen hub, or across hubs in ``order``."""
+    if hub_hospital_id is not None:
+        slots = _search(
             now, req, exclude_appointment_id, hub_hospital_id=hub_hospital_id, limit=SUGGESTIONS
         )
-    )
+    else:
+        slots = find_slots_ordered(
+            now,
+            req.procedure,
+            requesting_hospital_id=req.requesting_hospital_id,
+            order=order,
+            within_km=within_km,
+            limit=SUGGESTIONS,
+            patient=req.patient,
+            priority=req.priority,
+            exclude_appointment_id=exclude_appointment_id,
+        )
+    return _views(slots, req.requesting_hospital_id)
 
 
 def hubs_for(req: ImagingRequest) -> list[Hospital]:
-    """Hubs with an active device for the procedure's modality."""
-    hub_ids = {d.hospital_id for d in candidate_devices(req.procedure)}
+    """Hubs with an active device for the procedure's modality that take this request."""
+    devices = devices_open_to(
+        candidate_devices(req.procedure), req.requesting_hospital_id, req.priority
+    )
+    hub_ids = {d.hospital_id for d in devices}
     if not hub_ids:
         return []
-    return list(
-        db.session.scalars(
-            select(Hospital).where(Hospital.id.in_(hub_ids)).order_by(Hospital.name_th)
-        )
+    hubs = list(db.session.scalars(select(Hospital).where(Hospital.id.in_(hub_ids))))
+    distances = hub_distances(req.requesting_hospital_id, hubs)
+    own_region = region_of(req.requesting_hospital)
+    return sorted(
+        hubs,
+        key=lambda h: (
+            region_of(h) != own_region,
+            distances[h.id] is None,
+            distances[h.id].km if distances[h.id] else 0.0,
+            h.name_th,
+        ),
     )
+
+
+def distances_to(req: ImagingRequest, hubs: list[Hospital]) -> dict:
+    return hub_distances(req.requesting_hospital_id, hubs)
 
 
 def calendar_start(now: datetime) -> date:
@@ -167,5 +224,6 @@ def day_slots(
             date_from=day,
             date_to=day,
             limit=DAY_SLOTS_LIMIT,
-        )
+        ),
+        req.requesting_hospital_id,
     )

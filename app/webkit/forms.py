@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.labels import label
 from app.webkit.views import locale
+from scheduling import regions
 from scheduling.i18n import N_
 from scheduling.models import Device, Hospital, Modality
 
@@ -144,3 +145,23 @@ def hospital_options(
 ) -> list[SelectChoice]:
     """``10707 · โรงพยาบาลมหาสารคาม``: the MOPH code, then the name in the reader's language."""
     return options(((h.id, f"{h.code} · {h.display_name(locale())}") for h in hospitals), first)
+
+
+def province_options() -> list[SelectChoice]:
+    """Provinces by health region, then name in the reader's language."""
+    english = locale() == "en"
+    provinces = sorted(
+        regions.PROVINCES.values(),
+        key=lambda p: (p.region, p.name_en if english else p.name_th),
+    )
+    return options(
+        (
+            (
+                p.code,
+                f"{p.name_en if english else p.name_th} · "
+                f"{regions.region_name(p.region, 'en' if english else 'th')}",
+            )
+            for p in provinces
+        ),
+        first=("", "—"),
+    )

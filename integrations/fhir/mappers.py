@@ -26,6 +26,7 @@ from fhir.resources.slot import Slot as FhirSlot
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 from integrations.fhir import systems
+from scheduling import regions
 from scheduling.clock import to_local
 from scheduling.models import (
     Appointment,
@@ -213,12 +214,52 @@ def study_uid_identifier(uid: str) -> dict:
 # -- directory ------------------------------------------------------------------------
 
 
+def organization_address(hospital: Hospital) -> dict | None:
+    """R5 keeps an organisation's address in ``contact.address``: text, district,
+    province (``state``), country, and the coordinates as the standard geolocation
+    extension."""
+    address: dict = {"country": "TH"}
+    if hospital.address_th:
+        address["text"] = hospital.address_th
+    if hospital.district_th:
+        address["district"] = hospital.district_th
+    if hospital.province_th:
+        address["state"] = hospital.province_th
+    if regions.has_coordinates(hospital):
+        address["extension"] = [
+            {
+                "url": systems.GEOLOCATION_EXT,
+                "extension": [
+                    {"url": "latitude", "valueDecimal": hospital.latitude},
+                    {"url": "longitude", "valueDecimal": hospital.longitude},
+                ],
+            }
+        ]
+    return address if len(address) > 1 else None
+
+
+def region_extension(hospital: Hospital) -> list[dict]:
+    region = regions.region_of(hospital)
+    if region is None:
+        return []
+    return [
+        {
+            "url": systems.health_region_ext(),
+            "valueCoding": {
+                "system": systems.health_region_system(),
+                "code": str(region),
+                "display": regions.region_name(region),
+            },
+        }
+    ]
+
+
 def organization_resource(hospital: Hospital) -> Built:
     contact: dict = {}
     if hospital.phone:
         contact["telecom"] = [{"system": "phone", "value": hospital.phone}]
-    if hospital.address_th:
-        contact["address"] = {"text": hospital.address_th, "country": "TH"}
+    if (address := organization_address(hospital)) is not None:
+        contact["address"] = address
     data: dict = {
         "resourceType": "Organization",
         "id": str(hospital.id),
@@ -243,6 +284,8 @@ def organization_resource(hospital: Hospital) -> Built:
         "name": hospital.name_th,
         "alias": [hospital.name_en],
     }
+    if extension := region_extension(hospital):
+        data["extension"] = extension
     if contact:
         data["contact"] = [contact]
     return build(Organization, data)

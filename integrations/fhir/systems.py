@@ -30,6 +30,8 @@ SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"  # diagnostic service section
 LANGUAGE_EXT = "http://hl7.org/fhir/StructureDefinition/language"
+# Address.geolocation: latitude and longitude (WGS84) as two nested decimal extensions.
+GEOLOCATION_EXT = "http://hl7.org/fhir/StructureDefinition/geolocation"
 
 # An example.org default says plainly that a deployment must choose its own.
 DEFAULT_CANONICAL_BASE = "https://radbook.example.org/fhir"
@@ -111,3 +113,13 @@ def viewer_url_extension() -> str:
 
 def images_in_pacs_extension() -> str:
     return f"{canonical_base()}/StructureDefinition/images-in-pacs"
+
+
+def health_region_system() -> str:
+    """MOPH health regions (เขตสุขภาพ) 1-13, 13 being Bangkok's."""
+    return f"{canonical_base()}/CodeSystem/health-region"
+
+
+def health_region_ext() -> str:
+    """Organization extension: the health region the hospital belongs to (valueCoding)."""
+    return f"{canonical_base()}/StructureDefinition/health-region"

@@ -23,6 +23,7 @@ from scheduling.models.enums import (
     PatientIdPolicy,
     Priority,
     ReconciliationStatus,
+    ReferralScope,
     ReportStatus,
     RequestStatus,
     Role,
@@ -40,6 +41,7 @@ from scheduling.models.orders import (
 )
 from scheduling.models.patients import Patient, PatientHN
 from scheduling.models.referrals import PriorIdentity, ReferralStudy
+from scheduling.models.regions import RegionWaitTarget
 
 __all__ = [
     "AccessionCounter",
@@ -68,6 +70,8 @@ __all__ = [
     "Quota",
     "ReferralStudy",
     "ReconciliationStatus",
+    "ReferralScope",
+    "RegionWaitTarget",
     "ReportStatus",
     "ReportVersion",
     "RequestStatus",

@@ -13,6 +13,15 @@ class HospitalLevel(enum.Enum):
     COMMUNITY = "รพช."  # community hospital
     SUBDISTRICT = "รพ.สต."  # sub-district health promotion hospital
     PRIVATE = "เอกชน"
+    UNIVERSITY = "รพ.มหาวิทยาลัย"  # university hospital (outside the MOPH line)
+
+
+class ReferralScope(enum.Enum):
+    """A hub's own rule for requests from hospitals outside its health region."""
+
+    ANY = "any"  # from anywhere
+    REGION_AND_URGENT = "region_and_urgent"  # its region; from outside only urgent/stat
+    REGION_ONLY = "region_only"  # its region only
 
 
 class Role(enum.Enum):
@@ -20,6 +29,8 @@ class Role(enum.Enum):
     SCHEDULER = "scheduler"  # hub scheduling / x-ray room staff
     RADIOLOGIST = "radiologist"
     ADMIN = "admin"
+    # Health region office: read-only, sees aggregates of one region's hospitals.
+    REGION_OFFICE = "region_office"
 
 
 class IdentifierType(enum.Enum):

@@ -5,12 +5,18 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from scheduling.db import Base
-from scheduling.models.enums import DicomCharset, HospitalLevel, PatientIdPolicy, Role
+from scheduling.models.enums import (
+    DicomCharset,
+    HospitalLevel,
+    PatientIdPolicy,
+    ReferralScope,
+    Role,
+)
 from scheduling.models.types import UTCDateTime
 
 
@@ -25,10 +31,24 @@ class Hospital(Base):
     level: Mapped[HospitalLevel] = mapped_column(Enum(HospitalLevel, native_enum=False, length=20))
     province_th: Mapped[str] = mapped_column(String(100))
     province_en: Mapped[str] = mapped_column(String(100))
+    # Two-digit province code (scheduling.regions.PROVINCES), which gives the health
+    # region; the names above are set from it (scheduling.regions.set_province).
+    province_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    district_th: Mapped[str | None] = mapped_column(String(100))
+    district_en: Mapped[str | None] = mapped_column(String(100))
+    # WGS84 degrees, kept by the admin: distances between hospitals are estimated from them.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     is_hub: Mapped[bool] = mapped_column(Boolean, default=False)
     # Hub setting: what goes out as DICOM Patient ID (and its issuer).
     patient_id_policy: Mapped[PatientIdPolicy] = mapped_column(
         Enum(PatientIdPolicy, native_enum=False, length=20), default=PatientIdPolicy.HN
+    )
+    # Hub setting: who outside the hub's health region may request and book here.
+    referral_scope: Mapped[ReferralScope] = mapped_column(
+        Enum(ReferralScope, native_enum=False, length=20),
+        default=ReferralScope.ANY,
+        server_default=ReferralScope.ANY.name,
     )
     address_th: Mapped[str | None] = mapped_column(Text)
     map_url: Mapped[str | None] = mapped_column(String(500))
@@ -52,6 +72,8 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
     hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), index=True)
+    # Region office accounts: the health region (1-13) whose aggregates they see.
+    region: Mapped[int | None] = mapped_column(Integer)
     is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(5), default="th")
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -17,7 +17,15 @@ def test_demo_matches_design_and_is_idempotent(demo):
         "MKH_BMD1",
     } <= ae_titles
     users = set(demo.session.scalars(select(User.username)))
-    assert users == {"admin", "scheduler.mkh", "radiologist.mkh", "staff.kudrang", "staff.kosum"}
+    assert users == {
+        "admin",
+        "scheduler.mkh",
+        "radiologist.mkh",
+        "staff.kudrang",
+        "staff.kosum",
+        "region7.office",
+        "region8.office",
+    }
     assert demo.session.scalar(select(User).where(User.username == "admin")).check_password(
         "radbook-demo"
     )

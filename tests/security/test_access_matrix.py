@@ -37,6 +37,8 @@ ACTORS = (
     "radiologist.mkh",
     "scheduler.udn",
     "radiologist.udn",
+    # sees no world at all: aggregates of its region only
+    "region7.office",
     "admin",
 )
 MISSING_ID = 987654321
@@ -303,6 +305,10 @@ ROUTES: dict[str, Route] = {
     "/hub/capacity/closures/<int:closure_id>/toggle": Route(),
     "/dashboard/": Route(queries=_with_hubs),
     "/dashboard/<metric>.csv": Route(queries=_with_hubs),
+    # -- region office (aggregates; tests/app/test_region_office.py) ------------------------
+    "/region/": Route(queries=lambda w: [{}, {"region": 8, "period": "past12"}]),
+    "/region/export.xlsx": Route(queries=lambda w: [{"region": 7}]),
+    "/region/targets": Route(form=lambda w, t: {"modality_code": "CT", "target_days": "9"}),
     # -- admin --------------------------------------------------------------------------
     "/admin/": Route(),
     "/admin/audit": Route(),
@@ -506,7 +512,7 @@ def targets(w: Worlds, kind: str) -> list[Target]:
         return [Target(kind, value, _admin_only)]
     values = {
         "metric": ["capacity", "waiting", "no-shows", "quotas"],
-        "slug": ["requester", "scheduler", "radiologist", "admin"],
+        "slug": ["requester", "scheduler", "radiologist", "admin", "region"],
         "lang": ["th", "en"],
         "resource_type": ["Patient"],
         "fhir_id": [str(w["SM"].patient_id)],
@@ -644,7 +650,9 @@ def _run_rules(app, w, actor, tally, client, hidden, state, db_state, watch) -> 
                         response = client.get(full)
                     tally.tried += 1
                     status = response.status_code
-                    body = _strip_echo(response.get_data(as_text=True), {**query, **data})
+                    # (an .xlsx is binary: its bytes are searched as far as they decode)
+                    text = response.get_data().decode("utf-8", "replace")
+                    body = _strip_echo(text, {**query, **data})
                     location = response.headers.get("Location", "")
                     if status >= 500:
                         tally.fail(actor, method, full, f"server error {status}")
@@ -724,8 +732,8 @@ def test_web_access_matrix(app, worlds, request):
     report(
         request,
         "web",
-        f"{rule_count} rules × {len(ACTORS)} actors (anonymous + 7 users "
-        f"at 5 hospitals) × own/other/missing objects = {tally.tried} requests; "
+        f"{rule_count} rules × {len(ACTORS)} actors (anonymous + 8 users "
+        f"at 6 hospitals) × own/other/missing objects = {tally.tried} requests; "
         f"{len(tally.failures)} failures",
     )
     assert not tally.failures, "\n".join(tally.failures[:60])

@@ -135,13 +135,64 @@ def test_hospital_code_must_have_five_digits(admin):
                 "name_th": "โรงพยาบาลทดสอบ",
                 "name_en": "Test Hospital",
                 "level": "COMMUNITY",
-                "province_th": "มหาสารคาม",
-                "province_en": "Maha Sarakham",
+                "province_code": "44",
+                "referral_scope": "ANY",
                 "patient_id_policy": "HN",
             },
         )
     )
     assert "รหัสสถานพยาบาลต้องเป็นตัวเลข 5 หลัก" in html
+
+
+def _hospital_form(**overrides):
+    data = {
+        "code": "11999",
+        "name_th": "โรงพยาบาลทดสอบ",
+        "name_en": "Test Hospital",
+        "level": "COMMUNITY",
+        "province_code": "46",
+        "district_th": "ยางตลาด",
+        "district_en": "Yang Talat",
+        "latitude": "16.3990",
+        "longitude": "103.3670",
+        "referral_scope": "REGION_ONLY",
+        "patient_id_policy": "HN",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_hospital_gets_its_province_region_and_coordinates(admin, demo):
+    from scheduling.regions import region_of
+
+    response = admin.post("/admin/hospitals/new", data=_hospital_form())
+    assert response.status_code == 302
+    saved = hospital("11999")
+    assert (saved.province_code, saved.province_th, saved.province_en) == (
+        "46",
+        "กาฬสินธุ์",
+        "Kalasin",
+    )
+    assert region_of(saved) == 7
+    assert (saved.latitude, saved.longitude) == (16.399, 103.367)
+    assert saved.referral_scope.name == "REGION_ONLY"
+    listing = _html(admin.get("/admin/hospitals"))
+    assert "เขตสุขภาพที่ 7" in listing and "16.3990, 103.3670" in listing
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"longitude": ""}, "longitude", "ระบุทั้งละติจูดและลองจิจูด หรือไม่ระบุทั้งคู่"),
+        ({"latitude": "95"}, "latitude", "ละติจูดอยู่ระหว่าง -90 ถึง 90"),
+        ({"province_code": "99"}, "province_code", None),
+    ],
+)
+def test_bad_geography_is_refused_beside_its_field(admin, demo, overrides, field, message):
+    html = _html(admin.post("/admin/hospitals/new", data=_hospital_form(**overrides)))
+    assert f'id="{field}-error"' in html
+    assert message is None or message in html
+    assert hospital("11999") is None
 
 
 def _user_form(**overrides):

@@ -89,7 +89,10 @@ def test_an_unknown_patient_says_so_and_a_patient_in_the_url_is_ignored(admin, d
     html = admin.post("/admin/audit", data={"patient": "1234567890121"}).get_data(as_text=True)
     assert 'id="patient-error"' in html and not _actions(html)
     # Never read from a URL: the query string's patient is dropped, not applied.
-    html = admin.get(f"/admin/audit?patient={a.id_value}").get_data(as_text=True)
+    # (The day of the trail only: the demo's own events of load day fill the first page.)
+    html = admin.get(
+        f"/admin/audit?patient={a.id_value}&date_from=20/11/2569&date_to=20/11/2569"
+    ).get_data(as_text=True)
     assert _actions(html) == {"request.create", "worklist.find", "request.view", "line.send"}
     assert a.id_value not in html
 

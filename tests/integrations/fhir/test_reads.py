@@ -91,7 +91,15 @@ def test_device_and_schedule(kudrang, db):
     codes = {c.concept.coding[0].code for c in schedule.serviceType}
     assert "US-UPABD" in codes and not any(code.startswith("CT") for code in codes)
     by_service = parsed(kudrang.get("Schedule?service-type=US-UPABD&_count=200"))
-    assert {e.resource.identifier[0].value for e in by_service.entry} == {"MKH_US1", "MKH_US2"}
+    # every ultrasound of the demo network: Mahasarakham's and Region 7's other hubs'
+    assert {e.resource.identifier[0].value for e in by_service.entry} == {
+        "MKH_US1",
+        "MKH_US2",
+        "KKH_US1",
+        "KKH_US2",
+        "RET_US1",
+        "KSN_US1",
+    }
     assert ids(parsed(kudrang.get(f"Schedule?actor=Device/{us1.id}"))) == [str(us1.id)]
 
 
@@ -384,3 +392,24 @@ def test_reads_and_searches_are_audited(kudrang, booked, db):
     assert all(e.interface is Interface.FHIR for e in events)
     assert events[0].hospital_id == hospital(KUDRANG).id
     assert events[1].detail == {"resource": "Appointment", "query": "status=booked", "total": 1}
+
+
+def test_organization_carries_address_coordinates_and_health_region(kudrang):
+    org = parsed(kudrang.get(f"Organization/{hospital(KUDRANG).id}"))
+    address = org.contact[0].address
+    assert (address.district, address.state, address.country) == ("กุดรัง", "มหาสารคาม", "TH")
+    (geo,) = [e for e in address.extension if e.url == systems.GEOLOCATION_EXT]
+    where = {e.url: float(e.valueDecimal) for e in geo.extension}
+    assert where == {"latitude": 16.0466, "longitude": 102.9656}
+    (region,) = [e for e in org.extension if e.url == systems.health_region_ext()]
+    assert region.valueCoding.system == systems.health_region_system()
+    assert (region.valueCoding.code, region.valueCoding.display) == ("7", "เขตสุขภาพที่ 7")
+    udon = (
+        parsed(
+            kudrang.get("Organization?identifier=https://terms.sil-th.org/id/th-moph-hcode|10671")
+        )
+        .entry[0]
+        .resource
+    )
+    assert [e.valueCoding.code for e in udon.extension] == ["8"]
+    assert udon.contact[0].address.state == "อุดรธานี"

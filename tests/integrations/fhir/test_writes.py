@@ -598,7 +598,9 @@ def test_reschedule_and_cancel_show_in_fhir(kudrang, scheduled, db):
 
     request_id, first = scheduled
     actor = Actor(interface=Interface.WEB, name="test", hospital_id=first.hub_hospital_id)
-    later = next(s for s in free_slots(kudrang) if s.start != first.start_at)
+    # Another time on the same scanner (the network's first free slots are all 08:30).
+    same_device = free_slots(kudrang, extra=f"&schedule=Schedule/{first.device_id}")
+    later = next(s for s in same_device if s.start != first.start_at)
     device = db.session.get(Device, int(later.schedule.reference.split("/")[1]))
     moved_to = reschedule(actor, utcnow(), first, device, later.start, reason="เครื่องเสีย")
     old = parsed(kudrang.get(f"Appointment/{first.id}"))
