@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,8 +20,8 @@ from app.dashboard.charts import Series, bar_chart
 from app.extensions import db
 from app.region.workbook import workbook
 from app.webkit.views import attempt, locale, role_required
-from scheduling import region_stats, regions
-from scheduling.clock import local_today, utcnow
+from scheduling import referrals, region_stats, regions
+from scheduling.clock import local_datetime, local_today, utcnow
 from scheduling.i18n import N_
 from scheduling.models import Modality, Role
 
@@ -48,6 +48,7 @@ class RegionReport:
     referrers: list  # the same figures per requesting hospital
     quotas: list
     targets: dict
+    referral_share: list  # referral images online against sent on CD, per referrer
 
 
 def _region() -> int:
@@ -82,6 +83,11 @@ def report(region: int, first: date, last: date) -> RegionReport:
         region_stats.hub_modality_figures(region, first, last, utcnow(), by_referrer=True),
         region_stats.quota_use_by_referrer(region, first, last),
         region_stats.targets(region),
+        referrals.online_share(
+            requesting_hospital_ids=[h.id for h in region_stats.region_hospitals(region)],
+            since=local_datetime(first, time.min),
+            until=local_datetime(last + timedelta(days=1), time.min),
+        ),
     )
 
 

@@ -79,4 +79,12 @@ def workbook(data, locale: str) -> Workbook:
         [period + [q.hospital.code, name(q.hospital), q.reserved, q.used, _pct(q.share)]
          for q in data.quotas],
     )  # fmt: skip
+    _sheet(
+        book,
+        _("Referral images"),
+        [_("From"), _("To"), _("MOPH code"), _("Hospital"), _("Modality"), _("Online"),
+         _("Sent on CD"), _("Not arrived yet"), _("Online share")],
+        [period + [r.hospital.code, name(r.hospital), r.modality_code, r.online, r.on_cd,
+                   r.waiting, _pct(r.share)] for r in data.referral_share],
+    )  # fmt: skip
     return book

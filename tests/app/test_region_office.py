@@ -115,6 +115,7 @@ def test_the_workbook_holds_the_same_aggregates(app, demo_bookings):
         "การรอคอยและผลที่ส่งกลับ",
         "ตามโรงพยาบาลที่ส่งตรวจ",
         "การใช้โควตา",
+        "ภาพส่งต่อ",
     ]
     cells = {str(c.value) for ws in book for row in ws.iter_rows() for c in row if c.value}
     assert not [v for v in _patient_strings(demo_bookings) if v in cells]
@@ -189,3 +190,41 @@ def test_region_figures_count_only_the_regions_hubs(demo_bookings):
     assert sum(f.no_shows for f in referrers) == sum(f.no_shows for f in figures)
     quotas = region_stats.quota_use_by_referrer(7, first, last)
     assert quotas and all(q.reserved >= 0 and q.used >= 0 for q in quotas)
+
+
+def test_the_office_sees_referral_images_online_against_cd(app, demo):
+    """Issue 18's measure in the region view and its workbook: referrers of the region only."""
+    from scheduling.audit import Actor
+    from scheduling.models import Interface
+    from scheduling.referrals import add_prior_study, record_arrival
+    from scheduling.studies import ReportedIdentity
+    from tests.app.hub.factories import hospital, make_request
+
+    now = _now()
+    kudrang = Actor(Interface.WEB, hospital_id=hospital("11008").id)
+    online, on_cd = make_request(now=now), make_request(now=now)
+    prior = add_prior_study(kudrang, now, online, modality_code="DX", accession_number="K1")
+    record_arrival(
+        Actor(Interface.JOBS, name="referral-watch"),
+        now,
+        prior,
+        study_instance_uid="1.2.3.9",
+        series_count=1,
+        instance_count=2,
+        identity=ReportedIdentity(patient_id="X"),
+    )
+    add_prior_study(kudrang, now, on_cd, modality_code="DX", sent_on_cd=True)
+
+    section = _client(app, "region7.office").get("/region/").get_data(as_text=True)
+    section = section[section.index('id="referral-images"') :]
+    row = section.split("<tr>")[2]
+    assert _short(hospital("11008").name_th) in row or hospital("11008").name_th in row
+    assert "DX" in row and "50%" in row
+    book = load_workbook(io.BytesIO(_client(app, "region7.office").get("/region/export.xlsx").data))
+    sheet = book[book.sheetnames[-1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [(r[2], r[4], r[5], r[6], r[8]) for r in rows] == [("11008", "DX", 1, 1, 0.5)]
+    # Region 8's office sees none of Region 7's referrers.
+    other = _client(app, "region8.office").get("/region/").get_data(as_text=True)
+    assert "1.2.3.9" not in other
+    assert "DX" not in other[other.index('id="referral-images"') :]
