@@ -40,7 +40,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from scheduling import events
+from scheduling import events, notices
 from scheduling.access import require_hub_side, require_party
 from scheduling.audit import Actor, record
 from scheduling.db import db
@@ -237,6 +237,15 @@ def reschedule(
             device=device.ae_title,
             reason=appointment.status_reason,
         )
+        notices.tell_requester(
+            actor,
+            now,
+            request,
+            "appointment.moved",
+            notices.MOVED,
+            reason=appointment.status_reason,
+            when=notices.when_of(new),
+        )
         events.appointment_rescheduled.send(
             new, actor=actor, now=now, appointment=new, previous=appointment
         )
@@ -281,6 +290,9 @@ def cancel_appointment(
             hospital_id=appointment.hub_hospital_id,
             request_id=request.id,
             reason=reason,
+        )
+        notices.tell_requester(
+            actor, now, request, "appointment.cancelled", notices.CANCELLED, reason=reason or None
         )
         if previous is not None:
             events.request_status_changed.send(

@@ -22,3 +22,5 @@ study_linked = _signals.signal("study-linked")  # kwargs: study, request
 # a hub user confirmed whose study a referral image is (kwargs: prior, a ReferralStudy):
 # the HL7 adapter queues the PACS patient update (ADT) in the same transaction
 referral_identity_confirmed = _signals.signal("referral-identity-confirmed")
+# a radiologist approved a request with a protocol (kwargs: request): outbound HL7/FHIR
+request_protocolled = _signals.signal("request-protocolled")

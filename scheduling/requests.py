@@ -10,14 +10,17 @@ back).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
 
-from scheduling import events
+from scheduling import events, notices
+from scheduling import screening as screening_rules
 from scheduling.access import require_hub_side, require_party
 from scheduling.audit import Actor, record
 from scheduling.booking import cancel_live_appointment
+from scheduling.clock import local_today
 from scheduling.db import db
 from scheduling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from scheduling.i18n import N_
@@ -31,9 +34,10 @@ from scheduling.models import (
     Procedure,
     RequestStatus,
     Role,
+    TreatmentRight,
 )
 from scheduling.regions import REFERRAL_REFUSED, accepts_referral
-from scheduling.states import LIVE_APPOINTMENT_STATUSES, transition
+from scheduling.states import LIVE_APPOINTMENT_STATUSES, OPEN_REQUEST_STATUSES, transition
 from scheduling.tx import check_aware, finish, rollback_on_error
 
 _ORDER_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -63,10 +67,17 @@ def create_request(
     requesting_clinician: str = "",
     icd10_code: str | None = None,
     placer_order_number: str | None = None,
+    treatment_right: TreatmentRight | None = None,
+    referral_number: str | None = None,
+    screening: Mapping[str, object] | None = None,
     submit: bool = True,
     commit: bool = True,
 ) -> ImagingRequest:
-    """A new request, submitted to the hub unless ``submit=False`` (kept as a draft)."""
+    """A new request, submitted to the hub unless ``submit=False`` (kept as a draft).
+
+    ``screening``, when given, is checked (``scheduling.screening.clean``) and kept;
+    orders from an HIS usually come without it and are completed on the web.
+    """
     check_aware(now)
     with rollback_on_error(commit):
         acting = actor.acting_hospital_id
@@ -107,8 +118,13 @@ def create_request(
                     code="duplicate-order",
                     number=placer_order_number,
                 )
+        if screening is not None:
+            screening = screening_rules.clean(procedure, patient, screening, local_today(now))
         request = ImagingRequest(
             placer_order_number=placer_order_number or new_placer_order_number(now),
+            treatment_right=treatment_right,
+            referral_number=(referral_number or "").strip()[:40] or None,
+            screening=screening,
             requesting_hospital_id=requesting_hospital_id,
             hub_hospital_id=hub_hospital_id,
             patient_id=patient.id,
@@ -207,6 +223,9 @@ def reject_request(
             hospital_id=request.hub_hospital_id,
             reason=request.status_reason,
         )
+        notices.tell_requester(
+            actor, now, request, "request.rejected", notices.REJECTED, reason=request.status_reason
+        )
         _signal(request, actor, now, previous)
         finish(commit)
     return request
@@ -288,6 +307,52 @@ def cancel_request(
             reason=request.status_reason,
             appointments=[a.id for a in live],
         )
+        if live:
+            notices.tell_requester(
+                actor,
+                now,
+                request,
+                "appointment.cancelled",
+                notices.CANCELLED,
+                reason=request.status_reason,
+            )
         _signal(request, actor, now, previous)
+        finish(commit)
+    return request
+
+
+def update_screening(
+    actor: Actor,
+    now: datetime,
+    request: ImagingRequest,
+    *,
+    screening: Mapping[str, object],
+    treatment_right: TreatmentRight | None,
+    referral_number: str | None,
+    commit: bool = True,
+) -> ImagingRequest:
+    """Complete or correct the screening, treatment right and referral number (the
+    requesting hospital, while the exam has not been done)."""
+    check_aware(now)
+    with rollback_on_error(commit):
+        lock_request(request)
+        require_party(actor, request, None)
+        if request.status not in (RequestStatus.DRAFT, *OPEN_REQUEST_STATUSES):
+            raise Conflict(N_("This request can no longer be changed"), code="request-closed")
+        cleaned = screening_rules.clean(
+            request.procedure, request.patient, screening, local_today(now)
+        )
+        request.screening = cleaned
+        request.treatment_right = treatment_right
+        request.referral_number = (referral_number or "").strip()[:40] or None
+        request.updated_at = now
+        record(
+            actor,
+            "request.screening",
+            now,
+            entity=request,
+            hospital_id=actor.acting_hospital_id or request.requesting_hospital_id,
+            answered=sorted(cleaned),
+        )
         finish(commit)
     return request

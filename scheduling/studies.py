@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from scheduling import events
+from scheduling import events, notices
 from scheduling.audit import Actor, record
 from scheduling.db import db
 from scheduling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
@@ -547,5 +547,7 @@ def attach_report(
             status=status.name,
             version=version,
         )
+        if version == 1 or status is not ReportStatus.PRELIMINARY:
+            notices.tell_requester(actor, now, request, "report.arrived", notices.REPORTED)
         finish(commit)
     return request

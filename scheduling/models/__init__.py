@@ -14,8 +14,10 @@ from scheduling.models.capacity import (
     ClosureKind,
     Quota,
 )
+from scheduling.models.clinical import HubProtocol, RequestAttachment, VettingRule
 from scheduling.models.enums import (
     AppointmentStatus,
+    AttachmentKind,
     DicomCharset,
     HospitalLevel,
     IdentifierType,
@@ -29,6 +31,8 @@ from scheduling.models.enums import (
     Role,
     Sex,
     StudySource,
+    TreatmentRight,
+    VettingDecision,
 )
 from scheduling.models.network import Device, Hospital, Modality, Procedure, User
 from scheduling.models.notifications import StaffNotification, StaffNotificationRead
@@ -44,6 +48,12 @@ from scheduling.models.referrals import PriorIdentity, ReferralStudy
 from scheduling.models.regions import RegionWaitTarget
 
 __all__ = [
+    "VettingRule",
+    "VettingDecision",
+    "TreatmentRight",
+    "RequestAttachment",
+    "HubProtocol",
+    "AttachmentKind",
     "AccessionCounter",
     "Appointment",
     "AppointmentStatus",

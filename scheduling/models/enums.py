@@ -124,3 +124,27 @@ class StudySource(enum.Enum):
     HL7 = "hl7"
     FHIR = "fhir"
     PACS_QUERY = "pacs_query"
+
+
+class TreatmentRight(enum.Enum):
+    """สิทธิการรักษา: who pays for the exam (the schemes a Thai referral names)."""
+
+    UC = "uc"  # บัตรทอง / หลักประกันสุขภาพถ้วนหน้า (NHSO)
+    SSS = "sss"  # ประกันสังคม (Social Security Office)
+    CSMBS = "csmbs"  # ข้าราชการ / เบิกจ่ายตรง (Comptroller General's Department)
+    LGO = "lgo"  # ข้าราชการส่วนท้องถิ่น (อปท.)
+    SELF_PAY = "self_pay"  # ชำระเงินเอง
+    OTHER = "other"  # private insurance, foreign worker insurance, ...
+
+
+class VettingDecision(enum.Enum):
+    """A radiologist's decision on a request that the hub's rules send to vetting."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class AttachmentKind(enum.Enum):
+    REFERRAL_LETTER = "referral_letter"  # ใบส่งตัว
+    LAB_RESULT = "lab_result"
+    OTHER = "other"

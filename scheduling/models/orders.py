@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.db import Base
+from scheduling.models.clinical import HubProtocol, RequestAttachment
 from scheduling.models.enums import (
     AppointmentStatus,
     Interface,
@@ -16,6 +28,8 @@ from scheduling.models.enums import (
     ReportStatus,
     RequestStatus,
     StudySource,
+    TreatmentRight,
+    VettingDecision,
 )
 from scheduling.models.network import Device, Hospital, Procedure, User
 from scheduling.models.patients import Patient
@@ -83,12 +97,33 @@ class ImagingRequest(Base):
     report_status: Mapped[ReportStatus | None] = mapped_column(
         Enum(ReportStatus, native_enum=False, length=20)
     )
+    # สิทธิการรักษา and the referral (ใบส่งตัว) number; HL7/FHIR orders may lack them.
+    treatment_right: Mapped[TreatmentRight | None] = mapped_column(
+        Enum(TreatmentRight, native_enum=False, length=20)
+    )
+    referral_number: Mapped[str | None] = mapped_column(String(40))
+    # Safety screening answers, cleaned by scheduling.screening (keys documented there).
+    screening: Mapped[dict | None] = mapped_column(JSON)
+    # Vetting (scheduling.vetting): the radiologist's decision and protocol.
+    vetting_decision: Mapped[VettingDecision | None] = mapped_column(
+        Enum(VettingDecision, native_enum=False, length=20)
+    )
+    vetted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    vetted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    protocol_id: Mapped[int | None] = mapped_column(ForeignKey("hub_protocol.id"))
+    protocol_contrast: Mapped[bool | None] = mapped_column(Boolean)
+    protocol_notes: Mapped[str | None] = mapped_column(Text)
 
     requesting_hospital: Mapped[Hospital] = relationship(foreign_keys=[requesting_hospital_id])
     hub_hospital: Mapped[Hospital | None] = relationship(foreign_keys=[hub_hospital_id])
     patient: Mapped[Patient] = relationship()
     procedure: Mapped[Procedure] = relationship()
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    vetted_by: Mapped[User | None] = relationship(foreign_keys=[vetted_by_id])
+    protocol: Mapped[HubProtocol | None] = relationship()
+    attachments: Mapped[list[RequestAttachment]] = relationship(
+        back_populates="request", order_by="RequestAttachment.id"
+    )
     appointments: Mapped[list[Appointment]] = relationship(
         back_populates="request", order_by="Appointment.id"
     )

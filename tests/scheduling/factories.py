@@ -98,7 +98,7 @@ def create_patient(**values) -> Patient:
         prefix="MR",
         given_name_th=f"ผู้ป่วย{n}",
         family_name_th="ทดสอบ",
-        sex=Sex.MALE,
+        sex=values.pop("sex", Sex.MALE),
         **values,
     )
     db.session.add(patient)
