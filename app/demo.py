@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app import demo_data as data
 from app.extensions import db
@@ -22,6 +22,7 @@ from scheduling.models import (
     DicomCharset,
     Hospital,
     HospitalLevel,
+    HubProtocol,
     IdentifierType,
     Interface,
     Modality,
@@ -30,6 +31,7 @@ from scheduling.models import (
     Role,
     Sex,
     User,
+    VettingRule,
 )
 from scheduling.patients import find_patient, national_id_check_digit, register_patient
 
@@ -167,10 +169,32 @@ def load_network() -> dict[str, Hospital]:
                 DicomCharset.ASCII,
                 is_active=mri_month > 0,
             )
+    load_vetting(mkh)
     from integrations.hl7.demo import load_hl7_demo
 
     load_hl7_demo()
     return {"mkh": mkh}
+
+
+def load_vetting(hub: Hospital) -> None:
+    """The hub's protocol list, and vetting for every contrast exam and every MRI."""
+    for code, modality, th, en, contrast in data.MKH_PROTOCOLS:
+        _get_or_create(
+            HubProtocol,
+            {"hospital_id": hub.id, "code": code},
+            modality_code=modality,
+            name_th=th,
+            name_en=en,
+            contrast=contrast,
+            is_active=True,
+        )
+    vetted = db.session.scalars(
+        select(Procedure).where(
+            or_(Procedure.uses_contrast.is_(True), Procedure.modality_code == "MR")
+        )
+    )
+    for procedure in vetted:
+        _get_or_create(VettingRule, {"hospital_id": hub.id, "procedure_id": procedure.id})
 
 
 DEMO_USERS = [

@@ -275,3 +275,17 @@ PROCEDURE_FIT = {
     "BMD-HIPSP": ((F,), 50, 95, ["หญิงวัยหมดประจำเดือน ประเมินภาวะกระดูกพรุน", "กระดูกสะโพกหักจากการล้ม ประเมินกระดูกพรุน", "ใช้ยาสเตียรอยด์นาน ประเมินกระดูกพรุน"]),
     "RF-BASW": ((F, M), 30, 90, ["กลืนลำบาก สงสัยหลอดอาหารตีบ", "กลืนแล้วติดที่คอ ตรวจหลอดอาหาร"]),
 }  # fmt: skip
+
+# The hub's protocol list (รพ.มหาสารคาม): code, modality, Thai, English, contrast.
+MKH_PROTOCOLS = [
+    ("CT-BR-NC", "CT", "CT สมอง ไม่ฉีดสี", "CT brain non-contrast", False),
+    ("CT-BR-C", "CT", "CT สมอง ก่อนและหลังฉีดสี", "CT brain pre and post contrast", True),
+    ("CT-CH-C", "CT", "CT ทรวงอก ฉีดสี phase หลอดเลือดดำ", "CT chest venous phase", True),
+    ("CT-ABD-PV", "CT", "CT ช่องท้อง portal venous phase", "CT abdomen portal venous", True),
+    ("CT-LIV-3P", "CT", "CT ตับ 3 phase", "CT liver triphasic", True),
+    ("CT-KUB-NC", "CT", "CT KUB ไม่ฉีดสี (low dose)", "CT KUB low-dose non-contrast", False),
+    ("CTA-BR", "CT", "CTA หลอดเลือดสมอง", "CT angiography brain", True),
+    ("MR-BR-R", "MR", "MRI สมอง routine", "MRI brain routine", False),
+    ("MR-BR-C", "MR", "MRI สมอง ฉีด gadolinium", "MRI brain with gadolinium", True),
+    ("MR-LS", "MR", "MRI กระดูกสันหลังส่วนเอว", "MRI lumbar spine", False),
+]

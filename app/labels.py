@@ -16,6 +16,8 @@ from scheduling.models import (
     RequestStatus,
     Role,
     Sex,
+    TreatmentRight,
+    VettingDecision,
 )
 
 LABELS: dict[Enum, str] = {
@@ -58,6 +60,14 @@ LABELS: dict[Enum, str] = {
     ReferralScope.ANY: N_("Accepted from anywhere"),
     ReferralScope.REGION_AND_URGENT: N_("Own region; from outside only urgent or STAT"),
     ReferralScope.REGION_ONLY: N_("Own health region only"),
+    TreatmentRight.UC: N_("UC (gold card)"),
+    TreatmentRight.SSS: N_("Social security"),
+    TreatmentRight.CSMBS: N_("Civil servant (CSMBS)"),
+    TreatmentRight.LGO: N_("Local government officer"),
+    TreatmentRight.SELF_PAY: N_("Self-pay"),
+    TreatmentRight.OTHER: N_("Other / insurance"),
+    VettingDecision.APPROVED: N_("Approved"),
+    VettingDecision.DECLINED: N_("Declined"),
 }
 
 

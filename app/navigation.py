@@ -27,7 +27,7 @@ def add_nav_item(app: Flask, endpoint: str, label: str, roles: set[Role], order:
 def nav_items(user: User) -> list[dict[str, str]]:
     items = sorted(current_app.extensions.get("radbook_nav", []), key=lambda i: i.order)
     return [
-        {"url": url_for(item.endpoint), "label": gettext(item.label)}
+        {"url": url_for(item.endpoint), "label": gettext(item.label), "endpoint": item.endpoint}
         for item in items
         if user.role in item.roles or user.role is Role.ADMIN
     ]

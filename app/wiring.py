@@ -14,7 +14,18 @@ import integrations.fhir
 import integrations.hl7
 import integrations.line
 import worklist
-from app import admin, dashboard, db_outage, hub, jobs, pdpa, referrals, region, requests
+from app import (
+    admin,
+    clinical,
+    dashboard,
+    db_outage,
+    hub,
+    jobs,
+    pdpa,
+    referrals,
+    region,
+    requests,
+)
 from app.extensions import csrf
 from app.interfaces import hl7 as hl7_pages
 from app.interfaces import line as line_pages
@@ -47,7 +58,18 @@ class FlaskAdapterHost:
 
 
 def register_all(app: Flask) -> None:
-    for module in (db_outage, jobs, requests, hub, admin, pdpa, dashboard, referrals, region):
+    for module in (
+        db_outage,
+        jobs,
+        requests,
+        hub,
+        admin,
+        pdpa,
+        dashboard,
+        referrals,
+        region,
+        clinical,
+    ):
         module.init_app(app)
 
     host = FlaskAdapterHost(app)

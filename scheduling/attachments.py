@@ -23,7 +23,9 @@ from scheduling.models import AttachmentKind, ImagingRequest, RequestAttachment,
 from scheduling.states import OPEN_REQUEST_STATUSES
 from scheduling.tx import check_aware, finish, rollback_on_error
 
-MAX_BYTES = 5 * 1024 * 1024
+# Each file; the web's whole-body limit (MAX_CONTENT_LENGTH, 4 MB) bounds one upload too.
+MAX_MB = 3
+MAX_BYTES = MAX_MB * 1024 * 1024
 MAX_FILES = 6
 # First bytes → the one content type we serve it as.
 _SIGNATURES = (
@@ -63,7 +65,7 @@ def add_attachment(
             raise ValidationFailed(N_("The file is empty"), code="attachment-empty")
         if len(data) > MAX_BYTES:
             raise ValidationFailed(
-                N_("The file is larger than %(mb)s MB"), code="attachment-size", mb=5
+                N_("The file is larger than %(mb)s MB"), code="attachment-size", mb=MAX_MB
             )
         content_type = sniff(data)
         if content_type is None:

@@ -12,6 +12,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     HiddenField,
+    MultipleFileField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -21,11 +22,12 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from app.webkit.forms import RadBookForm, options
+from app.webkit.fields import BEDateField
+from app.webkit.forms import RadBookForm, enum_options, options
 from app.webkit.views import locale
 from scheduling.clock import local_today
 from scheduling.errors import DomainError
-from scheduling.models import IdentifierType, Priority, Sex
+from scheduling.models import IdentifierType, Priority, Sex, TreatmentRight
 from scheduling.patients import PREFIXES, validate_national_id
 from scheduling.thaidate import BE_OFFSET, EN_MONTHS_SHORT, THAI_MONTHS_LONG
 
@@ -187,7 +189,103 @@ class PatientForm(RadBookForm):
         self.birth_year_be.data = str(born.year + BE_OFFSET)
 
 
-class RequestForm(RadBookForm):
+YES_NO = [("no", _l("No")), ("yes", _l("Yes"))]
+
+
+def _yes_no(text) -> RadioField:
+    return RadioField(text, choices=options(YES_NO), validators=[Optional()])
+
+
+class ScreeningFields(RadBookForm):
+    """The treatment right, the referral number and the safety screening.
+
+    Every question is on the page; which ones must be answered is the core's rule
+    (``scheduling.screening``), applied to what was typed, so the browser's show/hide
+    is a convenience and never the check.
+    """
+
+    treatment_right = SelectField(
+        _l("Treatment right"),
+        validators=[DataRequired(_l("Choose the treatment right"))],
+    )
+    referral_number = StringField(
+        _l("Referral number"),
+        validators=[DataRequired(_l("Enter the referral number")), Length(max=40)],
+    )
+    creatinine = StringField(_l("Creatinine (mg/dL)"), validators=[Length(max=10)])
+    egfr = StringField(_l("eGFR (mL/min/1.73 m²)"), validators=[Length(max=10)])
+    lab_date = BEDateField(_l("Date of the result"), validators=[Optional()])
+    contrast_allergy = _yes_no(_l("Earlier reaction to contrast medium"))
+    contrast_allergy_detail = StringField(
+        _l("What reaction, to which contrast"), validators=[Length(max=500)]
+    )
+    pregnancy = RadioField(
+        _l("Pregnancy"),
+        choices=options(
+            [
+                ("not_pregnant", _l("Not pregnant")),
+                ("possible", _l("Possibly pregnant / not sure")),
+                ("pregnant", _l("Pregnant")),
+            ]
+        ),
+        validators=[Optional()],
+    )
+    lmp_date = BEDateField(_l("First day of the last period (optional)"), validators=[Optional()])
+    mri_pacemaker = _yes_no(_l("Pacemaker or implanted defibrillator"))
+    mri_implant = _yes_no(_l("Cochlear implant, neurostimulator, pump or other implanted device"))
+    mri_metal = _yes_no(_l("Metal fragments (eye, shrapnel) or metal work injury"))
+    mri_clip = _yes_no(_l("Aneurysm clip or heart valve"))
+    mri_claustrophobia = _yes_no(_l("Claustrophobia"))
+    mri_detail = StringField(
+        _l("Details of the device, implant or metal"), validators=[Length(max=500)]
+    )
+    weight_kg = StringField(_l("Weight (kg)"), validators=[Length(max=10)])
+
+    SCREENING_KEYS = (
+        "creatinine",
+        "egfr",
+        "lab_date",
+        "contrast_allergy",
+        "contrast_allergy_detail",
+        "pregnancy",
+        "lmp_date",
+        "mri_pacemaker",
+        "mri_implant",
+        "mri_metal",
+        "mri_clip",
+        "mri_claustrophobia",
+        "mri_detail",
+        "weight_kg",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.treatment_right.choices = enum_options(TreatmentRight, first=("", "—"))
+
+    def answers(self) -> dict:
+        out = {}
+        for key in self.SCREENING_KEYS:
+            value = getattr(self, key).data
+            out[key] = value.isoformat() if isinstance(value, date) else value
+        return out
+
+    def fill(self, answers: dict | None) -> None:
+        for key, value in (answers or {}).items():
+            if key in self.SCREENING_KEYS and value is not None:
+                field = getattr(self, key)
+                field.data = date.fromisoformat(value) if key.endswith("_date") else str(value)
+
+    @staticmethod
+    def refusal_fields() -> dict[str, str]:
+        """The core's refusal codes (``screening-<key>``) → the field they belong to."""
+        return {f"screening-{key}": key for key in ScreeningFields.SCREENING_KEYS}
+
+
+class ScreeningForm(ScreeningFields):
+    submit = SubmitField(_l("Save screening"))
+
+
+class RequestForm(ScreeningFields):
     modality = SelectField(_l("Modality"), validators=[Optional()])
     procedure_id = SelectField(
         _l("Procedure"),
@@ -217,6 +315,8 @@ class RequestForm(RadBookForm):
         validators=[DataRequired(_l("Enter the requesting clinician")), Length(max=200)],
     )
     hub_hospital_id = SelectField(_l("Hospital to perform the exam"), validators=[Optional()])
+    referral_letter = MultipleFileField(_l("Referral letter (PDF or image)"))
+    lab_results = MultipleFileField(_l("Lab results (PDF or image)"))
     submit = SubmitField(_l("Submit request and choose a slot"))
 
     def validate_procedure_id(self, field: SelectField) -> None:

@@ -19,11 +19,19 @@ from app.filters import be_date
 from app.labels import label
 from app.pdpa.reads import audit_read
 from app.requests import slots
-from app.requests.forms import BookForm, PatientForm, PatientLookupForm, RequestForm
+from app.requests.forms import (
+    BookForm,
+    PatientForm,
+    PatientLookupForm,
+    RequestForm,
+    ScreeningFields,
+    ScreeningForm,
+)
 from app.requests.slip import qr_svg, slip_link
 from app.webkit.forms import ReasonForm, options
 from app.webkit.views import FORM, attempt, locale, role_required, show_refusal
 from scheduling.access import can_view_patient, can_view_request, patient_scope
+from scheduling.attachments import MAX_BYTES, MAX_MB, add_attachment, sniff
 from scheduling.availability import SlotOrder, warning_message
 from scheduling.booking import book
 from scheduling.booking import reschedule as reschedule_appointment
@@ -33,6 +41,7 @@ from scheduling.limits import date_in_range
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
+    AttachmentKind,
     Device,
     Hospital,
     IdentifierType,
@@ -45,6 +54,7 @@ from scheduling.models import (
     RequestStatus,
     Role,
     Sex,
+    TreatmentRight,
 )
 from scheduling.patients import (
     demographic_changes,
@@ -54,13 +64,15 @@ from scheduling.patients import (
     validate_national_id,
 )
 from scheduling.regions import region_of, road_distance
-from scheduling.requests import cancel_request, create_request
+from scheduling.requests import cancel_request, create_request, update_screening
+from scheduling.screening import missing, sections_for
 from scheduling.states import (
     BOOKABLE_REQUEST_STATUSES,
     LIVE_APPOINTMENT_STATUSES,
     OPEN_REQUEST_STATUSES,
 )
 from scheduling.thaidate import EN_MONTHS_SHORT, THAI_MONTHS_SHORT
+from scheduling.tx import rollback_on_error
 
 # The pilot was ultrasound; the rest follow in the order hubs opened them to referrals.
 MODALITY_ORDER = ("US", "CT", "MR", "DX", "CR", "MG", "BMD", "RF", "NM", "XA")
@@ -383,17 +395,23 @@ def create(patient_id: int):
         ((str(h.id), f"{h.display_name(locale())} ({localized_province(h)})") for h in hubs),
         first=("", _("Any hub: earliest slot")),
     )
+    copied = _copied_request(patient) if request.method == "GET" else None
+    if copied is not None:
+        _fill_copy(form, copied)
     if request.method == "GET" and request.args.get("modality"):
         form.modality.data = request.args["modality"]
     if form.validate_on_submit():
         by_id = {p.id: p for p in procedures}
         procedure = by_id.get(form.procedure_id.data)
+        files = _uploaded_files(form)
         if procedure is None:
             form.procedure_id.errors.append(_("Choose a procedure"))
-        else:
+        elif files is not None:
             imaging_request = attempt(
-                create_request,
+                _create_with_files,
+                files,
                 form=form,
+                fields=ScreeningFields.refusal_fields(),
                 fallback=FORM,
                 patient=patient,
                 procedure=procedure,
@@ -405,17 +423,91 @@ def create(patient_id: int):
                 indication=form.indication.data.strip(),
                 requesting_clinician=form.requesting_clinician.data.strip(),
                 icd10_code=form.icd10_code.data,
+                treatment_right=TreatmentRight[form.treatment_right.data],
+                referral_number=form.referral_number.data,
+                screening=form.answers(),
             )
             if imaging_request is not None:
                 flash(_("Request sent. Now choose an appointment slot."), "success")
                 return redirect(_after_create(imaging_request))
+    today = local_today()
     return render_template(
         "requests/request_form.html",
         form=form,
         patient=patient,
         procedures=procedures,
         modalities=modalities,
+        sections={
+            p.id: " ".join(sorted(s.value for s in sections_for(p, patient, today)))
+            for p in procedures
+        },
+        copied=copied,
     )
+
+
+def _uploaded_files(form: RequestForm) -> list[tuple[AttachmentKind, str, bytes]] | None:
+    """The files sent with the form; None (the error beside its field) when one is refused.
+
+    Checked here before anything is saved, with the core's own rules, so a refused file
+    leaves no request behind; ``add_attachment`` checks again when saving.
+    """
+    found = []
+    for name, kind in (
+        ("referral_letter", AttachmentKind.REFERRAL_LETTER),
+        ("lab_results", AttachmentKind.LAB_RESULT),
+    ):
+        field = getattr(form, name)
+        for upload in request.files.getlist(field.name):
+            if not upload or not upload.filename:
+                continue
+            data = upload.read(MAX_BYTES + 1)
+            if len(data) > MAX_BYTES:
+                field.errors = [_("The file is larger than %(mb)s MB", mb=MAX_MB)]
+                return None
+            if sniff(data) is None:
+                field.errors = [_("Attach a PDF, JPEG or PNG file")]
+                return None
+            found.append((kind, upload.filename, data))
+    return found
+
+
+def _create_with_files(actor, now, files, **values) -> ImagingRequest:
+    """The request and its files in one transaction: both are saved, or neither."""
+    with rollback_on_error(True):
+        imaging_request = create_request(actor, now, commit=False, **values)
+        for kind, filename, data in files:
+            add_attachment(
+                actor, now, imaging_request, kind=kind, filename=filename, data=data, commit=False
+            )
+        db.session.commit()
+    return imaging_request
+
+
+def _copied_request(patient: Patient) -> ImagingRequest | None:
+    """The rejected (or cancelled) request of this patient to copy, from ``?copy=<id>``."""
+    source_id = _int_arg("copy")
+    if source_id is None:
+        return None
+    source = db.session.get(ImagingRequest, source_id)
+    if (
+        source is None
+        or source.patient_id != patient.id
+        or source.requesting_hospital_id != current_user.hospital_id
+    ):
+        abort(404)
+    return source
+
+
+def _fill_copy(form: RequestForm, source: ImagingRequest) -> None:
+    form.procedure_id.data = source.procedure_id
+    form.modality.data = source.procedure.modality_code
+    form.indication.data = source.indication
+    form.icd10_code.data = source.icd10_code
+    form.priority.data = source.priority.name
+    form.requesting_clinician.data = source.requesting_clinician
+    form.treatment_right.data = source.treatment_right.name if source.treatment_right else ""
+    form.referral_number.data = source.referral_number
+    form.fill(source.screening)
 
 
 def localized_province(hospital: Hospital) -> str:
@@ -546,7 +638,65 @@ def slots_view(request_id: int):
     if imaging_request.status not in BOOKABLE_REQUEST_STATUSES:
         flash(_("This request cannot be booked any more."), "warning")
         return redirect(url_for("main.request_detail", request_id=request_id))
+    if _screening_incomplete(imaging_request):
+        return redirect(url_for("requests.screening", request_id=request_id))
     return _slot_page(imaging_request, moving=None)
+
+
+def _screening_incomplete(imaging_request: ImagingRequest) -> bool:
+    """The check before booking: incomplete screening is completed first (with a word why)."""
+    refusal = missing(imaging_request, local_today())
+    if refusal is None and imaging_request.treatment_right is not None:
+        return False
+    flash(
+        _("Complete the screening before booking: %(why)s", why=_screening_why(refusal)), "warning"
+    )
+    return True
+
+
+def _screening_why(refusal) -> str:
+    return refusal.message(locale()) if refusal is not None else _("Choose the treatment right")
+
+
+@bp.route("/<int:request_id>/screening", methods=["GET", "POST"])
+@requester_required
+def screening(request_id: int):
+    """Complete or correct the screening (an HIS order arrives without it)."""
+    imaging_request = _own_request_or_404(request_id)
+    if imaging_request.status not in OPEN_REQUEST_STATUSES | {RequestStatus.DRAFT}:
+        flash(_("This request is already closed."), "warning")
+        return redirect(url_for("main.request_detail", request_id=request_id))
+    form = ScreeningForm()
+    if request.method == "GET":
+        form.fill(imaging_request.screening)
+        form.referral_number.data = imaging_request.referral_number
+        if imaging_request.treatment_right is not None:
+            form.treatment_right.data = imaging_request.treatment_right.name
+    if form.validate_on_submit():
+        saved = attempt(
+            update_screening,
+            imaging_request,
+            form=form,
+            fields=ScreeningFields.refusal_fields(),
+            fallback=FORM,
+            screening=form.answers(),
+            treatment_right=TreatmentRight[form.treatment_right.data],
+            referral_number=form.referral_number.data,
+        )
+        if saved is not None:
+            flash(_("Screening saved."), "success")
+            if saved.status in BOOKABLE_REQUEST_STATUSES and _live_appointment(saved) is None:
+                return redirect(url_for("requests.slots_view", request_id=request_id))
+            return redirect(url_for("main.request_detail", request_id=request_id))
+    today = local_today()
+    return render_template(
+        "requests/screening.html",
+        req=imaging_request,
+        form=form,
+        shown={
+            s.value for s in sections_for(imaging_request.procedure, imaging_request.patient, today)
+        },
+    )
 
 
 @bp.route("/<int:request_id>/reschedule")
@@ -575,6 +725,8 @@ def confirm(request_id: int):
     back = url_for(
         "requests.reschedule" if moving else "requests.slots_view", request_id=request_id
     )
+    if moving is None and _screening_incomplete(imaging_request):
+        return redirect(url_for("requests.screening", request_id=request_id))
     if request.method == "POST" and form.validate():
         reason = (form.reason.data or "").strip()
         if moving is not None and not reason:

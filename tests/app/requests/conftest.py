@@ -83,6 +83,8 @@ def request_form(procedure_id: int, /, **overrides) -> dict[str, str]:
         "priority": "ROUTINE",
         "requesting_clinician": "นพ.สมชาย ใจดี",
         "hub_hospital_id": "",
+        "treatment_right": "UC",
+        "referral_number": "กร 6911/0042",
     }
     data.update(overrides)
     return data
