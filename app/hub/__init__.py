@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from app.hub import actions, capacity, identity, reconcile, routes  # noqa: F401  (each adds its views to routes.bp)
+from app.hub import actions, capacity, identity, reconcile, routes, vetting  # noqa: F401  (each adds its views to routes.bp)
 from app.navigation import add_nav_item
 from app.webkit.views import locale
 from scheduling.clock import local_today, to_local
@@ -44,6 +44,8 @@ def init_app(app: Flask) -> None:
     add_nav_item(app, "hub.week", N_("Week view"), {Role.SCHEDULER}, order=21)
     add_nav_item(app, "hub.capacity", N_("Capacity"), {Role.SCHEDULER}, order=22)
     add_nav_item(app, "hub.exams", N_("Exams"), {Role.RADIOLOGIST}, order=30)
+    add_nav_item(app, "hub.vetting_queue", N_("Vetting"), {Role.RADIOLOGIST}, order=29)
+    add_nav_item(app, "hub.protocols", N_("Protocols"), {Role.RADIOLOGIST}, order=32)
     add_nav_item(
         app,
         "hub.reconciliation",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -31,12 +31,14 @@ from scheduling.models import (
     Appointment,
     AppointmentStatus,
     ImagingRequest,
+    Patient,
     Priority,
     RequestStatus,
     Role,
 )
 from scheduling.patients import record_at
 from scheduling.timetable import day_bounds
+from worklist.pacs_query import viewer_url
 
 # The hub's blueprint: ``app.hub.actions`` and ``app.hub.capacity`` add their views to it.
 bp = Blueprint("hub", __name__, url_prefix="/hub")
@@ -194,23 +196,44 @@ def exam(appointment_id: int):
     req = appointment.request
     # Only the appointments of requests this user may see: the patient's exams booked by
     # other hospitals at other hubs are theirs (scheduling/access.py).
+    patient = appointment.patient
+    # The same person under every hospital's record (linked by the national ID or
+    # passport), but only through requests this user may see.
+    same_person = select(Patient.id).where(
+        Patient.id_type == patient.id_type, Patient.id_value == patient.id_value
+    )
     history = db.session.scalars(
         request_scope(current_user, select(Appointment).join(Appointment.request))
-        .where(Appointment.patient_id == appointment.patient_id, Appointment.id != appointment.id)
+        .where(Appointment.patient_id.in_(same_person), Appointment.id != appointment.id)
         .options(selectinload(Appointment.request).selectinload(ImagingRequest.procedure))
         .order_by(Appointment.start_at.desc())
         .limit(20)
     ).all()
     audit_read("appointment.view", [appointment], entity=appointment)
+    hub_record = record_at(appointment.patient, hub.id)
     return render_template(
         "hub/exam.html",
         hub=hub,
-        hub_record=record_at(appointment.patient, hub.id),
+        hub_record=hub_record,
         appt=appointment,
         req=req,
         history=history,
+        viewer=_viewer_link(appointment, hub_record),
         appt_urls=appointment_urls(),
         t=action_labels(),
+    )
+
+
+def _viewer_link(appointment: Appointment, hub_record) -> str | None:
+    """The study in the PACS viewer: the URL PACS gave, else the configured template."""
+    for study in appointment.request.studies:
+        if study.appointment_id == appointment.id and study.viewer_url:
+            return study.viewer_url
+    return viewer_url(
+        current_app.config.get("PACS_VIEWER_URL_TEMPLATE") or "",
+        study_instance_uid=appointment.study_instance_uid,
+        accession_number=appointment.accession_number,
+        patient_id=(hub_record.hn if hub_record else None) or "",
     )
 
 
