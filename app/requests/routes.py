@@ -4,6 +4,7 @@ operation, and renders; a DomainError is shown in the reader's language."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -600,8 +601,12 @@ def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
             else None
         )
     weeks, day, day_list = [], _parse_day(request.args.get("day")), []
+    pages = None
     if chosen_hub is not None:
-        weeks = slots.calendar(now, imaging_request, chosen_hub, exclude_appointment_id=exclude)
+        pages = _calendar_pages(now, imaging_request, chosen_hub, day)
+        weeks = slots.calendar(
+            now, imaging_request, chosen_hub, exclude_appointment_id=exclude, start=pages.start
+        )
         if day is not None:
             day_list = slots.day_slots(
                 now, imaging_request, chosen_hub, day, exclude_appointment_id=exclude
@@ -622,8 +627,32 @@ def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
         day=day,
         day_slots=day_list,
         weekday_names=[_(name) for name in slots.WEEKDAY_SHORT],
+        pages=pages,
         few_left=slots.FEW_LEFT,
         today=local_today(now),
+    )
+
+
+@dataclass(frozen=True)
+class CalendarPages:
+    start: date  # the Monday the calendar shows first
+    previous: date | None
+    next: date | None
+
+
+def _calendar_pages(now: datetime, req: ImagingRequest, hub_id: int, day: date | None):
+    """Which weeks to show (``?weeks=<Monday>``, else the chosen day's), within
+    this week .. the hub's booking horizon."""
+    first = slots.calendar_start(now)
+    last = slots.last_bookable_day(now, req, hub_id)
+    step = timedelta(days=7 * slots.CALENDAR_WEEKS)
+    wanted = _parse_day(request.args.get("weeks")) or day or first
+    wanted = min(max(wanted, first), max(last, first))
+    start = first + step * ((wanted - first) // step)
+    return CalendarPages(
+        start=start,
+        previous=start - step if start > first else None,
+        next=start + step if start + step <= last else None,
     )
 
 
@@ -644,18 +673,19 @@ def slots_view(request_id: int):
 
 
 def _screening_incomplete(imaging_request: ImagingRequest) -> bool:
-    """The check before booking: incomplete screening is completed first (with a word why)."""
+    """The check before booking: incomplete screening is completed first (with a word why).
+
+    Only the clinical screening holds booking up; a missing treatment right or referral
+    number (an HIS order may lack them) is shown on the request page, not enforced here.
+    """
     refusal = missing(imaging_request, local_today())
-    if refusal is None and imaging_request.treatment_right is not None:
+    if refusal is None:
         return False
     flash(
-        _("Complete the screening before booking: %(why)s", why=_screening_why(refusal)), "warning"
+        _("Complete the screening before booking: %(why)s", why=refusal.message(locale())),
+        "warning",
     )
     return True
-
-
-def _screening_why(refusal) -> str:
-    return refusal.message(locale()) if refusal is not None else _("Choose the treatment right")
 
 
 @bp.route("/<int:request_id>/screening", methods=["GET", "POST"])
@@ -781,8 +811,12 @@ def slip(appointment_id: int):
     live = appointment.status in LIVE_APPOINTMENT_STATUSES
     link = slip_link(appointment, utcnow()) if live else None
     qr = qr_svg(link.url, title=_("Scan to link LINE and open the appointment")) if link else ""
+    successor = next(
+        (a for a in imaging_request.appointments if a.rescheduled_from_id == appointment.id), None
+    )
     return render_template(
         "requests/slip.html",
+        successor=successor,
         appt=appointment,
         req=imaging_request,
         paper=paper,

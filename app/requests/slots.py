@@ -25,7 +25,7 @@ from scheduling.availability import (
 )
 from scheduling.clock import local_today, to_local
 from scheduling.i18n import N_
-from scheduling.models import Device, Hospital, ImagingRequest
+from scheduling.models import Appointment, CapacityTemplate, Device, Hospital, ImagingRequest
 from scheduling.regions import Distance, region_of
 
 SUGGESTIONS = 6
@@ -99,18 +99,57 @@ def _views(slots: list[Slot], requesting_hospital_id: int | None = None) -> list
     ]
 
 
+def _current(exclude_appointment_id: int | None) -> Appointment | None:
+    return db.session.get(Appointment, exclude_appointment_id) if exclude_appointment_id else None
+
+
+def _without_current(found: list[Slot], current: Appointment | None, limit: int | None):
+    """When moving a booking, its own slot counts as free to the search (it does not
+    block a neighbouring start) but is never offered: moving to where the patient
+    already is would be no move at all. Searches ask for one more to make up for it."""
+    if current is not None:
+        found = [
+            s for s in found if (s.device_id, s.start_at) != (current.device_id, current.start_at)
+        ]
+    return found[:limit] if limit is not None else found
+
+
+def _one_more(limit: int | None, current: Appointment | None) -> int | None:
+    return limit + 1 if limit is not None and current is not None else limit
+
+
 def _search(
     now: datetime, req: ImagingRequest, exclude_appointment_id: int | None, **kwargs
 ) -> list[Slot]:
-    return find_slots(
+    """``find_slots`` for this request (never the slot of the booking being moved)."""
+    current = _current(exclude_appointment_id)
+    limit = kwargs.pop("limit", None)
+    found = find_slots(
         now,
         req.procedure,
         requesting_hospital_id=req.requesting_hospital_id,
         patient=req.patient,
         priority=req.priority,
         exclude_appointment_id=exclude_appointment_id,
+        limit=_one_more(limit, current),
         **kwargs,
     )
+    return _without_current(found, current, limit)
+
+
+def last_bookable_day(now: datetime, req: ImagingRequest, hub_hospital_id: int) -> date:
+    """The furthest day any of the hub's devices for this procedure takes bookings."""
+    device_ids = [d.id for d in candidate_devices(req.procedure, hub_hospital_id=hub_hospital_id)]
+    horizons = (
+        db.session.scalars(
+            select(CapacityTemplate.horizon_days).where(
+                CapacityTemplate.device_id.in_(device_ids), CapacityTemplate.is_active.is_(True)
+            )
+        ).all()
+        if device_ids
+        else []
+    )
+    return local_today(now) + timedelta(days=max(horizons, default=0))
 
 
 def suggestions(
@@ -128,17 +167,19 @@ def suggestions(
             now, req, exclude_appointment_id, hub_hospital_id=hub_hospital_id, limit=SUGGESTIONS
         )
     else:
+        current = _current(exclude_appointment_id)
         slots = find_slots_ordered(
             now,
             req.procedure,
             requesting_hospital_id=req.requesting_hospital_id,
             order=order,
             within_km=within_km,
-            limit=SUGGESTIONS,
+            limit=_one_more(SUGGESTIONS, current),
             patient=req.patient,
             priority=req.priority,
             exclude_appointment_id=exclude_appointment_id,
         )
+        slots = _without_current(slots, current, SUGGESTIONS)
     return _views(slots, req.requesting_hospital_id)
 
 
@@ -179,9 +220,12 @@ def calendar(
     hub_hospital_id: int,
     *,
     exclude_appointment_id: int | None = None,
+    start: date | None = None,
 ) -> list[list[DayCell]]:
-    """Weeks (Monday first) of free-slot counts per day at one hub."""
-    start = calendar_start(now)
+    """Weeks (Monday first) of free-slot counts per day at one hub, ``CALENDAR_WEEKS``
+    from the Monday ``start`` (this week's by default); the page steps through the
+    horizon a few weeks at a time, so one page never searches the whole horizon."""
+    start = start or calendar_start(now)
     end = start + timedelta(days=7 * CALENDAR_WEEKS - 1)
     today = local_today(now)
     slots = _search(
@@ -189,7 +233,7 @@ def calendar(
         req,
         exclude_appointment_id,
         hub_hospital_id=hub_hospital_id,
-        date_from=today,
+        date_from=max(today, start),
         date_to=end,
         limit=CALENDAR_LIMIT,
     )
