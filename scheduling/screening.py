@@ -44,7 +44,7 @@ class Section(enum.Enum):
     WEIGHT = "weight"
 
 
-def age_on(patient: Patient, day: date) -> int | None:
+def age_on(patient, day: date) -> int | None:
     born = patient.birth_date
     if born is None:
         return None
@@ -190,7 +190,7 @@ def missing(request: ImagingRequest, today: date) -> ValidationFailed | None:
     return None
 
 
-def egfr_of(screening: Mapping[str, object] | None, patient: Patient, day: date) -> float | None:
+def egfr_of(screening: Mapping[str, object] | None, patient, day: date) -> float | None:
     """The eGFR given, or computed from creatinine (CKD-EPI 2021) when age and sex are known."""
     screening = screening or {}
     if screening.get("egfr") is not None:
@@ -211,16 +211,34 @@ def alerts(request: ImagingRequest, day: date) -> list[str]:
 
     Plain ASCII on purpose: DICOM LO in every character set a scanner may use.
     """
-    screening = request.screening or {}
+    return alerts_for(request.screening, request.patient, day)
+
+
+def alerts_for(screening: Mapping[str, object] | None, person, day: date) -> list[str]:
+    """:func:`alerts` from the answers and anything with ``sex`` and ``birth_date`` (a
+    patient, or a worklist row)."""
+    screening = screening or {}
     found = []
     if screening.get("contrast_allergy") == "yes":
         found.append("CONTRAST ALLERGY")
-    egfr = egfr_of(screening, request.patient, day)
+    egfr = egfr_of(screening, person, day)
     if egfr is not None and egfr < EGFR_ALERT_BELOW:
         found.append(f"LOW EGFR {egfr:g}")
     if screening.get("pregnancy") in ("possible", "pregnant"):
-        found.append(f"PREGNANCY {screening['pregnancy'].upper().replace('_', ' ')}")
+        found.append(f"PREGNANCY {str(screening['pregnancy']).upper()}")
     for key in MRI_HAZARDS:
         if screening.get(key) == "yes":
             found.append("MRI " + key.removeprefix("mri_").upper())
     return found
+
+
+# DICOM Pregnancy Status (0010,21C0): 1 not pregnant, 2 possibly, 3 definitely, 4 unknown.
+DICOM_PREGNANCY = {"not_pregnant": 1, "possible": 2, "pregnant": 3}
+
+
+def allergy_text(screening: Mapping[str, object] | None) -> str | None:
+    """The contrast reaction as the requester described it, or None."""
+    screening = screening or {}
+    if screening.get("contrast_allergy") != "yes":
+        return None
+    return f"Contrast: {screening.get('contrast_allergy_detail') or 'yes'}"

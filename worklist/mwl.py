@@ -25,6 +25,7 @@ from pydicom.tag import Tag
 from sqlalchemy import Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 
+from scheduling import screening
 from scheduling.db import db
 from scheduling.models import (
     Appointment,
@@ -32,6 +33,7 @@ from scheduling.models import (
     Device,
     DicomCharset,
     Hospital,
+    HubProtocol,
     ImagingRequest,
     Patient,
     PatientHN,
@@ -61,6 +63,8 @@ from worklist.matching import (
 NATIONAL_ID_ISSUER = "https://terms.sil-th.org/id/th-cid"
 # Procedure codes are RadBook's own catalogue codes ("99" = local coding scheme, PS3.16 8.2).
 PROCEDURE_CODING_SCHEME = "99RADBOOK"
+# The hubs' protocol lists (HubProtocol.code), a local scheme of their own.
+PROTOCOL_CODING_SCHEME = "99RBPROTOCOL"
 
 # Scheduled Procedure Step Status (0040,0020) ↔ appointment status.
 SPS_STATUS: dict[AppointmentStatus, str] = {
@@ -96,6 +100,9 @@ T = {
         "PatientSex",
         "MedicalAlerts",
         "Allergies",
+        "PatientWeight",
+        "PregnancyStatus",
+        "CommentsOnTheScheduledProcedureStep",
         "StudyInstanceUID",
         "RequestedProcedureID",
         "RequestedProcedureDescription",
@@ -189,6 +196,12 @@ COLUMNS = (
     ImagingRequest.requesting_clinician,
     _requester.name_th.label("requester_name_th"),
     _requester.name_en.label("requester_name_en"),
+    # Screening and the radiologist's protocol (docs/clinical-rules.md).
+    ImagingRequest.screening,
+    ImagingRequest.protocol_contrast,
+    ImagingRequest.protocol_notes,
+    HubProtocol.code.label("protocol_code"),
+    HubProtocol.name_en.label("protocol_name_en"),
 )
 
 
@@ -201,6 +214,7 @@ def _build_base_statement() -> Select:
         .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
         .join(Procedure, Procedure.id == ImagingRequest.procedure_id)
         .join(_requester, _requester.id == ImagingRequest.requesting_hospital_id)
+        .outerjoin(HubProtocol, HubProtocol.id == ImagingRequest.protocol_id)
         .outerjoin(
             _hub_record,
             and_(
@@ -495,12 +509,50 @@ def _allergies(text: str | None) -> list[str]:
     return [line for line in _alert_lines(text) if "แพ้" in line or "allerg" in line.lower()]
 
 
+def _medical_alerts(row, ctx: Context) -> list[str]:
+    """The patient's alerts, then the request's screening cautions (LOW EGFR 25, ...)."""
+    lines = _alert_lines(_alerts_of(row))
+    day = _local(row.start_at, ctx.zone).date()
+    return lines + [a for a in screening.alerts_for(row.screening, row, day) if a not in lines]
+
+
+def _all_allergies(row, ctx: Context) -> list[str]:
+    found = _allergies(_alerts_of(row))
+    reaction = screening.allergy_text(row.screening)
+    return found + [reaction[:64]] if reaction else found
+
+
+def _weight(row, ctx: Context) -> str:
+    weight = (row.screening or {}).get("weight_kg")
+    return f"{float(weight):g}" if weight is not None else ""
+
+
+def _pregnancy(row, ctx: Context) -> int | None:
+    answer = (row.screening or {}).get("pregnancy")
+    return screening.DICOM_PREGNANCY.get(answer) if answer else None
+
+
 def _contrast(prep_tags: str | None) -> str:
     tags = prep_tags or ""
     for needle, text in CONTRAST_AGENT:
         if needle in tags:
             return text
     return ""
+
+
+def _requested_contrast(row, ctx: Context) -> str:
+    """The radiologist's decision when there is one, else what the procedure implies."""
+    if row.protocol_code is not None and not row.protocol_contrast:
+        return ""
+    agent = _contrast(row.prep_tags)
+    return agent or ("Contrast" if row.protocol_contrast else "")
+
+
+def _step_description(row, ctx: Context) -> str:
+    if row.protocol_code is None:
+        return row.procedure_name_en[:64]
+    contrast = "WITH CONTRAST" if row.protocol_contrast else "NO CONTRAST"
+    return f"{row.protocol_name_en} {contrast}"[:64]
 
 
 def _patient_name(row, ctx: Context) -> str:
@@ -542,6 +594,16 @@ CODE_ITEM: dict[int, Callable[[Any, Context], Any]] = {
 }
 
 
+# The protocol the radiologist chose (the hub's list), else the requested procedure.
+PROTOCOL_ITEM: dict[int, Callable[[Any, Context], Any]] = {
+    T["CodeValue"]: lambda r, c: r.protocol_code or r.procedure_code,
+    T["CodingSchemeDesignator"]: lambda r, c: (
+        PROTOCOL_CODING_SCHEME if r.protocol_code else PROCEDURE_CODING_SCHEME
+    ),
+    T["CodeMeaning"]: lambda r, c: (r.protocol_name_en or r.procedure_name_en)[:64],
+}
+
+
 # A value getter, or a getter map for a sequence of one item made from the same row.
 Getter = Callable[[Any, Context], Any] | dict
 
@@ -557,13 +619,14 @@ SPS_ITEM: dict[int, Getter] = {
     T["ScheduledProcedureStepEndTime"]: lambda r, c: _local(r.end_at, c.zone).strftime("%H%M%S"),
     T["Modality"]: lambda r, c: r.modality_code,
     T["ScheduledPerformingPhysicianName"]: lambda r, c: "",
-    T["ScheduledProcedureStepDescription"]: lambda r, c: r.procedure_name_en[:64],
-    T["ScheduledProtocolCodeSequence"]: CODE_ITEM,
+    T["ScheduledProcedureStepDescription"]: _step_description,
+    T["ScheduledProtocolCodeSequence"]: PROTOCOL_ITEM,
+    T["CommentsOnTheScheduledProcedureStep"]: lambda r, c: (r.protocol_notes or "")[:10240],
     T["ScheduledProcedureStepID"]: lambda r, c: r.sps_id,
     T["ScheduledStationName"]: lambda r, c: (r.station_name or r.ae_title)[:16],
     T["ScheduledProcedureStepLocation"]: lambda r, c: charsets.ascii_only(r.device_name)[:16],
     T["ScheduledProcedureStepStatus"]: lambda r, c: SPS_STATUS.get(r.status, ""),
-    T["RequestedContrastAgent"]: lambda r, c: _contrast(r.prep_tags),
+    T["RequestedContrastAgent"]: _requested_contrast,
 }
 
 TOP_LEVEL: dict[int, Getter] = {
@@ -574,8 +637,10 @@ TOP_LEVEL: dict[int, Getter] = {
     T["IssuerOfPatientID"]: _issuer,
     T["PatientBirthDate"]: lambda r, c: r.birth_date.strftime("%Y%m%d") if r.birth_date else "",
     T["PatientSex"]: lambda r, c: r.sex.value if r.sex is not None else "",
-    T["MedicalAlerts"]: lambda r, c: _alert_lines(_alerts_of(r)),
-    T["Allergies"]: lambda r, c: _allergies(_alerts_of(r)),
+    T["MedicalAlerts"]: _medical_alerts,
+    T["Allergies"]: _all_allergies,
+    T["PatientWeight"]: _weight,
+    T["PregnancyStatus"]: _pregnancy,
     T["StudyInstanceUID"]: lambda r, c: r.study_instance_uid,
     T["RequestedProcedureID"]: lambda r, c: r.requested_procedure_id,
     T["RequestedProcedureDescription"]: lambda r, c: r.procedure_name_en[:64],
@@ -590,7 +655,7 @@ TOP_LEVEL: dict[int, Getter] = {
     T["RequestingService"]: lambda r, c: charsets.free_text(
         c.charset, r.requester_name_th, r.requester_name_en
     )[:64],
-    T["RequestedContrastAgent"]: lambda r, c: _contrast(r.prep_tags),
+    T["RequestedContrastAgent"]: _requested_contrast,
     T["ScheduledProcedureStepSequence"]: SPS_ITEM,
 }
 
