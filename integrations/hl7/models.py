@@ -54,6 +54,7 @@ class Hl7OrderFormat(enum.Enum):
 class Hl7OutboundEvent(enum.Enum):
     BOOKED = "booked"  # ORC-1 NW
     RESCHEDULED = "rescheduled"  # ORC-1 XO (same Study Instance UID)
+    UPDATED = "updated"  # ORC-1 XO: the radiologist's protocol, after booking
     CANCELLED = "cancelled"  # ORC-1 CA
     # IHE PIR patient update for a referral study the hub confirmed (ADT^A40 / ADT^A47)
     PATIENT_MERGE = "patient_merge"

@@ -45,8 +45,9 @@ from integrations.hl7.models import (
     OutboxStatus,
 )
 from integrations.hl7.patients import TH_CID_SYSTEM
+from scheduling import screening
 from scheduling.audit import Actor, record
-from scheduling.clock import utcnow
+from scheduling.clock import local_today, utcnow
 from scheduling.db import db
 from scheduling.models import (
     Appointment,
@@ -59,6 +60,7 @@ from scheduling.models import (
 )
 from scheduling.patients import PREFIXES, record_at
 from scheduling.referrals import hub_of
+from scheduling.states import LIVE_APPOINTMENT_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ _MSH18_CODECS = {c.value: codec for c, codec in CODECS.items()}
 _ORDER_CONTROL = {
     Hl7OutboundEvent.BOOKED: ("NW", "SC"),
     Hl7OutboundEvent.RESCHEDULED: ("XO", "SC"),
+    Hl7OutboundEvent.UPDATED: ("XO", "SC"),
     Hl7OutboundEvent.CANCELLED: ("CA", "CA"),
 }
 _PRIORITY_CODE = {Priority.STAT: "S", Priority.URGENT: "A", Priority.ROUTINE: "R"}
@@ -153,6 +156,7 @@ def build_order_message(
     visit = patient_group.add_group(f"{structure}_PATIENT_VISIT")
     visit.pv1.pv1_1 = "1"
     visit.pv1.pv1_2 = "O"
+    _allergy(patient_group, request)
 
     order = msg.add_group(f"{structure}_ORDER")
     orc = order.orc
@@ -191,6 +195,8 @@ def build_order_message(
     obr.obr_24 = escape(procedure.modality_code)
     if request.icd10_code:
         obr.obr_31 = f"{escape(request.icd10_code)}^^I10"
+    # NTE and OBX follow the OBR (and come before IPC in OMI): hl7apy writes in order.
+    _notes_and_observations(order if omi else detail, structure, request, appointment, thai)
     if omi:
         ipc = order.ipc
         ipc.ipc_1 = escape(appointment.accession_number)
@@ -210,6 +216,73 @@ def build_order_message(
         # ZDS is an IHE Z-segment (not in the v2.3.1 structures hl7apy knows).
         text += f"\rZDS|{appointment.study_instance_uid}^{APPLICATION}^Application^DICOM"
     return text + "\r"
+
+
+# Screening answers as observations, coded in LOINC (docs/clinical-rules.md).
+_LOINC_CREATININE = "2160-0^Creatinine [Mass/volume] in Serum or Plasma^LN"
+_LOINC_EGFR = "98979-8^eGFR CKD-EPI 2021^LN"
+_LOINC_WEIGHT = "29463-7^Body weight^LN"
+_LOINC_PREGNANCY = "82810-3^Pregnancy status^LN"
+_SNOMED_PREGNANCY = {
+    "not_pregnant": "60001007^Not pregnant^SCT",
+    "possible": "102874004^Possible pregnancy^SCT",
+    "pregnant": "77386006^Pregnant^SCT",
+}
+
+
+def _allergy(patient_group, request) -> None:
+    """AL1 for a contrast reaction the requester reported."""
+    answers = request.screening or {}
+    if answers.get("contrast_allergy") != "yes":
+        return
+    al1 = patient_group.add_segment("AL1")
+    al1.al1_1 = "1"
+    al1.al1_2 = "DA"
+    al1.al1_3 = f"CONTRAST^Contrast media^{APPLICATION}"
+    al1.al1_5 = _ascii(str(answers.get("contrast_allergy_detail") or "")[:200])
+
+
+def _notes_and_observations(parent, structure: str, request, appointment, thai: bool) -> None:
+    """NTE: the protocol and the cautions; OBX: creatinine, eGFR, weight, pregnancy."""
+    notes = []
+    if request.protocol is not None:
+        contrast = "with contrast" if request.protocol_contrast else "no contrast"
+        notes.append(f"Protocol {request.protocol.code}: {request.protocol.name_en}, {contrast}")
+        if request.protocol_notes:
+            notes.append(f"Protocol notes: {request.protocol_notes}")
+    day = local_today(appointment.start_at)
+    cautions = screening.alerts(request, day)
+    if cautions:
+        notes.append("Alerts: " + "; ".join(cautions))
+    for n, text in enumerate(notes, 1):
+        nte = parent.add_segment("NTE")
+        nte.nte_1 = str(n)
+        nte.nte_2 = "L"
+        nte.nte_3 = escape(text[:500]) if thai else _ascii(text[:500])
+    answers = request.screening or {}
+    lab_day = (answers.get("lab_date") or "").replace("-", "")
+    observations = [
+        ("NM", _LOINC_CREATININE, answers.get("creatinine"), "mg/dL^mg/dL^UCUM", lab_day),
+        ("NM", _LOINC_EGFR, answers.get("egfr"), "mL/min/{1.73_m2}^mL/min/1.73m2^UCUM", lab_day),
+        ("NM", _LOINC_WEIGHT, answers.get("weight_kg"), "kg^kg^UCUM", ""),
+        ("CWE" if structure == "OMI_O23" else "CE", _LOINC_PREGNANCY,
+         _SNOMED_PREGNANCY.get(answers.get("pregnancy") or ""), "", ""),
+    ]  # fmt: skip
+    n = 0
+    for value_type, code, value, units, observed in observations:
+        if value is None:
+            continue
+        n += 1
+        obx = parent.add_group(f"{structure}_OBSERVATION").obx
+        obx.obx_1 = str(n)
+        obx.obx_2 = value_type
+        obx.obx_3 = code
+        obx.obx_5 = f"{value:g}" if isinstance(value, float | int) else str(value)
+        if units:
+            obx.obx_6 = units
+        obx.obx_11 = "F"
+        if observed:
+            obx.obx_14 = observed
 
 
 def _patient_identifiers(patient, hub) -> list[str]:
@@ -448,11 +521,18 @@ def on_referral_identity_confirmed(
     enqueue_patient_update(prior, now)
 
 
+def on_request_protocolled(sender=None, *, request, now: datetime, **_: object) -> None:
+    """The radiologist's protocol, after booking: an order update for the live booking."""
+    live = [a for a in request.appointments if a.status in LIVE_APPOINTMENT_STATUSES]
+    for appointment in live:
+        enqueue(appointment, Hl7OutboundEvent.UPDATED, now)
+
+
 def connect_signals() -> None:
     from scheduling import events
 
     events.referral_identity_confirmed.connect(on_referral_identity_confirmed)
-
+    events.request_protocolled.connect(on_request_protocolled)
     # blinker holds receivers weakly; these are module functions, so they stay alive.
     events.appointment_booked.connect(on_appointment_booked)
     events.appointment_rescheduled.connect(on_appointment_rescheduled)
