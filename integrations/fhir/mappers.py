@@ -493,7 +493,116 @@ def service_request_resource(request: ImagingRequest) -> Built:
             "start": instant(current.start_at),
             "end": instant(current.end_at),
         }
+    contained = screening_resources(request)
+    if contained:
+        data["contained"] = contained
+        data["supportingInfo"] = [{"reference": {"reference": f"#{r['id']}"}} for r in contained]
+    if request.protocol is not None:
+        data["orderDetail"] = [protocol_detail(request)]
     return build(ServiceRequest, data)
+
+
+# Screening answers as contained resources (docs/clinical-rules.md): LOINC-coded
+# Observations and an AllergyIntolerance for a reported contrast reaction.
+_OBSERVATIONS = (
+    ("creatinine", "2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", "mg/dL"),
+    ("egfr", "98979-8", "eGFR CKD-EPI 2021", "mL/min/{1.73_m2}", "mL/min/1.73m2"),
+    ("weight_kg", "29463-7", "Body weight", "kg", "kg"),
+)
+_PREGNANCY = {
+    "not_pregnant": ("60001007", "Not pregnant"),
+    "possible": ("102874004", "Possible pregnancy"),
+    "pregnant": ("77386006", "Pregnant"),
+}
+
+
+def _coding(system: str, code: str, display: str) -> dict:
+    return {"coding": [{"system": system, "code": code, "display": display}]}
+
+
+def screening_resources(request: ImagingRequest) -> list[dict]:
+    answers = request.screening or {}
+    subject = patient_ref(request.patient)
+    lab_date = answers.get("lab_date")
+    out = []
+    for key, loinc, display, ucum, unit in _OBSERVATIONS:
+        if answers.get(key) is None:
+            continue
+        out.append(
+            {
+                "resourceType": "Observation",
+                "id": key.replace("_", "-"),
+                "status": "final",
+                "code": _coding(systems.LOINC, loinc, display),
+                "subject": subject,
+                "effectiveDateTime": lab_date if key != "weight_kg" else None,
+                "valueQuantity": {
+                    "value": answers[key],
+                    "unit": unit,
+                    "system": "http://unitsofmeasure.org",
+                    "code": ucum,
+                },
+            }
+        )
+    if answers.get("pregnancy") in _PREGNANCY:
+        code, display = _PREGNANCY[answers["pregnancy"]]
+        out.append(
+            {
+                "resourceType": "Observation",
+                "id": "pregnancy",
+                "status": "final",
+                "code": _coding(systems.LOINC, "82810-3", "Pregnancy status"),
+                "subject": subject,
+                "valueCodeableConcept": _coding(systems.SNOMED, code, display),
+            }
+        )
+    if answers.get("contrast_allergy") == "yes":
+        out.append(
+            {
+                "resourceType": "AllergyIntolerance",
+                "id": "contrast-allergy",
+                "type": _coding(
+                    "http://hl7.org/fhir/allergy-intolerance-type", "allergy", "Allergy"
+                ),
+                "category": ["medication"],
+                # SNOMED CT: allergy to contrast media (disorder)
+                "code": _coding(systems.SNOMED, "293637006", "Allergy to contrast media"),
+                "patient": subject,
+                "reaction": [
+                    {
+                        # R5 wants a manifestation; the requester's words are all we have.
+                        "manifestation": [
+                            {"concept": {"text": answers.get("contrast_allergy_detail")}}
+                        ],
+                        "description": answers.get("contrast_allergy_detail"),
+                    }
+                ],
+            }
+        )
+    return out
+
+
+def protocol_detail(request: ImagingRequest) -> dict:
+    """The radiologist's protocol and contrast decision (R5 ServiceRequest.orderDetail)."""
+    protocol = request.protocol
+    hub_code = request.hub_hospital.code if request.hub_hospital is not None else ""
+    return {
+        "parameterFocus": {"concept": procedure_concept(request.procedure)},
+        "parameter": [
+            {
+                "code": {"text": "protocol"},
+                "valueCodeableConcept": _coding(
+                    systems.protocol_system(hub_code), protocol.code, protocol.name_en
+                ),
+            },
+            {"code": {"text": "contrast"}, "valueBoolean": bool(request.protocol_contrast)},
+            *(
+                [{"code": {"text": "notes"}, "valueString": request.protocol_notes}]
+                if request.protocol_notes
+                else []
+            ),
+        ],
+    }
 
 
 def appointment_resource(appointment: Appointment) -> Built:

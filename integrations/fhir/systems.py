@@ -103,6 +103,11 @@ def appointment_code_system() -> str:
     return f"{canonical_base()}/sid/appointment-code"
 
 
+def protocol_system(hcode: str) -> str:
+    """A hub's protocol list (HubProtocol.code), local to that hub."""
+    return local_system(hcode, "Protocol")
+
+
 def request_status_extension() -> str:
     return f"{canonical_base()}/StructureDefinition/request-status"
 
