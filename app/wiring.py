@@ -84,3 +84,4 @@ def register_all(app: Flask) -> None:
     app.register_blueprint(line_pages.bp)
     app.jinja_env.globals.setdefault("line_label", line_pages.line_label)
     add_nav_item(app, "line.outbox_page", N_("LINE messages"), {Role.ADMIN}, order=90)
+    add_nav_item(app, "line.staff_groups", N_("LINE staff groups"), {Role.ADMIN}, order=91)

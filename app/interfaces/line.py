@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional
 
 from app.extensions import db
 from app.pdpa.reads import audit_read
-from app.webkit.views import role_required, web_actor
-from integrations.line import delivery, settings
-from integrations.line.models import LineMessageKind, LineOutbox, LineOutboxStatus
+from app.webkit.forms import RadBookForm, options
+from app.webkit.views import attempt, role_required, web_actor
+from integrations.line import delivery, settings, staff
+from integrations.line.models import (
+    LineMessageKind,
+    LineOutbox,
+    LineOutboxStatus,
+    LineStaffGroup,
+    LineStaffPush,
+)
 from scheduling.audit import record
 from scheduling.clock import utcnow
 from scheduling.i18n import N_
-from scheduling.models import Role
+from scheduling.models import Hospital, Role
 
 bp = Blueprint("line", __name__, url_prefix="/line")
 
@@ -80,3 +90,40 @@ def requeue(row_id: int):
         db.session.commit()
         flash(_("The message will be sent again."), "success")
     return redirect(url_for("line.outbox_page", status=request.args.get("status", "")))
+
+
+# --- staff groups: where a hospital's staff notifications go on LINE ---------------------
+
+
+class StaffGroupForm(RadBookForm):
+    hospital_id = SelectField(_l("Hospital"), validators=[DataRequired()])
+    group_id = StringField(
+        _l("LINE group id (empty: no group)"), validators=[Optional(), Length(max=64)]
+    )
+    submit = SubmitField(_l("Save"))
+
+
+@bp.route("/staff-groups", methods=["GET", "POST"])
+@admin_required
+def staff_groups():
+    hospitals = db.session.scalars(select(Hospital).order_by(Hospital.name_th)).all()
+    form = StaffGroupForm()
+    form.hospital_id.choices = options((str(h.id), f"{h.code} {h.name_th}") for h in hospitals)
+    if form.validate_on_submit() and attempt(
+        staff.set_group,
+        int(form.hospital_id.data),
+        form.group_id.data or "",
+        form=form,
+        fallback="group_id",
+    ):
+        flash(_("Saved."), "success")
+        return redirect(url_for("line.staff_groups"))
+    groups = db.session.scalars(
+        select(LineStaffGroup).options(selectinload(LineStaffGroup.hospital))
+    ).all()
+    pushes = db.session.scalars(
+        select(LineStaffPush).order_by(LineStaffPush.id.desc()).limit(50)
+    ).all()
+    return render_template(
+        "line/staff_groups.html", form=form, groups=groups, pushes=pushes, line_label=line_label
+    )

@@ -79,5 +79,13 @@ def init_app(app: Flask, host: AdapterHost) -> None:
         seconds=settings.int_setting_from(app, "LINE_SEND_INTERVAL"),
     )
     host.add_job("line-housekeeping", housekeeping_job, "interval", hours=6)
+    from integrations.line import staff
+
+    host.add_job(
+        "line-staff-groups",
+        staff.push_job,
+        "interval",
+        seconds=settings.int_setting_from(app, "LINE_SEND_INTERVAL"),
+    )
     app.cli.add_command(line_cli)
     outbox.connect_receivers()

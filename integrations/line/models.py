@@ -185,3 +185,43 @@ class LinePatientReply(Base):
     hub_hospital: Mapped[Hospital] = relationship()
     patient: Mapped[Patient] = relationship()
     handled_by: Mapped[User | None] = relationship()
+
+
+class LineStaffGroup(Base):
+    """A hospital's staff LINE group: the Official Account was added to it, and its
+    group id (from the webhook's ``join`` event, ``C...``) set here by an admin."""
+
+    __tablename__ = "line_staff_group"
+
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(64))
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Notifications before this are not pushed: setting a group up does not replay history.
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    hospital: Mapped[Hospital] = relationship()
+
+
+class LineStaffPush(Base):
+    """One staff notification pushed (or to be pushed) to its hospital's staff group."""
+
+    __tablename__ = "line_staff_push"
+    __table_args__ = (Index("ix_line_staff_push_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_notification.id", ondelete="CASCADE"), unique=True
+    )
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospital.id"))
+    group_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[LineOutboxStatus] = mapped_column(
+        Enum(LineOutboxStatus, native_enum=False, length=20), default=LineOutboxStatus.PENDING
+    )
+    # Every push of this row carries it: LINE delivers a key once (409 for a repeat).
+    retry_key: Mapped[str] = mapped_column(String(36), default=lambda: str(uuid.uuid4()))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
