@@ -19,7 +19,7 @@ from scheduling.db import db
 from scheduling.errors import Conflict, ValidationFailed
 from scheduling.i18n import N_
 from scheduling.locks import lock_request
-from scheduling.models import AttachmentKind, ImagingRequest, RequestAttachment, User
+from scheduling.models import AttachmentKind, ImagingRequest, RequestAttachment, Role, User
 from scheduling.states import OPEN_REQUEST_STATUSES
 from scheduling.tx import check_aware, finish, rollback_on_error
 
@@ -106,8 +106,10 @@ def add_attachment(
 
 
 def may_read(user: User, request: ImagingRequest) -> bool:
-    """Only users of the requesting hospital or of the hub that performs the exam."""
-    return user.hospital_id is not None and user.hospital_id in (
-        request.requesting_hospital_id,
-        request.hub_hospital_id,
+    """Only the clinical staff of the requesting hospital or of the hub that performs the
+    exam: not an administrator, whichever hospital their account belongs to."""
+    return (
+        user.role is not Role.ADMIN
+        and user.hospital_id is not None
+        and user.hospital_id in (request.requesting_hospital_id, request.hub_hospital_id)
     )

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from app.clinical.forms import AttachmentForm, MarkReadForm
 from app.extensions import db
 from app.pdpa.reads import audit_read
-from app.webkit.views import attempt, locale
+from app.webkit.views import attempt, locale, role_required
 from scheduling import screening, vetting
 from scheduling.access import can_view_request
 from scheduling.attachments import MAX_BYTES, add_attachment, may_read
@@ -29,6 +29,9 @@ from scheduling.states import OPEN_REQUEST_STATUSES
 from scheduling.timeline import timeline
 
 bp = Blueprint("clinical", __name__)
+# Hospital staff read their hospital's notifications; a region office sees aggregates only.
+STAFF_ROLES = (Role.REQUESTER, Role.SCHEDULER, Role.RADIOLOGIST)
+staff_required = role_required(*STAFF_ROLES)
 
 
 def _request_or_404(request_id: int) -> ImagingRequest:
@@ -122,13 +125,13 @@ def attachment(request_id: int, attachment_id: int):
 
 
 def nav_badge() -> dict:
-    if not current_user.is_authenticated:
+    if not current_user.is_authenticated or current_user.role not in STAFF_ROLES:
         return {"unread_notifications": 0}
     return {"unread_notifications": unread_count(current_user)}
 
 
 @bp.route("/notifications")
-@login_required
+@staff_required
 def notifications():
     rows = for_user(current_user, limit=100)
     lang = locale()
@@ -140,7 +143,7 @@ def notifications():
 
 
 @bp.route("/notifications/read", methods=["POST"])
-@login_required
+@staff_required
 def notifications_read():
     form = MarkReadForm()
     if form.validate_on_submit():
@@ -150,7 +153,7 @@ def notifications_read():
 
 
 @bp.route("/notifications/<int:notification_id>")
-@login_required
+@staff_required
 def notification_open(notification_id: int):
     """Mark one read and open its request (another hospital's id: nothing happens)."""
     row = db.session.get(StaffNotification, notification_id)

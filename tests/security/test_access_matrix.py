@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from tests.conftest import login
 from tests.security.matrix import FIGURES, WriteWatch, fingerprint, report
-from tests.security.worlds import HUB_OF, MKH, UDN, Worlds
+from tests.security.worlds import HUB_OF, MKH, UDN, VISIBLE_TO, Worlds
 
 ACTORS = (
     "anonymous",
@@ -229,6 +229,14 @@ def _bad_login(w: Worlds, target: Target | None) -> dict:
     return {"username": "nobody", "password": "wrong"}
 
 
+def _screening_form(w: Worlds, target: Target | None) -> dict:
+    return {"treatment_right": "UC", "referral_number": "REF-MATRIX"}
+
+
+def _vet_form(w: Worlds, target: Target | None) -> dict:
+    return {"protocol_id": str(w.protocols[MKH]), "contrast": "no", "priority": "ROUTINE"}
+
+
 PUBLIC = "public"
 TOKEN = "token"
 
@@ -266,6 +274,14 @@ ROUTES: dict[str, Route] = {
     "/requests/<int:request_id>/reschedule": Route(),
     "/requests/<int:request_id>/confirm": Route(queries=_confirm_query, form=_confirm_form),
     "/requests/<int:request_id>/cancel": Route(form=_reason),
+    "/requests/<int:request_id>/screening": Route(form=_screening_form),
+    "/requests/<int:request_id>/attachments": Route(form=lambda w, t: {"kind": "OTHER"}),
+    "/requests/<int:request_id>/attachments/<int:attachment_id>": Route(
+        why="a file: only the two hospitals of the request, not even an admin"
+    ),
+    "/notifications": Route(),
+    "/notifications/read": Route(),
+    "/notifications/<int:notification_id>": Route(),
     "/requests/appointments/<int:appointment_id>/slip": Route(
         queries=lambda w: [{}, {"paper": "a4"}]
     ),
@@ -288,6 +304,16 @@ ROUTES: dict[str, Route] = {
     "/hub/requests/<int:request_id>/change": Route(form=_change_form),
     "/hub/requests/<int:request_id>/book": Route(form=_move_form),
     "/hub/requests/<int:request_id>/identity": Route(form=_identity_form),
+    "/hub/vetting": Route(),
+    "/hub/vetting/<int:request_id>": Route(form=_vet_form),
+    "/hub/vetting/<int:request_id>/decline": Route(form=lambda w, t: {"decline-reason": REASON}),
+    "/hub/protocols": Route(
+        form=lambda w, t: {"modality_code": "CT", "code": "MTXNEW", "name_th": "ทดสอบ"}
+    ),
+    "/hub/protocols/<int:protocol_id>/active": Route(form=lambda w, t: {"active": "0"}),
+    "/hub/vetting-rules/<int:procedure_id>": Route(
+        form=lambda w, t: {"needed": "1"}, params={"procedure_id": "vetting_procedure"}
+    ),
     "/hub/reconciliation": Route(),
     "/hub/reconciliation/<int:reconciliation_id>/confirm": Route(),
     "/hub/reconciliation/<int:reconciliation_id>/reject": Route(),
@@ -344,6 +370,9 @@ ROUTES: dict[str, Route] = {
     "/admin/hl7/outbox/<int:row_id>": Route(params={"row_id": "hl7_outbox"}),
     "/admin/hl7/outbox/<int:row_id>/retry": Route(params={"row_id": "hl7_outbox"}),
     "/line/outbox": Route(),
+    "/line/staff-groups": Route(
+        form=lambda w, t: {"hospital_id": str(w.hospitals["11008"]), "group_id": "C" + "d4" * 16}
+    ),
     "/line/outbox/<int:row_id>/requeue": Route(params={"row_id": "line_outbox"}),
 }
 # Rules left out of the matrix, and why.
@@ -374,7 +403,12 @@ PARAM_KINDS = {
     "resource_type": "resource_type",
     "id_": "fhir_id",
     "rest": "fhir_rest",
+    "attachment_id": "attachment",
+    "notification_id": "notification",
+    "protocol_id": "protocol",
 }
+# Whose staff each user is (notifications are read per hospital).
+HOSPITAL_OF = {"staff.kudrang": "11008", "staff.kosum": "11005", "admin": MKH, **HUB_OF}
 
 
 def path_arguments(rule) -> list[str]:
@@ -479,6 +513,22 @@ def targets(w: Worlds, kind: str) -> list[Target]:
     if kind == "prior":
         # A referral study: seen by both parties of its request (the open one).
         return [world_target(n, x.prior_id, "referral study") for n, x in w.worlds.items()]
+    if kind == "attachment":
+        # Only the two hospitals of the request: VISIBLE_TO without the admin.
+        return [
+            Target(f"{n} file", x.attachment_id, lambda u, n=n: u in VISIBLE_TO[n], world=n)
+            for n, x in w.worlds.items()
+        ]
+    if kind == "notification":
+        return [
+            Target(f"notification {i}", i, lambda u, c=code: HOSPITAL_OF.get(u) == c)
+            for i, code in w.notifications.items()
+        ]
+    if kind == "protocol":
+        return [hub_target(code, value, "protocol") for code, value in w.protocols.items()]
+    if kind == "vetting_procedure":
+        # A hub's vetting rule for a catalogue procedure: that hub's staff (the radiologist).
+        return [Target("procedure", w["KM"].procedure_id, lambda u: u == "admin" or u in HUB_OF)]
     if kind in ("device", "template", "quota", "closure"):
         table = {
             "device": w.devices,
@@ -709,7 +759,7 @@ def _run_rules(app, w, actor, tally, client, hidden, state, db_state, watch) -> 
 def test_exam_page_history_shows_only_requests_the_user_may_see(app, worlds):
     """Leak found by this module: the radiologist's exam page listed every other
     appointment of the patient, including those another hospital booked at another hub."""
-    history = "This patient's other appointments"
+    history = "Prior exams of this patient"
     km, ku = worlds["KM"], worlds["KU"]  # one patient, sent to MKH and to UDN
     for username, shown in (("radiologist.mkh", False), ("admin", True)):
         client = _client(app, username)

@@ -42,15 +42,18 @@ from integrations.line.models import (
     LinePatientReply,
     LineReplyKind,
 )
+from scheduling.attachments import add_attachment
 from scheduling.audit import Actor
 from scheduling.availability import find_slots
 from scheduling.booking import book, reschedule
 from scheduling.capacity import add_closure, create_quota
 from scheduling.clock import local_datetime, local_today, utcnow
 from scheduling.models import (
+    AttachmentKind,
     ClosureKind,
     Device,
     Hospital,
+    HubProtocol,
     IdentifierType,
     ImagingRequest,
     Interface,
@@ -58,6 +61,7 @@ from scheduling.models import (
     Procedure,
     Role,
     Sex,
+    StaffNotification,
     StudySource,
     User,
 )
@@ -143,6 +147,7 @@ class World:
     day: date  # local day of the appointment
     markers: list[str] = field(default_factory=list)
     prior_id: int = 0  # a referral study on the open request, waiting for the hub
+    attachment_id: int | None = None  # a lab result sent with the request
 
 
 @dataclass
@@ -159,6 +164,10 @@ class Worlds:
     admin_rows: dict[str, int]
     # A free slot per hub: (device id, ISO start), for move and book forms.
     free_slots: dict[str, tuple[int, str]]
+    # Staff notifications (the worlds' reschedules and reports made them): id -> the code
+    # of the hospital whose staff read them.
+    notifications: dict[int, str] = field(default_factory=dict)
+    protocols: dict[str, int] = field(default_factory=dict)  # hub code -> a protocol id
 
     def __getitem__(self, name: str) -> World:
         return self.worlds[name]
@@ -399,6 +408,15 @@ def build_worlds() -> Worlds:
             identity=ReportedIdentity(patient_id="NOBODY7303"),
             commit=False,
         )
+        attachment = add_attachment(
+            SETUP,
+            now,
+            request,
+            kind=AttachmentKind.LAB_RESULT,
+            filename=f"lab-{name}.pdf",
+            data=b"%PDF-1.4 " + name.encode(),
+            commit=False,
+        )
         db.session.flush()
         _stem, given, hn, _code, born = PATIENTS[patient_key]
         worlds[name] = World(
@@ -415,6 +433,7 @@ def build_worlds() -> Worlds:
             reply_id=reply.id,
             reconciliation_id=held.id,
             prior_id=prior.id,
+            attachment_id=attachment.id,
             patient_cid=patient.id_value,
             patient_birth=born,
             day=local_today(appointment.start_at),
@@ -507,6 +526,25 @@ def build_worlds() -> Worlds:
             limit=1,
         )[0]
         free_slots[hub_code] = (device.id, slot.start_at.isoformat())
+    protocols = {}
+    for hub_code in (MKH, UDN):
+        protocol = HubProtocol(
+            hospital_id=hospitals[hub_code].id,
+            modality_code="CT",
+            code=f"MTX-{hub_code}",
+            name_th="โปรโตคอลทดสอบ",
+            name_en="Matrix protocol",
+            contrast=False,
+        )
+        db.session.add(protocol)
+        db.session.flush()
+        protocols[hub_code] = protocol.id
+    codes = {h.id: code for code, h in hospitals.items()}
+    notifications = {
+        n.id: codes[n.hospital_id]
+        for n in db.session.scalars(select(StaffNotification))
+        if n.hospital_id in codes
+    }
     db.session.commit()
     hospitals_ids = {code: h.id for code, h in hospitals.items()}
     users = {u.username: u.id for u in db.session.scalars(select(User))}
@@ -530,6 +568,8 @@ def build_worlds() -> Worlds:
             **matrix_rows,
         },
         free_slots=free_slots,
+        notifications=notifications,
+        protocols=protocols,
     )
 
 
