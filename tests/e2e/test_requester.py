@@ -96,6 +96,10 @@ def test_kudrang_books_the_earliest_ultrasound_and_kosum_cannot_see_it(
     page.get_by_label("ข้อบ่งชี้ทางคลินิก").fill("ปวดท้องด้านขวาบน สงสัยนิ่วในถุงน้ำดี")
     page.get_by_label("รหัส ICD-10 (ถ้ามี)").fill("k802")
     page.get_by_label("แพทย์ผู้ส่งตรวจ").fill("นพ.สมชาย ใจดี")
+    page.get_by_label("สิทธิการรักษา").select_option(label="บัตรทอง (UC)")
+    page.get_by_label("เลขที่ใบส่งตัว").fill("กร 6911/0042")
+    # An ultrasound asks no safety questions: the screening sections stay hidden.
+    expect(page.locator("fieldset[data-section]:visible")).to_have_count(0)
     page.get_by_role("button", name="ส่งคำขอและเลือกวันนัด").click()
 
     # The earliest slot across hubs comes first.

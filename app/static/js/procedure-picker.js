@@ -45,7 +45,8 @@
     if (event.key !== "Enter") { return; }
     event.preventDefault();
     var first = list.querySelector("option:not([hidden])");
-    if (first) { first.selected = true; showPrep(); list.focus(); }
+    // A change event, as a click would send: other scripts (screening) follow the choice.
+    if (first) { first.selected = true; list.dispatchEvent(new Event("change")); list.focus(); }
   });
   list.addEventListener("change", showPrep);
   filter();
