@@ -37,6 +37,7 @@ from integrations.line.models import (
     LineOutboxStatus,
     LinePatientLink,
     LinePatientReply,
+    LineStaffPush,
     LineWebhookEvent,
 )
 from scheduling.audit import Actor, record
@@ -50,7 +51,10 @@ from scheduling.models import (
     Patient,
     PatientHN,
     ReportVersion,
+    RequestAttachment,
     RequestStatus,
+    StaffNotification,
+    StaffNotificationRead,
     Study,
     StudyReconciliation,
 )
@@ -99,6 +103,25 @@ def _delete_requests(request_ids: list[int], counts: Counter) -> None:
         StudyReconciliation, StudyReconciliation.request_id.in_(request_ids)
     )
     counts["study"] += _delete(Study, Study.request_id.in_(request_ids))
+    # The files sent with the request go with it; so do the staff notifications about it
+    # (their read marks and LINE group pushes are deleted by ON DELETE CASCADE).
+    counts["request_attachment"] += _delete(
+        RequestAttachment, RequestAttachment.request_id.in_(request_ids)
+    )
+    notification_ids = list(
+        db.session.scalars(
+            select(StaffNotification.id).where(StaffNotification.request_id.in_(request_ids))
+        )
+    )
+    if notification_ids:
+        for model, column in (
+            (LineStaffPush, LineStaffPush.notification_id),
+            (StaffNotificationRead, StaffNotificationRead.notification_id),
+        ):
+            counts[model.__tablename__] += _delete(model, column.in_(notification_ids))
+        counts["staff_notification"] += _delete(
+            StaffNotification, StaffNotification.id.in_(notification_ids)
+        )
     # The journal keeps its own (shorter) period; it only forgets which request it was.
     db.session.execute(
         update(Hl7InboundMessage)

@@ -28,9 +28,12 @@ from integrations.line.models import (
 from scheduling.audit import Actor, record, record_read
 from scheduling.models import (
     AppointmentStatus,
+    AttachmentKind,
     Interface,
     Patient,
+    RequestAttachment,
     RequestStatus,
+    StaffNotification,
     Study,
     StudySource,
 )
@@ -143,6 +146,24 @@ def footprint(
             status=_sent(),
             created_at=at,
             next_attempt_at=at,
+        ),
+        # The clinical loop's rows about the request: a file and a staff notification.
+        "request_attachment": RequestAttachment(
+            request_id=req.id,
+            kind=AttachmentKind.LAB_RESULT,
+            filename="lab.pdf",
+            content_type="application/pdf",
+            size_bytes=9,
+            sha256="0" * 64,
+            data=b"%PDF-1.4 ",
+            uploaded_at=at,
+        ),
+        "staff_notification": StaffNotification(
+            hospital_id=req.requesting_hospital_id,
+            kind="report.arrived",
+            request_id=req.id,
+            message="Report arrived",
+            created_at=at,
         ),
         "line_webhook_event": LineWebhookEvent(
             webhook_event_id=f"W{n}",
