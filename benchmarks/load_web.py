@@ -72,6 +72,8 @@ PATIENT_LINK_RE = re.compile(r'href="/requests/patients/(\d+)/request"')
 REQUEST_LINK_RE = re.compile(r'href="/requests/(\d+)"')
 HUB_REQUEST_RE = re.compile(r'href="/hub/requests/(\d+)"')
 EXAM_RE = re.compile(r'href="/hub/exams/(\d+)"')
+SECTIONS_RE = re.compile(r'<option value="(\d+)"[^>]*data-sections="([^"]*)"')
+MRI_KEYS = ("mri_pacemaker", "mri_implant", "mri_metal", "mri_clip", "mri_claustrophobia")
 OPTION_RE = re.compile(r'<option[^>]*value="(\d+)"')
 SEARCH_FORM_RE = re.compile(r'<form method="(get|post)" action="/requests/new"')
 FLASH_ERROR = 'class="flash flash-error"'
@@ -387,6 +389,16 @@ class Requester(User):
         self.think()
         # Most requests go to the province's hub; some to "any hub: earliest slot".
         hub = str(self.plan.hub_id) if self.rng.random() < 0.75 else ""
+        # Procedures whose screening needs no lab result (its date is the server's "today",
+        # which a simulated user cannot know); the other answers are given below.
+        no_labs = {
+            int(value)
+            for value, sections in SECTIONS_RE.findall(form.text)
+            if "contrast" not in sections.split()
+        }
+        procedures = [p for p in self.plan.hub_procedures if p in no_labs] or (
+            self.plan.hub_procedures
+        )
         response = self.call(
             "request create",
             "POST",
@@ -394,12 +406,17 @@ class Requester(User):
             expect=(200, 302),
             data={
                 "csrf_token": csrf(form.text),
-                "procedure_id": str(self.rng.choice(self.plan.hub_procedures)),
+                "procedure_id": str(self.rng.choice(procedures)),
                 "priority": self.rng.choices(["ROUTINE", "URGENT"], [9, 1])[0],
                 "indication": self.rng.choice(INDICATIONS),
                 "icd10_code": self.rng.choice(["", "K80.2", "N20.0", "R10.1"]),
                 "requesting_clinician": "นพ.ทดสอบ ภาระงาน",
                 "hub_hospital_id": hub,
+                "treatment_right": self.rng.choice(["UC", "UC", "SSS", "CSMBS"]),
+                "referral_number": f"LOAD-{self.rng.randrange(10**6):06d}",
+                "pregnancy": "not_pregnant",
+                "weight_kg": "60",
+                **dict.fromkeys(MRI_KEYS, "no"),
             },
         )
         if response.status_code == 200:
