@@ -174,12 +174,13 @@ def suggestions(
             requesting_hospital_id=req.requesting_hospital_id,
             order=order,
             within_km=within_km,
-            limit=_one_more(SUGGESTIONS, current),
+            limit=SUGGESTIONS,
             patient=req.patient,
             priority=req.priority,
             exclude_appointment_id=exclude_appointment_id,
         )
-        slots = _without_current(slots, current, SUGGESTIONS)
+        # (the order may add slots beyond the limit, e.g. outside the region: keep them)
+        slots = _without_current(slots, current, None)
     return _views(slots, req.requesting_hospital_id)
 
 
