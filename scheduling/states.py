@@ -46,7 +46,8 @@ APPOINTMENT_TRANSITIONS: dict[A, frozenset[A]] = {
     A.IN_PROGRESS: frozenset({A.COMPLETED, A.DISCONTINUED}),
     A.COMPLETED: frozenset(),
     A.CANCELLED: frozenset(),
-    A.NO_SHOW: frozenset(),
+    # Only through scheduling.noshow.undo_no_show: a no-show marked by mistake, same day.
+    A.NO_SHOW: frozenset({A.BOOKED}),
     A.MOVED: frozenset(),
     A.DISCONTINUED: frozenset(),
 }

@@ -6,7 +6,15 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from app.hub import actions, capacity, identity, reconcile, routes  # noqa: F401  (each adds its views to routes.bp)
+from app.hub import (  # noqa: F401  (each adds its views to routes.bp)
+    actions,
+    board,
+    capacity,
+    identity,
+    reconcile,
+    routes,
+    waitlist_views,
+)
 from app.navigation import add_nav_item
 from app.webkit.views import locale
 from scheduling.clock import local_today, to_local

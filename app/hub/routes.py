@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from app.args import int_arg
 from app.extensions import db
 from app.hub import capacity_view, queries
+from app.hub.board_view import build_board
 from app.hub.forms import DayPickForm
 from app.hub.scope import current_hub, hub_may_see, hubs
 from app.labels import label
@@ -26,7 +27,7 @@ from app.webkit.views import attempt, role_required
 from integrations.line.inbox import mark_reply_handled, pending_patient_replies
 from integrations.line.models import LinePatientReply
 from scheduling.access import request_scope
-from scheduling.clock import local_today
+from scheduling.clock import local_today, utcnow
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -58,17 +59,34 @@ def _pick(hub) -> tuple[DayPickForm, date, str]:
     return form, day, modality
 
 
-@bp.route("/day")
+@bp.route("/day", methods=["GET", "POST"])
 @scheduler_only
 def day():
+    """The day board. The patient search is a POST (names stay out of URLs and logs);
+    its answer is the same board with the matches listed and outlined."""
     hub = current_hub()
     form, the_day, modality = _pick(hub)
-    view = queries.day_view(hub, the_day, modality or None, int_arg("device"))
-    shown = [a for row in view.detail for a in row.appointments]
+    search = (request.form.get("q") or "").strip()[:100] if request.method == "POST" else ""
+    moving = _moving(hub)
+    now = utcnow()
+    closures = capacity_view.closures_on(hub.id, the_day)
+    board = build_board(
+        hub,
+        the_day,
+        now,
+        modality=modality or None,
+        device_id=int_arg("device"),
+        page=int_arg("page"),
+        search=search,
+        moving=moving,
+        closures=closures,
+    )
+    shown = [b.appointment for c in board.columns for b in c.blocks]
+    shown += [a for a, _page in board.hits]
     audit_read("hub.day", shown, appointments=[a.id for a in shown], day=the_day.isoformat())
     return render_template(
         "hub/day.html",
-        view=view,
+        board=board,
         appt_urls=appointment_urls(),
         labels=enum_labels(),
         t=action_labels(),
@@ -77,11 +95,29 @@ def day():
         form=form,
         day=the_day,
         modality=modality,
+        search=search,
+        moving=moving,
         prev_day=the_day - timedelta(days=1),
         next_day=the_day + timedelta(days=1),
         today=local_today(),
-        closures=capacity_view.closures_on(hub.id, the_day),
+        undo_day=local_today(now),
+        closures=closures,
     )
+
+
+def _moving(hub) -> Appointment | None:
+    """The booking being moved (``?move=<id>``): the gaps offer to take it."""
+    appointment_id = int_arg("move")
+    if appointment_id is None:
+        return None
+    appointment = db.session.get(Appointment, appointment_id)
+    if (
+        appointment is None
+        or not hub_may_see(appointment, hub)
+        or appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+    ):
+        return None
+    return appointment
 
 
 def enum_labels() -> dict:
@@ -96,6 +132,8 @@ def action_labels() -> dict[str, str]:
         "no_show": _("No-show"),
         "move": _("Move"),
         "cancel": _("Cancel booking"),
+        "move_here": _("Move to a gap"),
+        "undo_no_show": _("Undo no-show"),
         "details": _("Details"),
         "done": _("Exam done"),
     }
@@ -111,6 +149,7 @@ def appointment_urls() -> dict[str, str]:
         "complete": "hub.appointment_complete",
         "cancel": "hub.appointment_cancel",
         "exam": "hub.exam",
+        "undo_no_show": "hub.appointment_no_show_undo",
     }
     return {
         name: url_for(endpoint, appointment_id=987654321).replace("987654321", "{id}")
@@ -211,6 +250,7 @@ def exam(appointment_id: int):
         history=history,
         appt_urls=appointment_urls(),
         t=action_labels(),
+        undo_day=local_today(),
     )
 
 

@@ -83,4 +83,6 @@ __all__ = [
     "StudyReconciliation",
     "StudySource",
     "User",
+    "WaitlistEntry",
+    "WaitlistOutcome",
 ]

@@ -1,0 +1,125 @@
+"""The day board's actions: book a request into a gap, the day on paper.
+
+Booking goes through ``scheduling.booking`` via the request's ordinary book and move
+endpoints (``app.hub.actions``): a gap only proposes the slot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, render_template, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.args import int_arg
+from app.extensions import db
+from app.hub.routes import appointment_urls, bp, enum_labels, scheduler_only
+from app.hub.scope import current_hub
+from app.pdpa.reads import audit_read
+from scheduling.board import Gap, GapFitter
+from scheduling.models import Device, ImagingRequest, Procedure, RequestStatus
+
+CANDIDATE_LIMIT = 20
+
+
+def _gap_from_args() -> tuple[Device, Gap]:
+    hub = current_hub()
+    device = db.session.get(Device, int_arg("device") or 0)
+    if device is None or device.hospital_id != hub.id:
+        abort(404)
+    try:
+        start = datetime.fromisoformat(request.args.get("start", ""))
+        end = datetime.fromisoformat(request.args.get("end", ""))
+    except ValueError:
+        abort(400)
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        abort(400)
+    return device, Gap(device.id, start, end, 1, 1)
+
+
+def bookable_requests(hub_id: int, modality: str, limit: int) -> tuple[list[ImagingRequest], int]:
+    """The hub's requests waiting for a slot on this modality, most urgent and oldest
+    first; and how many there are in all (the page says how many it does not show)."""
+    from app.hub.queries import PRIORITY_ORDER
+
+    where = (
+        ImagingRequest.hub_hospital_id == hub_id,
+        ImagingRequest.status.in_((RequestStatus.SUBMITTED, RequestStatus.ACCEPTED)),
+        ImagingRequest.procedure_id.in_(
+            select(Procedure.id).where(Procedure.modality_code == modality)
+        ),
+    )
+    total = db.session.scalar(select(func.count(ImagingRequest.id)).where(*where))
+    rows = db.session.scalars(
+        select(ImagingRequest)
+        .where(*where)
+        .options(
+            selectinload(ImagingRequest.patient),
+            selectinload(ImagingRequest.procedure),
+            selectinload(ImagingRequest.requesting_hospital),
+        )
+        .order_by(PRIORITY_ORDER, ImagingRequest.submitted_at, ImagingRequest.id)
+        .limit(limit)
+    ).all()
+    return list(rows), total
+
+
+@bp.route("/day/gap")
+@scheduler_only
+def gap_book():
+    """A gap clicked on the board: the requests that could take it, each with the time
+    it would start at; the button books it (``hub.request_book``)."""
+    hub = current_hub()
+    device, gap = _gap_from_args()
+    from scheduling import waitlist
+
+    fitter = GapFitter([device])
+    waiting = waitlist.entries_for(hub.id, modality=device.modality_code)
+    candidates, total = bookable_requests(hub.id, device.modality_code, CANDIDATE_LIMIT)
+    waiting_ids = {e.request_id for e in waiting}
+    rows = [(e.request, fitter.first_start(gap, e.request.procedure), e) for e in waiting]
+    rows += [
+        (r, fitter.first_start(gap, r.procedure), None)
+        for r in candidates
+        if r.id not in waiting_ids
+    ]
+    audit_read("hub.gap", [r for r, _s, _e in rows], requests=[r.id for r, _s, _e in rows])
+    return render_template(
+        "hub/gap.html",
+        hub=hub,
+        device=device,
+        gap=gap,
+        rows=rows,
+        more=max(0, total - len(candidates)),
+        labels=enum_labels(),
+        appt_urls=appointment_urls(),
+    )
+
+
+@bp.route("/day/print")
+@scheduler_only
+def day_print():
+    """The day on paper: one table per scanner, A4, no buttons or forms."""
+    from app.hub import queries
+    from app.hub.routes import _pick
+    from app.hub.scope import hubs
+    from scheduling.timetable import day_bounds
+
+    hub = current_hub()
+    form, the_day, modality = _pick(hub)
+    rows = queries.day_counts(hub, the_day, modality or None)
+    start, end = day_bounds(the_day)
+    by_device: dict[int, list] = {r.device.id: [] for r in rows}
+    appointments = queries.appointments_between([r.device for r in rows], start, end)
+    for a in appointments:
+        by_device[a.device_id].append(a)
+    audit_read("hub.day_print", appointments, appointments=[a.id for a in appointments])
+    return render_template(
+        "hub/day_print.html",
+        hub=hub,
+        hubs=hubs(),
+        day=the_day,
+        rows=[(r, by_device[r.device.id]) for r in rows if by_device[r.device.id]],
+        labels=enum_labels(),
+    )

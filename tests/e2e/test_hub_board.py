@@ -1,0 +1,177 @@
+"""The hub scheduler's day board in a real browser: book a request into a gap, move a
+block with the keyboard alone, mark a no-show (confirmed) and undo it; the waiting list
+offers a cancelled slot and books the offer.
+
+Assertions are on Thai text and on what the database holds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from scheduling.clock import local_today, to_local, utcnow
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    ImagingRequest,
+    RequestStatus,
+    StaffNotification,
+)
+from tests.app.hub.factories import (
+    book_request,
+    device,
+    make_appointment,
+    make_request,
+    submit_request,
+)
+from tests.e2e.conftest import fresh, login_as, tab_to
+
+
+@pytest.fixture
+def board_day(demo):
+    booked = book_request(
+        submit_request(patient_name="บุญเลิศ", indication="นิ่วในไต"), ae_title="MKH_US1"
+    )
+    waiting = submit_request(patient_name="กัญญารัตน์", indication="ก้อนที่ตับ")
+    demo.session.commit()
+    day = to_local(booked.start_at).date()
+    return {"booked": booked.id, "waiting": waiting.id, "day": day}
+
+
+def _open_board(page, live_server, day) -> None:
+    page.goto(live_server(f"/hub/day?date={day.isoformat()}"))
+    assert "ตารางรายวัน" in page.locator("h1").inner_text()
+
+
+def test_book_a_request_into_a_gap(page, live_server, demo, board_day, save_screenshot):
+    login_as(page, live_server, "scheduler.mkh")
+    _open_board(page, live_server, board_day["day"])
+    save_screenshot(page, "hub-board")
+    us1 = device("MKH_US1")
+    gap = page.locator(f'[aria-labelledby="dev-{us1.id}"] .gap a').first
+    assert gap.get_attribute("aria-label").startswith("จองช่วงว่างนี้")
+    gap.click()
+    assert "จองช่วงเวลาว่าง" in page.locator("h1").inner_text()
+    row = page.locator(f"#req-{board_day['waiting']}")
+    assert "นางสาวกัญญารัตน์" in row.inner_text()
+    with page.expect_navigation():
+        row.get_by_role("button").click()
+    assert "นัดแล้ว" in page.locator(".flash").first.inner_text()
+
+    fresh(demo)
+    req = demo.session.get(ImagingRequest, board_day["waiting"])
+    assert req.status is RequestStatus.SCHEDULED
+    new = req.current_appointment
+    assert new.device.ae_title == "MKH_US1"
+    assert to_local(new.start_at).date() == board_day["day"]
+    # The board shows the new block where the gap was.
+    assert page.locator(f"#appt-{new.id}").count() == 1
+    assert page.context.external_requests == []
+
+
+def test_move_a_block_with_the_keyboard(page, live_server, demo, board_day, save_screenshot):
+    login_as(page, live_server, "scheduler.mkh")
+    _open_board(page, live_server, board_day["day"])
+    block = f"#appt-{board_day['booked']}"
+    tab_to(page, f"{block} summary")
+    page.keyboard.press("Enter")  # opens the block's menu
+    tab_to(page, f"{block} a.move-link")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "กำลังย้ายนัด" in page.locator("main").inner_text()
+    us2 = device("MKH_US2")
+    target = f'[aria-labelledby="dev-{us2.id}"] .gap.target button'
+    label = page.locator(target).first.inner_text()
+    tab_to(page, target, limit=400)
+    save_screenshot(page, "hub-board-moving")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "เลื่อนนัดแล้ว" in page.locator(".flash").first.inner_text()
+
+    fresh(demo)
+    old = demo.session.get(Appointment, board_day["booked"])
+    assert old.status is AppointmentStatus.MOVED
+    new = demo.session.scalar(select(Appointment).where(Appointment.rescheduled_from_id == old.id))
+    assert new.device.ae_title == "MKH_US2"
+    assert to_local(new.start_at).strftime("%H:%M") in label
+
+
+def test_no_show_is_confirmed_and_can_be_undone_the_same_day(page, live_server, demo):
+    # A booking that started an hour ago today (the suite's clock: Saturday 09:00).
+    req = make_request(now=utcnow(), patient_name="ประเสริฐ", status=RequestStatus.ACCEPTED)
+    appointment = make_appointment(
+        req, ae_title="MKH_US1", start_at=utcnow() - timedelta(hours=1)
+    )
+    demo.session.commit()
+    login_as(page, live_server, "scheduler.mkh")
+    _open_board(page, live_server, local_today())
+    block = page.locator(f"#appt-{appointment.id}")
+    assert page.locator(".now-line").count() >= 1  # the current time is marked
+    block.locator("summary").click()
+    block.get_by_role("link", name="ไม่มาตามนัด").click()
+    # A confirmation page first: nothing changed yet.
+    assert "บันทึกว่าไม่มาตามนัด" in page.locator("h1").inner_text()
+    fresh(demo)
+    assert demo.session.get(Appointment, appointment.id).status is AppointmentStatus.BOOKED
+    with page.expect_navigation():
+        page.get_by_role("button", name="ยืนยันว่าไม่มาตามนัด").click()
+    assert "ไม่มาตามนัด" in page.locator(".flash").first.inner_text()
+    fresh(demo)
+    assert demo.session.get(Appointment, appointment.id).status is AppointmentStatus.NO_SHOW
+    assert demo.session.get(ImagingRequest, req.id).status is RequestStatus.ACCEPTED
+
+    block = page.locator(f"#appt-{appointment.id}")
+    block.locator("summary").click()
+    with page.expect_navigation():
+        block.get_by_role("button", name="ยกเลิกการบันทึกไม่มา").click()
+    assert "กลับมามีนัดตามเดิม" in page.locator(".flash").first.inner_text()
+    fresh(demo)
+    assert demo.session.get(Appointment, appointment.id).status is AppointmentStatus.BOOKED
+    assert demo.session.get(ImagingRequest, req.id).status is RequestStatus.SCHEDULED
+
+
+def test_a_cancelled_slot_is_offered_to_the_waiting_list(page, live_server, demo, board_day):
+    first = demo.session.get(Appointment, board_day["booked"])
+    # Somebody booked a week later who would come earlier.
+    later = book_request(
+        submit_request(patient_name="สมศรี", indication="ปวดท้อง"),
+        days_ahead=(board_day["day"] - local_today()).days + 7,
+        ae_title="MKH_US1",
+    )
+    demo.session.commit()
+    login_as(page, live_server, "scheduler.mkh")
+    page.goto(live_server(f"/hub/requests/{later.request_id}"))
+    with page.expect_navigation():
+        page.get_by_role("button", name="เพิ่มในรายชื่อรอคิว").click()
+    assert "เพิ่มในรายชื่อรอคิวแล้ว" in page.locator(".flash").first.inner_text()
+    assert "นางสมศรี" in page.locator("main").inner_text()
+
+    # Cancelling the earlier booking offers its slot to the list.
+    _open_board(page, live_server, board_day["day"])
+    block = page.locator(f"#appt-{first.id}")
+    block.locator("summary").click()
+    block.get_by_role("link", name="ยกเลิกนัด").click()
+    page.get_by_label("เหตุผล").fill("ผู้ป่วยขอยกเลิก")
+    with page.expect_navigation():
+        page.get_by_role("button", name="ยกเลิกนัด").click()
+    assert "มีช่วงเวลาว่าง" in page.locator("h1").inner_text()
+    offer = page.locator("ol.offers li").first
+    assert "นางสมศรี" in offer.inner_text()
+    with page.expect_navigation():
+        offer.get_by_role("button").click()
+    assert "จองจากรายชื่อรอคิวแล้ว" in page.locator(".flash").first.inner_text()
+
+    fresh(demo)
+    moved = demo.session.get(Appointment, later.id)
+    assert moved.status is AppointmentStatus.MOVED
+    new = demo.session.scalar(
+        select(Appointment).where(Appointment.rescheduled_from_id == later.id)
+    )
+    assert new.start_at == first.start_at and new.device_id == first.device_id
+    told = demo.session.scalars(
+        select(StaffNotification).where(StaffNotification.kind == "waitlist.booked")
+    ).all()
+    assert [n.hospital_id for n in told] == [new.request.requesting_hospital_id]
