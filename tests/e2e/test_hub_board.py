@@ -102,9 +102,7 @@ def test_move_a_block_with_the_keyboard(page, live_server, demo, board_day, save
 def test_no_show_is_confirmed_and_can_be_undone_the_same_day(page, live_server, demo):
     # A booking that started an hour ago today (the suite's clock: Saturday 09:00).
     req = make_request(now=utcnow(), patient_name="ประเสริฐ", status=RequestStatus.ACCEPTED)
-    appointment = make_appointment(
-        req, ae_title="MKH_US1", start_at=utcnow() - timedelta(hours=1)
-    )
+    appointment = make_appointment(req, ae_title="MKH_US1", start_at=utcnow() - timedelta(hours=1))
     demo.session.commit()
     login_as(page, live_server, "scheduler.mkh")
     _open_board(page, live_server, local_today())

@@ -1,0 +1,288 @@
+"""The day board, the waiting list and the no-show undo through the web and the core."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from scheduling import noshow, waitlist
+from scheduling.board import Gap, GapFitter, device_gaps
+from scheduling.clock import local_today, to_local, utcnow
+from scheduling.errors import Conflict
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditEvent,
+    ImagingRequest,
+    RequestStatus,
+    Role,
+    StaffNotification,
+    User,
+    WaitlistEntry,
+    WaitlistOutcome,
+)
+from tests.app.hub.factories import (
+    actor_for,
+    book_request,
+    device,
+    hospital,
+    make_appointment,
+    make_request,
+    submit_request,
+)
+from tests.conftest import login
+
+# 2026-11-23 is a Monday; 09:00 Bangkok is 02:00 UTC. MKH_US1 opens 08:30-16:00, one at a time.
+MONDAY = datetime(2026, 11, 23, tzinfo=UTC).date()
+MONDAY_9 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def _html(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def scheduler(client, demo):
+    login(client, "scheduler.mkh")
+    return client
+
+
+@pytest.fixture
+def udon_client(app, demo):
+    other = User(
+        username="scheduler.udn",
+        full_name="งานนัด อุดร",
+        role=Role.SCHEDULER,
+        hospital_id=hospital("10671").id,
+        created_at=utcnow(),
+    )
+    other.set_password("radbook-demo")
+    demo.session.add(other)
+    demo.session.commit()
+    client = app.test_client()
+    login(client, "scheduler.udn")
+    return client
+
+
+# -- gaps ---------------------------------------------------------------------------------
+
+
+def test_gaps_are_the_windows_less_the_bookings(demo, now):
+    us1 = device("MKH_US1")
+    booked = {us1.id: [(MONDAY_9, MONDAY_9 + timedelta(minutes=20))]}
+    gaps = device_gaps([us1], MONDAY, booked)[us1.id]
+    local = [(to_local(g.start).strftime("%H:%M"), to_local(g.end).strftime("%H:%M")) for g in gaps]
+    # Boundaries: the booking's start ends one gap, its end starts the next (half-open).
+    assert local == [("08:30", "09:00"), ("09:20", "16:00")]
+    assert all(g.free == 1 for g in gaps)
+
+
+def test_a_closure_takes_its_time_out_of_the_gaps(demo, now):
+    from scheduling.capacity import add_closure
+    from scheduling.clock import local_datetime
+    from scheduling.models import ClosureKind
+
+    us1 = device("MKH_US1")
+    add_closure(
+        actor_for("scheduler.mkh"),
+        now,
+        kind=ClosureKind.DEVICE_DOWNTIME,
+        device=us1,
+        start_at=local_datetime(MONDAY, datetime.min.time().replace(hour=12)),
+        end_at=local_datetime(MONDAY, datetime.min.time().replace(hour=13)),
+        name_th="ซ่อม",
+    )
+    gaps = device_gaps([us1], MONDAY, {})[us1.id]
+    local = [(to_local(g.start).strftime("%H:%M"), to_local(g.end).strftime("%H:%M")) for g in gaps]
+    assert local == [("08:30", "12:00"), ("13:00", "16:00")]
+
+
+def test_a_booking_fits_a_gap_on_the_device_grid(demo, now):
+    us1 = device("MKH_US1")
+    req = make_request(now=now)
+    fitter = GapFitter([us1])
+    gap = Gap(us1.id, MONDAY_9 + timedelta(minutes=5), MONDAY_9 + timedelta(minutes=40), 1, 1)
+    start = fitter.first_start(gap, req.procedure)
+    assert start is not None and start >= gap.start
+    assert start + timedelta(minutes=req.procedure.duration_minutes) <= gap.end
+    too_short = Gap(us1.id, MONDAY_9, MONDAY_9 + timedelta(minutes=5), 1, 1)
+    assert fitter.first_start(too_short, req.procedure) is None
+
+
+# -- the board page -------------------------------------------------------------------------
+
+
+def test_board_shows_blocks_and_gaps_and_finds_a_patient(scheduler, demo, now):
+    a = make_appointment(make_request(now=now), ae_title="MKH_US1", start_at=MONDAY_9)
+    demo.session.commit()
+    html = _html(scheduler.get("/hub/day?date=2026-11-23"))
+    assert f'id="appt-{a.id}"' in html and "นางสมศรี ทองดี" in html
+    assert "/hub/day/gap?device=" in html and "09:20–16:00" in html
+    # The patient search is a POST: names stay out of the URL.
+    found = _html(scheduler.post("/hub/day?date=2026-11-23", data={"q": "สมศรี"}))
+    assert "พบ 1 นัดที่ตรงกับ" in found and f"#appt-{a.id}" in found
+    none = _html(scheduler.post("/hub/day?date=2026-11-23", data={"q": "ไม่มีชื่อนี้"}))
+    assert "พบ 0 นัด" in none
+
+
+def test_board_pages_devices_and_says_how_many(scheduler, demo, monkeypatch):
+    from app.hub import board_view
+
+    monkeypatch.setattr(board_view, "BOARD_PAGE", 2)
+    html = _html(scheduler.get("/hub/day?date=2026-11-23"))
+    assert "เครื่องถัดไป" in html and html.count('class="board-head" id="dev-') == 2
+
+
+def test_gap_page_lists_waiting_then_accepted_requests(scheduler, demo):
+    us1 = device("MKH_US1")
+    req = submit_request(patient_name="กัญญารัตน์")
+    gap = {"device": us1.id, "start": MONDAY_9.isoformat()}
+    gap["end"] = (MONDAY_9 + timedelta(hours=1)).isoformat()
+    html = _html(scheduler.get("/hub/day/gap", query_string=gap))
+    assert f'id="req-{req.id}"' in html and "จองเวลา" in html
+    assert scheduler.get(f"/hub/day/gap?device={us1.id}&start=x&end=y").status_code == 400
+
+
+def test_another_hub_cannot_open_this_hubs_gaps_or_list(udon_client, demo):
+    us1 = device("MKH_US1")
+    req = submit_request()
+    gap = {"device": us1.id, "start": MONDAY_9.isoformat()}
+    gap["end"] = (MONDAY_9 + timedelta(hours=1)).isoformat()
+    assert udon_client.get("/hub/day/gap", query_string=gap).status_code == 404
+    assert udon_client.get("/hub/waitlist/offers", query_string=gap).status_code == 404
+    assert udon_client.post(f"/hub/requests/{req.id}/waitlist").status_code == 404
+    entry = waitlist.add(actor_for("scheduler.mkh"), utcnow(), req)
+    assert udon_client.post(f"/hub/waitlist/{entry.id}/remove").status_code == 404
+    assert udon_client.post(f"/hub/waitlist/{entry.id}/book", data={}).status_code == 404
+    assert "กัญญารัตน์" not in _html(udon_client.get("/hub/waitlist"))
+    assert "สมศรี" not in _html(udon_client.get("/hub/waitlist"))
+
+
+# -- no-show and its undo -------------------------------------------------------------------
+
+
+def _past_booking(demo):
+    req = submit_request()
+    appointment = book_request(req)
+    appointment.start_at = utcnow() - timedelta(hours=2)
+    appointment.end_at = appointment.start_at + timedelta(minutes=20)
+    demo.session.commit()
+    return req, appointment
+
+
+def test_no_show_asks_first_and_is_undone_the_same_day(scheduler, demo):
+    req, appointment = _past_booking(demo)
+    page = _html(scheduler.get(f"/hub/appointments/{appointment.id}/no-show"))
+    assert "ยืนยันว่าไม่มาตามนัด" in page
+    assert demo.session.get(Appointment, appointment.id).status is AppointmentStatus.BOOKED
+    scheduler.post(f"/hub/appointments/{appointment.id}/no-show")
+    demo.session.expire_all()
+    assert appointment.status is AppointmentStatus.NO_SHOW
+    day = to_local(appointment.start_at).date().isoformat()
+    assert "ยกเลิกการบันทึกไม่มา" in _html(scheduler.get(f"/hub/day?date={day}"))
+    assert "ยกเลิกการบันทึกไม่มา" in _html(scheduler.get(f"/hub/exams/{appointment.id}"))
+    scheduler.post(f"/hub/appointments/{appointment.id}/no-show/undo")
+    demo.session.expire_all()
+    assert appointment.status is AppointmentStatus.BOOKED
+    assert req.status is RequestStatus.SCHEDULED
+    actions = [
+        e.action
+        for e in demo.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.like("appointment.no_show%"))
+            .order_by(AuditEvent.id)
+        )
+    ]
+    assert actions[-2:] == ["appointment.no_show", "appointment.no_show_undo"]
+
+
+def test_no_show_cannot_be_undone_the_next_day_or_after_a_rebooking(demo):
+    from scheduling import clock
+    from scheduling.booking import mark_no_show
+
+    req, appointment = _past_booking(demo)
+    mark_no_show(actor_for("scheduler.mkh"), utcnow(), appointment)
+    tomorrow = utcnow() + timedelta(days=1)
+    with pytest.raises(Conflict) as late:
+        noshow.undo_no_show(actor_for("scheduler.mkh"), tomorrow, appointment)
+    assert "ในวันที่บันทึก" in late.value.message()
+    book_request(req)
+    with pytest.raises(Conflict) as rebooked:
+        noshow.undo_no_show(actor_for("scheduler.mkh"), clock.utcnow(), appointment)
+    assert rebooked.value.code == "rebooked"
+    demo.session.expire_all()
+    assert appointment.status is AppointmentStatus.NO_SHOW
+
+
+# -- the waiting list -------------------------------------------------------------------------
+
+
+def test_waitlist_offers_only_earlier_fitting_slots_in_order(demo):
+    early = book_request(submit_request(patient_name="บุญเลิศ"), ae_title="MKH_US1")
+    later = book_request(submit_request(patient_name="กัญญารัตน์"), days_ahead=14, ae_title="MKH_US1")
+    unbooked = submit_request(
+        patient_name="ประเสริฐ", requester="11005", requester_user="staff.kosum"
+    )
+    actor = actor_for("scheduler.mkh")
+    waitlist.add(actor, utcnow(), later.request)
+    waitlist.add(actor, utcnow(), unbooked)
+    with pytest.raises(Conflict):
+        waitlist.add(actor, utcnow(), unbooked)
+    us1 = device("MKH_US1")
+    # Nothing freed yet: the early slot is taken.
+    assert waitlist.offers(utcnow(), us1, early.start_at, early.end_at) == []
+    from scheduling.booking import cancel_appointment
+
+    cancel_appointment(actor, utcnow(), early, "ผู้ป่วยขอยกเลิก")
+    offers = waitlist.offers(utcnow(), us1, early.start_at, early.end_at)
+    assert [o.entry.request_id for o in offers] == [later.request_id, unbooked.id]
+    assert all(o.start_at == early.start_at for o in offers)
+    # A slot later than the booking a patient holds is not offered to that patient.
+    after = later.start_at + timedelta(days=1)
+    assert later.request_id not in [
+        o.entry.request_id
+        for o in waitlist.offers(utcnow(), us1, after, after + timedelta(hours=8))
+    ]
+
+
+def test_booking_an_offer_reschedules_tells_the_requester_and_closes_the_entry(demo):
+    from scheduling.booking import cancel_appointment
+
+    actor = actor_for("scheduler.mkh")
+    early = book_request(submit_request(patient_name="บุญเลิศ"), ae_title="MKH_US1")
+    later = book_request(submit_request(patient_name="กัญญารัตน์"), days_ahead=14, ae_title="MKH_US1")
+    entry = waitlist.add(actor, utcnow(), later.request)
+    cancel_appointment(actor, utcnow(), early, "ผู้ป่วยขอยกเลิก")
+    new = waitlist.book_offer(actor, utcnow(), entry, device("MKH_US1"), early.start_at)
+    demo.session.expire_all()
+    assert new.start_at == early.start_at and new.rescheduled_from_id == later.id
+    assert entry.closed_at is not None and entry.outcome is WaitlistOutcome.BOOKED
+    note = demo.session.scalar(
+        select(StaffNotification).where(StaffNotification.kind == "waitlist.booked")
+    )
+    assert note.hospital_id == later.request.requesting_hospital_id
+    assert note.request_id == later.request_id
+    with pytest.raises(Conflict):
+        waitlist.book_offer(actor, utcnow(), entry, device("MKH_US1"), early.start_at)
+    assert (
+        demo.session.scalar(select(WaitlistEntry).where(WaitlistEntry.closed_at.is_(None))) is None
+    )
+
+
+def test_cancel_leads_to_the_offers_when_someone_waits(scheduler, demo):
+    early = book_request(submit_request(patient_name="บุญเลิศ"), ae_title="MKH_US1")
+    waiting = submit_request(
+        patient_name="ประเสริฐ", requester="11005", requester_user="staff.kosum"
+    )
+    waitlist.add(actor_for("scheduler.mkh"), utcnow(), waiting)
+    response = scheduler.post(
+        f"/hub/appointments/{early.id}/cancel", data={"reason": "ผู้ป่วยขอยกเลิก"}
+    )
+    assert "/hub/waitlist/offers?" in response.headers["Location"]
+    html = _html(scheduler.get(response.headers["Location"]))
+    assert "นายประเสริฐ" in html and "จองเวลา" in html
+    assert local_today() < to_local(early.start_at).date()
+    assert demo.session.get(ImagingRequest, waiting.id).status is RequestStatus.SUBMITTED
