@@ -76,7 +76,10 @@ def undo_no_show(
                 N_("The slot has been given to another patient; book a new slot instead"),
                 code="slot-taken",
             )
-        previous = transition(appointment, AppointmentStatus.BOOKED)
+        # Not a transition of the state machine (NO_SHOW stays terminal there): the
+        # status is put back to what it was, under the checks above.
+        previous = appointment.status
+        appointment.status = AppointmentStatus.BOOKED
         appointment.updated_at = now
         previous_request = None
         if request.status is RequestStatus.ACCEPTED:

@@ -46,8 +46,7 @@ APPOINTMENT_TRANSITIONS: dict[A, frozenset[A]] = {
     A.IN_PROGRESS: frozenset({A.COMPLETED, A.DISCONTINUED}),
     A.COMPLETED: frozenset(),
     A.CANCELLED: frozenset(),
-    # Only through scheduling.noshow.undo_no_show: a no-show marked by mistake, same day.
-    A.NO_SHOW: frozenset({A.BOOKED}),
+    A.NO_SHOW: frozenset(),
     A.MOVED: frozenset(),
     A.DISCONTINUED: frozenset(),
 }

@@ -10,6 +10,7 @@ from app.hub import (  # noqa: F401  (each adds its views to routes.bp)
     actions,
     board,
     capacity,
+    closure_views,
     identity,
     reconcile,
     routes,

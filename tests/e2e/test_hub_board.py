@@ -173,3 +173,43 @@ def test_a_cancelled_slot_is_offered_to_the_waiting_list(page, live_server, demo
         select(StaffNotification).where(StaffNotification.kind == "waitlist.booked")
     ).all()
     assert [n.hospital_id for n in told] == [new.request.requesting_hospital_id]
+
+
+def test_a_closures_bookings_are_flagged_and_moved_together(page, live_server, demo, board_day):
+    from scheduling.capacity import add_day_closure
+    from scheduling.models import ClosureKind
+    from tests.app.hub.factories import actor_for
+
+    first = demo.session.get(Appointment, board_day["booked"])
+    closure = add_day_closure(
+        actor_for("scheduler.mkh"),
+        utcnow(),
+        kind=ClosureKind.DEVICE_DOWNTIME,
+        day=board_day["day"],
+        device=first.device,
+        name_th="เครื่องเสีย รออะไหล่",
+    )
+    login_as(page, live_server, "scheduler.mkh")
+    # Flagged on the board ...
+    _open_board(page, live_server, board_day["day"])
+    assert "อยู่ในช่วงปิดทำการ" in page.locator(f"#appt-{first.id}").inner_text()
+    # ... and listed with the closure, from the capacity page.
+    page.goto(live_server("/hub/capacity"))
+    page.locator(f'a[href="/hub/capacity/closures/{closure.id}"]').click()
+    assert "นัดที่อยู่ในช่วงปิดทำการ" in page.locator("h1").inner_text()
+    assert "นายบุญเลิศ" in page.locator(f"#appt-{first.id}").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name="ย้ายนัดทั้งหมด").click()
+    assert "ย้ายไปช่วงว่างถัดไป 1 นัด" in page.locator(".flash").first.inner_text()
+    assert "ไม่มีนัดอยู่ในช่วงปิดทำการนี้" in page.locator("main").inner_text()
+
+    fresh(demo)
+    old = demo.session.get(Appointment, first.id)
+    assert old.status is AppointmentStatus.MOVED and old.status_reason == "เครื่องเสีย รออะไหล่"
+    new = demo.session.scalar(select(Appointment).where(Appointment.rescheduled_from_id == old.id))
+    assert new.start_at >= closure.end_at
+    note = demo.session.scalar(
+        select(StaffNotification).where(StaffNotification.kind == "closure.moved")
+    )
+    assert note.hospital_id == old.request.requesting_hospital_id
+    assert note.reason == "เครื่องเสีย รออะไหล่"

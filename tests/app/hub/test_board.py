@@ -286,3 +286,86 @@ def test_cancel_leads_to_the_offers_when_someone_waits(scheduler, demo):
     assert "นายประเสริฐ" in html and "จองเวลา" in html
     assert local_today() < to_local(early.start_at).date()
     assert demo.session.get(ImagingRequest, waiting.id).status is RequestStatus.SUBMITTED
+
+
+# -- closures that move people ------------------------------------------------------------------
+
+
+def _downtime_on(appointment, name="เครื่องเสีย รออะไหล่"):
+    from scheduling.capacity import add_day_closure
+    from scheduling.models import ClosureKind
+
+    return add_day_closure(
+        actor_for("scheduler.mkh"),
+        utcnow(),
+        kind=ClosureKind.DEVICE_DOWNTIME,
+        day=to_local(appointment.start_at).date(),
+        device=appointment.device,
+        name_th=name,
+    )
+
+
+def test_closure_moves_its_bookings_to_the_next_free_slots_and_tells_everyone(demo):
+    from scheduling import closures_move
+
+    first = book_request(submit_request(patient_name="บุญเลิศ"), ae_title="MKH_US1")
+    closure = _downtime_on(first)
+    hub_id = first.hub_hospital_id
+    assert closures_move.affected(closure, hub_id) == [first]
+    outcome = closures_move.move_out(actor_for("scheduler.mkh"), utcnow(), closure, hub_id)
+    demo.session.expire_all()
+    [(old, new)] = outcome.moved
+    assert old.status is AppointmentStatus.MOVED and old.status_reason == "เครื่องเสีย รออะไหล่"
+    assert new.start_at >= closure.end_at
+    assert closures_move.affected(closure, hub_id) == []
+    audit = demo.session.scalar(select(AuditEvent).where(AuditEvent.action == "closure.move"))
+    assert audit.detail["closure_id"] == closure.id and audit.detail["to"] == "slot"
+    note = demo.session.scalar(
+        select(StaffNotification).where(StaffNotification.kind == "closure.moved")
+    )
+    assert note.hospital_id == first.request.requesting_hospital_id
+    assert note.reason == "เครื่องเสีย รออะไหล่"
+
+
+def test_closure_can_put_its_bookings_on_the_waiting_list(demo):
+    from scheduling import closures_move
+
+    first = book_request(submit_request(patient_name="บุญเลิศ"), ae_title="MKH_US1")
+    closure = _downtime_on(first)
+    outcome = closures_move.move_out(
+        actor_for("scheduler.mkh"), utcnow(), closure, first.hub_hospital_id, to_waitlist=True
+    )
+    demo.session.expire_all()
+    assert outcome.waitlisted == [first] and first.status is AppointmentStatus.CANCELLED
+    assert first.request.status is RequestStatus.ACCEPTED
+    assert [e.request_id for e in waitlist.entries_for(first.hub_hospital_id)] == [first.request_id]
+
+
+def test_a_closure_in_the_past_is_refused_beside_the_date(scheduler, demo):
+    from app.webkit.fields import format_be_date
+
+    us1 = device("MKH_US1")
+    response = scheduler.post(
+        "/hub/capacity/closures/new",
+        data={
+            "kind": "DEVICE_DOWNTIME",
+            "device_id": us1.id,
+            "day": format_be_date(local_today() - timedelta(days=3)),
+            "days": "1",
+            "name_th": "ซ่อม",
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert 'id="day-error"' in html and "วันนี้หรือวันหลังจากนี้" in html
+    from scheduling.models import Closure
+
+    assert demo.session.scalar(select(Closure).where(Closure.device_id == us1.id)) is None
+
+
+def test_another_hub_cannot_see_or_move_a_closures_bookings(udon_client, demo):
+    first = book_request(submit_request(patient_name="บุญเลิศ"), ae_title="MKH_US1")
+    closure = _downtime_on(first)
+    assert udon_client.get(f"/hub/capacity/closures/{closure.id}").status_code == 404
+    assert udon_client.post(f"/hub/capacity/closures/{closure.id}").status_code == 404
+    demo.session.expire_all()
+    assert first.status is AppointmentStatus.BOOKED
