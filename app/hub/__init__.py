@@ -11,6 +11,7 @@ from app.hub import (  # noqa: F401  (each adds its views to routes.bp)
     board,
     capacity,
     closure_views,
+    exports,
     identity,
     reconcile,
     routes,

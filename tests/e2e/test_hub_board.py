@@ -213,3 +213,31 @@ def test_a_closures_bookings_are_flagged_and_moved_together(page, live_server, d
     )
     assert note.hospital_id == old.request.requesting_hospital_id
     assert note.reason == "เครื่องเสีย รออะไหล่"
+
+
+def test_the_day_list_downloads_as_xlsx_with_thai_and_buddhist_era(
+    page, live_server, demo, board_day, tmp_path
+):
+    from openpyxl import load_workbook
+
+    from app.webkit.fields import format_be_date
+
+    first = demo.session.get(Appointment, board_day["booked"])
+    login_as(page, live_server, "scheduler.mkh")
+    _open_board(page, live_server, board_day["day"])
+    with page.expect_download() as download:
+        page.get_by_role("link", name="รายชื่อนัดรายวัน (.xlsx)").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    sheet = load_workbook(path).active
+    assert sheet["A1"].value.startswith("โรงพยาบาลมหาสารคาม")
+    assert [c.value for c in sheet[2]][:5] == ["วันที่", "เวลา", "ถึง", "เครื่องตรวจ", "ผู้ป่วย"]
+    row = [c.value for c in sheet[3]]
+    assert row[0] == format_be_date(board_day["day"])
+    assert row[0].endswith(str(board_day["day"].year + 543))
+    assert row[1] == to_local(first.start_at).strftime("%H:%M")
+    assert row[3] == "MKH_US1"
+    assert row[4] == "นายบุญเลิศ ศรีสุวรรณ"
+    assert row[9] == first.accession_number
+    assert sheet.max_row == 3

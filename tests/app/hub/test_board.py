@@ -369,3 +369,102 @@ def test_another_hub_cannot_see_or_move_a_closures_bookings(udon_client, demo):
     assert udon_client.post(f"/hub/capacity/closures/{closure.id}").status_code == 404
     demo.session.expire_all()
     assert first.status is AppointmentStatus.BOOKED
+
+
+# -- paper and Excel --------------------------------------------------------------------------
+
+
+def _sheet(response):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    return load_workbook(BytesIO(response.data)).active
+
+
+def test_day_xlsx_keeps_thai_text_and_buddhist_era_dates(scheduler, demo, now):
+    a = make_appointment(make_request(now=now), ae_title="MKH_US1", start_at=MONDAY_9)
+    make_appointment(
+        make_request(now=now, patient_name="ปิยะดา", requester="11005", hub="10671"),
+        ae_title="UDN_CT1",
+        start_at=MONDAY_9,
+    )
+    demo.session.commit()
+    response = scheduler.get("/hub/day.xlsx?date=23/11/2569")
+    assert 'filename="day-2569-11-23.xlsx"' in response.headers["Content-Disposition"]
+    sheet = _sheet(response)
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][0].startswith("โรงพยาบาลมหาสารคาม")
+    assert rows[1] == [
+        "วันที่",
+        "เวลา",
+        "ถึง",
+        "เครื่องตรวจ",
+        "ผู้ป่วย",
+        "รายการตรวจ",
+        "จาก",
+        "ความเร่งด่วน",
+        "สถานะ",
+        "เลขที่การตรวจ",
+    ]
+    assert rows[2][:5] == ["23/11/2569", "09:00", "09:20", "MKH_US1", "นางสมศรี ทองดี"]
+    assert rows[2][9] == a.accession_number
+    assert len(rows) == 3  # Udon Thani's booking is not this hub's
+
+
+def test_week_xlsx_lists_the_week_from_monday(scheduler, demo, now):
+    make_appointment(make_request(now=now), ae_title="MKH_US1", start_at=MONDAY_9)
+    make_appointment(
+        make_request(now=now, patient_name="บุญเลิศ"),
+        ae_title="MKH_US2",
+        start_at=MONDAY_9 + timedelta(days=4),
+    )
+    demo.session.commit()
+    sheet = _sheet(scheduler.get("/hub/week.xlsx?date=26/11/2569"))
+    dates = [row[0].value for row in sheet.iter_rows(min_row=3)]
+    assert dates == ["23/11/2569", "27/11/2569"]
+
+
+def test_print_layout_has_no_buttons_and_one_sheet_per_scanner(scheduler, demo, now):
+    make_appointment(make_request(now=now), ae_title="MKH_US1", start_at=MONDAY_9)
+    make_appointment(
+        make_request(now=now, patient_name="ประเสริฐ", requester="11005", procedure_code="CT-BRAIN"),
+        ae_title="MKH_CT1",
+        start_at=MONDAY_9,
+    )
+    demo.session.commit()
+    html = _html(scheduler.get("/hub/day/print?date=2026-11-23"))
+    assert html.count('class="sheet"') == 2
+    assert "<button" not in html and "<form" not in html and "<nav" not in html
+    assert "นางสมศรี ทองดี" in html and "day-print.css" in html
+
+
+def test_call_list_names_patients_not_on_line_with_their_phone(scheduler, demo, now):
+    from integrations.line.models import LinePatientLink
+
+    tomorrow = now + timedelta(days=1)
+    on_line = make_appointment(make_request(now=now), ae_title="MKH_US1", start_at=tomorrow)
+    phone = make_appointment(
+        make_request(now=now, patient_name="บุญเลิศ"),
+        ae_title="MKH_US2",
+        start_at=tomorrow,
+    )
+    # The demo links สมศรี on LINE and not บุญเลิศ.
+    links = {link.patient_id: link for link in demo.session.scalars(select(LinePatientLink))}
+    assert links[on_line.patient_id].account.is_following
+    assert phone.patient_id not in links
+    demo.session.commit()
+    html = _html(scheduler.get("/hub/calls"))
+    assert f'id="call-{phone.id}"' in html and f'id="call-{on_line.id}"' not in html
+    if phone.patient.phone:
+        assert phone.patient.phone in html
+
+
+def test_another_hub_gets_none_of_this_hubs_exports(udon_client, demo, now):
+    make_appointment(make_request(now=now), ae_title="MKH_US1", start_at=MONDAY_9)
+    demo.session.commit()
+    sheet = _sheet(udon_client.get("/hub/day.xlsx?date=23/11/2569"))
+    assert sheet.max_row == 2  # title and header only
+    assert "สมศรี" not in _html(udon_client.get("/hub/day/print?date=2026-11-23"))
