@@ -15,6 +15,7 @@ from app.hub import (  # noqa: F401  (each adds its views to routes.bp)
     identity,
     reconcile,
     routes,
+    template_xlsx,
     waitlist_views,
 )
 from app.navigation import add_nav_item

@@ -241,3 +241,30 @@ def test_the_day_list_downloads_as_xlsx_with_thai_and_buddhist_era(
     assert row[4] == "นายบุญเลิศ ศรีสุวรรณ"
     assert row[9] == first.accession_number
     assert sheet.max_row == 3
+
+
+def test_the_template_import_refuses_a_bad_row(page, live_server, demo, tmp_path):
+    from openpyxl import Workbook
+
+    from scheduling.models import CapacityTemplate
+
+    before = demo.session.query(CapacityTemplate).count()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["เครื่อง", "ชื่อ", "วัน", "เริ่ม", "ถึง", "พร้อมกัน", "นาที", "ตั้งแต่", "ถึง"])
+    sheet.append(["MKH_US1", "ปีใหม่", "จ.", "08:00", "12:00", 1, 20, "01/01/2570", ""])
+    sheet.append(["MKH_US1", "ปีใหม่", "วันอังคาร", "25:00", "12:00", 1, 20, "01/01/2570", ""])
+    path = tmp_path / "templates.xlsx"
+    book.save(path)
+    login_as(page, live_server, "scheduler.mkh")
+    page.goto(live_server("/hub/capacity"))
+    page.get_by_role("link", name="นำเข้าแม่แบบจำนวนรับ").click()
+    page.get_by_label("ไฟล์ (.xlsx)").set_input_files(str(path))
+    with page.expect_navigation():
+        page.get_by_role("button", name="ดูตัวอย่าง").click()
+    assert "มี 1 จาก 2 แถวที่ไม่ถูกต้อง" in page.locator("main").inner_text()
+    assert page.locator("tr.row-error").count() == 1
+    assert "กรอกเวลาแบบ ชช:นน" in page.locator("#row-3").inner_text()
+    assert page.get_by_role("button", name="บันทึกแม่แบบเหล่านี้").count() == 0
+    fresh(demo)
+    assert demo.session.query(CapacityTemplate).count() == before

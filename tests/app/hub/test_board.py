@@ -468,3 +468,98 @@ def test_another_hub_gets_none_of_this_hubs_exports(udon_client, demo, now):
     sheet = _sheet(udon_client.get("/hub/day.xlsx?date=23/11/2569"))
     assert sheet.max_row == 2  # title and header only
     assert "สมศรี" not in _html(udon_client.get("/hub/day/print?date=2026-11-23"))
+
+
+# -- capacity templates in .xlsx ----------------------------------------------------------------
+
+
+def _upload(client, rows, headers=True):
+    from io import BytesIO
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    if headers:
+        sheet.append(["เครื่อง", "ชื่อ", "วัน", "เริ่ม", "ถึง", "พร้อมกัน", "นาที", "ตั้งแต่", "ถึง"])
+    for row in rows:
+        sheet.append(row)
+    data = BytesIO()
+    book.save(data)
+    data.seek(0)
+    return client.post(
+        "/hub/capacity/templates/import",
+        data={"file": (data, "templates.xlsx")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_templates_export_round_trips_through_the_import_preview(scheduler, demo):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    exported = scheduler.get("/hub/capacity/templates.xlsx")
+    sheet = load_workbook(BytesIO(exported.data)).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    us1 = [r for r in rows if r[0] == "MKH_US1"]
+    assert [us1[0][2], us1[0][3], us1[0][4]] == ["จ.", "08:30", "16:00"]
+    response = _upload(scheduler, rows)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    assert "ทุกแถวถูกต้อง" in html or f"ถูกต้องทั้ง {len(rows)} แถว" in html
+    assert "row-error" not in html
+
+
+def test_template_import_refuses_a_bad_row_in_thai_and_saves_nothing(scheduler, demo):
+    from scheduling.models import CapacityTemplate
+
+    before = demo.session.query(CapacityTemplate).count()
+    response = _upload(
+        scheduler,
+        [
+            ["MKH_US1", "ช่วงปีใหม่", "จ.", "08:00", "12:00", 1, 20, "01/01/2570", "31/01/2570"],
+            ["MKH_US1", "ช่วงปีใหม่", "อังคาร", "13:00", "12:00", 1, 20, "01/01/2570", "31/01/2570"],
+            ["UDN_CT1", "ช่วงปีใหม่", "พ.", "08:00", "12:00", 1, 20, "01/01/2570", "31/02/2570"],
+        ],
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert html.count('class="row-error"') == 2  # only the bad rows are red
+    assert 'id="row-2" class="row-error"' not in html
+    assert "ช่วงเวลาต้องสิ้นสุดหลังเวลาเริ่ม" in html
+    assert "ไม่มีเครื่องตรวจรหัส AE “UDN_CT1” ในโรงพยาบาลนี้" in html
+    assert "“31/02/2570” ไม่ใช่วันที่" in html
+    assert "บันทึกแม่แบบเหล่านี้" not in html
+    demo.session.expire_all()
+    assert demo.session.query(CapacityTemplate).count() == before
+
+
+def test_template_import_saves_after_the_preview(scheduler, demo):
+    import json
+
+    from scheduling.models import CapacityTemplate
+
+    good = [["MKH_US1", "ช่วงปีใหม่", "จ.", "08:00", "12:00", 2, 20, "01/01/2570", "31/01/2570"]]
+    preview = _upload(scheduler, good).get_data(as_text=True)
+    assert "บันทึกแม่แบบเหล่านี้" in preview
+    payload = json.dumps([{"number": 2, "values": [str(v) for v in good[0]]}])
+    response = scheduler.post(
+        "/hub/capacity/templates/import", data={"confirm": "1", "rows": payload}
+    )
+    assert response.status_code == 302
+    saved = demo.session.scalar(select(CapacityTemplate).where(CapacityTemplate.name == "ช่วงปีใหม่"))
+    assert saved.valid_from.isoformat() == "2027-01-01" and saved.slot_minutes == 20
+    assert [(w.weekday, w.capacity) for w in saved.windows] == [(0, 2)]
+
+
+def test_template_import_refuses_a_file_that_is_not_xlsx(scheduler, demo):
+    from io import BytesIO
+
+    response = scheduler.post(
+        "/hub/capacity/templates/import",
+        data={"file": (BytesIO(b"not a spreadsheet"), "x.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "ไม่ใช่ไฟล์ .xlsx ที่อ่านได้" in response.get_data(as_text=True)
