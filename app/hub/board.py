@@ -123,3 +123,66 @@ def day_print():
         rows=[(r, by_device[r.device.id]) for r in rows if by_device[r.device.id]],
         labels=enum_labels(),
     )
+
+
+@bp.route("/day/extra", methods=["GET", "POST"])
+@scheduler_only
+def day_extra():
+    """A walk-in or a deliberate overbooking on one device: beyond the template's capacity."""
+    from flask import flash, redirect, url_for
+    from flask_babel import gettext as _
+
+    from app.webkit.fields import parse_be_date, parse_hhmm
+    from app.webkit.views import attempt
+    from scheduling.clock import local_datetime, local_today, to_local, utcnow
+    from scheduling.extra import book_extra
+    from scheduling.models import ExtraKind
+
+    hub = current_hub()
+    device = db.session.get(Device, int_arg("device") or 0)
+    if device is None or device.hospital_id != hub.id:
+        abort(404)
+    day = parse_be_date(request.args.get("date", "")) or local_today()
+    candidates, total = bookable_requests(hub.id, device.modality_code, CANDIDATE_LIMIT)
+    errors: dict[str, str] = {}
+    values = {
+        "request_id": request.form.get("request_id", ""),
+        "time": request.form.get("time", "")
+        or (to_local(utcnow()).strftime("%H:%M") if day == local_today() else "09:00"),
+        "kind": request.form.get("kind", "WALK_IN"),
+        "reason": request.form.get("reason", "")[:500],
+    }
+    if request.method == "POST":
+        chosen = next((r for r in candidates if str(r.id) == values["request_id"]), None)
+        at = parse_hhmm(values["time"])
+        if chosen is None:
+            errors["request_id"] = _("Choose the request")
+        if at is None:
+            errors["time"] = _("Enter the time as HH:MM, e.g. 08:30")
+        kind = ExtraKind.__members__.get(values["kind"])
+        if kind is None:
+            errors["kind"] = _("Choose walk-in or overbooking")
+        if not errors:
+            start_at = local_datetime(day, at)
+            made = attempt(book_extra, chosen, device, start_at, kind, values["reason"])
+            if made is not None:
+                flash(
+                    _(
+                        "Added beyond capacity: %(time)s on %(device)s.",
+                        time=values["time"],
+                        device=device.ae_title,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("hub.day", date=day.isoformat(), _anchor=f"appt-{made.id}"))
+    audit_read("hub.day_extra", candidates, requests=[r.id for r in candidates])
+    return render_template(
+        "hub/day_extra.html",
+        hub=hub,
+        device=device,
+        day=day,
+        candidates=candidates,
+        more=max(0, total - len(candidates)),
+        values=values,
+        errors=errors,
+    ), (422 if errors else 200)

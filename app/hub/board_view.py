@@ -18,7 +18,8 @@ from app.extensions import db
 from app.hub import queries
 from scheduling.board import Gap, GapFitter, device_gaps
 from scheduling.clock import to_local
-from scheduling.models import Appointment, Closure, Device, Hospital, Patient
+from scheduling.extra import extra_kinds
+from scheduling.models import Appointment, Closure, Device, ExtraKind, Hospital, Patient
 from scheduling.states import LIVE_APPOINTMENT_STATUSES
 from scheduling.timetable import closure_applies, day_bounds, device_windows
 
@@ -36,6 +37,7 @@ class Block:
     lane: int
     in_closure: bool = False
     hit: bool = False
+    extra: ExtraKind | None = None  # a walk-in or overbooking, beyond the template
 
 
 @dataclass
@@ -53,6 +55,10 @@ class Column:
     blocks: list[Block] = field(default_factory=list)
     gaps: list[GapCell] = field(default_factory=list)
     lanes: int = 1
+
+    @property
+    def extra_count(self) -> int:
+        return sum(1 for b in self.blocks if b.extra is not None)
 
     @property
     def device(self) -> Device:
@@ -204,6 +210,7 @@ def build_board(
         )
 
     hit_ids = {a.id for a in hits}
+    extras = extra_kinds([a.id for rows in by_device.values() for a in rows])
     fitter = GapFitter(shown_devices) if moving is not None else None
     columns = []
     for row in shown:
@@ -228,6 +235,7 @@ def build_board(
                         c.start_at < a.end_at and a.start_at < c.end_at for c in device_closures
                     ),
                     hit=a.id in hit_ids,
+                    extra=extras.get(a.id),
                 )
             )
         for gap in gaps[device.id]:

@@ -30,6 +30,7 @@ from scheduling.models.enums import (
     Sex,
     StudySource,
 )
+from scheduling.models.extra import ExtraBooking, ExtraKind
 from scheduling.models.network import Device, Hospital, Modality, Procedure, User
 from scheduling.models.notifications import StaffNotification, StaffNotificationRead
 from scheduling.models.orders import (
@@ -55,6 +56,8 @@ __all__ = [
     "ClosureKind",
     "Device",
     "DicomCharset",
+    "ExtraBooking",
+    "ExtraKind",
     "Hospital",
     "HospitalLevel",
     "IdentifierType",

@@ -563,3 +563,54 @@ def test_template_import_refuses_a_file_that_is_not_xlsx(scheduler, demo):
     )
     assert response.status_code == 422
     assert "ไม่ใช่ไฟล์ .xlsx ที่อ่านได้" in response.get_data(as_text=True)
+
+
+# -- walk-ins and overbooking -------------------------------------------------------------------
+
+
+def test_overbooking_a_full_slot_is_a_deliberate_act_shown_apart(scheduler, demo):
+    from scheduling.models import ExtraBooking, ExtraKind
+
+    taken = book_request(submit_request(patient_name="บุญเลิศ"), ae_title="MKH_US1")
+    extra = submit_request(patient_name="กัญญารัตน์")
+    demo.session.commit()
+    day = to_local(taken.start_at).date()
+    us1 = device("MKH_US1")
+    form = _html(scheduler.get(f"/hub/day/extra?device={us1.id}&date={day.isoformat()}"))
+    assert f'value="{extra.id}"' in form
+    response = scheduler.post(
+        f"/hub/day/extra?device={us1.id}&date={day.isoformat()}",
+        data={
+            "request_id": str(extra.id),
+            "time": to_local(taken.start_at).strftime("%H:%M"),
+            "kind": "OVERBOOK",
+            "reason": "แพทย์ขอด่วน",
+        },
+    )
+    assert response.status_code == 302
+    demo.session.expire_all()
+    made = extra.current_appointment
+    assert made.start_at == taken.start_at and made.status is AppointmentStatus.BOOKED
+    marker = demo.session.get(ExtraBooking, made.id)
+    assert marker.kind is ExtraKind.OVERBOOK and marker.reason == "แพทย์ขอด่วน"
+    html = _html(scheduler.get(f"/hub/day?date={day.isoformat()}"))
+    assert "1 นัดเกินจำนวนรับ" in html and "นัดเกิน</span>" in html
+
+
+def test_a_walk_in_outside_opening_hours_is_refused_in_thai(scheduler, demo):
+    req = submit_request()
+    demo.session.commit()
+    us1 = device("MKH_US1")
+    response = scheduler.post(
+        f"/hub/day/extra?device={us1.id}&date=2026-11-23",
+        data={"request_id": str(req.id), "time": "20:00", "kind": "WALK_IN"},
+        follow_redirects=True,
+    )
+    assert "นอกเวลาทำการของเครื่อง" in response.get_data(as_text=True)
+    demo.session.expire_all()
+    assert req.current_appointment is None
+
+
+def test_another_hub_cannot_add_extra_bookings_here(udon_client, demo):
+    us1 = device("MKH_US1")
+    assert udon_client.get(f"/hub/day/extra?device={us1.id}").status_code == 404
