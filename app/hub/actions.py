@@ -22,6 +22,7 @@ from app.hub.routes import bp
 from app.hub.scope import current_hub, hub_may_see
 from app.hub.waitlist_views import offer_or
 from app.pdpa.reads import audit_read
+from app.webkit.fields import format_be_date
 from app.webkit.forms import ReasonForm, device_options, enum_options, options
 from app.webkit.views import attempt, locale, next_link, role_required
 from scheduling import booking
@@ -263,7 +264,22 @@ def _slot_search(req: ImagingRequest, exclude: Appointment | None):
             exclude_appointment_id=exclude.id if exclude is not None else None,
         )
     by_id = {d.id: d for d in devices}
-    return form, slots, by_id
+    later = None
+    if len(slots) >= MOVE_SLOT_LIMIT:
+        # No silent cap: the last day may be cut part-way, so it starts the next page.
+        last_day = to_local(slots[-1].start_at).date()
+        whole = [s for s in slots if to_local(s.start_at).date() < last_day]
+        if whole:
+            slots = whole
+        else:
+            last_day += timedelta(days=1)
+        later = url_for(
+            request.endpoint,
+            **request.view_args,
+            date=format_be_date(last_day),
+            device_id=form.device_id.data or 0,
+        )
+    return form, slots, by_id, later
 
 
 def _parse_slot(form: MoveForm) -> tuple[Device, datetime] | None:
@@ -320,7 +336,7 @@ def _slot_page(req: ImagingRequest, moving: Appointment | None):
             if moving is not None:
                 return offer_or(freed, _day_url(new))
             return redirect(_day_url(new))
-    search, slots, devices = _slot_search(req, moving)
+    search, slots, devices, later = _slot_search(req, moving)
     return render_template(
         "hub/move.html",
         appt=moving,
@@ -333,4 +349,5 @@ def _slot_page(req: ImagingRequest, moving: Appointment | None):
         if moving is None
         else url_for("hub.appointment_move", appointment_id=moving.id),
         title=_("Book a slot") if moving is None else _("Move booking"),
+        later=later,
     )

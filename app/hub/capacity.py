@@ -156,6 +156,7 @@ def _weekday_options(first):
 
 def _window_specs(form: TemplateForm) -> list[ops.WindowSpec] | None:
     specs, ok = [], True
+    placed: list[tuple] = []
     for entry in form.windows:
         row = entry.form
         if row.weekday.data is None:
@@ -167,9 +168,30 @@ def _window_specs(form: TemplateForm) -> list[ops.WindowSpec] | None:
             row.start.errors = [*row.start.errors, _("Enter both times")]
             ok = False
             continue
-        specs.append(
-            ops.WindowSpec(row.weekday.data, row.start.data, row.end.data, row.capacity.data or 1)
+        if row.end.data <= row.start.data:
+            # The message goes on the row at fault, not on the whole table.
+            row.end.errors = [*row.end.errors, _("A window must end after it starts")]
+            ok = False
+            continue
+        clash = next(
+            (
+                other
+                for other, spec in placed
+                if spec.weekday == row.weekday.data
+                and row.start.data < spec.end
+                and spec.start < row.end.data
+            ),
+            None,
         )
+        if clash is not None:
+            row.start.errors = [*row.start.errors, _("Two windows on the same weekday overlap")]
+            ok = False
+            continue
+        spec = ops.WindowSpec(
+            row.weekday.data, row.start.data, row.end.data, row.capacity.data or 1
+        )
+        placed.append((row, spec))
+        specs.append(spec)
     if ok and not specs:
         form.windows.errors = [_("Add at least one weekday window")]
         ok = False

@@ -614,3 +614,55 @@ def test_a_walk_in_outside_opening_hours_is_refused_in_thai(scheduler, demo):
 def test_another_hub_cannot_add_extra_bookings_here(udon_client, demo):
     us1 = device("MKH_US1")
     assert udon_client.get(f"/hub/day/extra?device={us1.id}").status_code == 404
+
+
+# -- bad input and silent caps --------------------------------------------------------------------
+
+
+def test_an_impossible_date_on_the_slot_page_says_so_and_nothing_else(scheduler, demo):
+    req = submit_request()
+    demo.session.commit()
+    html = scheduler.get(f"/hub/requests/{req.id}/book?date=31/02/2569").get_data(as_text=True)
+    assert "กรอกวันที่แบบ วว/ดด/ปปปป (พ.ศ.)" in html
+    assert "กรุณากรอกวันที่" not in html
+    assert "ไม่มีช่วงเวลาว่างใน 7 วันนี้" not in html
+
+
+def test_the_slot_list_says_when_there_are_more_and_cuts_no_day(scheduler, demo, monkeypatch):
+    from app.hub import actions
+
+    monkeypatch.setattr(actions, "MOVE_SLOT_LIMIT", 30)
+    req = submit_request()
+    demo.session.commit()
+    html = _html(scheduler.get(f"/hub/requests/{req.id}/book?date=23/11/2569"))
+    assert "ช่วงเวลาว่างถัดไป" in html
+    # The first page ends with a whole day; the next page starts on the day that was cut.
+    assert "date=24/11/2569" in html or "date=24%2F11%2F2569" in html
+
+
+def test_only_the_bad_window_row_is_marked(scheduler, demo):
+    us1 = device("MKH_US1")
+    response = scheduler.post(
+        f"/hub/capacity/devices/{us1.id}/templates/new",
+        data={
+            "name": "ทดสอบ",
+            "valid_from": "",
+            "valid_to": "",
+            "slot_minutes": "20",
+            "lead_time_minutes": "60",
+            "horizon_days": "60",
+            "is_active": "y",
+            "windows-0-weekday": "0",
+            "windows-0-start": "08:00",
+            "windows-0-end": "12:00",
+            "windows-0-capacity": "1",
+            "windows-1-weekday": "1",
+            "windows-1-start": "13:00",
+            "windows-1-end": "12:00",
+            "windows-1-capacity": "1",
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert 'id="windows-1-end-error"' in html
+    assert 'id="windows-0-end-error"' not in html and 'id="windows-0-start-error"' not in html
+    assert "windows-edit has-error" not in html
