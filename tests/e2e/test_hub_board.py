@@ -268,3 +268,32 @@ def test_the_template_import_refuses_a_bad_row(page, live_server, demo, tmp_path
     assert page.get_by_role("button", name="บันทึกแม่แบบเหล่านี้").count() == 0
     fresh(demo)
     assert demo.session.query(CapacityTemplate).count() == before
+
+
+def test_the_menu_fits_1366_px_and_folds_on_a_phone(
+    browser, live_server, demo, phone_page, save_screenshot
+):
+    from tests.e2e.conftest import _close, _context
+
+    context = _context(browser, viewport={"width": 1366, "height": 768})
+    try:
+        wide = context.new_page()
+        login_as(wide, live_server, "scheduler.mkh")
+        wide.goto(live_server("/hub/day"))
+        menu = wide.get_by_role("navigation", name="เมนูหลัก")
+        links = menu.get_by_role("link")
+        tops = {round(links.nth(i).bounding_box()["y"]) for i in range(links.count())}
+        assert len(tops) == 1, tops  # one line
+        assert "ระบบขอตรวจและนัดตรวจทางรังสี" in wide.locator(".brand").inner_text()
+        save_screenshot(wide, "menu-1366", full_page=False)
+    finally:
+        _close(context)
+
+    login_as(phone_page, live_server, "scheduler.mkh")
+    phone_page.goto(live_server("/hub/day"))
+    menu = phone_page.get_by_role("navigation", name="เมนูหลัก")
+    assert not menu.is_visible()
+    phone_page.get_by_text("เมนู", exact=True).click()
+    assert menu.is_visible()
+    assert menu.get_by_role("link", name="ตารางรายวัน").is_visible()
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 360
