@@ -186,3 +186,41 @@ def day_extra():
         values=values,
         errors=errors,
     ), (422 if errors else 200)
+
+
+@bp.route("/appointments/<int:appointment_id>/slip")
+@scheduler_only
+def appointment_slip(appointment_id: int):
+    """The appointment slip for an exam the hub booked (a walk-in, a phone booking, a move):
+    the requester's slip, printed at the hub, A5 or A4."""
+    from markupsafe import Markup
+
+    from app.hub.scope import hub_may_see
+    from app.requests.slip import qr_svg, slip_link
+    from scheduling.clock import utcnow
+    from scheduling.models import Appointment
+    from scheduling.states import LIVE_APPOINTMENT_STATUSES
+
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None or not hub_may_see(appointment, current_hub()):
+        abort(404)
+    audit_read("appointment.slip", [appointment], entity=appointment)
+    link = (
+        slip_link(appointment, utcnow())
+        if appointment.status in LIVE_APPOINTMENT_STATUSES
+        else None
+    )
+    from flask_babel import gettext as _
+
+    req = appointment.request
+    return render_template(
+        "requests/slip.html",
+        appt=appointment,
+        req=req,
+        paper="a4" if request.args.get("paper") == "a4" else "a5",
+        qr_svg=Markup(
+            qr_svg(link.url, title=_("Scan to link LINE and open the appointment")) if link else ""
+        ),
+        link=link,
+        hn=appointment.patient.hn_at(req.requesting_hospital_id),
+    )

@@ -134,6 +134,7 @@ def action_labels() -> dict[str, str]:
         "cancel": _("Cancel booking"),
         "move_here": _("Move to a gap"),
         "undo_no_show": _("Undo no-show"),
+        "slip": _("Appointment slip"),
         "details": _("Details"),
         "done": _("Exam done"),
     }

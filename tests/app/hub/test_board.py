@@ -666,3 +666,15 @@ def test_only_the_bad_window_row_is_marked(scheduler, demo):
     assert 'id="windows-1-end-error"' in html
     assert 'id="windows-0-end-error"' not in html and 'id="windows-0-start-error"' not in html
     assert "windows-edit has-error" not in html
+
+
+def test_the_hub_prints_the_slip_of_an_exam_it_booked(scheduler, udon_client, demo):
+    appointment = book_request(submit_request(patient_name="บุญเลิศ"), ae_title="MKH_US1")
+    demo.session.commit()
+    html = _html(scheduler.get(f"/hub/appointments/{appointment.id}/slip"))
+    assert appointment.appointment_code in html and "นายบุญเลิศ ศรีสุวรรณ" in html
+    day = to_local(appointment.start_at).date().isoformat()
+    assert f"/hub/appointments/{appointment.id}/slip" in _html(
+        scheduler.get(f"/hub/day?date={day}")
+    )
+    assert udon_client.get(f"/hub/appointments/{appointment.id}/slip").status_code == 404
