@@ -80,16 +80,21 @@ def _free_runs(
 
 
 def device_gaps(
-    devices: Sequence[Device], day: date, booked: Mapping[int, Sequence[Span]]
+    devices: Sequence[Device],
+    day: date,
+    booked: Mapping[int, Sequence[Span]],
+    windows: Mapping[tuple[int, date], list] | None = None,
 ) -> dict[int, list[Gap]]:
     """Per device (every one given has an entry), its gaps on the local ``day``.
 
-    ``booked``: per device id, the (start, end) of its live bookings that day (aware).
+    ``booked``: per device id, the (start, end) of its live bookings that day (aware);
+    ``windows``: ``timetable.device_windows`` for that day, when the caller has it.
     """
     result: dict[int, list[Gap]] = {d.id: [] for d in devices}
     if not devices:
         return result
-    windows = device_windows(devices, day, day)
+    if windows is None:
+        windows = device_windows(devices, day, day)
     start, end = day_bounds(day)
     closures = device_closures(devices, start, end)
     for device in devices:

@@ -78,6 +78,7 @@ def appointments_between(
     statuses: tuple[AppointmentStatus, ...] = OCCUPYING,
     limit: int | None = None,
     offset: int = 0,
+    studies: bool = True,
 ) -> list[Appointment]:
     if not devices:
         return []
@@ -98,8 +99,11 @@ def appointments_between(
             joinedload(Appointment.patient),
             joinedload(Appointment.request).joinedload(ImagingRequest.procedure),
             joinedload(Appointment.request).joinedload(ImagingRequest.requesting_hospital),
-            joinedload(Appointment.request).selectinload(ImagingRequest.studies),
         )
+        if studies:
+            query = query.options(
+                joinedload(Appointment.request).selectinload(ImagingRequest.studies)
+            )
     return list(db.session.scalars(query).unique())
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import selectinload
 
 from app.args import int_arg
 from app.extensions import db
-from app.hub import capacity_view, queries
+from app.hub import board_view, capacity_view, queries
+from app.hub.board_html import BoardHtml
 from app.hub.board_view import build_board
 from app.hub.forms import DayPickForm
 from app.hub.scope import current_hub, hub_may_see, hubs
@@ -81,15 +82,30 @@ def day():
         moving=moving,
         closures=closures,
     )
+    here = url_for("hub.day", date=the_day.isoformat(), modality=modality or None, page=board.page)
+    labels, t = enum_labels(), action_labels()
+    html = BoardHtml.for_page(
+        here=here,
+        day=the_day,
+        undo_day=local_today(now),
+        labels=labels,
+        l=board_labels(),
+        t=t,
+        urls=appointment_urls(),
+        moving=moving,
+        modality=modality,
+        page=board.page,
+    )
     shown = [b.appointment for c in board.columns for b in c.blocks]
     shown += [a for a, _page in board.hits]
     audit_read("hub.day", shown, appointments=[a.id for a in shown], day=the_day.isoformat())
     return render_template(
         "hub/day.html",
         board=board,
-        appt_urls=appointment_urls(),
-        labels=enum_labels(),
-        t=action_labels(),
+        html=html,
+        appt_urls=html.urls,
+        labels=labels,
+        t=t,
         hub=hub,
         hubs=hubs(),
         form=form,
@@ -102,6 +118,7 @@ def day():
         today=local_today(),
         undo_day=local_today(now),
         closures=closures,
+        page_size=board_view.BOARD_PAGE,
     )
 
 
@@ -118,6 +135,19 @@ def _moving(hub) -> Appointment | None:
     ):
         return None
     return appointment
+
+
+def board_labels() -> dict[str, str]:
+    """The day board's own labels, translated once per page."""
+    return {
+        "alert": _("Alert"),
+        "free": _("free"),
+        "book_gap": _("Book into this gap"),
+        "move_here": _("Move here"),
+        "in_closure": _("In a closure"),
+        "walk_in": _("Walk-in"),
+        "overbook": _("Overbooked"),
+    }
 
 
 def enum_labels() -> dict:
