@@ -69,6 +69,9 @@ def day():
     form, the_day, modality = _pick(hub)
     search = (request.form.get("q") or "").strip()[:100] if request.method == "POST" else ""
     moving = _moving(hub)
+    if moving is not None and not modality:
+        # Moving a booking: the devices it can go to, side by side.
+        modality = moving.device.modality_code
     now = utcnow()
     closures = capacity_view.closures_on(hub.id, the_day)
     board = build_board(
