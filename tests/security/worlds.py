@@ -60,6 +60,7 @@ from scheduling.models import (
     Sex,
     StudySource,
     User,
+    WaitlistEntry,
 )
 from scheduling.patients import national_id_check_digit, register_patient
 from scheduling.referrals import add_prior_study, record_arrival
@@ -138,6 +139,7 @@ class World:
     procedure_id: int
     reply_id: int
     reconciliation_id: int  # a study held for the hub to reconcile
+    waitlist_id: int  # the open request on its hub's waiting list
     patient_cid: str
     patient_birth: date
     day: date  # local day of the appointment
