@@ -1,7 +1,7 @@
 """waitlist entries: requests whose patients would take an earlier date
 
 Revision ID: b0a4d1e2c3f7
-Revises: e1a2b3c4d5f6
+Revises: a7c4e2b19d30
 Create Date: 2026-12-03 18:10:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "b0a4d1e2c3f7"
-down_revision = "e1a2b3c4d5f6"
+down_revision = "a7c4e2b19d30"
 branch_labels = None
 depends_on = None
 

@@ -43,6 +43,7 @@ from scheduling.models.orders import (
 from scheduling.models.patients import Patient, PatientHN
 from scheduling.models.referrals import PriorIdentity, ReferralStudy
 from scheduling.models.regions import RegionWaitTarget
+from scheduling.models.waitlist import WaitlistEntry, WaitlistOutcome
 
 __all__ = [
     "AccessionCounter",
