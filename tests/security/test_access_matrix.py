@@ -578,7 +578,7 @@ def _text_of(response) -> str:
         return "\n".join(
             str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row if v
         )
-    return response.get_data(as_text=True)
+    return response.get_data().decode("utf-8", "replace")
 
 
 def _hub_code(w: Worlds, name: str) -> str:
@@ -710,8 +710,8 @@ def _run_rules(app, w, actor, tally, client, hidden, state, db_state, watch) -> 
                         response = client.get(full)
                     tally.tried += 1
                     status = response.status_code
-                    # (an .xlsx is binary: its bytes are searched as far as they decode)
-                    text = response.get_data().decode("utf-8", "replace")
+                    # (an .xlsx is read cell by cell; other bytes as far as they decode)
+                    text = _text_of(response)
                     body = _strip_echo(text, {**query, **data})
                     location = response.headers.get("Location", "")
                     if status >= 500:

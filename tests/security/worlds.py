@@ -401,6 +401,13 @@ def build_worlds() -> Worlds:
             identity=ReportedIdentity(patient_id="NOBODY7303"),
             commit=False,
         )
+        waiting = WaitlistEntry(
+            request_id=open_request.id,
+            hub_hospital_id=open_request.hub_hospital_id,
+            patient_id=patient.id,
+            added_at=now,
+        )
+        db.session.add(waiting)
         db.session.flush()
         _stem, given, hn, _code, born = PATIENTS[patient_key]
         worlds[name] = World(
@@ -416,6 +423,7 @@ def build_worlds() -> Worlds:
             procedure_id=procedure.id,
             reply_id=reply.id,
             reconciliation_id=held.id,
+            waitlist_id=waiting.id,
             prior_id=prior.id,
             patient_cid=patient.id_value,
             patient_birth=born,
