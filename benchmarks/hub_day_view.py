@@ -103,7 +103,9 @@ def _instrument(app) -> dict[str, list[float]]:
 def _run(client, path: str, timings: dict[str, list[float]]) -> tuple[int, int]:
     response = client.get(path)
     assert response.status_code == 200, (path, response.status_code)
-    return len(response.data), response.get_data(as_text=True).count('<tr id="appt-')
+    text = response.get_data(as_text=True)
+    # Table rows (exams list) or blocks (the day board).
+    return len(response.data), text.count('<tr id="appt-') + text.count('<details id="appt-')
 
 
 def measure(url: str, rounds: int) -> None:

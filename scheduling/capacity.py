@@ -252,6 +252,12 @@ def add_closure(
     with rollback_on_error(commit):
         if end_at <= start_at:
             raise ValidationFailed(N_("A closure must end after it starts"), code="closure")
+        if end_at <= now:
+            # A closure wholly in the past closes nothing and would not be listed.
+            raise ValidationFailed(
+                N_("This closure is already over; enter today or a later date"),
+                code="closure-past",
+            )
         if kind is ClosureKind.DEVICE_DOWNTIME:
             if device is None:
                 raise ValidationFailed(N_("Choose the device"), code="closure-device")
@@ -333,6 +339,11 @@ def _require_admin_or_system(actor: Actor) -> None:
         raise NotAllowed(N_("Only an administrator can change public holidays"), code="admin-only")
 
 
+# Observances the ``holidays`` package lists for Thailand that are working days: Children's
+# Day (second Saturday of January) closes no hospital.
+NOT_DAYS_OFF = frozenset({"National Children's Day"})
+
+
 def prefill_public_holidays(
     actor: Actor, now: datetime, years: Iterable[int], commit: bool = True
 ) -> int:
@@ -357,7 +368,7 @@ def prefill_public_holidays(
     added = 0
     with rollback_on_error(commit):
         for day in sorted(thai):
-            if day in existing:
+            if day in existing or english.get(day, "") in NOT_DAYS_OFF:
                 continue
             start, end = day_bounds(day)
             db.session.add(

@@ -6,7 +6,19 @@ from datetime import date, datetime
 
 from flask import Flask
 
-from app.hub import actions, capacity, identity, reconcile, routes, vetting  # noqa: F401  (each adds its views to routes.bp)
+from app.hub import (  # noqa: F401  (each adds its views to routes.bp)
+    actions,
+    board,
+    capacity,
+    closure_views,
+    exports,
+    identity,
+    reconcile,
+    routes,
+    template_xlsx,
+    vetting,
+    waitlist_views,
+)
 from app.navigation import add_nav_item
 from app.webkit.views import locale
 from scheduling.clock import local_today, to_local

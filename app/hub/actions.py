@@ -20,7 +20,9 @@ from app.hub import queries
 from app.hub.forms import ChangeRequestForm, MoveForm, MoveSearchForm
 from app.hub.routes import bp
 from app.hub.scope import current_hub, hub_may_see
+from app.hub.waitlist_views import offer_or
 from app.pdpa.reads import audit_read
+from app.webkit.fields import format_be_date
 from app.webkit.forms import ReasonForm, device_options, enum_options, options
 from app.webkit.views import attempt, locale, next_link, role_required
 from scheduling import booking
@@ -37,6 +39,7 @@ from scheduling.models import (
     RequestStatus,
     Role,
 )
+from scheduling.noshow import undo_no_show
 
 scheduler_only = role_required(Role.SCHEDULER)
 
@@ -168,11 +171,32 @@ def appointment_arrive(appointment_id: int):
     return _appointment_step(appointment_id, booking.mark_arrived, N_("%(name)s has arrived."))
 
 
-@bp.route("/appointments/<int:appointment_id>/no-show", methods=["POST"])
+@bp.route("/appointments/<int:appointment_id>/no-show", methods=["GET", "POST"])
 @scheduler_only
 def appointment_no_show(appointment_id: int):
+    """GET asks for confirmation (the button on the board and exam page leads here);
+    the POST marks the no-show, which can be undone the same day."""
+    if request.method == "GET":
+        appointment = _hub_appointment(appointment_id)
+        return render_template(
+            "hub/no_show.html", appt=appointment, back=next_link(_day_url(appointment))
+        )
+    appointment = _hub_appointment(appointment_id)
+    freed = (appointment.device, appointment.start_at, appointment.end_at)
     done = N_("%(name)s marked as a no-show; the request can be booked again.")
-    return _appointment_step(appointment_id, booking.mark_no_show, done)
+    if attempt(booking.mark_no_show, appointment) is None:
+        return redirect(next_link(_day_url(appointment)))
+    flash(_(done, name=_patient(appointment)), "success")
+    return offer_or(freed, next_link(_day_url(appointment)))
+
+
+@bp.route("/appointments/<int:appointment_id>/no-show/undo", methods=["POST"])
+@scheduler_only
+def appointment_no_show_undo(appointment_id: int):
+    appointment = _hub_appointment(appointment_id)
+    if attempt(undo_no_show, appointment) is not None:
+        flash(_("No-show undone: %(name)s is booked again.", name=_patient(appointment)), "success")
+    return redirect(next_link(_day_url(appointment)))
 
 
 @bp.route("/appointments/<int:appointment_id>/complete", methods=["POST"])
@@ -198,9 +222,10 @@ def appointment_cancel(appointment_id: int):
     appointment = _hub_appointment(appointment_id)
     form = _reason_form()
     if form.validate_on_submit():
+        freed = (appointment.device, appointment.start_at, appointment.end_at)
         if attempt(booking.cancel_appointment, appointment, form.reason.data) is not None:
             flash(_("Booking cancelled; the request is back in the accepted list."), "success")
-            return redirect(next_link(_day_url(appointment)))
+            return offer_or(freed, next_link(_day_url(appointment)))
     return render_template(
         "hub/cancel.html", appt=appointment, form=form, back=next_link(_day_url(appointment))
     ), (422 if form.errors else 200)
@@ -239,7 +264,22 @@ def _slot_search(req: ImagingRequest, exclude: Appointment | None):
             exclude_appointment_id=exclude.id if exclude is not None else None,
         )
     by_id = {d.id: d for d in devices}
-    return form, slots, by_id
+    later = None
+    if len(slots) >= MOVE_SLOT_LIMIT:
+        # No silent cap: the last day may be cut part-way, so it starts the next page.
+        last_day = to_local(slots[-1].start_at).date()
+        whole = [s for s in slots if to_local(s.start_at).date() < last_day]
+        if whole:
+            slots = whole
+        else:
+            last_day += timedelta(days=1)
+        later = url_for(
+            request.endpoint,
+            **request.view_args,
+            date=format_be_date(last_day),
+            device_id=form.device_id.data or 0,
+        )
+    return form, slots, by_id, later
 
 
 def _parse_slot(form: MoveForm) -> tuple[Device, datetime] | None:
@@ -285,6 +325,7 @@ def _slot_page(req: ImagingRequest, moving: Appointment | None):
             new = attempt(booking.book, req, device, start_at)
             done = N_("Booked for %(date)s %(time)s on %(device)s.")
         else:
+            freed = (moving.device, moving.start_at, moving.end_at)
             new = attempt(
                 booking.reschedule, moving, device, start_at, reason=form.reason.data or ""
             )
@@ -292,8 +333,10 @@ def _slot_page(req: ImagingRequest, moving: Appointment | None):
         if new is not None:
             when = to_local(new.start_at).strftime("%H:%M")
             flash(_(done, date=be_date(new.start_at), time=when, device=device.ae_title), "success")
+            if moving is not None:
+                return offer_or(freed, _day_url(new))
             return redirect(_day_url(new))
-    search, slots, devices = _slot_search(req, moving)
+    search, slots, devices, later = _slot_search(req, moving)
     return render_template(
         "hub/move.html",
         appt=moving,
@@ -306,4 +349,5 @@ def _slot_page(req: ImagingRequest, moving: Appointment | None):
         if moving is None
         else url_for("hub.appointment_move", appointment_id=moving.id),
         title=_("Book a slot") if moving is None else _("Move booking"),
+        later=later,
     )

@@ -25,10 +25,12 @@ from app.hub.capacity_forms import (
 )
 from app.hub.routes import bp
 from app.hub.scope import current_hub
+from app.hub.waitlist_views import offer_or
 from app.webkit.forms import device_options, hospital_options, options
 from app.webkit.views import attempt, locale, role_required
 from scheduling import capacity as ops
-from scheduling.clock import local_datetime, local_today
+from scheduling.clock import local_datetime, local_today, utcnow
+from scheduling.closures_move import affected as affected_bookings
 from scheduling.i18n import N_
 from scheduling.models import CapacityTemplate, Closure, ClosureKind, Device, Hospital, Quota, Role
 
@@ -38,9 +40,9 @@ scheduler_only = role_required(Role.SCHEDULER)
 FIELD_OF_CODE = {
     "weekday": "windows", "window": "windows", "window-overlap": "windows",
     "capacity": "windows", "slot-length": "slot_minutes", "horizon": "horizon_days",
-    "validity": "valid_to", "closure": "end_time", "closure-device": "device_id",
-    "closure-hospital": "kind", "quota-scope": "device_id", "quota-device": "device_id",
-    "quota-day": "on_date", "quota-slots": "slots",
+    "validity": "valid_to", "closure": "end_time", "closure-past": "day",
+    "closure-device": "device_id", "closure-hospital": "kind", "quota-scope": "device_id",
+    "quota-device": "device_id", "quota-day": "on_date", "quota-slots": "slots",
 }  # fmt: skip
 BLANK_WINDOW_ROWS = 3
 QUOTA_USE_DAYS = 7
@@ -81,7 +83,7 @@ def capacity():
     closures = ops.closures_between(
         start, start + timedelta(days=120), hospital_id=hub.id, include_inactive=True
     )
-    affected = {c.id: len(ops.bookings_in_closure(c)) for c in closures if c.is_active}
+    affected = {c.id: len(affected_bookings(c, hub.id)) for c in closures if c.is_active}
     return render_template(
         "hub/capacity.html",
         hub=hub,
@@ -154,6 +156,7 @@ def _weekday_options(first):
 
 def _window_specs(form: TemplateForm) -> list[ops.WindowSpec] | None:
     specs, ok = [], True
+    placed: list[tuple] = []
     for entry in form.windows:
         row = entry.form
         if row.weekday.data is None:
@@ -165,9 +168,30 @@ def _window_specs(form: TemplateForm) -> list[ops.WindowSpec] | None:
             row.start.errors = [*row.start.errors, _("Enter both times")]
             ok = False
             continue
-        specs.append(
-            ops.WindowSpec(row.weekday.data, row.start.data, row.end.data, row.capacity.data or 1)
+        if row.end.data <= row.start.data:
+            # The message goes on the row at fault, not on the whole table.
+            row.end.errors = [*row.end.errors, _("A window must end after it starts")]
+            ok = False
+            continue
+        clash = next(
+            (
+                other
+                for other, spec in placed
+                if spec.weekday == row.weekday.data
+                and row.start.data < spec.end
+                and spec.start < row.end.data
+            ),
+            None,
         )
+        if clash is not None:
+            row.start.errors = [*row.start.errors, _("Two windows on the same weekday overlap")]
+            ok = False
+            continue
+        spec = ops.WindowSpec(
+            row.weekday.data, row.start.data, row.end.data, row.capacity.data or 1
+        )
+        placed.append((row, spec))
+        specs.append(spec)
     if ok and not specs:
         form.windows.errors = [_("Add at least one weekday window")]
         ok = False
@@ -320,14 +344,14 @@ def closure_new():
             name_en=form.name_en.data or "",
         )
         if saved is not None:
-            moved = len(ops.bookings_in_closure(saved))
-            flash(
-                _(
-                    "Closure added. %(count)s bookings fall in it; move them from the day view.",
-                    count=moved,
-                ),
-                "warning" if moved else "success",
-            )
+            moved = len(affected_bookings(saved, hub.id))
+            if moved:
+                flash(
+                    _("Closure added. %(count)s bookings fall in it: move them now.", count=moved),
+                    "warning",
+                )
+                return redirect(url_for("hub.closure_bookings", closure_id=saved.id))
+            flash(_("Closure added. No booking falls in it."), "success")
             return redirect(url_for("hub.capacity", _anchor="closures"))
     return render_template("hub/closure_new.html", form=form)
 
@@ -347,9 +371,14 @@ def closure_toggle(closure_id: int):
     closure = db.session.get(Closure, closure_id)
     if closure is None or closure.hospital_id not in (None, hub.id):
         abort(404)
+    back = url_for("hub.capacity", _anchor="closures")
     if attempt(ops.set_closure_active, closure, not closure.is_active) is not None:
         flash(
             _("Closure switched on.") if closure.is_active else _("Closure switched off."),
             "success",
         )
-    return redirect(url_for("hub.capacity", _anchor="closures"))
+        if not closure.is_active and closure.device is not None and closure.end_at > utcnow():
+            # A lifted downtime frees its stretch: offer it to the waiting list.
+            start = max(closure.start_at, utcnow())
+            return offer_or((closure.device, start, closure.end_at), back)
+    return redirect(back)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.webkit.fields import BEDateField
 from app.webkit.forms import RadBookForm
@@ -29,7 +29,9 @@ class MoveSearchForm(RadBookForm):
     class Meta:
         csrf = False
 
-    date = BEDateField(_l("New date"), validators=[DataRequired(_l("Enter a date"))])
+    # InputRequired, not DataRequired: an impossible date (31/02/2569) keeps the field's
+    # own "dd/mm/yyyy" message instead of turning into "enter a date".
+    date = BEDateField(_l("New date"), validators=[InputRequired(_l("Enter a date"))])
     device_id = SelectField(_l("Device"), coerce=int, validators=[Optional()])
 
 

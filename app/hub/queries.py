@@ -78,6 +78,7 @@ def appointments_between(
     statuses: tuple[AppointmentStatus, ...] = OCCUPYING,
     limit: int | None = None,
     offset: int = 0,
+    studies: bool = True,
 ) -> list[Appointment]:
     if not devices:
         return []
@@ -98,8 +99,11 @@ def appointments_between(
             joinedload(Appointment.patient),
             joinedload(Appointment.request).joinedload(ImagingRequest.procedure),
             joinedload(Appointment.request).joinedload(ImagingRequest.requesting_hospital),
-            joinedload(Appointment.request).selectinload(ImagingRequest.studies),
         )
+        if studies:
+            query = query.options(
+                joinedload(Appointment.request).selectinload(ImagingRequest.studies)
+            )
     return list(db.session.scalars(query).unique())
 
 
@@ -131,30 +135,12 @@ def _minutes_sum():
     )
 
 
-# Above this many bookings in a day, the day view lists one device at a time (a big hub
-# has thousands a day; a page of thousands of rows helps nobody and takes seconds).
-DETAIL_LIMIT = 150
-
-
-@dataclass
-class DayView:
-    rows: list[DeviceDay]
-    detail: list[DeviceDay]  # the devices whose bookings are listed
-    one_at_a_time: bool  # too many bookings: only the selected device is listed
-
-    @property
-    def total(self) -> int:
-        return sum(row.count for row in self.rows)
-
-
-def day_view(
-    hub: Hospital, day: date, modality: str | None = None, device_id: int | None = None
-) -> DayView:
+def day_counts(hub: Hospital, day: date, modality: str | None = None) -> list[DeviceDay]:
+    """Every device of the hub (and modality) with its bookings, booked and bookable
+    minutes that day; counted in SQL (a big hub's day has thousands of bookings)."""
     devices = hub_devices(hub, modality)
     start, end = day_bounds(day)
     rows = {d.id: DeviceDay(d) for d in devices}
-    counts: dict[int, int] = defaultdict(int)
-    # Counted in SQL: a big hub's day has thousands of bookings, too many to fetch.
     for dev_id, count, minutes in db.session.execute(
         select(Appointment.device_id, func.count(Appointment.id), _minutes_sum())
         .where(
@@ -165,23 +151,12 @@ def day_view(
         )
         .group_by(Appointment.device_id)
     ):
-        counts[dev_id] = count
+        rows[dev_id].booking_count = count
         rows[dev_id].booked_minutes = int(round(minutes or 0))
     capacity = capacity_view.capacity_minutes(devices, day, day)
     for row in rows.values():
         row.capacity_minutes = capacity.get((row.device.id, day))
-        row.booking_count = counts.get(row.device.id, 0)
-    one_at_a_time = sum(counts.values()) > DETAIL_LIMIT
-    if one_at_a_time:
-        chosen = rows.get(device_id) if device_id else None
-        if chosen is None:
-            chosen = next((r for r in rows.values() if r.booking_count), None)
-        detail = [chosen] if chosen is not None else []
-    else:
-        detail = list(rows.values())
-    for appointment in appointments_between([r.device for r in detail], start, end):
-        rows[appointment.device_id].appointments.append(appointment)
-    return DayView(list(rows.values()), detail, one_at_a_time)
+    return list(rows.values())
 
 
 @dataclass

@@ -16,7 +16,9 @@ from sqlalchemy.orm import selectinload
 
 from app.args import int_arg
 from app.extensions import db
-from app.hub import capacity_view, queries
+from app.hub import board_view, capacity_view, queries
+from app.hub.board_html import BoardHtml
+from app.hub.board_view import build_board
 from app.hub.forms import DayPickForm
 from app.hub.scope import current_hub, hub_may_see, hubs
 from app.labels import label
@@ -26,7 +28,7 @@ from app.webkit.views import attempt, role_required
 from integrations.line.inbox import mark_reply_handled, pending_patient_replies
 from integrations.line.models import LinePatientReply
 from scheduling.access import request_scope
-from scheduling.clock import local_today
+from scheduling.clock import local_today, utcnow
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -60,30 +62,97 @@ def _pick(hub) -> tuple[DayPickForm, date, str]:
     return form, day, modality
 
 
-@bp.route("/day")
+@bp.route("/day", methods=["GET", "POST"])
 @scheduler_only
 def day():
+    """The day board. The patient search is a POST (names stay out of URLs and logs);
+    its answer is the same board with the matches listed and outlined."""
     hub = current_hub()
     form, the_day, modality = _pick(hub)
-    view = queries.day_view(hub, the_day, modality or None, int_arg("device"))
-    shown = [a for row in view.detail for a in row.appointments]
+    search = (request.form.get("q") or "").strip()[:100] if request.method == "POST" else ""
+    moving = _moving(hub)
+    if moving is not None and not modality:
+        # Moving a booking: the devices it can go to, side by side.
+        modality = moving.device.modality_code
+    now = utcnow()
+    closures = capacity_view.closures_on(hub.id, the_day)
+    board = build_board(
+        hub,
+        the_day,
+        now,
+        modality=modality or None,
+        device_id=int_arg("device"),
+        page=int_arg("page"),
+        search=search,
+        moving=moving,
+        closures=closures,
+    )
+    here = url_for("hub.day", date=the_day.isoformat(), modality=modality or None, page=board.page)
+    labels, t = enum_labels(), action_labels()
+    html = BoardHtml.for_page(
+        here=here,
+        day=the_day,
+        undo_day=local_today(now),
+        labels=labels,
+        l=board_labels(),
+        t=t,
+        urls=appointment_urls(),
+        moving=moving,
+        modality=modality,
+        page=board.page,
+    )
+    shown = [b.appointment for c in board.columns for b in c.blocks]
+    shown += [a for a, _page in board.hits]
     audit_read("hub.day", shown, appointments=[a.id for a in shown], day=the_day.isoformat())
     return render_template(
         "hub/day.html",
-        view=view,
-        appt_urls=appointment_urls(),
-        labels=enum_labels(),
-        t=action_labels(),
+        board=board,
+        html=html,
+        appt_urls=html.urls,
+        labels=labels,
+        t=t,
         hub=hub,
         hubs=hubs(),
         form=form,
         day=the_day,
         modality=modality,
+        search=search,
+        moving=moving,
         prev_day=the_day - timedelta(days=1),
         next_day=the_day + timedelta(days=1),
         today=local_today(),
-        closures=capacity_view.closures_on(hub.id, the_day),
+        undo_day=local_today(now),
+        closures=closures,
+        page_size=board_view.BOARD_PAGE,
     )
+
+
+def _moving(hub) -> Appointment | None:
+    """The booking being moved (``?move=<id>``): the gaps offer to take it."""
+    appointment_id = int_arg("move")
+    if appointment_id is None:
+        return None
+    appointment = db.session.get(Appointment, appointment_id)
+    if (
+        appointment is None
+        or not hub_may_see(appointment, hub)
+        or appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED)
+    ):
+        return None
+    return appointment
+
+
+def board_labels() -> dict[str, str]:
+    """The day board's own labels, translated once per page."""
+    return {
+        "alert": _("Alert"),
+        "free": _("free"),
+        "book_gap": _("Book into this gap"),
+        "move_here": _("Move here"),
+        "in_closure": _("In a closure"),
+        "walk_in": _("Walk-in"),
+        "overbook": _("Overbooked"),
+    }
 
 
 def enum_labels() -> dict:
@@ -98,6 +167,9 @@ def action_labels() -> dict[str, str]:
         "no_show": _("No-show"),
         "move": _("Move"),
         "cancel": _("Cancel booking"),
+        "move_here": _("Move to a gap"),
+        "undo_no_show": _("Undo no-show"),
+        "slip": _("Appointment slip"),
         "details": _("Details"),
         "done": _("Exam done"),
     }
@@ -113,6 +185,7 @@ def appointment_urls() -> dict[str, str]:
         "complete": "hub.appointment_complete",
         "cancel": "hub.appointment_cancel",
         "exam": "hub.exam",
+        "undo_no_show": "hub.appointment_no_show_undo",
     }
     return {
         name: url_for(endpoint, appointment_id=987654321).replace("987654321", "{id}")
@@ -221,6 +294,7 @@ def exam(appointment_id: int):
         viewer=_viewer_link(appointment, hub_record),
         appt_urls=appointment_urls(),
         t=action_labels(),
+        undo_day=local_today(),
     )
 
 

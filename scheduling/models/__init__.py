@@ -34,6 +34,7 @@ from scheduling.models.enums import (
     TreatmentRight,
     VettingDecision,
 )
+from scheduling.models.extra import ExtraBooking, ExtraKind
 from scheduling.models.network import Device, Hospital, Modality, Procedure, User
 from scheduling.models.notifications import StaffNotification, StaffNotificationRead
 from scheduling.models.orders import (
@@ -46,6 +47,7 @@ from scheduling.models.orders import (
 from scheduling.models.patients import Patient, PatientHN
 from scheduling.models.referrals import PriorIdentity, ReferralStudy
 from scheduling.models.regions import RegionWaitTarget
+from scheduling.models.waitlist import WaitlistEntry, WaitlistOutcome
 
 __all__ = [
     "VettingRule",
@@ -65,6 +67,8 @@ __all__ = [
     "ClosureKind",
     "Device",
     "DicomCharset",
+    "ExtraBooking",
+    "ExtraKind",
     "Hospital",
     "HospitalLevel",
     "IdentifierType",
@@ -93,4 +97,6 @@ __all__ = [
     "StudyReconciliation",
     "StudySource",
     "User",
+    "WaitlistEntry",
+    "WaitlistOutcome",
 ]

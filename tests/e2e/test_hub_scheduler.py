@@ -80,6 +80,7 @@ def test_scheduler_moves_a_booking_to_another_device(
     row = page.locator(f"#appt-{appointment.id}")
     assert "นายบุญเลิศ ศรีสุวรรณ" in row.inner_text()
     save_screenshot(page, "hub-day-before-move")
+    row.locator("summary").click()  # a block on the day board opens its menu
     row.get_by_role("link", name="เลื่อนนัด").click()
 
     page.get_by_label("วันที่ใหม่").fill(format_be_date(target_day))

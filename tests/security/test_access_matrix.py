@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from tests.conftest import login
@@ -88,6 +88,22 @@ def _hub_tabs(w: Worlds) -> list[dict]:
     return [
         {"tab": tab, "hub": w.hospitals[code]} for tab in ("new", "accepted") for code in (MKH, UDN)
     ]
+
+
+def _waitlist_booking(w: Worlds, target: Target | None) -> dict:
+    device_id, start = _slot(w, target)
+    return {"device": device_id, "start": start}
+
+
+def _device_queries(w: Worlds) -> list[dict]:
+    """A stretch of each hub's device (the board's gaps, freed slots, extra bookings)."""
+    queries = []
+    for code in (MKH, UDN):
+        device_id, start = w.free_slots[code]
+        end = (datetime.fromisoformat(start) + timedelta(hours=2)).isoformat()
+        queries.append({"device": w.devices[code], "start": start, "end": end})
+        queries.append({"device": device_id, "start": start, "end": end})
+    return queries
 
 
 def _with_hubs(w: Worlds) -> list[dict]:
@@ -329,6 +345,24 @@ ROUTES: dict[str, Route] = {
     "/hub/capacity/quotas/<int:quota_id>": Route(form=_quota_form),
     "/hub/capacity/closures/new": Route(form=_closure_form, form_target="device"),
     "/hub/capacity/closures/<int:closure_id>/toggle": Route(),
+    "/hub/capacity/closures/<int:closure_id>": Route(),
+    "/hub/capacity/templates.xlsx": Route(queries=_with_hubs),
+    "/hub/capacity/templates/import": Route(),
+    "/hub/appointments/<int:appointment_id>/no-show/undo": Route(),
+    "/hub/appointments/<int:appointment_id>/slip": Route(),
+    "/hub/calls": Route(queries=_hub_queries),
+    "/hub/day.xlsx": Route(queries=_hub_queries),
+    "/hub/week.xlsx": Route(queries=_hub_queries),
+    "/hub/day/print": Route(queries=_hub_queries),
+    "/hub/day/extra": Route(queries=_device_queries),
+    "/hub/day/gap": Route(queries=_device_queries),
+    "/hub/waitlist": Route(queries=_with_hubs),
+    "/hub/waitlist/offers": Route(queries=_device_queries),
+    "/hub/requests/<int:request_id>/waitlist": Route(),
+    "/hub/waitlist/<int:entry_id>/book": Route(
+        params={"entry_id": "waitlist"}, form=_waitlist_booking
+    ),
+    "/hub/waitlist/<int:entry_id>/remove": Route(params={"entry_id": "waitlist"}),
     "/dashboard/": Route(queries=_with_hubs),
     "/dashboard/<metric>.csv": Route(queries=_with_hubs),
     # -- region office (aggregates; tests/app/test_region_office.py) ------------------------
@@ -498,6 +532,18 @@ def targets(w: Worlds, kind: str) -> list[Target]:
             )
             for n, x in w.worlds.items()
         ]
+    if kind == "waitlist":
+        # The waiting list is the hub's.
+        return [
+            Target(
+                f"{n} waiting-list entry",
+                x.waitlist_id,
+                lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
+                hub=_hub_code(w, n),
+                world=n,
+            )
+            for n, x in w.worlds.items()
+        ]
     if kind == "reconciliation":
         # A held study is the performing hub's to decide.
         return [
@@ -569,6 +615,20 @@ def targets(w: Worlds, kind: str) -> list[Target]:
         "fhir_rest": ["Patient/x/_history"],
     }[kind]
     return [Target(kind, v, _always) for v in values]
+
+
+def _text_of(response) -> str:
+    """The body as text; a spreadsheet's cells (the hub's .xlsx lists)."""
+    if response.mimetype.endswith("spreadsheetml.sheet"):
+        from io import BytesIO
+
+        from openpyxl import load_workbook
+
+        book = load_workbook(BytesIO(response.data), read_only=True)
+        return "\n".join(
+            str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row if v
+        )
+    return response.get_data().decode("utf-8", "replace")
 
 
 def _hub_code(w: Worlds, name: str) -> str:
@@ -700,8 +760,8 @@ def _run_rules(app, w, actor, tally, client, hidden, state, db_state, watch) -> 
                         response = client.get(full)
                     tally.tried += 1
                     status = response.status_code
-                    # (an .xlsx is binary: its bytes are searched as far as they decode)
-                    text = response.get_data().decode("utf-8", "replace")
+                    # (an .xlsx is read cell by cell; other bytes as far as they decode)
+                    text = _text_of(response)
                     body = _strip_echo(text, {**query, **data})
                     location = response.headers.get("Location", "")
                     if status >= 500:

@@ -64,6 +64,7 @@ from scheduling.models import (
     StaffNotification,
     StudySource,
     User,
+    WaitlistEntry,
 )
 from scheduling.patients import national_id_check_digit, register_patient
 from scheduling.referrals import add_prior_study, record_arrival
@@ -142,6 +143,7 @@ class World:
     procedure_id: int
     reply_id: int
     reconciliation_id: int  # a study held for the hub to reconcile
+    waitlist_id: int  # the open request on its hub's waiting list
     patient_cid: str
     patient_birth: date
     day: date  # local day of the appointment
@@ -417,6 +419,13 @@ def build_worlds() -> Worlds:
             data=b"%PDF-1.4 " + name.encode(),
             commit=False,
         )
+        waiting = WaitlistEntry(
+            request_id=open_request.id,
+            hub_hospital_id=open_request.hub_hospital_id,
+            patient_id=patient.id,
+            added_at=now,
+        )
+        db.session.add(waiting)
         db.session.flush()
         _stem, given, hn, _code, born = PATIENTS[patient_key]
         worlds[name] = World(
@@ -432,6 +441,7 @@ def build_worlds() -> Worlds:
             procedure_id=procedure.id,
             reply_id=reply.id,
             reconciliation_id=held.id,
+            waitlist_id=waiting.id,
             prior_id=prior.id,
             attachment_id=attachment.id,
             patient_cid=patient.id_value,
