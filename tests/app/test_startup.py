@@ -12,8 +12,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # Loaded on first use by the code that needs them (the LINE webhook, the FHIR API, the
-# PACS query job, the `flask db` commands), never by `import wsgi`.
-DEFERRED = ("linebot", "fhir.resources", "fhir_core", "pydicom", "pynetdicom", "alembic")
+# PACS queries, the `flask db` commands, the region workbook), never by `import wsgi`.
+DEFERRED = (
+    "linebot",
+    "fhir.resources",
+    "fhir_core",
+    "pydicom",
+    "pynetdicom",
+    "alembic",
+    "openpyxl",
+)
 
 PROBE = """
 import hashlib, json, sys
