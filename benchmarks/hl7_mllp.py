@@ -6,9 +6,14 @@ Every message is journaled and becomes an ImagingRequest, committed before its A
 
     .venv/bin/python benchmarks/hl7_mllp.py                       # SQLite file in a temp dir
     .venv/bin/python benchmarks/hl7_mllp.py --database-url postgresql+psycopg://postgres@127.0.0.1/radbook_bench
+    .venv/bin/python benchmarks/hl7_mllp.py --connections 8       # eight senders at once
+
+Each round runs the full path, then the floor (the same listener with a do-nothing
+ORM^O01 handler: decode, journal, commit, ACK), so both see the same load.
 
 The client (the ``hl7`` package's MLLP client) runs in its own process, so it does not
-share the listener's interpreter lock. Prints messages/s and latency percentiles.
+share the listener's interpreter lock; every message is built before the clock starts.
+Prints messages/s, latency and the listener's CPU per message.
 """
 
 from __future__ import annotations
@@ -56,27 +61,36 @@ def orm(i: int) -> bytes:
     )
 
 
-def client(port: int, start: int, count: int, results) -> None:
-    """Runs in a child process: send, await the ACK, check it, next."""
+def client(port: int, start: int, count: int, connections: int, results) -> None:
+    """Runs in a child process: ``connections`` MLLP connections, each sending its share
+    of the messages one by one (send, await the ACK, check it, next). Every message is
+    built before the clock starts: nothing is imported or encoded inside the timed loop."""
     from hl7.mllp import open_hl7_connection
 
-    async def run():
+    numbers = list(range(start, start + count))
+    messages = {i: orm(i) for i in numbers}
+
+    async def one_connection(share: list[int], latencies: list[float]) -> None:
         reader, writer = await open_hl7_connection("127.0.0.1", port, encoding="utf-8")
-        latencies = []
-        t0 = time.perf_counter()
-        for i in range(start, start + count):
+        for i in share:
             sent = time.perf_counter()
-            writer.writeblock(orm(i))
+            writer.writeblock(messages[i])
             await writer.drain()
             ack = await reader.readmessage()
             latencies.append(time.perf_counter() - sent)
             msa = ack.segment("MSA")
             if str(msa[1]) != "AA" or str(msa[2]) != f"B{i:08d}":
                 raise SystemExit(f"unexpected ACK for B{i:08d}: {ack}")
-        elapsed = time.perf_counter() - t0
         writer.close()
         await writer.wait_closed()
-        return elapsed, latencies
+
+    async def run():
+        latencies: list[float] = []
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(one_connection(numbers[k::connections], latencies) for k in range(connections))
+        )
+        return time.perf_counter() - t0, latencies
 
     results.put(asyncio.run(run()))
 
@@ -88,15 +102,25 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument(
+        "--connections", type=int, default=1, help="MLLP connections sending at once"
+    )
+    parser.add_argument(
         "--warmup",
         type=int,
         default=PATIENTS,
         help="messages sent first, not timed (registers the patients)",
     )
     parser.add_argument(
-        "--journal-only",
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of (full, floor) phases, interleaved; the figures are medians",
+    )
+    parser.add_argument(
+        "--no-floor",
         action="store_true",
-        help="no domain operation: measures the listener, journal and ACK alone",
+        help="skip the floor phases (the listener, journal and ACK with a do-nothing "
+        "ORM^O01 handler)",
     )
     args = parser.parse_args()
 
@@ -126,21 +150,40 @@ def main() -> None:
         db.session.commit()
     _warm_up()
     listener = make_listener(app, "127.0.0.1", 0)
-    if args.journal_only:
-        listener.handler.handlers = {"ORM^O01": lambda work: None}
+    full_handlers = listener.handler.handlers
+    floor_handlers = {**full_handlers, "ORM^O01": lambda work: None}
     listener.start()
     ctx = multiprocessing.get_context("spawn")
+
+    def phase(start: int, count: int) -> tuple[float, list[float], float]:
+        results = ctx.Queue()
+        proc = ctx.Process(
+            target=client, args=(listener.port, start, count, args.connections, results)
+        )
+        proc.start()
+        cpu_before = time.process_time()
+        elapsed, latencies = results.get(timeout=3600)
+        server_cpu = time.process_time() - cpu_before  # listener + workers, this process
+        proc.join()
+        if proc.exitcode:
+            raise SystemExit(f"client failed with exit code {proc.exitcode}")
+        return elapsed, latencies, server_cpu
+
+    kinds = ["full"] + ([] if args.no_floor else ["floor"])
+    figures: dict[str, list[tuple[float, list[float], float]]] = {k: [] for k in kinds}
+    loads = []
+    next_number, floor_messages = 0, 0
     try:
-        for start, count in ((0, args.warmup), (args.warmup, args.messages)):
-            results = ctx.Queue()
-            proc = ctx.Process(target=client, args=(listener.port, start, count, results))
-            proc.start()
-            cpu_before = time.process_time()
-            elapsed, latencies = results.get(timeout=3600)
-            server_cpu = time.process_time() - cpu_before  # listener + workers, this process
-            proc.join()
-            if proc.exitcode:
-                raise SystemExit(f"client failed with exit code {proc.exitcode}")
+        phase(0, args.warmup)  # registers the patients; not timed
+        next_number = args.warmup
+        for round_no in range(args.rounds):
+            for kind in kinds:
+                listener.handler.handlers = full_handlers if kind == "full" else floor_handlers
+                figures[kind].append(phase(next_number, args.messages))
+                next_number += args.messages
+                floor_messages += args.messages if kind == "floor" else 0
+            loads.append(os.getloadavg()[0])
+            print(f"  round {round_no + 1}/{args.rounds}; load average {loads[-1]:.1f}", flush=True)
     finally:
         listener.stop()
 
@@ -154,28 +197,31 @@ def main() -> None:
         dialect = db.engine.dialect.name
         db.session.remove()
         db.engine.dispose()
-    total = args.warmup + args.messages
-    expected_requests = 0 if args.journal_only else total
-    assert journaled == total and requests == expected_requests, (journaled, requests, total)
-    latencies.sort()
-    pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000  # noqa: E731
-    print(
-        f"database: {dialect}"
-        + (" (journal only, no domain operation)" if args.journal_only else "")
+    assert journaled == next_number and requests == next_number - floor_messages, (
+        journaled,
+        requests,
+        next_number,
     )
     print(
-        f"ORM^O01 over one MLLP connection, ACK awaited: {args.messages} messages "
-        f"in {elapsed:.2f} s = {args.messages / elapsed:,.0f} messages/s"
+        f"database: {dialect}; ORM^O01 over {args.connections} MLLP connection(s), each ACK "
+        f"awaited; {args.rounds} rounds of {args.messages} messages per phase, full and floor "
+        f"interleaved; load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs"
     )
     print(
-        f"latency ms: median {statistics.median(latencies) * 1000:.2f}, p90 {pct(90):.2f}, "
-        f"p99 {pct(99):.2f}, max {latencies[-1] * 1000:.2f}"
+        "| path | messages/s | median latency ms | p99 ms | listener CPU ms/message |"
+        "\n|---|---:|---:|---:|---:|"
     )
+    for kind in kinds:
+        rates = [args.messages / e for e, _, _ in figures[kind]]
+        latencies = sorted(x for _, lat, _ in figures[kind] for x in lat)
+        cpu = statistics.median(c / args.messages for _, _, c in figures[kind])
+        label = "RadBook (request created)" if kind == "full" else "floor: do-nothing handler"
+        print(
+            f"| {label} | {statistics.median(rates):,.0f} | "
+            f"{statistics.median(latencies) * 1000:.2f} | "
+            f"{latencies[int(0.99 * (len(latencies) - 1))] * 1000:.2f} | {cpu * 1000:.2f} |"
+        )
     print(f"journal rows (AA) {journaled}, requests {requests}: each committed before its ACK")
-    print(
-        f"listener CPU per message: {server_cpu / args.messages * 1000:.2f} ms; "
-        f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    )
     tmp.cleanup()
 
 

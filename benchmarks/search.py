@@ -21,7 +21,7 @@ import time
 from benchmarks.common import COMMUNITY, DEVICES, HUBS, NOW, PATIENTS, default_urls, make_app
 
 
-def run(url: str, searches: int, warmup: int, freeze: bool = True) -> dict:
+def run(url: str, searches: int, warmup: int, freeze: bool = True, profile=None) -> dict:
     app = make_app(url)
     with app.app_context():
         from app.extensions import db
@@ -40,11 +40,15 @@ def run(url: str, searches: int, warmup: int, freeze: bool = True) -> dict:
             db.session.remove()
             procedure = db.session.get(Procedure, procedures[modality])
             patient = db.session.get(Patient, patient_id) if patient_id else None
+            if profile is not None and n >= warmup:
+                profile.enable()
             started, cpu_started = time.perf_counter(), time.process_time()
             slots = find_slots(
                 NOW, procedure, requesting_hospital_id=requester, patient=patient, limit=10
             )
             elapsed = time.perf_counter() - started
+            if profile is not None:
+                profile.disable()
             if n == warmup - 1 and freeze:
                 # Move everything the app has loaded so far out of the collector's way:
                 # a full collection otherwise walks every module-level object (about
@@ -85,12 +89,25 @@ def main() -> None:
     parser.add_argument(
         "--no-gc-freeze", action="store_true", help="leave Python's garbage collector as it is"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the timed searches and print where the time goes (slows them)",
+    )
     args = parser.parse_args()
+    import os
+
+    profile = None
+    if args.profile:
+        import cProfile
+
+        profile = cProfile.Profile()
     result = run(
         args.url or default_urls()[args.database],
         args.searches,
         args.warmup,
         freeze=not args.no_gc_freeze,
+        profile=profile,
     )
     print(
         f"earliest-slot search on {result['database']} "
@@ -101,11 +118,18 @@ def main() -> None:
         f"  median {result['median_ms']:.1f} ms   p90 {result['p90_ms']:.1f} ms   "
         f"p99 {result['p99_ms']:.1f} ms   mean {result['mean_ms']:.1f} ms"
     )
-    print(f"  client CPU per search: median {result['cpu_median_ms']:.1f} ms")
+    print(
+        f"  client CPU per search: median {result['cpu_median_ms']:.1f} ms; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     print(
         f"  slots returned per search (mean) {result['slots_found_mean']:.1f}; first slot "
         f"{result['first_slot_days_out_median']:.1f} days out (median)"
     )
+    if profile is not None:
+        import pstats
+
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
 
 
 if __name__ == "__main__":

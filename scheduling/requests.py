@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from scheduling import events, notices
 from scheduling import screening as screening_rules
@@ -41,6 +41,13 @@ from scheduling.states import LIVE_APPOINTMENT_STATUSES, OPEN_REQUEST_STATUSES, 
 from scheduling.tx import check_aware, finish, rollback_on_error
 
 _ORDER_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+# Built once: building this SELECT cost more than running it (HL7 orders check it on
+# every message).
+_DUPLICATE_ORDER = select(ImagingRequest.id).where(
+    ImagingRequest.requesting_hospital_id == bindparam("hospital_id"),
+    ImagingRequest.placer_order_number == bindparam("number"),
+)
 
 
 def _signal(request: ImagingRequest, actor: Actor, now: datetime, previous: RequestStatus) -> None:
@@ -107,10 +114,8 @@ def create_request(
         if placer_order_number:
             placer_order_number = placer_order_number.strip()
             duplicate = db.session.scalar(
-                select(ImagingRequest.id).where(
-                    ImagingRequest.requesting_hospital_id == requesting_hospital_id,
-                    ImagingRequest.placer_order_number == placer_order_number,
-                )
+                _DUPLICATE_ORDER,
+                {"hospital_id": requesting_hospital_id, "number": placer_order_number},
             )
             if duplicate is not None:
                 raise Conflict(

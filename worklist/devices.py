@@ -98,11 +98,16 @@ class DeviceDirectory:
         self._lock = threading.Lock()
         self._devices: dict[str, DeviceInfo] = {}
         self._loaded_at = float("-inf")
+        # Moves on whenever a reload finds any device changed: what was worked out from
+        # the devices (worklist.prepared) is keyed by it.
+        self.generation = 0
 
     def refresh(self) -> None:
         with self._app.app_context():
             devices = load_devices()
         with self._lock:
+            if devices != self._devices:
+                self.generation += 1
             self._devices = devices
             self._loaded_at = time.monotonic()
 

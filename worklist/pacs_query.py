@@ -23,12 +23,9 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
-from pydicom.dataset import Dataset
-from pynetdicom import AE
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 from sqlalchemy import exists, or_, select
 
 from scheduling.audit import Actor
@@ -39,6 +36,12 @@ from scheduling.hosting import AdapterHost
 from scheduling.models import Appointment, AppointmentStatus, Interface, Study, StudySource
 from scheduling.studies import ReportedIdentity, link_or_hold
 from worklist.models import PacsQueryState
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+# pydicom and pynetdicom load when a query runs: the web processes configure this
+# module (its settings, its job) but never talk DICOM.
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +171,8 @@ RETURN_KEYS = (
 def study_query(**keys: str) -> Dataset:
     """A STUDY-level identifier matching on ``keys`` (DICOM keywords), returning
     ``RETURN_KEYS`` and the series and instance counts."""
+    from pydicom.dataset import Dataset
+
     ds = Dataset()
     ds.QueryRetrieveLevel = "STUDY"
     for keyword in dict.fromkeys((*keys, *RETURN_KEYS)):
@@ -184,6 +189,8 @@ def find_studies(assoc, accession_number: str) -> list[PacsStudy]:
 
 def find_studies_by(assoc, **keys: str) -> list[PacsStudy]:
     """One C-FIND on an open association; raises ConnectionError on failure."""
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+
     studies = []
     for status, identifier in assoc.send_c_find(
         study_query(**keys), StudyRootQueryRetrieveInformationModelFind
@@ -290,6 +297,9 @@ def check_pacs(
         result.error = f"PACS unreachable: {problem}"
         log.warning("PACS query: %s:%s unreachable: %s", settings.host, settings.port, problem)
         return result
+    from pynetdicom import AE
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+
     ae = AE(ae_title=settings.calling_ae_title)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30

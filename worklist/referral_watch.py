@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask
-from pynetdicom import AE
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 from scheduling.audit import Actor
 from scheduling.clock import utcnow
@@ -137,6 +135,10 @@ def _ask_pacs(settings: PacsSettings, now: datetime, result: WatchResult) -> Non
         result.error = f"PACS unreachable: {problem}"
         log.warning("referral images: PACS %s:%s unreachable", settings.host, settings.port)
         return
+    # pynetdicom loads when the watch runs, not when the CLI imports this module.
+    from pynetdicom import AE
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+
     ae = AE(ae_title=settings.calling_ae_title)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pynetdicom import AE
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
-
 from scheduling.audit import Actor, record
 from scheduling.db import db
 from scheduling.errors import FieldRefused
@@ -34,6 +31,10 @@ def find_patient_studies(
     """The patient's studies in ``pacs``, newest first (at most ``MAX_STUDIES``)."""
     if (problem := _reachable(pacs.host, pacs.port, timeout=5)) is not None:
         raise PacsUnavailable(problem)
+    # pynetdicom loads here, not when the admin pages import this module (start-up).
+    from pynetdicom import AE
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+
     ae = AE(ae_title=calling_ae_title)
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 15

@@ -39,6 +39,7 @@ from worklist import mwl
 from worklist.devices import DeviceDirectory, DeviceInfo
 from worklist.fastfind import PendingSender
 from worklist.matching import InvalidMatchingValue
+from worklist.prepared import PreparedFind, PreparedFinds
 
 log = logging.getLogger(__name__)
 
@@ -131,48 +132,51 @@ def handle_rejected(event: evt.Event) -> None:
 
 
 def handle_find(
-    event: evt.Event, app: Flask, directory: DeviceDirectory, fast: bool = True
+    event: evt.Event,
+    app: Flask,
+    directory: DeviceDirectory,
+    fast: bool = True,
+    prepared_finds: PreparedFinds | None = None,
 ) -> Iterator[Any]:
     """Modality Worklist C-FIND: one SQL query, one pending response per step."""
     caller = directory.get_from(event.assoc.requestor.ae_title, event.assoc.requestor.address)
     if caller is None:  # removed, disabled or moved while the association was open
         yield _failure(STATUS_UNABLE_TO_PROCESS, "Calling AE is not a known device"), None
         return
+    zone = _zone(app)
+    syntax = UID(event.context.transfer_syntax)
     try:
-        query = event.identifier
-    except Exception:
+        prepared = _prepared(event, directory, prepared_finds, caller, zone, syntax)
+    except _Undecodable:
         log.warning("MWL C-FIND from %s: identifier could not be decoded", caller.ae_title)
         yield _failure(STATUS_IDENTIFIER_MISMATCH, "Identifier could not be decoded"), None
         return
-
-    zone = _zone(app)
-    try:
-        with app.app_context():
-            rows = mwl.fetch(mwl.build_query(query, caller, directory.get, zone), zone)
-            if rows:
-                _audit(caller, rows, event.assoc.requestor.address)
-            db.session.commit()  # end the transaction (and keep the audit) before answering
     except InvalidMatchingValue as exc:
         yield _failure(STATUS_IDENTIFIER_MISMATCH, str(exc)), None
         return
+    try:
+        with app.app_context():
+            rows = mwl.fetch(prepared.query, zone)
+            if rows:
+                _audit(caller, rows, event.assoc.requestor.address)
+            db.session.commit()  # end the transaction (and keep the audit) before answering
     except SQLAlchemyError:
         log.exception("MWL C-FIND from %s: database error", caller.ae_title)
         yield _failure(STATUS_OUT_OF_RESOURCES, "Database unavailable"), None
         return
 
     ctx = mwl.Context(caller=caller, zone=zone)
-    plan = mwl.response_plan(query)
-    syntax = UID(event.context.transfer_syntax)
+    plan = prepared.plan
     if fast and syntax.is_little_endian:
         # Pending responses go out pre-encoded (worklist.fastfind); pynetdicom sends
         # the final one when this generator ends.
         sender = PendingSender(event)
-        encoder = mwl.AnswerEncoder(plan, caller.charset, syntax.is_implicit_VR)
+        implicit = syntax.is_implicit_VR
         for row in rows:
             if event.is_cancelled:
                 yield STATUS_CANCEL, None
                 return
-            if not sender.send(encoder.encode(row, ctx)):
+            if not sender.send(prepared.encode(row, ctx, implicit)):
                 return  # aborted or released under us
         return
     for row in rows:
@@ -183,6 +187,39 @@ def handle_find(
             yield STATUS_PENDING, mwl.encoded_identifier(plan, row, ctx, syntax.is_implicit_VR)
         else:
             yield STATUS_PENDING, mwl.encoding_free_identifier(plan, row, ctx)
+
+
+class _Undecodable(Exception):
+    pass
+
+
+def _prepared(
+    event: evt.Event,
+    directory: DeviceDirectory,
+    cache: PreparedFinds | None,
+    caller: DeviceInfo,
+    zone: ZoneInfo,
+    syntax: UID,
+) -> PreparedFind:
+    """The query's SELECT and answer layout, made once per distinct identifier
+    (``worklist.prepared``); raises _Undecodable or InvalidMatchingValue."""
+    raw = event.request.Identifier
+    key = (
+        raw.getvalue() if raw is not None else None,
+        str(syntax),
+        caller,
+        str(zone),
+        directory.generation,
+    )
+
+    def build() -> tuple[mwl.Query, Dataset]:
+        try:
+            identifier = event.identifier
+        except Exception as exc:
+            raise _Undecodable from exc
+        return mwl.build_query(identifier, caller, directory.get, zone), identifier
+
+    return (cache or PreparedFinds()).get(key, build)
 
 
 def _audit(caller: DeviceInfo, rows: list[Any], remote_addr: str | None) -> None:
@@ -262,7 +299,12 @@ def handlers(app: Flask, directory: DeviceDirectory) -> list:
         (evt.EVT_CONN_OPEN, handle_open),
         (evt.EVT_REJECTED, handle_rejected),
         (evt.EVT_C_ECHO, handle_echo),
-        (evt.EVT_C_FIND, handle_find, [app, directory, _flag(app, "DICOM_FAST_FIND", True)]),
+        (
+            evt.EVT_C_FIND,
+            handle_find,
+            # one cache of prepared queries per server, over its own device directory
+            [app, directory, _flag(app, "DICOM_FAST_FIND", True), PreparedFinds()],
+        ),
         (evt.EVT_N_CREATE, mpps.handle_create, [app, directory]),
         (evt.EVT_N_SET, mpps.handle_set, [app, directory]),
     ]

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from app import sessions
 from app.auth import throttle
@@ -26,9 +26,16 @@ from scheduling.models import User
 
 bp = Blueprint("auth", __name__)
 
+
 # Checked against when the name is unknown, so that a wrong name takes as long to
-# refuse as a wrong password (no timing hint that an account exists).
-_DUMMY_HASH = generate_password_hash("radbook-no-such-user")
+# refuse as a wrong password (no timing hint that an account exists). A literal (the
+# hash of "radbook-no-such-user" with werkzeug's default method, the one users' hashes
+# have): making it at import cost every process start an scrypt run.
+# tests/app/test_login_throttle.py checks the method still matches.
+DUMMY_HASH = (
+    "scrypt:32768:8:1$dm1lPU58YP6iTv2Z$cc49f3ded273315fb6535a220e51b48fe09507b1b5c338405f8"
+    "62b01bc4823a25f46c643fc662d1e3ae8abea256fb19124e316f3a58cf408b9fe0667c6bfa54c"
+)
 
 
 @login_manager.user_loader
@@ -82,7 +89,7 @@ def login():
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
-            check_password_hash(_DUMMY_HASH, form.password.data)
+            check_password_hash(DUMMY_HASH, form.password.data)
         if user is None or not user.is_active or not user.check_password(form.password.data):
             hospital_id = user.hospital_id if user else None
             record(failed_actor, "auth.login_failed", now, hospital_id=hospital_id)

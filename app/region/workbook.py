@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Font
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+# openpyxl loads with the first workbook asked for, not at every process start.
 
 
 def _sheet(book: Workbook, title: str, header: list[str], rows: list[list]) -> None:
+    from openpyxl.styles import Font
+
     sheet = book.create_sheet(title[:31])
     sheet.append(header)
     for cell in sheet[1]:
@@ -25,6 +32,8 @@ def _pct(value: float | None) -> float | None:
 
 def workbook(data, locale: str) -> Workbook:
     """``data`` is ``app.region.routes.RegionReport``; hospitals by MOPH code and name."""
+    from openpyxl import Workbook
+
     book = Workbook()
     book.remove(book.active)
 

@@ -7,11 +7,14 @@ who will see it; ``issue.diagnostics`` is English, for the integrator reading lo
 
 from __future__ import annotations
 
-from fhir.resources.operationoutcome import OperationOutcome
+from typing import TYPE_CHECKING
 
 from integrations.fhir import systems
 from scheduling.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
 from scheduling.i18n import N_, translate
+
+if TYPE_CHECKING:
+    from fhir.resources.operationoutcome import OperationOutcome
 
 # issue.code (http://hl7.org/fhir/issue-type) per HTTP status
 ISSUE_TYPES = {
@@ -98,6 +101,8 @@ def operation_outcome(error: FhirError) -> OperationOutcome:
     expression = [e for e in error.expression or () if _fhir_string(e)]
     if expression:
         issue["expression"] = expression
+    from fhir.resources.operationoutcome import OperationOutcome
+
     return OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": [issue]})
 
 

@@ -8,8 +8,6 @@ Times go out in the hospital's zone (``+07:00``), the way Thai HIS show them.
 from __future__ import annotations
 
 import base64
-import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +24,7 @@ from fhir.resources.slot import Slot as FhirSlot
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 from integrations.fhir import systems
+from integrations.fhir.built import Built
 from scheduling import regions
 from scheduling.clock import to_local
 from scheduling.models import (
@@ -89,31 +88,6 @@ RADIOLOGY_SECTION = {"coding": [{"system": systems.V2_0074, "code": "RAD", "disp
 IMAGING_REPORT_CODE = {
     "coding": [{"system": systems.LOINC, "code": "18748-4", "display": "Diagnostic imaging study"}]
 }
-
-
-@dataclass(frozen=True)
-class Built:
-    """A resource checked by its fhir.resources model, kept with the JSON it was made from.
-
-    The answer is that checked JSON: fhir_core's serializer costs ~100 times more than
-    ``json.dumps`` of the same dict, and most of a search's time went there.
-    """
-
-    model: FHIRAbstractModel
-    data: dict
-    # The patient the row behind it is about, for the audit event of a search.
-    patient_id: int | None = None
-
-    @property
-    def id(self) -> str | None:
-        return self.data.get("id")
-
-    @property
-    def resource_type(self) -> str:
-        return self.data["resourceType"]
-
-    def json(self) -> str:
-        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _pruned(value: Any) -> Any:

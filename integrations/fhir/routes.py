@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from fhir.resources.bundle import Bundle
-from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
@@ -20,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from integrations.fhir import search
 from integrations.fhir.auth import FhirClient, authenticate
-from integrations.fhir.capability import capability_statement
+from integrations.fhir.built import Built
 from integrations.fhir.clients import allows
 from integrations.fhir.errors import (
     MSG_ACCEPT,
@@ -36,13 +35,17 @@ from integrations.fhir.errors import (
     from_domain_error,
     operation_outcome,
 )
-from integrations.fhir.mappers import Built
-from integrations.fhir.registry import CREATORS, READERS
 from scheduling.audit import record
 from scheduling.clock import utcnow
 from scheduling.db import OUTAGE_ERRORS, OUTAGE_RETRY_AFTER_SECONDS, db
 from scheduling.errors import DomainError
 from scheduling.i18n import N_, translate
+
+if TYPE_CHECKING:
+    from fhir_core.fhirabstractmodel import FHIRAbstractModel
+
+# fhir.resources (the models, the resource registry) is imported on the first FHIR
+# request, not at start-up: a process that never answers FHIR never loads it.
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +172,14 @@ def _unexpected(error: Exception) -> Response:
 
 @bp.get("/metadata")
 def metadata() -> Response:
+    from integrations.fhir.capability import capability_statement
+
     return fhir_response(capability_statement(base_url()))
 
 
 def _reader(resource_type: str):
+    from integrations.fhir.registry import READERS
+
     reader = READERS.get(resource_type)
     if reader is None:
         raise FhirError(
@@ -310,11 +317,15 @@ def _bundle(
         return data
 
     # The entries were each checked when built; the Bundle is checked around those models.
+    from fhir.resources.bundle import Bundle
+
     checked = Bundle.model_validate(bundle(lambda r: r.model))
     return Built(checked, bundle(lambda r: r.data))
 
 
 def _create(resource_type: str) -> Response:
+    from integrations.fhir.registry import CREATORS
+
     creator = CREATORS.get(resource_type)
     if creator is None:
         raise FhirError(405, MSG_METHOD, code="not-supported")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, request
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.webhook import WebhookParser
 
-from integrations.line import delivery, dialogue, settings
+from integrations.line import delivery, settings
 from scheduling.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -21,6 +19,13 @@ MAX_WEBHOOK_BODY = 1024 * 1024
 @bp.post("/webhook")
 def webhook():
     """LINE's webhook: the signature is the authentication, so no CSRF token and no login."""
+    # The LINE SDK (and the dialogue built on its event models) loads on the first
+    # webhook, not when a process starts: half a second that most processes never need.
+    from linebot.v3.exceptions import InvalidSignatureError
+    from linebot.v3.webhook import WebhookParser
+
+    from integrations.line import dialogue
+
     secret = settings.setting("LINE_CHANNEL_SECRET")
     signature = request.headers.get("X-Line-Signature", "")
     if not secret or not signature:

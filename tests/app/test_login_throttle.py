@@ -295,3 +295,16 @@ def test_the_rules_hold_on_every_form(app, demo, clock):
         ).get_data(as_text=True)  # fmt: skip
         assert "เดาง่าย" in html
     assert login(app.test_client(), "staff.kosum").status_code == 302  # unchanged
+
+
+def test_an_unknown_name_is_checked_against_a_hash_as_costly_as_a_users():
+    """The literal dummy hash has the method (and cost) werkzeug gives users' passwords,
+    and is a real hash of its password."""
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    from app.auth.routes import DUMMY_HASH
+
+    method = DUMMY_HASH.split("$", 1)[0]
+    assert generate_password_hash("x").split("$", 1)[0] == method
+    assert User(password_hash=generate_password_hash("y")).password_hash.startswith(method)
+    assert check_password_hash(DUMMY_HASH, "radbook-no-such-user")
