@@ -13,9 +13,6 @@ from io import BytesIO
 
 from flask import Response, render_template, request
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy import select
 
 from app.extensions import db
@@ -65,6 +62,10 @@ def _row(a: Appointment, labels: dict) -> list[str]:
 
 
 def _workbook(hub: Hospital, title: str, appointments: list[Appointment]) -> bytes:
+    from openpyxl import Workbook  # loads on first use, not at start-up
+    from openpyxl.cell import WriteOnlyCell  # loads on first use, not at start-up
+    from openpyxl.styles import Font  # loads on first use, not at start-up
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
     sheet.append([f"{localized(hub)} · {title}"])

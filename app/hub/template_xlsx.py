@@ -19,8 +19,6 @@ from zipfile import BadZipFile
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
 
 from app.extensions import db
@@ -167,6 +165,8 @@ def _hub_devices(hub) -> dict[str, Device]:
 
 
 def read_sheet(data: bytes, devices: dict[str, Device]) -> list[SheetRow]:
+    from openpyxl import load_workbook  # loads on first use, not at start-up
+
     book = load_workbook(BytesIO(data), read_only=True, data_only=True)
     sheet = book.worksheets[0]
     rows = []
@@ -184,6 +184,8 @@ def read_sheet(data: bytes, devices: dict[str, Device]) -> list[SheetRow]:
 @bp.route("/capacity/templates.xlsx")
 @scheduler_only
 def templates_xlsx():
+    from openpyxl import Workbook  # loads on first use, not at start-up
+
     hub = current_hub()
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=_("Capacity templates")[:31])
@@ -247,6 +249,10 @@ def _save(actor, now, groups: dict[tuple, list[SheetRow]]) -> int:
 @scheduler_only
 def templates_import():
     """Upload → preview (every row, bad ones with their message) → confirm → saved."""
+    from openpyxl.utils.exceptions import (
+        InvalidFileException,
+    )  # loads on first use, not at start-up
+
     hub = current_hub()
     devices = _hub_devices(hub)
     rows: list[SheetRow] = []
