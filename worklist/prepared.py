@@ -40,8 +40,11 @@ class PreparedFind:
     _encoded: dict[tuple[bool, Any], bytes] = field(default_factory=dict)
 
     def encode(self, row: Any, ctx: mwl.Context, implicit: bool) -> bytes:
-        key = (implicit, row)
-        data = self._encoded.get(key)
+        key: tuple[bool, Any] | None = (implicit, row)
+        try:
+            data = self._encoded.get(key)
+        except TypeError:  # a row holding JSON (the screening answers) is not hashable
+            key, data = None, None
         if data is None:
             encoder = self._encoders.get(implicit)
             if encoder is None:
@@ -49,9 +52,10 @@ class PreparedFind:
                     self.plan, ctx.charset, implicit
                 )
             data = encoder.encode(row, ctx)
-            if len(self._encoded) >= MAX_STEPS_PER_QUERY:
-                self._encoded.clear()
-            self._encoded[key] = data
+            if key is not None:
+                if len(self._encoded) >= MAX_STEPS_PER_QUERY:
+                    self._encoded.clear()
+                self._encoded[key] = data
         return data
 
 
