@@ -45,8 +45,10 @@ SEARCH_STATEMENTS = 10
 BOOK_STATEMENTS = 22
 HL7_ORDER_STATEMENTS = 9
 WORKLIST_STATEMENTS = 3
-HUB_DAY_STATEMENTS = 15
-REQUESTER_LIST_STATEMENTS = 10
+HUB_DAY_STATEMENTS = (
+    20  # the board grid (issue 16): windows, closures, extra bookings, waiting list
+)
+REQUESTER_LIST_STATEMENTS = 11  # the notification badge count (issue 15)
 SLOT_PAGE_STATEMENTS = 47
 
 
