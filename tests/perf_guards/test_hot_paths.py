@@ -49,7 +49,7 @@ HUB_DAY_STATEMENTS = (
     20  # the board grid (issue 16): windows, closures, extra bookings, waiting list
 )
 REQUESTER_LIST_STATEMENTS = 11  # the notification badge count (issue 15)
-SLOT_PAGE_STATEMENTS = 47
+SLOT_PAGE_STATEMENTS = 50  # + screening completeness and region-first reads (issues 15, 17)
 
 
 def _id(model, **where) -> int:
