@@ -215,25 +215,43 @@ def reject_request(
             raise Conflict(
                 N_("Cancel the booking before rejecting this request"), code="request-booked"
             )
-        previous = transition(request, RequestStatus.REJECTED)
-        if request.hub_hospital_id is None and hub_id is not None:
-            request.hub_hospital_id = hub_id
-        request.status_reason = reason.strip()
-        request.updated_at = now
-        record(
-            actor,
-            "request.reject",
-            now,
-            entity=request,
-            hospital_id=request.hub_hospital_id,
-            reason=request.status_reason,
-        )
-        notices.tell_requester(
-            actor, now, request, "request.rejected", notices.REJECTED, reason=request.status_reason
-        )
-        _signal(request, actor, now, previous)
+        close_rejected(actor, now, request, reason.strip(), hub_id=hub_id)
         finish(commit)
     return request
+
+
+def close_rejected(
+    actor: Actor,
+    now: datetime,
+    request: ImagingRequest,
+    reason: str,
+    *,
+    hub_id: int | None,
+    action: str = "request.reject",
+    notice: tuple[str, str] = ("request.rejected", notices.REJECTED),
+    **audit: object,
+) -> None:
+    """The step every rejection ends with (here and a decline at vetting): the request,
+    locked and checked by the caller, goes to REJECTED with ``reason`` (addressed to
+    ``hub_id`` if it was not yet), one audit event ``action``, the requesting hospital
+    told (``notice`` is its kind and text) and the change signalled. No commit."""
+    previous = transition(request, RequestStatus.REJECTED)
+    if request.hub_hospital_id is None and hub_id is not None:
+        request.hub_hospital_id = hub_id
+    request.status_reason = reason
+    request.updated_at = now
+    record(
+        actor,
+        action,
+        now,
+        entity=request,
+        hospital_id=request.hub_hospital_id,
+        reason=reason,
+        **audit,
+    )
+    kind, message = notice
+    notices.tell_requester(actor, now, request, kind, message, reason=reason)
+    _signal(request, actor, now, previous)
 
 
 def change_request(

@@ -33,6 +33,7 @@ from scheduling.models import (
     VettingDecision,
     VettingRule,
 )
+from scheduling.requests import close_rejected
 from scheduling.states import LIVE_APPOINTMENT_STATUSES, OPEN_REQUEST_STATUSES, transition
 from scheduling.tx import check_aware, finish, rollback_on_error
 
@@ -168,26 +169,18 @@ def decline(
             cancel_live_appointment(actor, now, appointment, reason)
         if request.status is RequestStatus.SCHEDULED:
             transition(request, RequestStatus.ACCEPTED)
-        previous = transition(request, RequestStatus.REJECTED)
-        request.status_reason = reason
         request.vetting_decision = VettingDecision.DECLINED
         request.vetted_at = now
         request.vetted_by_id = actor.user.id if actor.user is not None else None
-        request.updated_at = now
-        record(
+        close_rejected(
             actor,
-            "request.decline",
             now,
-            entity=request,
-            hospital_id=request.hub_hospital_id,
-            reason=reason,
+            request,
+            reason,
+            hub_id=request.hub_hospital_id,
+            action="request.decline",
+            notice=("request.declined", notices.DECLINED),
             appointments=[a.id for a in live],
-        )
-        notices.tell_requester(
-            actor, now, request, "request.declined", notices.DECLINED, reason=reason
-        )
-        events.request_status_changed.send(
-            request, actor=actor, now=now, request=request, previous_status=previous
         )
         finish(commit)
     return request
