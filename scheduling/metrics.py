@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -53,6 +54,7 @@ PERFORMED_STATUSES = frozenset(
         AppointmentStatus.DISCONTINUED,
     }
 )
+K = TypeVar("K")
 MAX_DAYS = 400  # a dashboard period longer than this is refused by the caller
 
 
@@ -78,46 +80,60 @@ def capacity_minutes(devices: list[Device], first: date, last: date) -> dict[tup
     }
 
 
-@dataclass(frozen=True)
-class CapacityDay:
-    day: date
-    bookings: int
+class CapacityShare:
+    """``used``: the share of bookable time booked, None when nothing was bookable."""
+
     booked_minutes: int
     capacity_minutes: int
 
     @property
     def used(self) -> float | None:
-        """Share of bookable time booked; None on a day with no bookable time."""
         return self.booked_minutes / self.capacity_minutes if self.capacity_minutes else None
 
 
-def capacity_used_per_day(
-    hub_hospital_id: int, modality_code: str | None, first: date, last: date
-) -> list[CapacityDay]:
-    devices = hub_devices(hub_hospital_id, modality_code)
-    booked: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+@dataclass(frozen=True)
+class CapacityDay(CapacityShare):
+    day: date
+    bookings: int
+    booked_minutes: int
+    capacity_minutes: int
+
+
+def capacity_use(
+    devices: list[Device], first: date, last: date, key: Callable[[int, date], K]
+) -> dict[K, list[int]]:
+    """{key(device id, day): [bookings, booked minutes, bookable minutes]} over the period,
+    e.g. per day (the hub dashboard) or per device (the region office). Booked: the
+    bookings that hold or held their slot; bookable: ``capacity_minutes``."""
+    totals: dict[K, list[int]] = defaultdict(lambda: [0, 0, 0])
     if devices:
         start, _ = day_bounds(first)
         _, end = day_bounds(last)
-        for start_at, end_at in db.session.execute(
-            select(Appointment.start_at, Appointment.end_at).where(
+        for device_id, start_at, end_at in db.session.execute(
+            select(Appointment.device_id, Appointment.start_at, Appointment.end_at).where(
                 Appointment.device_id.in_([d.id for d in devices]),
                 Appointment.start_at >= start,
                 Appointment.start_at < end,
                 Appointment.status.in_(BOOKED_STATUSES),
             )
         ):
-            cell = booked[local_day(start_at)]
+            cell = totals[key(device_id, local_day(start_at))]
             cell[0] += 1
             cell[1] += int((end_at - start_at).total_seconds() // 60)
-    capacity: dict[date, int] = defaultdict(int)
-    for (_device_id, day), minutes in capacity_minutes(devices, first, last).items():
-        capacity[day] += minutes
+    for (device_id, day), minutes in capacity_minutes(devices, first, last).items():
+        totals[key(device_id, day)][2] += minutes
+    return totals
+
+
+def capacity_used_per_day(
+    hub_hospital_id: int, modality_code: str | None, first: date, last: date
+) -> list[CapacityDay]:
+    devices = hub_devices(hub_hospital_id, modality_code)
+    per_day = capacity_use(devices, first, last, lambda _device_id, day: day)
     days = []
     day = first
     while day <= last:
-        count, minutes = booked.get(day, (0, 0))
-        days.append(CapacityDay(day, count, minutes, capacity.get(day, 0)))
+        days.append(CapacityDay(day, *per_day.get(day, (0, 0, 0))))
         day += timedelta(days=1)
     return days
 

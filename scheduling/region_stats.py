@@ -22,9 +22,9 @@ from scheduling.db import db
 from scheduling.errors import NotAllowed, ValidationFailed
 from scheduling.i18n import N_
 from scheduling.metrics import (
-    BOOKED_STATUSES,
     PERFORMED_STATUSES,
-    capacity_minutes,
+    CapacityShare,
+    capacity_use,
     quota_use_per_hospital,
 )
 from scheduling.models import (
@@ -64,16 +64,12 @@ def region_hospitals(region: int) -> list[Hospital]:
 
 
 @dataclass(frozen=True)
-class ScannerUse:
+class ScannerUse(CapacityShare):
     hub: Hospital
     device: Device
     bookings: int
     booked_minutes: int
     capacity_minutes: int
-
-    @property
-    def used(self) -> float | None:
-        return self.booked_minutes / self.capacity_minutes if self.capacity_minutes else None
 
 
 def scanner_use(region: int, first: date, last: date) -> list[ScannerUse]:
@@ -86,40 +82,17 @@ def scanner_use(region: int, first: date, last: date) -> list[ScannerUse]:
             .order_by(Device.modality_code, Device.ae_title)
         )
     )
-    capacity: dict[int, int] = defaultdict(int)
-    for (device_id, _day), minutes in capacity_minutes(devices, first, last).items():
-        capacity[device_id] += minutes
-    booked: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    start, _ = day_bounds(first)
-    _, end = day_bounds(last)
-    if devices:
-        for device_id, start_at, end_at in db.session.execute(
-            select(Appointment.device_id, Appointment.start_at, Appointment.end_at).where(
-                Appointment.device_id.in_([d.id for d in devices]),
-                Appointment.start_at >= start,
-                Appointment.start_at < end,
-                Appointment.status.in_(BOOKED_STATUSES),
-            )
-        ):
-            booked[device_id][0] += 1
-            booked[device_id][1] += int((end_at - start_at).total_seconds() // 60)
-    return [
-        ScannerUse(hubs[d.hospital_id], d, *booked.get(d.id, (0, 0)), capacity.get(d.id, 0))
-        for d in devices
-    ]
+    per_device = capacity_use(devices, first, last, lambda device_id, _day: device_id)
+    return [ScannerUse(hubs[d.hospital_id], d, *per_device.get(d.id, (0, 0, 0))) for d in devices]
 
 
 @dataclass(frozen=True)
-class ModalityUse:
+class ModalityUse(CapacityShare):
     modality_code: str
     scanners: int
     bookings: int
     booked_minutes: int
     capacity_minutes: int
-
-    @property
-    def used(self) -> float | None:
-        return self.booked_minutes / self.capacity_minutes if self.capacity_minutes else None
 
 
 def modality_use(scanners: list[ScannerUse]) -> list[ModalityUse]:
