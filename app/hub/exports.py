@@ -9,7 +9,6 @@ is UTF-8 throughout).
 from __future__ import annotations
 
 from datetime import date, timedelta
-from io import BytesIO
 
 from flask import Response, render_template, request
 from flask_babel import gettext as _
@@ -20,14 +19,13 @@ from app.filters import localized, patient_name
 from app.hub import queries
 from app.hub.routes import _pick, bp, enum_labels, scheduler_only
 from app.hub.scope import current_hub
+from app.hub.xlsx import download, new_sheet, openpyxl
 from app.pdpa.reads import audit_read
 from app.webkit.fields import format_be_date
 from integrations.line.models import LineAccount, LinePatientLink
 from scheduling.clock import local_today, to_local
 from scheduling.models import Appointment, AppointmentStatus, Hospital
 from scheduling.timetable import day_bounds
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _columns() -> list[str]:
@@ -61,35 +59,21 @@ def _row(a: Appointment, labels: dict) -> list[str]:
     ]
 
 
-def _workbook(hub: Hospital, title: str, appointments: list[Appointment]) -> bytes:
-    from openpyxl import Workbook  # loads on first use, not at start-up
-    from openpyxl.cell import WriteOnlyCell  # loads on first use, not at start-up
-    from openpyxl.styles import Font  # loads on first use, not at start-up
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
+def _workbook(hub: Hospital, title: str, appointments: list[Appointment], name: str) -> Response:
+    book, sheet = new_sheet(title)
     sheet.append([f"{localized(hub)} · {title}"])
-    bold = Font(bold=True)
+    kit = openpyxl()
+    bold = kit.Font(bold=True)
     header = []
     for text in _columns():
-        cell = WriteOnlyCell(sheet, value=text)
+        cell = kit.WriteOnlyCell(sheet, value=text)
         cell.font = bold
         header.append(cell)
     sheet.append(header)
     labels = enum_labels()
     for a in appointments:
         sheet.append(_row(a, labels))
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _xlsx(data: bytes, name: str) -> Response:
-    return Response(
-        data,
-        mimetype=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return download(book, name)
 
 
 def _be_stamp(day: date) -> str:
@@ -107,7 +91,7 @@ def day_xlsx():
     appointments.sort(key=lambda a: (a.device.modality_code, a.device.ae_title, a.start_at))
     audit_read("hub.day_xlsx", appointments, appointments=[a.id for a in appointments])
     title = _("Day list") + " " + format_be_date(the_day).replace("/", "-")
-    return _xlsx(_workbook(hub, title, appointments), f"day-{_be_stamp(the_day)}.xlsx")
+    return _workbook(hub, title, appointments, f"day-{_be_stamp(the_day)}.xlsx")
 
 
 @bp.route("/week.xlsx")
@@ -122,7 +106,7 @@ def week_xlsx():
     appointments = queries.appointments_between(devices, start, end)
     audit_read("hub.week_xlsx", appointments, appointments=[a.id for a in appointments])
     title = _("Week list") + " " + format_be_date(first).replace("/", "-")
-    return _xlsx(_workbook(hub, title, appointments), f"week-{_be_stamp(first)}.xlsx")
+    return _workbook(hub, title, appointments, f"week-{_be_stamp(first)}.xlsx")
 
 
 def call_list(hub: Hospital, day: date) -> list[Appointment]:

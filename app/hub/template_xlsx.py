@@ -17,19 +17,19 @@ from datetime import date, time
 from io import BytesIO
 from zipfile import BadZipFile
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.extensions import db
 from app.hub.routes import bp, scheduler_only
 from app.hub.scope import current_hub
+from app.hub.xlsx import download, new_sheet, openpyxl
 from app.webkit.fields import format_be_date, parse_be_date, parse_hhmm
 from app.webkit.views import attempt
 from scheduling import capacity as ops
 from scheduling.models import Device
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WEEKDAYS_TH = ("จันทร์", "อังคาร", "พุธ", "พฤหัสบดี", "ศุกร์", "เสาร์", "อาทิตย์")
 WEEKDAYS_SHORT = ("จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา.")
 WEEKDAYS_EN = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -165,9 +165,7 @@ def _hub_devices(hub) -> dict[str, Device]:
 
 
 def read_sheet(data: bytes, devices: dict[str, Device]) -> list[SheetRow]:
-    from openpyxl import load_workbook  # loads on first use, not at start-up
-
-    book = load_workbook(BytesIO(data), read_only=True, data_only=True)
+    book = openpyxl().load_workbook(BytesIO(data), read_only=True, data_only=True)
     sheet = book.worksheets[0]
     rows = []
     for number, cells in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
@@ -184,11 +182,8 @@ def read_sheet(data: bytes, devices: dict[str, Device]) -> list[SheetRow]:
 @bp.route("/capacity/templates.xlsx")
 @scheduler_only
 def templates_xlsx():
-    from openpyxl import Workbook  # loads on first use, not at start-up
-
     hub = current_hub()
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=_("Capacity templates")[:31])
+    book, sheet = new_sheet(_("Capacity templates"))
     sheet.append(_headers())
     for template in ops.templates_for_hub(hub.id):
         if not template.is_active:
@@ -207,13 +202,7 @@ def templates_xlsx():
                     format_be_date(template.valid_to),
                 ]
             )
-    out = BytesIO()
-    book.save(out)
-    return Response(
-        out.getvalue(),
-        mimetype=XLSX,
-        headers={"Content-Disposition": 'attachment; filename="capacity-templates.xlsx"'},
-    )
+    return download(book, "capacity-templates.xlsx")
 
 
 def _groups(rows: list[SheetRow]) -> dict[tuple, list[SheetRow]]:
@@ -249,10 +238,6 @@ def _save(actor, now, groups: dict[tuple, list[SheetRow]]) -> int:
 @scheduler_only
 def templates_import():
     """Upload → preview (every row, bad ones with their message) → confirm → saved."""
-    from openpyxl.utils.exceptions import (
-        InvalidFileException,
-    )  # loads on first use, not at start-up
-
     hub = current_hub()
     devices = _hub_devices(hub)
     rows: list[SheetRow] = []
@@ -279,7 +264,7 @@ def templates_import():
         else:
             try:
                 rows = read_sheet(data, devices)
-            except (InvalidFileException, BadZipFile, OSError, ValueError, KeyError):
+            except (openpyxl().InvalidFileException, BadZipFile, OSError, ValueError, KeyError):
                 problem = _("This is not an .xlsx file that can be read.")
             else:
                 if not rows:
