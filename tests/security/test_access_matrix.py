@@ -521,41 +521,29 @@ def targets(w: Worlds, kind: str) -> list[Target]:
             )
             for pid, names in by_patient.items()
         ]
+
+    def hub_only(attr: str, label: str) -> list[Target]:
+        """Each world's object that only its hub's staff (and the admin) may see."""
+        return [
+            Target(
+                f"{n} {label}",
+                getattr(x, attr),
+                lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
+                hub=_hub_code(w, n),
+                world=n,
+            )
+            for n, x in w.worlds.items()
+        ]
+
     if kind == "reply":
         # A patient's LINE answer is for the hub's staff only.
-        return [
-            Target(
-                f"{n} LINE reply",
-                x.reply_id,
-                lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
-                world=n,
-            )
-            for n, x in w.worlds.items()
-        ]
+        return hub_only("reply_id", "LINE reply")
     if kind == "waitlist":
         # The waiting list is the hub's.
-        return [
-            Target(
-                f"{n} waiting-list entry",
-                x.waitlist_id,
-                lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
-                hub=_hub_code(w, n),
-                world=n,
-            )
-            for n, x in w.worlds.items()
-        ]
+        return hub_only("waitlist_id", "waiting-list entry")
     if kind == "reconciliation":
         # A held study is the performing hub's to decide.
-        return [
-            Target(
-                f"{n} held study",
-                x.reconciliation_id,
-                lambda u, n=n: u == "admin" or HUB_OF.get(u) == _hub_code(w, n),
-                hub=_hub_code(w, n),
-                world=n,
-            )
-            for n, x in w.worlds.items()
-        ]
+        return hub_only("reconciliation_id", "held study")
     if kind == "prior":
         # A referral study: seen by both parties of its request (the open one).
         return [world_target(n, x.prior_id, "referral study") for n, x in w.worlds.items()]
