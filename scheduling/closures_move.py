@@ -5,8 +5,9 @@ One transaction for the whole batch: either every booking listed is moved (or pu
 waiting list) or none is, so a refusal half-way leaves nothing half-written. Each move
 goes through ``booking.reschedule`` or ``booking.cancel_appointment`` (their own audit
 event, the patient's LINE message through the booking events), and is also recorded
-as ``closure.move`` and told to the requesting hospital with the closure's name as the
-reason. A booking with no free slot within the search horizon goes onto the waiting
+as ``closure.move``, told to the requesting hospital with the closure's name as the
+reason, and signalled as ``events.closure_moved`` (the patient's LINE notice then gives
+the closure's name as the reason). A booking with no free slot within the search horizon goes onto the waiting
 list instead (its request is then ACCEPTED and first in line for a freed slot).
 """
 
@@ -15,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from scheduling import booking, waitlist
+from sqlalchemy import select
+
+from scheduling import booking, events, waitlist
 from scheduling.access import require_hub_side
 from scheduling.audit import Actor, record
 from scheduling.availability import find_slots
@@ -48,6 +51,20 @@ class MoveOutcome:
 def affected(closure: Closure, hub_hospital_id: int) -> list[Appointment]:
     """The hub's live bookings the closure falls on, earliest first."""
     return [a for a in bookings_in_closure(closure) if a.hub_hospital_id == hub_hospital_id]
+
+
+def freed_devices(closure: Closure, hub_hospital_id: int) -> list[Device]:
+    """The hub's devices a closure holds, which lifting it frees: its device, or every
+    active device of the hub for a hospital-wide closure or a public holiday."""
+    if closure.device is not None:
+        return [closure.device] if closure.device.hospital_id == hub_hospital_id else []
+    return list(
+        db.session.scalars(
+            select(Device)
+            .where(Device.hospital_id == hub_hospital_id, Device.is_active.is_(True))
+            .order_by(Device.modality_code, Device.ae_title)
+        )
+    )
 
 
 def _reason(closure: Closure) -> str:
@@ -107,6 +124,13 @@ def move_out(
                     waitlist.add(actor, now, request, note=reason, commit=False)
                 outcome.waitlisted.append(appointment)
                 message, params = WAITLISTED, {}
+            events.closure_moved.send(
+                closure,
+                actor=actor,
+                now=now,
+                appointment=appointment if slot is None else new,
+                closure=closure,
+            )
             record(
                 actor,
                 "closure.move",

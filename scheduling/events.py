@@ -24,3 +24,6 @@ study_linked = _signals.signal("study-linked")  # kwargs: study, request
 referral_identity_confirmed = _signals.signal("referral-identity-confirmed")
 # a radiologist approved a request with a protocol (kwargs: request): outbound HL7/FHIR
 request_protocolled = _signals.signal("request-protocolled")
+# a closure moved a booking (kwargs: appointment, the new one or the cancelled one, and
+# closure), after the reschedule or cancel signals: LINE gives the patient the reason
+closure_moved = _signals.signal("closure-moved")

@@ -203,6 +203,15 @@ def offers(
     return found
 
 
+def first_fitting(
+    now: datetime, devices: list[Device], start: datetime, end: datetime
+) -> Device | None:
+    """The first of ``devices`` (in their order) whose stretch [start, end) someone on the
+    list fits: a stretch freed on several devices at once (a hospital-wide closure
+    lifted) leads to the offers of that device; the board shows the others' gaps."""
+    return next((d for d in devices if offers(now, d, start, end, limit=1)), None)
+
+
 def book_offer(
     actor: Actor,
     now: datetime,

@@ -25,12 +25,13 @@ from app.hub.capacity_forms import (
 )
 from app.hub.routes import bp
 from app.hub.scope import current_hub
-from app.hub.waitlist_views import offer_or
+from app.hub.waitlist_views import offer_first_or
 from app.webkit.forms import device_options, hospital_options, options
 from app.webkit.views import attempt, locale, role_required
 from scheduling import capacity as ops
 from scheduling.clock import local_datetime, local_today, utcnow
 from scheduling.closures_move import affected as affected_bookings
+from scheduling.closures_move import freed_devices
 from scheduling.i18n import N_
 from scheduling.models import CapacityTemplate, Closure, ClosureKind, Device, Hospital, Quota, Role
 
@@ -377,8 +378,10 @@ def closure_toggle(closure_id: int):
             _("Closure switched on.") if closure.is_active else _("Closure switched off."),
             "success",
         )
-        if not closure.is_active and closure.device is not None and closure.end_at > utcnow():
-            # A lifted downtime frees its stretch: offer it to the waiting list.
+        if not closure.is_active and closure.end_at > utcnow():
+            # A lifted closure frees its stretch (on its device, or every device of the
+            # hub): offer it to the waiting list.
             start = max(closure.start_at, utcnow())
-            return offer_or((closure.device, start, closure.end_at), back)
+            devices = freed_devices(closure, hub.id)
+            return offer_first_or((devices, start, closure.end_at), back)
     return redirect(back)

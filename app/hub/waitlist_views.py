@@ -32,10 +32,19 @@ def _offers_url(device: Device, start: datetime, end: datetime) -> str:
 def offer_or(freed: tuple[Device, datetime, datetime], default: str):
     """After a slot was freed: its offers when the waiting list has any, else ``default``."""
     device, start, end = freed
-    if waitlist.offers(utcnow(), device, start, end, limit=1):
-        flash(_("A slot is free: requests on the waiting list fit it."), "success")
-        return redirect(_offers_url(device, start, end))
-    return redirect(default)
+    return offer_first_or(([device], start, end), default)
+
+
+def offer_first_or(freed: tuple[list[Device], datetime, datetime], default: str):
+    """After a stretch was freed on one or more devices (a lifted hospital-wide closure
+    frees them all): the offers of the first that someone on the list fits, else
+    ``default``."""
+    devices, start, end = freed
+    device = waitlist.first_fitting(utcnow(), devices, start, end)
+    if device is None:
+        return redirect(default)
+    flash(_("A slot is free: requests on the waiting list fit it."), "success")
+    return redirect(_offers_url(device, start, end))
 
 
 @bp.route("/waitlist")

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from integrations.line.settings import ReminderRule
 from scheduling.clock import to_local
 from scheduling.i18n import N_, translate
-from scheduling.models import Appointment, Patient
+from scheduling.models import Appointment, Closure, Patient
 from scheduling.patients import prefix_text
 from scheduling.thaidate import english_date, local_time, thai_date
 
@@ -231,12 +231,25 @@ def reminder(appointment: Appointment, locale: str, rule: ReminderRule) -> tuple
     return [_flex(alt, bubble)], alt
 
 
+def closure_name(closure: Closure, locale: str) -> str:
+    """A closure's name as the patient reads it: the reason a closure moved a booking."""
+    if locale == "en" and closure.name_en:
+        return closure.name_en
+    return closure.name_th or closure.name_en
+
+
+def _reason_row(reason: str | None, locale: str) -> list[dict]:
+    return [_row(t(locale, N_("Reason")), reason)] if reason else []
+
+
 def rescheduled(
-    appointment: Appointment, previous: Appointment | None, locale: str
+    appointment: Appointment, previous: Appointment | None, locale: str, reason: str | None = None
 ) -> tuple[list[dict], str]:
+    """The booking moved; ``reason`` (a closure's name) says why when a closure moved it."""
     title = t(locale, N_("Your appointment has been moved"))
     alt = _alt(appointment, locale, title)
     body = _details(appointment, locale)
+    lead = []
     if previous is not None:
         was = t(
             locale,
@@ -244,7 +257,8 @@ def rescheduled(
             date=exam_date(previous, locale, long=False),
             time=exam_time(previous, locale),
         )
-        body.insert(1, _text(was, size="sm", color=MUTED, decoration="line-through"))
+        lead.append(_text(was, size="sm", color=MUTED, decoration="line-through"))
+    body[1:1] = lead + _reason_row(reason, locale)
     bubble = _bubble(
         appointment.hub_hospital.display_name(locale),
         title,
@@ -254,10 +268,13 @@ def rescheduled(
     return [_flex(alt, bubble)], alt
 
 
-def cancelled(appointment: Appointment, locale: str) -> tuple[list[dict], str]:
+def cancelled(
+    appointment: Appointment, locale: str, reason: str | None = None
+) -> tuple[list[dict], str]:
+    """The booking was cancelled; ``reason`` as in ``rescheduled``."""
     title = t(locale, N_("Your appointment has been cancelled"))
     alt = _alt(appointment, locale, title)
-    body = _details(appointment, locale, with_prep=False)[:5]
+    body = _details(appointment, locale, with_prep=False)[:5] + _reason_row(reason, locale)
     body.append(
         _text(
             t(

@@ -23,7 +23,7 @@ from integrations.line.settings import ReminderRule, reminder_rules
 from scheduling import events
 from scheduling.clock import local_datetime, to_local
 from scheduling.db import db
-from scheduling.models import Appointment, AppointmentStatus, Patient
+from scheduling.models import Appointment, AppointmentStatus, Closure, Patient
 
 
 def active_account_for(patient_id: int) -> LineAccount | None:
@@ -236,8 +236,34 @@ def on_cancelled(sender, *, appointment: Appointment, now: datetime, **kwargs) -
     queue_cancellation(appointment, now)
 
 
+def on_closure_moved(
+    sender, *, appointment: Appointment, closure: Closure, now: datetime, **kwargs
+) -> None:
+    """A closure moved (or cancelled) this booking: the notice just queued for it, if
+    the patient is on LINE, gives the closure's name as the reason."""
+    cancelled = appointment.status is AppointmentStatus.CANCELLED
+    kind = LineMessageKind.CANCELLED if cancelled else LineMessageKind.RESCHEDULED
+    row = db.session.scalar(
+        select(LineOutbox).where(
+            LineOutbox.dedupe_key == _appointment_key(appointment, kind.value),
+            LineOutbox.status == LineOutboxStatus.PENDING,
+        )
+    )
+    if row is None:
+        return
+    reason = messages.closure_name(closure, row.locale)
+    if cancelled:
+        msgs, summary = messages.cancelled(appointment, row.locale, reason)
+    else:
+        msgs, summary = messages.rescheduled(
+            appointment, appointment.rescheduled_from, row.locale, reason
+        )
+    row.messages, row.summary = msgs, summary[:400]
+
+
 def connect_receivers() -> None:
     # Module-level functions: blinker keeps one connection each however often this runs.
     events.appointment_booked.connect(on_booked)
     events.appointment_rescheduled.connect(on_rescheduled)
     events.appointment_cancelled.connect(on_cancelled)
+    events.closure_moved.connect(on_closure_moved)
