@@ -7,8 +7,9 @@ goes through ``booking.reschedule`` or ``booking.cancel_appointment`` (their own
 event, the patient's LINE message through the booking events), and is also recorded
 as ``closure.move``, told to the requesting hospital with the closure's name as the
 reason, and signalled as ``events.closure_moved`` (the patient's LINE notice then gives
-the closure's name as the reason). A booking with no free slot within the search horizon goes onto the waiting
-list instead (its request is then ACCEPTED and first in line for a freed slot).
+the closure's name as the reason). A booking with no free slot within the search
+horizon goes onto the waiting list instead (its request is then ACCEPTED and first in
+line for a freed slot).
 """
 
 from __future__ import annotations
