@@ -198,17 +198,24 @@ def add_prior_study(
     return prior
 
 
+def _require_changeable(actor: Actor, prior: ReferralStudy) -> ImagingRequest:
+    """The requester may still change a listed study: its request is open and the images
+    have not arrived online (the hub has them then). Returns the request."""
+    request = prior.request
+    _require_requester(actor, request)
+    _require_open(request)
+    if prior.arrived_at is not None:
+        raise Conflict(N_("These images have already arrived online"), code="prior-arrived")
+    return request
+
+
 def set_sent_on_cd(
     actor: Actor, now: datetime, prior: ReferralStudy, *, on_cd: bool, commit: bool = True
 ) -> ReferralStudy:
     """The requester says the study goes on CD after all (or online again)."""
     check_aware(now)
     with rollback_on_error(commit):
-        request = prior.request
-        _require_requester(actor, request)
-        _require_open(request)
-        if prior.arrived_at is not None:
-            raise Conflict(N_("These images have already arrived online"), code="prior-arrived")
+        request = _require_changeable(actor, prior)
         if not on_cd and not (prior.accession_number or prior.study_instance_uid):
             raise Conflict(
                 N_("Give the accession number or the Study Instance UID, or remove the study"),
@@ -237,11 +244,7 @@ def remove_prior_study(
     request."""
     check_aware(now)
     with rollback_on_error(commit):
-        request = prior.request
-        _require_requester(actor, request)
-        _require_open(request)
-        if prior.arrived_at is not None:
-            raise Conflict(N_("These images have already arrived online"), code="prior-arrived")
+        request = _require_changeable(actor, prior)
         record(
             actor,
             "referral.study_remove",

@@ -31,16 +31,15 @@ MISSING = 987654
 def _answers(line_user_id: str, after: int) -> list[str]:
     """The texts RadBook queued for this LINE user since outbox row ``after``."""
     _db.session.expire_all()
-    rows = _db.session.scalars(
-        select(LineOutbox)
-        .where(LineOutbox.line_user_id == line_user_id, LineOutbox.id > after)
-        .order_by(LineOutbox.id)
+    rows = list(
+        _db.session.scalars(
+            select(LineOutbox)
+            .where(LineOutbox.line_user_id == line_user_id, LineOutbox.id > after)
+            .order_by(LineOutbox.id)
+        )
     )
     return [m.get("text", "") + m.get("altText", "") for row in rows for m in row.messages] + [
-        row.summary
-        for row in _db.session.scalars(
-            select(LineOutbox).where(LineOutbox.line_user_id == line_user_id, LineOutbox.id > after)
-        )
+        row.summary for row in rows
     ]
 
 
@@ -69,6 +68,21 @@ def _world_state(w: Worlds, world: str) -> tuple:
         replies,
         link,
     )
+
+
+def _leaks(
+    w: Worlds, states: dict[str, tuple], linked: str | None, answers: list[str], what: str
+) -> list[str]:
+    """What one event did to other patients: a world whose state changed since
+    ``states``, or a marker of a patient other than ``linked``'s in the answers."""
+    hidden = w._hidden(lambda n: linked is not None and w[n].patient_id == w[linked].patient_id)
+    return [f"{what}: {n} changed" for n in w.worlds if _world_state(w, n) != states[n]] + [
+        f"{what}: shows {n}:{m}"
+        for n, markers in hidden.items()
+        for m in markers
+        for text in answers
+        if m in text
+    ]
 
 
 def test_line_user_cannot_see_or_touch_another_patients_appointment(app, worlds, request):
@@ -127,21 +141,9 @@ def test_line_user_cannot_see_or_touch_another_patients_appointment(app, worlds,
                     f"{linked}'s LINE user, {kind.value} on {world}: answered "
                     f"{answer}, a missing appointment {missing}"
                 )
-            for n in worlds.worlds:
-                if _world_state(worlds, n) != states[n]:
-                    failures.append(f"{linked}'s LINE user, {kind.value} on {world}: {n} changed")
-            hidden = worlds._hidden(
-                lambda n, linked=linked: (
-                    linked is not None and (worlds[n].patient_id == worlds[linked].patient_id)
-                )
+            failures += _leaks(
+                worlds, states, linked, answer, f"{linked}'s LINE user, {kind.value} on {world}"
             )
-            failures += [
-                f"{linked}'s LINE user, {kind.value} on {world}: shows {n}:{m}"
-                for n, markers in hidden.items()
-                for m in markers
-                for text in answer
-                if m in text
-            ]
 
         # Another patient's link code: a wrong birth date links nothing and tells nothing;
         # guessed codes the same.
@@ -153,21 +155,9 @@ def test_line_user_cannot_see_or_touch_another_patients_appointment(app, worlds,
             answers += send(user_id, text_event(user_id, "01/01/2500"))
             answers += send(user_id, text_event(user_id, "RB7Q2XK9"))
             tried += 3
-            for n in worlds.worlds:
-                if _world_state(worlds, n) != states[n]:
-                    failures.append(f"{linked}'s LINE user with {world}'s code: {n} changed")
-            hidden = worlds._hidden(
-                lambda n, linked=linked: (
-                    linked is not None and (worlds[n].patient_id == worlds[linked].patient_id)
-                )
+            failures += _leaks(
+                worlds, states, linked, answers, f"{linked}'s LINE user with {world}'s code"
             )
-            failures += [
-                f"{linked}'s LINE user with {world}'s code: shows {n}:{m}"
-                for n, markers in hidden.items()
-                for m in markers
-                for text in answers
-                if m in text
-            ]
 
         # Commands act on the sender's own links only.
         for linked, user_id in users.items():

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 
@@ -303,41 +304,36 @@ def build_worlds() -> Worlds:
         device = _device(ae)
         procedure = _procedure(proc_code, device.modality_code)
         patient = patients[patient_key]
-        request = create_request(
+        new_request = partial(
+            create_request,
             SETUP,
             now,
             patient=patient,
             procedure=procedure,
             requesting_hospital_id=hospitals[req_code].id,
             hub_hospital_id=hospitals[hub_code].id,
+            commit=False,
+        )
+        slots_on = partial(
+            find_slots,
+            now,
+            procedure,
+            requesting_hospital_id=hospitals[req_code].id,
+            patient=patient,
+            date_from=day,
+            limit=1,
+        )
+        request = new_request(
             indication=f"ข้อบ่งชี้ลับ-{name}-ZX9",
             requesting_clinician=f"หมอลับ-{name}",
             placer_order_number=f"PLC{name}7301",
-            commit=False,
         )
         moved = None
         if name in MOVED_FROM:
             first = _device(MOVED_FROM[name])
-            slot = find_slots(
-                now,
-                procedure,
-                requesting_hospital_id=request.requesting_hospital_id,
-                patient=patient,
-                device_id=first.id,
-                date_from=day,
-                limit=1,
-            )[0]
+            slot = slots_on(device_id=first.id)[0]
             moved = book(SETUP, now, request, first, slot.start_at, commit=False)
-        slot = find_slots(
-            now,
-            procedure,
-            requesting_hospital_id=request.requesting_hospital_id,
-            patient=patient,
-            device_id=device.id,
-            date_from=day,
-            limit=1,
-            exclude_appointment_id=moved.id if moved else None,
-        )[0]
+        slot = slots_on(device_id=device.id, exclude_appointment_id=moved.id if moved else None)[0]
         day = local_today(slot.start_at) if not worlds else day
         if moved is not None:
             appointment = reschedule(
@@ -357,16 +353,8 @@ def build_worlds() -> Worlds:
         attach_report(
             SETUP, now, request, text=f"ผลอ่านลับ-{name}-QV7", reported_by="รังสีแพทย์", commit=False
         )
-        open_request = create_request(
-            SETUP,
-            now,
-            patient=patient,
-            procedure=procedure,
-            requesting_hospital_id=hospitals[req_code].id,
-            hub_hospital_id=hospitals[hub_code].id,
-            indication=f"ข้อบ่งชี้รอ-{name}-ZX8",
-            placer_order_number=f"PLC{name}7302",
-            commit=False,
+        open_request = new_request(
+            indication=f"ข้อบ่งชี้รอ-{name}-ZX8", placer_order_number=f"PLC{name}7302"
         )
         reply = LinePatientReply(
             kind=LineReplyKind.CHANGE,
