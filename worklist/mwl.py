@@ -12,6 +12,7 @@ ones with their values, unknown ones empty with their dictionary VR.
 from __future__ import annotations
 
 import fnmatch
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -22,7 +23,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from sqlalchemy import Select, and_, case, false, func, or_, select, true
+from sqlalchemy import Select, and_, case, false, func, inspect, or_, select, true
 from sqlalchemy.orm import aliased
 
 from scheduling import screening
@@ -154,6 +155,15 @@ def _patient(name: str):
     )
 
 
+# Records whose ``updated_at`` moves with every change to them, by the label of that stamp.
+VERSIONED = {
+    "updated_at": Appointment,
+    "request_updated_at": ImagingRequest,
+    "patient_updated_at": Patient,
+    "hub_record_updated_at": _hub_record,
+}
+VERSIONED_TABLES = frozenset(inspect(table).selectable.name for table in VERSIONED.values())
+
 COLUMNS = (
     Appointment.id.label("appointment_id"),
     Appointment.patient_id,  # for the audit event naming who was disclosed to whom
@@ -202,7 +212,29 @@ COLUMNS = (
     ImagingRequest.protocol_notes,
     HubProtocol.code.label("protocol_code"),
     HubProtocol.name_en.label("protocol_name_en"),
+    # What the answer cache keys on (ANSWER_KEY below).
+    *(table.updated_at.label(label) for label, table in VERSIONED.items()),
 )
+
+_COLUMN_NAMES = [column.name for column in COLUMNS]
+
+# The answer cache (``worklist.prepared``) keys a step's encoded answer on ANSWER_KEY:
+# the step's id, the ``updated_at`` of the records in VERSIONED (every change to one of
+# them moves it: scheduling.booking, .requests, .vetting, .patients, integrations.hl7's
+# merge) and the values of every other column (devices, procedures, hospitals, protocols,
+# the HN: reference data without such a stamp). So a column added to COLUMNS is in the
+# key by itself unless it comes from a record that moves its ``updated_at``.
+ANSWER_KEY: tuple[str, ...] = (
+    "appointment_id",
+    *VERSIONED,
+    *(
+        column.name
+        for column in COLUMNS
+        if not {table.name for table in column._from_objects} <= VERSIONED_TABLES
+    ),
+)
+# The key of a fetched row (the rows have COLUMNS' order).
+answer_key = operator.itemgetter(*(_COLUMN_NAMES.index(name) for name in ANSWER_KEY))
 
 
 def _build_base_statement() -> Select:

@@ -6,9 +6,11 @@ device directory's generation:
 
 * the SELECT (``mwl.build_query``: building and hashing the statement cost more than
   running it), and the response plan and its compiled encoder;
-* each answered step's encoded bytes, keyed by the step's whole row: the getters of
-  ``worklist.mwl`` are functions of (row, context) only, so equal rows give equal
-  bytes and a changed step (any column) is a new key. Nothing can go stale.
+* each answered step's encoded bytes, keyed by ``mwl.ANSWER_KEY``: the step's id, the
+  ``updated_at`` of its appointment, request and patient records (which every change to
+  them moves) and the values of the reference data it shows. The getters of
+  ``worklist.mwl`` are functions of (row, context) only, and the context is part of the
+  query's key, so a changed step is a new key. Nothing can go stale.
 
 The database is still read on every query (what is scheduled may change at any
 moment) and every answer is still audited and committed before it leaves.
@@ -40,11 +42,8 @@ class PreparedFind:
     _encoded: dict[tuple[bool, Any], bytes] = field(default_factory=dict)
 
     def encode(self, row: Any, ctx: mwl.Context, implicit: bool) -> bytes:
-        key: tuple[bool, Any] | None = (implicit, row)
-        try:
-            data = self._encoded.get(key)
-        except TypeError:  # a row holding JSON (the screening answers) is not hashable
-            key, data = None, None
+        key = (implicit, mwl.answer_key(row))
+        data = self._encoded.get(key)
         if data is None:
             encoder = self._encoders.get(implicit)
             if encoder is None:
@@ -52,10 +51,9 @@ class PreparedFind:
                     self.plan, ctx.charset, implicit
                 )
             data = encoder.encode(row, ctx)
-            if key is not None:
-                if len(self._encoded) >= MAX_STEPS_PER_QUERY:
-                    self._encoded.clear()
-                self._encoded[key] = data
+            if len(self._encoded) >= MAX_STEPS_PER_QUERY:
+                self._encoded.clear()
+            self._encoded[key] = data
         return data
 
 
