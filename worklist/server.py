@@ -40,6 +40,7 @@ from worklist.devices import DeviceDirectory, DeviceInfo
 from worklist.fastfind import PendingSender
 from worklist.matching import InvalidMatchingValue
 from worklist.prepared import PreparedFind, PreparedFinds
+from worklist.reactor import EventDrivenRequestHandler
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ def handle_find(
                 return
             if not sender.send(prepared.encode(row, ctx, implicit)):
                 return  # aborted or released under us
+        event.assoc.dimse.final_direct = sender.all_direct
         return
     for row in rows:
         if event.is_cancelled:
@@ -320,6 +322,14 @@ def start_server(app: Flask, host: str | None = None, port: int | None = None) -
         host if host is not None else app.config.get("DICOM_HOST", "0.0.0.0"),
         port if port is not None else int(app.config["DICOM_PORT"]),
     )
-    server = ae.start_server(address, block=False, evt_handlers=handlers(app, directory))
-    assert server is not None
+    # AE.start_server(block=False), with associations that wait for work instead of
+    # polling for it (worklist.reactor).
+    server = ae.make_server(
+        address,
+        evt_handlers=handlers(app, directory),
+        server_class=ThreadedAssociationServer,
+        request_handler=EventDrivenRequestHandler,
+    )
+    threading.Thread(target=server.serve_forever, name="RadbookDicomServer", daemon=True).start()
+    ae._servers.append(server)  # ae.shutdown() stops it
     return WorklistServer(ae=ae, server=server, directory=directory)

@@ -14,7 +14,7 @@ from scheduling.models import DicomCharset
 from tests.worklist.conftest import BANGKOK, TODAY, book_step, find, local, mwl_query
 from worklist import mwl
 from worklist.devices import load_devices
-from worklist.fastfind import pending_command
+from worklist.fastfind import response_command
 
 
 def _full_query() -> Dataset:
@@ -53,15 +53,15 @@ def test_same_bytes_as_pydicom(db, network, ae, implicit):
         assert "ทองดี^สมศรี" in str(decoded.PatientName)
 
 
-def test_pending_command_decodes_as_pynetdicom_expects():
-    command = decode(BytesIO(pending_command(ModalityWorklistInformationFind, 7)), True, True)
+def test_response_command_decodes_as_pynetdicom_expects():
+    command = decode(BytesIO(response_command(ModalityWorklistInformationFind, 7)), True, True)
     assert command.CommandField == 0x8020
     assert command.MessageIDBeingRespondedTo == 7
     assert command.Status == 0xFF00
     assert command.CommandDataSetType != 0x0101
     assert command.AffectedSOPClassUID == ModalityWorklistInformationFind
     assert (
-        command.CommandGroupLength == len(pending_command(ModalityWorklistInformationFind, 7)) - 12
+        command.CommandGroupLength == len(response_command(ModalityWorklistInformationFind, 7)) - 12
     )
 
 
@@ -119,7 +119,7 @@ def test_direct_pdu_bytes_match_pynetdicoms_p_data_tf():
     from worklist.fastfind import pdu_bytes
 
     pdvs = [
-        (3, b"\x03" + pending_command(ModalityWorklistInformationFind, 9)),
+        (3, b"\x03" + response_command(ModalityWorklistInformationFind, 9)),
         (3, b"\x02" + b"\x10\x00\x10\x00\x04\x00\x00\x00AB^C"),
     ]
     primitive = P_DATA()
