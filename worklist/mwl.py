@@ -23,7 +23,19 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from sqlalchemy import Select, and_, case, false, func, inspect, or_, select, true
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    case,
+    false,
+    func,
+    inspect,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 
 from scheduling import screening
@@ -212,8 +224,9 @@ COLUMNS = (
     ImagingRequest.protocol_notes,
     HubProtocol.code.label("protocol_code"),
     HubProtocol.name_en.label("protocol_name_en"),
-    # What the answer cache keys on (ANSWER_KEY below).
-    *(table.updated_at.label(label) for label, table in VERSIONED.items()),
+    # What the answer cache keys on (ANSWER_KEY below): compared, never shown, so
+    # fetched as the driver gives them (no UTCDateTime conversion per row).
+    *(type_coerce(table.updated_at, String()).label(label) for label, table in VERSIONED.items()),
 )
 
 _COLUMN_NAMES = [column.name for column in COLUMNS]
