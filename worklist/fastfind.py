@@ -7,8 +7,9 @@ over the 5 ms the worklist must answer in. A pending C-FIND-RSP command set is t
 same six elements every time, so it is encoded once per query here; the identifier
 comes pre-encoded from ``worklist.encoding``; both go to the peer as one P-DATA-TF
 with two PDVs (command, then data set), or fragmented to the peer's maximum PDU
-length when they do not fit. The final response (success, cancel, failure) still
-goes through pynetdicom.
+length when they do not fit. The final Success response is written the same way
+(``FastFinalDIMSE``, which RadBook's server gives every association); cancel and
+failure responses still go through pynetdicom.
 
 Only little-endian transfer syntaxes take this path; ``DICOM_FAST_FIND=0`` turns it
 off (the benchmark reports both).
