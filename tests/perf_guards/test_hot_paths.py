@@ -51,7 +51,7 @@ WORKLIST_STATEMENTS = 3
 HUB_DAY_STATEMENTS = (
     19  # the board grid (issue 16): windows, closures, extra bookings, waiting list
 )
-REQUESTER_LIST_STATEMENTS = 10
+REQUESTER_LIST_STATEMENTS = 8  # the three status counts in one statement (issue 19)
 SLOT_PAGE_STATEMENTS = 39  # + screening completeness and region-first reads (issues 15, 17)
 
 
