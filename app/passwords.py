@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 
-from zxcvbn import zxcvbn
-
 from scheduling.i18n import N_
 
 PASSWORD_MIN_LENGTH = 12  # ASVS 2.1.1
@@ -50,6 +48,10 @@ def password_problems(password: str, username: str = "", full_name: str = "") ->
         return problems
     hints = [username, *username.replace(".", " ").replace("_", " ").split()]
     hints += full_name.split() if full_name else []
+    # Imported here: building its frequency dictionaries costs every process start
+    # ~0.1 s, and only a password change uses them (tests/app/test_startup.py).
+    from zxcvbn import zxcvbn
+
     estimate = zxcvbn(password[:ESTIMATE_CHARS], user_inputs=[*LOCAL_WORDS, *hints])
     if estimate["score"] < MIN_SCORE:
         problems.append(

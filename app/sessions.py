@@ -27,6 +27,7 @@ from app.extensions import db
 from scheduling.db import Base
 from scheduling.models import User
 from scheduling.models.types import UTCDateTime
+from scheduling.notifications import remember_unread, unread_count_column
 
 SESSION_KEY = "_radbook_sid"
 
@@ -75,15 +76,22 @@ def load_user(user_id: int, token: str) -> User | None:
     sid = session.get(SESSION_KEY)
     if not isinstance(sid, str) or not sid:
         return None
-    return db.session.scalar(
-        select(User)
+    # The unread-notification count of the menu's badge comes with it: every page shows
+    # it, so it costs no statement of its own (scheduling.notifications).
+    row = db.session.execute(
+        select(User, unread_count_column())
         .join(UserSession, UserSession.user_id == User.id)
         .where(
             User.id == user_id,
             UserSession.sid_sha256 == _digest(sid),
             UserSession.ended_at.is_(None),
         )
-    )
+    ).first()
+    if row is None:
+        return None
+    user, unread = row
+    remember_unread(user, unread)
+    return user
 
 
 def end_current(now: datetime, reason: str) -> None:

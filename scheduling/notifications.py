@@ -8,6 +8,13 @@ from their own outbox job; the core knows nothing of them.
 
 Reading is per user and scoped to the user's own hospital: a user never sees, counts or
 marks another hospital's notifications, whatever id they send.
+
+The unread count is shown on every page. The web loads it with the user, in the same
+query (``unread_count_column``, kept with ``remember_unread``), so a page runs no
+statement of its own for it. That count is the database's at the start of the request:
+``unread_count`` returns it unless this session has since written notifications or
+reads (``notify_hospital``, ``mark_read``, or any other writer calling
+``forget_unread``), in which case it counts again.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from scheduling.audit import Actor
 from scheduling.db import db
@@ -42,6 +49,7 @@ def notify_hospital(
     placeholders when it is shown.
     """
     check_aware(now)
+    forget_unread()
     row = StaffNotification(
         hospital_id=hospital_id,
         kind=kind,
@@ -61,26 +69,55 @@ def text_of(row: StaffNotification, locale: str = "th") -> str:
     return translate(row.message, locale, **(row.params or {}))
 
 
-def _unread_clause(user: User):
+# The unread count loaded with the user (an attribute of that User object only) and the
+# session flag that says this session has changed notifications since.
+_PRELOADED = "_radbook_unread_notifications"
+_CHANGED = "radbook_notifications_changed"
+
+
+def _unread_clause(user_id):
     return (
         ~select(StaffNotificationRead.notification_id)
         .where(
             StaffNotificationRead.notification_id == StaffNotification.id,
-            StaffNotificationRead.user_id == user.id,
+            StaffNotificationRead.user_id == user_id,
         )
         .exists()
     )
+
+
+def _count_unread(user_id, hospital_id):
+    return (
+        select(func.count())
+        .select_from(StaffNotification)
+        .where(StaffNotification.hospital_id == hospital_id, _unread_clause(user_id))
+    )
+
+
+def unread_count_column() -> ColumnElement[int]:
+    """The unread count of the ``User`` row a query selects, as a column to add to it
+    (a correlated subquery; 0 for a user without a hospital)."""
+    return _count_unread(User.id, User.hospital_id).scalar_subquery()
+
+
+def remember_unread(user: User, count: int) -> None:
+    """Keep the count loaded with ``user`` (``unread_count_column``) for this request."""
+    user.__dict__[_PRELOADED] = count
+
+
+def forget_unread() -> None:
+    """This session changes notifications or reads: counts loaded before are stale."""
+    db.session.info[_CHANGED] = True
 
 
 def unread_count(user: User) -> int:
     """How many of the user's hospital's notifications this user has not read."""
     if user.hospital_id is None:
         return 0
-    return db.session.scalar(
-        select(func.count())
-        .select_from(StaffNotification)
-        .where(StaffNotification.hospital_id == user.hospital_id, _unread_clause(user))
-    )
+    known = user.__dict__.get(_PRELOADED)
+    if known is not None and not db.session.info.get(_CHANGED):
+        return known
+    return db.session.scalar(_count_unread(user.id, user.hospital_id))
 
 
 def for_user(
@@ -113,8 +150,9 @@ def mark_read(user: User, now: datetime, ids: Iterable[int] | None = None) -> in
     check_aware(now)
     if user.hospital_id is None:
         return 0
+    forget_unread()
     query = select(StaffNotification.id).where(
-        StaffNotification.hospital_id == user.hospital_id, _unread_clause(user)
+        StaffNotification.hospital_id == user.hospital_id, _unread_clause(user.id)
     )
     if ids is not None:
         wanted = [i for i in ids if isinstance(i, int)]

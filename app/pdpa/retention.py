@@ -58,6 +58,7 @@ from scheduling.models import (
     Study,
     StudyReconciliation,
 )
+from scheduling.notifications import forget_unread
 from scheduling.states import LIVE_APPOINTMENT_STATUSES
 from worklist.models import PacsQueryState, PerformedProcedureStep
 
@@ -114,6 +115,7 @@ def _delete_requests(request_ids: list[int], counts: Counter) -> None:
         )
     )
     if notification_ids:
+        forget_unread()  # a badge loaded with the user would count them
         for model, column in (
             (LineStaffPush, LineStaffPush.notification_id),
             (StaffNotificationRead, StaffNotificationRead.notification_id),

@@ -155,15 +155,17 @@ def status_counts(user: User) -> dict[str, int]:
     Counting stops at ``COUNT_CAP`` (shown as "999+"): a hub has six-figure numbers of
     booked requests, and reading them all for a badge would cost more than the page.
     """
-    counts = {}
-    for key in ("submitted", "accepted", "scheduled"):
-        capped = (
+    keys = ("submitted", "accepted", "scheduled")
+    counted = [  # one statement for the three (each count still capped on its own)
+        select(func.count())
+        .select_from(
             request_scope(user, select(ImagingRequest.id))
             .where(ImagingRequest.status == _BY_STATUS[key])
             .limit(COUNT_CAP + 1)
             .subquery()
         )
-        n = db.session.scalar(select(func.count()).select_from(capped))
-        if n:
-            counts[key] = n
-    return counts
+        .scalar_subquery()
+        for key in keys
+    ]
+    row = db.session.execute(select(*counted)).one()
+    return {key: n for key, n in zip(keys, row, strict=True) if n}

@@ -579,38 +579,36 @@ def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
     hubs = slots.hubs_for(imaging_request)
     hub_ids = {h.id for h in hubs}
     order, within_km = _slot_order()
+    own_hub = imaging_request.hub_hospital_id
+    if own_hub not in hub_ids:
+        own_hub = None
+    chosen_hub = _int_arg("hub")
+    if chosen_hub not in hub_ids:
+        chosen_hub = own_hub  # else (None) the hub of the earliest suggestion, below
+    day = _parse_day(request.args.get("day"))
+    # The calendar's search, when it is of the request's own hub, also holds the earliest
+    # suggestions and the chosen day's slots: one find_slots for the three lists.
+    calendar = pages = None
+    if chosen_hub is not None:
+        pages, calendar = _calendar(now, imaging_request, chosen_hub, day, exclude)
     suggestions = slots.suggestions(
         now,
         imaging_request,
-        hub_hospital_id=imaging_request.hub_hospital_id
-        if imaging_request.hub_hospital_id in hub_ids and moving is None
-        else None,
+        hub_hospital_id=own_hub if moving is None else None,
         exclude_appointment_id=exclude,
         order=order,
         within_km=within_km,
+        searched=calendar,
     )
-    chosen_hub = _int_arg("hub")
-    if chosen_hub not in hub_ids:
-        chosen_hub = (
-            imaging_request.hub_hospital_id
-            if imaging_request.hub_hospital_id in hub_ids
-            else suggestions[0].hub.id
-            if suggestions
-            else hubs[0].id
-            if hubs
-            else None
+    if chosen_hub is None:
+        chosen_hub = suggestions[0].hub.id if suggestions else hubs[0].id if hubs else None
+        if chosen_hub is not None:
+            pages, calendar = _calendar(now, imaging_request, chosen_hub, day, exclude)
+    day_list = []
+    if calendar is not None and day is not None:
+        day_list = slots.day_slots(
+            now, imaging_request, chosen_hub, day, exclude_appointment_id=exclude, searched=calendar
         )
-    weeks, day, day_list = [], _parse_day(request.args.get("day")), []
-    pages = None
-    if chosen_hub is not None:
-        pages = _calendar_pages(now, imaging_request, chosen_hub, day)
-        weeks = slots.calendar(
-            now, imaging_request, chosen_hub, exclude_appointment_id=exclude, start=pages.start
-        )
-        if day is not None:
-            day_list = slots.day_slots(
-                now, imaging_request, chosen_hub, day, exclude_appointment_id=exclude
-            )
     return render_template(
         "requests/slots.html",
         req=imaging_request,
@@ -623,13 +621,20 @@ def _slot_page(imaging_request: ImagingRequest, *, moving: Appointment | None):
         within_km=within_km,
         radii=slots.RADII_KM,
         chosen_hub=chosen_hub,
-        weeks=weeks,
+        weeks=calendar.weeks if calendar is not None else [],
         day=day,
         day_slots=day_list,
         weekday_names=[_(name) for name in slots.WEEKDAY_SHORT],
         pages=pages,
         few_left=slots.FEW_LEFT,
         today=local_today(now),
+    )
+
+
+def _calendar(now, req: ImagingRequest, hub_id: int, day: date | None, exclude: int | None):
+    pages = _calendar_pages(now, req, hub_id, day)
+    return pages, slots.calendar(
+        now, req, hub_id, exclude_appointment_id=exclude, start=pages.start
     )
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import segno
-
 from integrations.line.linking import CODE_PREFIX, code_for_appointment, link_url
 from integrations.line.settings import setting
 from scheduling.models import Appointment
@@ -37,6 +35,8 @@ def slip_link(appointment: Appointment, now: datetime) -> SlipLink:
 
 def qr_svg(data: str, *, title: str = "") -> str:
     """Inline SVG with a viewBox and no fixed size: CSS sizes it for screen and paper."""
+    import segno  # on first use: only the slip draws a QR code (tests/app/test_startup.py)
+
     # Error level M survives a smudged or folded paper slip; border 4 is the spec's quiet zone.
     code = segno.make(data, error="m", micro=False)
     return code.svg_inline(

@@ -160,12 +160,26 @@ def suggestions(
     exclude_appointment_id: int | None = None,
     order: SlotOrder = SlotOrder.REGION_FIRST,
     within_km: int = DEFAULT_RADIUS_KM,
+    searched: Calendar | None = None,
 ) -> list[SlotView]:
-    """The earliest bookable slots at the chosen hub, or across hubs in ``order``."""
+    """The earliest bookable slots at the chosen hub, or across hubs in ``order``.
+
+    ``searched``: the page's calendar of that hub, which holds them when it starts today
+    (one search for both)."""
     if hub_hospital_id is not None:
-        slots = _search(
-            now, req, exclude_appointment_id, hub_hospital_id=hub_hospital_id, limit=SUGGESTIONS
+        slots = (
+            searched.earliest(SUGGESTIONS)
+            if searched is not None and searched.hub_hospital_id == hub_hospital_id
+            else None
         )
+        if slots is None:
+            slots = _search(
+                now,
+                req,
+                exclude_appointment_id,
+                hub_hospital_id=hub_hospital_id,
+                limit=SUGGESTIONS,
+            )
     else:
         current = _current(exclude_appointment_id)
         slots = find_slots_ordered(
@@ -215,6 +229,32 @@ def calendar_start(now: datetime) -> date:
     return today - timedelta(days=today.weekday())  # the Monday of this week
 
 
+@dataclass(frozen=True)
+class Calendar:
+    """One hub's calendar page: the free-slot counts per day and the search behind them,
+    every free slot from ``first`` to ``last`` in ``find_slots`` order, which the page's
+    other lists of that hub reuse instead of searching again."""
+
+    hub_hospital_id: int
+    weeks: list[list[DayCell]]
+    slots: list[Slot]
+    first: date  # today, or the first day of the page when it starts later
+    starts_today: bool
+    last: date
+
+    def earliest(self, count: int) -> list[Slot] | None:
+        """The hub's ``count`` earliest slots from now, when this search holds them."""
+        if self.starts_today and len(self.slots) >= count:
+            return self.slots[:count]
+        return None
+
+    def on(self, day: date) -> list[Slot] | None:
+        """Every free slot of ``day``, when this search covered the whole day."""
+        if not self.first <= day <= self.last or len(self.slots) >= CALENDAR_LIMIT:
+            return None
+        return [s for s in self.slots if to_local(s.start_at).date() == day]
+
+
 def calendar(
     now: datetime,
     req: ImagingRequest,
@@ -222,19 +262,20 @@ def calendar(
     *,
     exclude_appointment_id: int | None = None,
     start: date | None = None,
-) -> list[list[DayCell]]:
+) -> Calendar:
     """Weeks (Monday first) of free-slot counts per day at one hub, ``CALENDAR_WEEKS``
     from the Monday ``start`` (this week's by default); the page steps through the
     horizon a few weeks at a time, so one page never searches the whole horizon."""
     start = start or calendar_start(now)
     end = start + timedelta(days=7 * CALENDAR_WEEKS - 1)
     today = local_today(now)
+    first = max(today, start)
     slots = _search(
         now,
         req,
         exclude_appointment_id,
         hub_hospital_id=hub_hospital_id,
-        date_from=max(today, start),
+        date_from=first,
         date_to=end,
         limit=CALENDAR_LIMIT,
     )
@@ -249,7 +290,7 @@ def calendar(
             day = start + timedelta(days=7 * w + d)
             week.append(DayCell(day, counts.get(day, 0), day >= today))
         weeks.append(week)
-    return weeks
+    return Calendar(hub_hospital_id, weeks, slots, first, first == today, end)
 
 
 def day_slots(
@@ -259,9 +300,17 @@ def day_slots(
     day: date,
     *,
     exclude_appointment_id: int | None = None,
+    searched: Calendar | None = None,
 ) -> list[SlotView]:
-    return _views(
-        _search(
+    """The free slots of one day at one hub (from ``searched``, that hub's calendar on
+    the page, when it covers the day)."""
+    found = (
+        searched.on(day)
+        if searched is not None and searched.hub_hospital_id == hub_hospital_id
+        else None
+    )
+    if found is None:
+        found = _search(
             now,
             req,
             exclude_appointment_id,
@@ -269,6 +318,5 @@ def day_slots(
             date_from=day,
             date_to=day,
             limit=DAY_SLOTS_LIMIT,
-        ),
-        req.requesting_hospital_id,
-    )
+        )
+    return _views(found[:DAY_SLOTS_LIMIT], req.requesting_hospital_id)

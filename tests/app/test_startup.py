@@ -21,6 +21,8 @@ DEFERRED = (
     "pynetdicom",
     "alembic",
     "openpyxl",
+    "zxcvbn",  # a password change builds its dictionaries
+    "segno",  # an appointment slip draws its QR code
 )
 
 PROBE = """

@@ -48,3 +48,40 @@ def test_notifications_are_per_hospital_and_read_per_user(db, now):
     db.session.commit()
     assert notifications.unread_count(alice) == 0
     assert [unread for _, unread in notifications.for_user(alice)] == [False, False]
+
+
+def test_the_count_loaded_with_the_user_serves_until_this_session_writes_notifications(db, now):
+    from sqlalchemy import select
+
+    from scheduling.models import User
+
+    mine = create_hospital()
+    alice = create_user(hospital=mine, role=Role.REQUESTER)
+    other = create_user(hospital=create_hospital(), role=Role.REQUESTER)
+    first = notifications.notify_hospital(mine.id, "x", now, message=N_("Request rejected"))
+    db.session.commit()
+    alice_id, other_id, first_id, mine_id = alice.id, other.id, first.id, mine.id
+    db.session.remove()  # a new request: a new session
+
+    loaded = dict(
+        db.session.execute(
+            select(User.id, notifications.unread_count_column()).where(
+                User.id.in_([alice_id, other_id])
+            )
+        ).all()
+    )
+    assert loaded == {alice_id: 1, other_id: 0}
+    alice = db.session.get(User, alice_id)
+    notifications.remember_unread(alice, 7)
+    assert notifications.unread_count(alice) == 7  # what was loaded, no query of its own
+    # Once this session writes notifications or reads, the loaded count is stale: count.
+    notifications.notify_hospital(mine_id, "y", now, message=N_("Request rejected"))
+    db.session.flush()
+    assert notifications.unread_count(alice) == 2
+    db.session.commit()
+    db.session.remove()
+    alice = db.session.get(User, alice_id)
+    notifications.remember_unread(alice, 2)
+    notifications.mark_read(alice, now, [first_id])
+    db.session.flush()
+    assert notifications.unread_count(alice) == 1

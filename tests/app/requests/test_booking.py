@@ -269,3 +269,45 @@ def test_a_cancelled_appointments_slip_has_no_line_code(kudrang_client, demo):
     html = _html(kudrang_client.get(f"/requests/appointments/{appointment.id}/slip"))
     assert "นัดหมายนี้ไม่อยู่ในสถานะนัดแล้ว" in html
     assert 'class="qr"' not in html
+
+
+def test_one_search_serves_the_suggestions_the_calendar_and_the_chosen_day(
+    kudrang_client, demo, monkeypatch
+):
+    """At the request's own hub the calendar's search holds the earliest slots and the
+    chosen day's: the page searches once and lists what separate searches find."""
+    from app.requests import slots as slot_lists
+
+    req = make_request(demo, hub_hospital_id=hospital(demo, MKH).id)
+    day = to_local(earliest_slot(demo, req).start_at).date()
+    calls = []
+    real = slot_lists.find_slots
+    monkeypatch.setattr(
+        slot_lists,
+        "find_slots",
+        lambda *args, **kwargs: calls.append(kwargs) or real(*args, **kwargs),
+    )
+    html = _html(
+        kudrang_client.get(
+            f"/requests/{req.id}/slots",
+            query_string={"hub": str(req.hub_hospital_id), "day": day.isoformat()},
+        )
+    )
+    assert len(calls) == 1
+
+    def starts(**where):
+        found = find_slots(
+            utcnow(),
+            req.procedure,
+            requesting_hospital_id=req.requesting_hospital_id,
+            hub_hospital_id=req.hub_hospital_id,
+            **where,
+        )
+        return [s.start_at.isoformat() for s in found]
+
+    listed_first, listed_day = html.split('id="day-slots"', 1)
+    assert [p["start_at"] for _, p in _confirm_links(listed_first)] == starts(limit=6)
+    assert [p["start_at"] for _, p in _confirm_links(listed_day)] == starts(
+        date_from=day, date_to=day, limit=1000
+    )
+    assert len(starts(limit=6)) == 6
