@@ -158,6 +158,34 @@ def record_read(
     patients = sorted({p for p in patient_ids if p is not None})
     if not patients:
         return None
+    event_id = record_row(
+        actor,
+        action,
+        now,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        hospital_id=hospital_id,
+        patient_id=patients[0] if len(patients) == 1 else None,
+        **detail,
+    )
+    if len(patients) > 1:
+        _link(event_id, patients)
+    return event_id
+
+
+def record_row(
+    actor: Actor,
+    action: str,
+    now: datetime,
+    *,
+    entity_type: str | None,
+    entity_id: int | None,
+    hospital_id: int | None,
+    patient_id: int | None,
+    **detail: Any,
+) -> int:
+    """``record`` as one Core INSERT on the session's connection (so in its transaction),
+    for a hot path that has the entity's id rather than an ORM object; returns the id."""
     row = {
         "at": now,
         "user_id": actor.user.id if actor.user is not None else None,
@@ -169,14 +197,10 @@ def record_read(
         "hospital_id": hospital_id if hospital_id is not None else actor.acting_hospital_id,
         "detail": detail or None,
         "remote_addr": actor.remote_addr,
-        "patient_id": patients[0] if len(patients) == 1 else None,
+        "patient_id": patient_id,
     }
-    # Core, on the session's connection (so in its transaction), with statements built
-    # once: the ORM's execute path cost more than the INSERT itself.
-    event_id = db.session.connection().execute(_INSERT_EVENT, row).inserted_primary_key[0]
-    if len(patients) > 1:
-        _link(event_id, patients)
-    return event_id
+    # Statements built once: the ORM's execute path cost more than the INSERT itself.
+    return db.session.connection().execute(_INSERT_EVENT, row).inserted_primary_key[0]
 
 
 def about_patients(patient_ids: Iterable[int]) -> ColumnElement[bool]:

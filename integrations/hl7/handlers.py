@@ -531,7 +531,7 @@ def handle_order(work: Inbound) -> None:
                     location="ORC^1^2",
                     code="no-placer",
                 )
-            request = requests_ops.create_request(
+            work.request_id = requests_ops.create_request_id(
                 work.actor,
                 work.now,
                 patient=patient,
@@ -546,7 +546,6 @@ def handle_order(work: Inbound) -> None:
                 submit=True,
                 commit=False,
             )
-            work.request_id = request.id
         elif control in ("CA", "DC", "OC", "OD"):
             request = find_request(work, group)
             reason = orc.get(16, 2) or orc.get(16, 1) or "HL7 " + control
