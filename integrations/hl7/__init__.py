@@ -30,13 +30,20 @@ DEFAULTS = {
 }
 
 
-def make_listener(app: Flask, host: str | None = None, port: int | None = None):
-    """An MllpServer bound to this app's inbound processing (not started)."""
+def make_listener(
+    app: Flask, host: str | None = None, port: int | None = None, *, reuse_port: bool = False
+):
+    """An MllpServer bound to this app's inbound processing (not started); messages that
+    arrive together on several connections are committed together (group commit).
+    ``reuse_port``: other listener processes may bind the same port (SO_REUSEPORT)."""
     from integrations.hl7.inbound import InboundProcessor
     from integrations.hl7.mllp import MllpServer
 
+    processor = InboundProcessor(app)
     return MllpServer(
-        InboundProcessor(app),
+        processor,
+        batch_handler=processor.process_batch,  # group commit across connections
+        reuse_port=reuse_port,
         host=app.config["HL7_HOST"] if host is None else host,
         port=app.config["HL7_PORT"] if port is None else port,
         max_message_bytes=app.config["HL7_MAX_MESSAGE_BYTES"],

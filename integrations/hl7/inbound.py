@@ -11,6 +11,17 @@ Order of work for each message, in a worker thread with its own app context:
 5. the handler calls the ``scheduling`` operations with ``commit=False``; the journal
    row is added and everything is committed once, *then* the ACK is returned to be
    sent. A domain error rolls the change back and journals AE with an ERR segment.
+
+Group commit (``process_batch``): the messages that arrived together on different
+connections (``MllpServer`` hands over whatever waits while the previous group is being
+stored) are processed one after the other in ONE transaction and committed once; every
+ACK of the group is returned only after that commit. Each message's domain change runs
+inside its own SAVEPOINT, so a message answered AE leaves the others' changes alone and
+still journals its own AE row. If storing the group fails as a whole (a lost
+connection, a lock timeout), nothing of it was acknowledged: the messages are processed
+again one at a time, each with its own commit, so one bad message costs the others
+nothing. A repeat of a message earlier in the same group sees its journal row (same
+transaction) and gets its ACK.
 """
 
 from __future__ import annotations
@@ -69,18 +80,45 @@ class InboundProcessor:
 
     def __call__(self, block: Block, peer: str) -> bytes | None:
         with self.app.app_context():
-            try:
-                return self.process(block, peer)
-            except SQLAlchemyError:
-                # The journal itself could not be written: no ACK may claim it was stored.
-                # AR tells the sender to try again later.
-                log.exception("HL7: could not journal a message from %s", peer)
-                db.session.rollback()
-                return self._unstored_reject(block)
+            return self._alone(block, peer)
+
+    def process_batch(self, items: list[tuple[Block, str]]) -> list[bytes | None]:
+        """The answers to ``items`` (block, peer), in order, all committed in one
+        transaction before any is returned (one at a time if the group cannot be)."""
+        with self.app.app_context():
+            if len(items) > 1:
+                group = _Unit()
+                try:
+                    answers = [self.process(block, peer, group) for block, peer in items]
+                    db.session.commit()
+                    return answers
+                except SQLAlchemyError:
+                    log.warning(
+                        "HL7: a group of %s messages could not be stored together; "
+                        "storing them one at a time",
+                        len(items),
+                        exc_info=True,
+                    )
+                    db.session.rollback()
+            return [self._alone(block, peer) for block, peer in items]
+
+    def _alone(self, block: Block, peer: str) -> bytes | None:
+        try:
+            answer = self.process(block, peer)
+            db.session.commit()
+            return answer
+        except SQLAlchemyError:
+            # The journal itself could not be written: no ACK may claim it was stored.
+            # AR tells the sender to try again later.
+            log.exception("HL7: could not journal a message from %s", peer)
+            db.session.rollback()
+            return self._unstored_reject(block)
 
     # ------------------------------------------------------------------------------------
 
-    def process(self, block: Block, peer: str) -> bytes | None:
+    def process(self, block: Block, peer: str, unit: _Unit | None = None) -> bytes | None:
+        """Journal (uncommitted: the caller commits) and answer one block."""
+        unit = unit or _Unit()
         now = utcnow()
         if not block.data.strip(b"\r\n\t "):
             return None  # an empty block is not a message; there is nothing to answer
@@ -90,6 +128,7 @@ class InboundProcessor:
                 block,
                 peer,
                 now,
+                unit,
                 AckError(
                     "100",
                     f"message larger than {limit} bytes",
@@ -103,6 +142,7 @@ class InboundProcessor:
                 block,
                 peer,
                 now,
+                unit,
                 AckError(
                     "100",
                     "incomplete MLLP block (no end block before the next "
@@ -121,6 +161,7 @@ class InboundProcessor:
                 block,
                 peer,
                 now,
+                unit,
                 AckError(
                     exc.code,
                     str(exc),
@@ -131,11 +172,19 @@ class InboundProcessor:
                     app_code="unreadable",
                 ),
             )
-        return self.process_message(msg, text, codec, msh18, peer, now)
+        return self.process_message(msg, text, codec, msh18, peer, now, unit)
 
     def process_message(
-        self, msg: Hl7Message, text: str, codec: str, msh18: str, peer: str, now: datetime
+        self,
+        msg: Hl7Message,
+        text: str,
+        codec: str,
+        msh18: str,
+        peer: str,
+        now: datetime,
+        unit: _Unit | None = None,
     ) -> bytes:
+        unit = unit or _Unit()
         ctx = AckContext.from_message(msg, msh18)
         sender_app, sender_fac = msg.sending_application[:180], msg.sending_facility[:180]
         control_id = msg.control_id[:64]
@@ -154,7 +203,7 @@ class InboundProcessor:
         def reject(error: AckError, code: str = "AR") -> bytes:
             outcome = Hl7Outcome.REJECTED if code == "AR" else Hl7Outcome.ERROR
             ack = build_ack(ctx, code, now, error=error, timezone=self.timezone)
-            self._journal(base, outcome, ack, error)
+            self._journal(unit, base, outcome, ack, error)
             return encode_for(ack, codec)
 
         # Who is calling is decided by the connection, not by what the message says.
@@ -193,7 +242,7 @@ class InboundProcessor:
                 )
             )
 
-        previous = self._repeat(sender_app, sender_fac, control_id, now)
+        previous = self._repeat(unit, sender_app, sender_fac, control_id, now)
         if previous is not None:
             return encode_for(previous, codec)
 
@@ -250,6 +299,9 @@ class InboundProcessor:
             timezone=self.timezone,
             reference=self.reference,
         )
+        # Earlier messages of the group wrote: this one's change gets a savepoint of its
+        # own. The first writer of a transaction needs none (a rollback undoes only it).
+        savepoint = db.session.begin_nested() if unit.written else None
         try:
             handler(work)
             ack = build_ack(ctx, "AA", now, timezone=self.timezone)
@@ -266,14 +318,16 @@ class InboundProcessor:
                     )
                 ],
             )
-            db.session.commit()
+            if savepoint is not None:
+                savepoint.commit()  # RELEASE: kept in the group's transaction
+            unit.written = True
             return encode_for(ack, codec)
         except DomainError as exc:
-            db.session.rollback()
+            _undo(savepoint)
             error = ack_error_for(exc)
         except IntegrityError:
-            db.session.rollback()
-            previous = self._repeat(sender_app, sender_fac, control_id, now)
+            _undo(savepoint)
+            previous = self._repeat(unit, sender_app, sender_fac, control_id, now)
             if previous is not None:  # the same message raced in on another connection
                 return encode_for(previous, codec)
             log.exception("HL7 %s %s: integrity error", msg.message_type, control_id)
@@ -285,7 +339,7 @@ class InboundProcessor:
         except SQLAlchemyError:
             raise
         except Exception as exc:
-            db.session.rollback()
+            _undo(savepoint)
             log.exception("HL7 %s %s failed", msg.message_type, control_id)
             error = AckError(
                 "207",
@@ -301,12 +355,14 @@ class InboundProcessor:
                 app_code="internal",
             )
         ack = build_ack(ctx, "AE", now, error=error, timezone=self.timezone)
-        self._journal(base, Hl7Outcome.ERROR, ack, error, dedupe_control_id=control_id)
+        self._journal(unit, base, Hl7Outcome.ERROR, ack, error, dedupe_control_id=control_id)
         return encode_for(ack, codec)
 
     # ------------------------------------------------------------------------------------
 
-    def _repeat(self, app_name: str, facility: str, control_id: str, now: datetime) -> str | None:
+    def _repeat(
+        self, unit: _Unit, app_name: str, facility: str, control_id: str, now: datetime
+    ) -> str | None:
         """The ACK already given to this (sender, MSH-10), counting the repeat; else None."""
         found = db.session.execute(
             _REPEAT_LOOKUP, {"app": app_name, "facility": facility, "control_id": control_id}
@@ -314,11 +370,17 @@ class InboundProcessor:
         if found is None:
             return None
         db.session.execute(_REPEAT_COUNT, {"entry_id": found.id, "now": now})
-        db.session.commit()
+        unit.written = True
         return found.ack
 
     def _journal(
-        self, base: dict, outcome: Hl7Outcome, ack: str, error: AckError | None, **extra
+        self,
+        unit: _Unit,
+        base: dict,
+        outcome: Hl7Outcome,
+        ack: str,
+        error: AckError | None,
+        **extra,
     ) -> None:
         db.session.execute(
             _JOURNAL_INSERT,
@@ -334,10 +396,16 @@ class InboundProcessor:
                 )
             ],
         )
-        db.session.commit()
+        unit.written = True
 
     def _reject_bytes(
-        self, block: Block, peer: str, now: datetime, error: AckError, answer: bool = True
+        self,
+        block: Block,
+        peer: str,
+        now: datetime,
+        unit: _Unit,
+        error: AckError,
+        answer: bool = True,
     ) -> bytes | None:
         """Journal and answer AR for a block that never became a message."""
         try:
@@ -375,7 +443,7 @@ class InboundProcessor:
             charset="",
             raw=raw,
         )
-        self._journal(base, Hl7Outcome.REJECTED, ack if answer else "", error)
+        self._journal(unit, base, Hl7Outcome.REJECTED, ack if answer else "", error)
         return encode_for(ack, codec) if answer else None
 
     def _unstored_reject(self, block: Block) -> bytes | None:
@@ -393,6 +461,24 @@ class InboundProcessor:
         )
         ctx = dataclasses.replace(ctx, msh18=Hl7Charset.UTF8.value)
         return build_ack(ctx, "AR", utcnow(), error=error, timezone=self.timezone).encode("utf-8")
+
+
+@dataclasses.dataclass
+class _Unit:
+    """The transaction a message is processed in (its own, or its group's):
+    ``written`` once something was written in it, so that a later message's failed
+    change is undone with a savepoint rather than a rollback of it all."""
+
+    written: bool = False
+
+
+def _undo(savepoint) -> None:
+    """Undo the failed message's change: back to its savepoint, or (the first writer of
+    its transaction) the whole transaction."""
+    if savepoint is not None:
+        savepoint.rollback()
+    else:
+        db.session.rollback()
 
 
 _JOURNAL_DEFAULTS = {

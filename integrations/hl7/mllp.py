@@ -3,7 +3,10 @@
 A block is ``<VT> message <FS><CR>``. The listener reads each connection in order (a
 sender waits for the ACK before the next message), hands every complete block to a
 thread pool, because the database work is synchronous SQLAlchemy, and writes back
-the ACK that the worker returns. Blocks larger than the limit are discarded as they
+the ACK that the worker returns. With a ``batch_handler`` (group commit), the blocks
+of all connections queue up while the previous group is being stored, and are handed
+over together, one group at a time: each connection still has at most one block in
+flight and gets its answers in order. Blocks larger than the limit are discarded as they
 stream in (only their head is kept, to answer AR with the right MSA-2).
 
 What one caller can hold is bounded: at most ``max_connections`` connections (more are
@@ -143,6 +146,9 @@ class Deframer:
 # Called in a worker thread with (block, peer address); returns the framed-to-be ACK
 # bytes, or None to send nothing (a truncated block nobody waits for).
 BlockHandler = Callable[[Block, str], bytes | None]
+# The same for several blocks at once (from different connections): the answers in order.
+BatchHandler = Callable[[list[tuple[Block, str]]], list[bytes | None]]
+DEFAULT_MAX_BATCH = 64
 
 
 class MllpServer:
@@ -159,8 +165,17 @@ class MllpServer:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         block_timeout: float = DEFAULT_BLOCK_TIMEOUT,
+        batch_handler: BatchHandler | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        reuse_port: bool = False,
     ):
         self.handler = handler
+        self.batch_handler = batch_handler
+        self.max_batch = max_batch
+        self.reuse_port = reuse_port  # several listener processes on one port (SO_REUSEPORT)
+        self._waiting: list[tuple[Block, str, asyncio.Future]] = []
+        self._batching = False
+        self._storing: asyncio.Task | None = None
         self.host = host
         self.port = port
         self.max_message_bytes = max_message_bytes
@@ -211,7 +226,11 @@ class MllpServer:
 
     async def _open(self) -> None:
         self._server = await asyncio.start_server(
-            self._on_connection, self.host, self.port, reuse_address=True
+            self._on_connection,
+            self.host,
+            self.port,
+            reuse_address=True,
+            reuse_port=self.reuse_port or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("HL7 MLLP listener on %s:%s", self.host, self.port)
@@ -273,7 +292,7 @@ class MllpServer:
                 if not data:
                     block = deframer.close()
                     if block is not None:
-                        await loop.run_in_executor(self.executor, self.handler, block, peer_host)
+                        await self._answer(block, peer_host)
                     break
                 blocks = deframer.feed(data)
                 if not deframer.in_block:
@@ -281,9 +300,7 @@ class MllpServer:
                 elif block_started is None or blocks:
                     block_started = loop.time()
                 for block in blocks:
-                    answer = await loop.run_in_executor(
-                        self.executor, self.handler, block, peer_host
-                    )
+                    answer = await self._answer(block, peer_host)
                     if answer is not None:
                         writer.write(frame(answer))
                         await writer.drain()
@@ -306,6 +323,42 @@ class MllpServer:
                 pass
             if peak >= TRIM_AFTER_BYTES:
                 release_memory()
+
+    async def _answer(self, block: Block, peer: str) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        if self.batch_handler is None:
+            return await loop.run_in_executor(self.executor, self.handler, block, peer)
+        future = loop.create_future()
+        self._waiting.append((block, peer, future))
+        if not self._batching:
+            self._batching = True
+            self._storing = loop.create_task(self._store_groups())  # held: tasks are weak
+        return await future
+
+    async def _store_groups(self) -> None:
+        """Hand over what waits, one group at a time, until nothing does. No waiting for
+        company: a lone block goes at once; blocks that arrive while a group is being
+        stored form the next one."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                group = self._waiting[: self.max_batch]
+                del self._waiting[: self.max_batch]
+                try:
+                    answers = await loop.run_in_executor(
+                        self.executor, self.batch_handler, [(b, p) for b, p, _ in group]
+                    )
+                except Exception as exc:  # nothing stored: each connection ends unanswered
+                    log.exception("HL7: a group of %s blocks failed", len(group))
+                    for _, _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, _, future), answer in zip(group, answers, strict=True):
+                    if not future.done():
+                        future.set_result(answer)
+        finally:
+            self._batching = False
 
 
 class FinalAnswer(bytes):
