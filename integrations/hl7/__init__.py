@@ -24,6 +24,8 @@ DEFAULTS = {
     "HL7_BLOCK_TIMEOUT_SECONDS": float(os.environ.get("HL7_BLOCK_TIMEOUT_SECONDS", "60")),
     "HL7_SENDER_REFRESH_SECONDS": float(os.environ.get("HL7_SENDER_REFRESH_SECONDS", "10")),
     "HL7_WORKERS": int(os.environ.get("HL7_WORKERS", "4")),
+    # ``flask hl7 serve``: listener processes on one port (SO_REUSEPORT), for more cores.
+    "HL7_PROCESSES": int(os.environ.get("HL7_PROCESSES", "1")),
     "HL7_SEND_TIMEOUT": float(os.environ.get("HL7_SEND_TIMEOUT", "30")),
     "HL7_OUTBOX_INTERVAL_SECONDS": int(os.environ.get("HL7_OUTBOX_INTERVAL_SECONDS", "15")),
     "HL7_OUTBOX_MAX_ATTEMPTS": int(os.environ.get("HL7_OUTBOX_MAX_ATTEMPTS", "12")),

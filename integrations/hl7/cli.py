@@ -17,19 +17,51 @@ hl7_cli = AppGroup("hl7", help="HL7 v2: MLLP listener and outbound orders.")
 @hl7_cli.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default HL7_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default HL7_PORT, 2575).")
-def serve(host: str | None, port: int | None) -> None:
-    """Run the MLLP listener until interrupted."""
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Listener processes sharing the port with SO_REUSEPORT (default HL7_PROCESSES, 1).",
+)
+def serve(host: str | None, port: int | None, processes: int | None) -> None:
+    """Run the MLLP listener until interrupted.
+
+    With several processes the kernel spreads the connections over them; each
+    connection stays with one process (its messages in order), the duplicate check is
+    the journal's unique key, and every process commits before it answers. The extra
+    processes are forked from this one and die with it (``kill -9`` included).
+    """
     from integrations.hl7 import _warm_up, make_listener
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = current_app._get_current_object()
+    processes = processes or app.config["HL7_PROCESSES"]
     _warm_up()
-    server = make_listener(app, host, port)
+    if processes > 1:
+        _fork_listeners(processes - 1)
+    server = make_listener(app, host, port, reuse_port=processes > 1)
     click.echo(f"HL7 MLLP listener on {server.host}:{server.port or app.config['HL7_PORT']}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def _fork_listeners(count: int) -> None:
+    """Fork ``count`` children that return here to run a listener of their own; each is
+    killed when this process dies (PR_SET_PDEATHSIG), so none outlives a ``kill -9``."""
+    import ctypes
+    import os
+    import signal
+
+    from scheduling.db import db
+
+    db.engine.dispose()  # no connection is shared across a fork
+    for _ in range(count):
+        if os.fork() == 0:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            return
 
 
 @hl7_cli.command("drain")
