@@ -183,6 +183,9 @@ class SenderDirectory:
         self._lock = threading.Lock()
         self._senders: list[SenderInfo] = []
         self._loaded_at = float("-inf")
+        # peer address → its senders, for the list loaded at ``_loaded_at`` (a listener
+        # hears from a handful of addresses, each message asks again)
+        self._by_peer: dict[str | None, list[SenderInfo]] = {}
 
     def _current(self) -> list[SenderInfo]:
         if time.monotonic() - self._loaded_at >= self.max_age:
@@ -194,8 +197,16 @@ class SenderDirectory:
                 return self._senders
             with self._lock:
                 self._senders, self._loaded_at = senders, time.monotonic()
+                self._by_peer = {}
         return self._senders
 
     def for_address(self, peer: str | None) -> list[SenderInfo]:
         """The enabled senders allowed to call from this address."""
-        return [s for s in self._current() if addresses.allowed(peer, s.networks)]
+        by_peer = self._by_peer  # taken before the list: never the old list's answers
+        senders = self._current()  # in a reloaded list's cache
+        found = by_peer.get(peer)
+        if found is None:
+            found = [s for s in senders if addresses.allowed(peer, s.networks)]
+            if len(by_peer) < 1024:  # addresses of registered senders, and a few others
+                by_peer[peer] = found
+        return found
