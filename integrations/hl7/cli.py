@@ -56,7 +56,8 @@ def _fork_listeners(count: int) -> None:
 
     from scheduling.db import db
 
-    db.engine.dispose()  # no connection is shared across a fork
+    db.session.remove()
+    db.session.get_bind().dispose()  # no pooled connection is shared across a fork
     for _ in range(count):
         if os.fork() == 0:
             libc = ctypes.CDLL(None, use_errno=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -70,12 +71,16 @@ def send_all(
         thread.join(180)
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_kill_9_hl7_listener_while_orders_arrive_loses_no_acknowledged_order(
     network,  # noqa: F811
     services,
+    processes,
 ):
+    """Also with two listener processes on the port (``HL7_PROCESSES``): the forked
+    one dies with the one killed, and neither answered before its commit."""
     messages = orders()
-    listener = services(harness.hl7_service)
+    listener = services(harness.hl7_service, HL7_PROCESSES=str(processes))
 
     answers: dict[str, str] = {}
     stop = threading.Event()
