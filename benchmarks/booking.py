@@ -15,15 +15,26 @@ like a web worker or the HL7 listener. Two modes:
   so that races happen (a lost race tries the next offer).
 
 Afterwards the script counts double bookings with SQL (two occupying appointments on
-one device overlapping; every benchmark device has capacity 1) and prints both.
+one device overlapping; every benchmark device has capacity 1) and prints both, with
+the CPU per booking of the client processes and of their PostgreSQL backends (from
+``/proc/<pid>/stat``, so other work on the machine is not counted) and the load average.
+
+``--serial N`` books N planned offers one after another in this process (no
+concurrency): CPU per booking of the client and of its backend, ``--profile`` for a
+cProfile of the bookings, and ``--callgrind`` to switch valgrind's instrumentation on
+around them only (run under ``valgrind --tool=callgrind --instr-atstart=no``).
+``--pgbench SECONDS`` runs pgbench TPC-B (same clients) right after, on a database of
+its own, as the floor of the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import random
 import statistics
+import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -31,6 +42,35 @@ from datetime import timedelta
 from benchmarks.common import COMMUNITY, HORIZON_DAYS, HUBS, NOW, default_urls, make_app
 
 HOT_DEVICES = 0  # set from --hot-devices (in each process)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process on this machine has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def track_backends(engine) -> set[int]:
+    """The PostgreSQL backend pids of the engine's connections (filled as they open)."""
+    pids: set[int] = set()
+    if engine.dialect.name != "postgresql":
+        return pids
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.add(cursor.fetchone()[0])
+        dbapi_connection.commit()
+
+    return pids
+
 
 DOUBLE_BOOKINGS_SQL = """
 SELECT count(*) FROM (
@@ -219,6 +259,10 @@ def process_main(
     global HOT_DEVICES
     HOT_DEVICES = hot
     app = make_app(url, pool_size=threads + 2)
+    with app.app_context():
+        from app.extensions import db
+
+        backends = track_backends(db.engine)
     lists = [make_requests(app, requests_per_thread, proc * 100 + t, run) for t in range(threads)]
     plans = [
         plan_offers(app, ids, proc * 1000 + t) if mode == "book-only" else []
@@ -233,6 +277,8 @@ def process_main(
 
     barrier.wait()
     start_at.append(time.time())
+    cpu_started = time.process_time()
+    backend_started = {pid: proc_cpu(pid) for pid in backends}
     workers = [
         threading.Thread(
             target=client_loop,
@@ -254,7 +300,75 @@ def process_main(
         w.start()
     for w in workers:
         w.join()
-    queue.put((results, time.time() - start_at[0]))
+    elapsed = time.time() - start_at[0]
+    cpu = time.process_time() - cpu_started
+    backend_cpu = sum(proc_cpu(pid) - backend_started.get(pid, 0.0) for pid in set(backends))
+    queue.put((results, elapsed, cpu, backend_cpu))
+
+
+def serial(url: str, count: int, profile: bool, callgrind: bool) -> None:
+    """Book ``count`` planned offers one after another: CPU per booking, no concurrency."""
+    import gc
+
+    from scheduling.audit import Actor
+    from scheduling.booking import book
+    from scheduling.errors import Conflict
+    from scheduling.models import Device, ImagingRequest, Interface
+
+    app = make_app(url)
+    run = int(time.time()) % 100_000
+    warmup = 20
+    request_ids = make_requests(app, count + warmup, 9999, run)
+    plans = plan_offers(app, request_ids, 9999)
+    actor = Actor(interface=Interface.CLI, name="bench")
+    booked = conflicts = 0
+    cpu = backend_cpu = 0.0
+    profiler = None
+    with app.app_context():
+        from app.extensions import db
+
+        backends = track_backends(db.engine)
+        db.engine.dispose()  # reconnect, so the backend is tracked
+        for n, (request_id, offers) in enumerate(plans):
+            if n == warmup:
+                gc.collect()
+                gc.freeze()
+                if profile:
+                    import cProfile
+
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                if callgrind:
+                    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True)
+                cpu = time.process_time()
+                backend_cpu = sum(proc_cpu(pid) for pid in backends)
+            request = db.session.get(ImagingRequest, request_id)
+            for device_id, start_at in offers:
+                try:
+                    book(actor, NOW, request, db.session.get(Device, device_id), start_at)
+                    booked += n >= warmup
+                    break
+                except Conflict:
+                    conflicts += n >= warmup
+                    request = db.session.get(ImagingRequest, request_id)
+            db.session.remove()
+        cpu = time.process_time() - cpu
+        backend_cpu = sum(proc_cpu(pid) for pid in backends) - backend_cpu
+        if callgrind:
+            subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True)
+        if profiler is not None:
+            profiler.disable()
+        dialect = db.engine.dialect.name
+    print(
+        f"serial booking on {dialect}: {booked} booked, {conflicts} conflicts "
+        f"(after {warmup} warm-up); CPU per booking: client {cpu / max(booked, 1) * 1000:.2f} ms, "
+        f"backend {backend_cpu / max(booked, 1) * 1000:.2f} ms; load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    if profiler is not None:
+        import pstats
+
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
 
 def main() -> None:
@@ -267,8 +381,15 @@ def main() -> None:
     parser.add_argument("--mode", choices=["search+book", "book-only"], default="search+book")
     parser.add_argument("--requests-per-client", type=int, default=400)
     parser.add_argument("--hot-devices", type=int, default=0)
+    parser.add_argument("--pgbench", type=float, default=0, metavar="SECONDS")
+    parser.add_argument("--serial", type=int, default=0, metavar="N")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--callgrind", action="store_true")
     args = parser.parse_args()
     url = args.url or default_urls()[args.database]
+    if args.serial:
+        serial(url, args.serial, args.profile, args.callgrind)
+        return
     threads = max(1, args.clients // args.processes)
     run = int(time.time()) % 100_000  # fresh patients and order numbers per run
     ctx = mp.get_context("spawn")
@@ -297,10 +418,13 @@ def main() -> None:
     outcomes = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    booked = sum(b for results, _ in outcomes for b, _, _ in results)
-    conflicts = sum(c for results, _ in outcomes for _, c, _ in results)
-    latencies = sorted(x for results, _ in outcomes for _, _, lat in results for x in lat)
-    elapsed = max(e for _, e in outcomes)
+    load_before = os.getloadavg()
+    booked = sum(b for results, *_ in outcomes for b, _, _ in results)
+    conflicts = sum(c for results, *_ in outcomes for _, c, _ in results)
+    latencies = sorted(x for results, *_ in outcomes for _, _, lat in results for x in lat)
+    elapsed = max(o[1] for o in outcomes)
+    client_cpu = sum(o[2] for o in outcomes)
+    backend_cpu = sum(o[3] for o in outcomes)
     app = make_app(url)
     with app.app_context():
         from app.extensions import db
@@ -321,7 +445,49 @@ def main() -> None:
             f"  per booking attempt: median {statistics.median(latencies) * 1000:.1f} ms, "
             f"p90 {latencies[int(len(latencies) * 0.9) - 1] * 1000:.1f} ms"
         )
+    if booked:
+        print(
+            f"  CPU per booking: clients {client_cpu / booked * 1000:.1f} ms, "
+            f"PostgreSQL backends {backend_cpu / booked * 1000:.1f} ms "
+            f"(total {(client_cpu + backend_cpu) / booked * 1000:.1f} ms; includes lost races)"
+        )
     print(f"  double bookings in the database: {doubles}")
+    print(f"  load average at the end of the run: {' '.join(f'{x:.1f}' for x in load_before)}")
+    if args.pgbench:
+        tps = run_pgbench(url, args.clients, args.processes, args.pgbench)
+        print(
+            f"  pgbench TPC-B, {args.clients} clients, {args.pgbench:.0f} s, same server: "
+            f"{tps:,.0f} transactions/s; RadBook books at {booked / elapsed / tps:.1%} of it "
+            f"(load average {os.getloadavg()[0]:.1f})"
+        )
+
+
+def run_pgbench(url: str, clients: int, jobs: int, seconds: float) -> float:
+    """pgbench TPC-B (scale 10) on a database of its own beside the benchmark's."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    name = f"{target.database}_pgbench"
+    conn = ["-h", target.host or "127.0.0.1", "-U", target.username or "postgres"]
+    if target.port:
+        conn += ["-p", str(target.port)]
+    exists = subprocess.run(
+        ["psql", *conn, "-Atc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'", "postgres"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(["createdb", *conn, name], check=True)
+        subprocess.run(["pgbench", *conn, "-i", "-q", "-s", "10", name], check=True)
+    out = subprocess.run(
+        ["pgbench", *conn, "-c", str(clients), "-j", str(jobs), "-T", str(int(seconds)), name],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("tps"))
+    return float(line.split("=")[1].split()[0])
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def _live_appointments(request: ImagingRequest) -> list[Appointment]:
     return [a for a in request.appointments if a.status in LIVE_APPOINTMENT_STATUSES]
 
 
-def _new_appointment(
+def new_appointment(
     actor: Actor,
     now: datetime,
     request: ImagingRequest,
@@ -108,6 +108,13 @@ def _new_appointment(
     start_at: datetime,
     end_at: datetime,
 ) -> Appointment:
+    """A BOOKED appointment of ``request`` on ``device``, with its identifiers (accession
+    number, Study Instance UID, appointment code), added to the session.
+
+    For booking operations that have already taken the booking locks and checked what
+    they waive or require (``book``, ``reschedule``, ``extra.book_extra``); announce it
+    with :func:`announce_booking`.
+    """
     accession = next_accession_number(device.hospital, now)
     appointment = Appointment(
         request_id=request.id,
@@ -174,7 +181,7 @@ def book(
                 )
             transition(request, RequestStatus.SCHEDULED)  # raises the state conflict
         slot = _locked_slot(now, request, device, start_at)
-        appointment = _new_appointment(actor, now, request, device, slot.start_at, slot.end_at)
+        appointment = new_appointment(actor, now, request, device, slot.start_at, slot.end_at)
         previous = transition(request, RequestStatus.SCHEDULED)
         request.hub_hospital_id = device.hospital_id
         request.updated_at = now
@@ -190,12 +197,56 @@ def book(
             start_at=slot.start_at.isoformat(),
             accession_number=appointment.accession_number,
         )
-        events.appointment_booked.send(appointment, actor=actor, now=now, appointment=appointment)
-        events.request_status_changed.send(
-            request, actor=actor, now=now, request=request, previous_status=previous
-        )
+        announce_booking(actor, now, appointment, request, previous)
         finish(commit)
     return appointment
+
+
+def announce_booking(
+    actor: Actor,
+    now: datetime,
+    appointment: Appointment,
+    request: ImagingRequest,
+    previous: RequestStatus,
+) -> None:
+    """Tell the listeners (HL7 outbound, LINE, notifications) about a new booking and the
+    request's move to SCHEDULED; inside the booking's transaction."""
+    events.appointment_booked.send(appointment, actor=actor, now=now, appointment=appointment)
+    events.request_status_changed.send(
+        request, actor=actor, now=now, request=request, previous_status=previous
+    )
+
+
+def announce_status_change(
+    actor: Actor,
+    now: datetime,
+    appointment: Appointment,
+    action: str,
+    previous: AppointmentStatus,
+    previous_request: RequestStatus | None = None,
+    /,
+    **detail,
+) -> None:
+    """The end of every change of an appointment's status at the hub: the audit event
+    ``action`` (``detail`` added to it), ``appointment_status_changed`` and, when the
+    request's status moved too (``previous_request``), ``request_status_changed``."""
+    request = appointment.request
+    record(
+        actor,
+        action,
+        now,
+        entity=appointment,
+        hospital_id=appointment.hub_hospital_id,
+        request_id=request.id,
+        **detail,
+    )
+    events.appointment_status_changed.send(
+        appointment, actor=actor, now=now, appointment=appointment, previous_status=previous
+    )
+    if previous_request is not None:
+        events.request_status_changed.send(
+            request, actor=actor, now=now, request=request, previous_status=previous_request
+        )
 
 
 def reschedule(
@@ -219,7 +270,7 @@ def reschedule(
         transition(appointment, AppointmentStatus.MOVED)
         appointment.status_reason = (reason or "").strip() or None
         appointment.updated_at = now
-        new = _new_appointment(actor, now, request, device, slot.start_at, slot.end_at)
+        new = new_appointment(actor, now, request, device, slot.start_at, slot.end_at)
         new.rescheduled_from_id = appointment.id
         request.hub_hospital_id = device.hospital_id
         request.updated_at = now
@@ -332,23 +383,16 @@ def _hub_status_change(
         if request_target is not None and request.status is RequestStatus.SCHEDULED:
             previous_request = transition(request, request_target)
             request.updated_at = now
-        record(
+        announce_status_change(
             actor,
-            action,
             now,
-            entity=appointment,
-            hospital_id=appointment.hub_hospital_id,
-            request_id=request.id,
+            appointment,
+            action,
+            previous,
+            previous_request,
             previous=previous.name,
             **({"reason": reason} if reason else {}),
         )
-        events.appointment_status_changed.send(
-            appointment, actor=actor, now=now, appointment=appointment, previous_status=previous
-        )
-        if previous_request is not None:
-            events.request_status_changed.send(
-                request, actor=actor, now=now, request=request, previous_status=previous_request
-            )
         finish(commit)
     return appointment
 
@@ -444,12 +488,15 @@ def discontinue_exam(
 
 
 __all__ = [
+    "announce_booking",
+    "announce_status_change",
     "book",
     "cancel_appointment",
     "complete_exam",
     "discontinue_exam",
     "mark_arrived",
     "mark_no_show",
+    "new_appointment",
     "reschedule",
     "start_exam",
 ]

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from scheduling import events
 from scheduling.access import require_hub_side
 from scheduling.audit import Actor, record
-from scheduling.booking import _new_appointment
+from scheduling.booking import announce_booking, new_appointment
 from scheduling.db import db
 from scheduling.errors import Conflict, ValidationFailed
 from scheduling.i18n import N_
@@ -94,7 +93,7 @@ def book_extra(
             raise Conflict(
                 N_("The patient already has another exam at that time"), code="patient-overlap"
             )
-        appointment = _new_appointment(actor, now, request, device, start_at, end_at)
+        appointment = new_appointment(actor, now, request, device, start_at, end_at)
         previous = transition(request, RequestStatus.SCHEDULED)
         request.updated_at = now
         if kind is ExtraKind.WALK_IN:
@@ -123,10 +122,7 @@ def book_extra(
             accession_number=appointment.accession_number,
             reason=reason or None,
         )
-        events.appointment_booked.send(appointment, actor=actor, now=now, appointment=appointment)
-        events.request_status_changed.send(
-            request, actor=actor, now=now, request=request, previous_status=previous
-        )
+        announce_booking(actor, now, appointment, request, previous)
         finish(commit)
     return appointment
 

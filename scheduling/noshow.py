@@ -13,9 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from scheduling import events
 from scheduling.access import require_hub_side
-from scheduling.audit import Actor, record
+from scheduling.audit import Actor
+from scheduling.booking import announce_status_change
 from scheduling.db import db
 from scheduling.errors import Conflict
 from scheduling.i18n import N_
@@ -85,20 +85,8 @@ def undo_no_show(
         if request.status is RequestStatus.ACCEPTED:
             previous_request = transition(request, RequestStatus.SCHEDULED)
             request.updated_at = now
-        record(
-            actor,
-            "appointment.no_show_undo",
-            now,
-            entity=appointment,
-            hospital_id=appointment.hub_hospital_id,
-            request_id=request.id,
+        announce_status_change(
+            actor, now, appointment, "appointment.no_show_undo", previous, previous_request
         )
-        events.appointment_status_changed.send(
-            appointment, actor=actor, now=now, appointment=appointment, previous_status=previous
-        )
-        if previous_request is not None:
-            events.request_status_changed.send(
-                request, actor=actor, now=now, request=request, previous_status=previous_request
-            )
         finish(commit)
     return appointment
