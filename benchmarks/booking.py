@@ -336,7 +336,7 @@ def serial(url: str, count: int, profile: bool, callgrind: bool) -> None:
                 if profile:
                     import cProfile
 
-                    profiler = cProfile.Profile()
+                    profiler = cProfile.Profile(time.process_time)
                     profiler.enable()
                 if callgrind:
                     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True)
@@ -368,7 +368,8 @@ def serial(url: str, count: int, profile: bool, callgrind: bool) -> None:
     if profiler is not None:
         import pstats
 
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(r"scheduling|integrations|app/", 45)
 
 
 def main() -> None:

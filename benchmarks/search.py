@@ -8,20 +8,34 @@ a random community hospital as requester (some hold quotas), half of them with a
 patient (patient-overlap and preparation checks), no hub chosen (every hub that can
 perform it), the earliest 10 slots. A fresh session per search: nothing cached
 between searches beyond what the database itself caches.
+
+``--dump FILE`` writes every search's slots (the same seeded searches every run), so
+two versions of the code can be compared slot for slot on the same data.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import random
 import statistics
+import subprocess
 import time
 
 from benchmarks.common import COMMUNITY, DEVICES, HUBS, NOW, PATIENTS, default_urls, make_app
 
 
-def run(url: str, searches: int, warmup: int, freeze: bool = True, profile=None) -> dict:
+def run(
+    url: str,
+    searches: int,
+    warmup: int,
+    freeze: bool = True,
+    profile=None,
+    dump: list | None = None,
+    callgrind: bool = False,
+) -> dict:
     app = make_app(url)
     with app.app_context():
         from app.extensions import db
@@ -42,6 +56,8 @@ def run(url: str, searches: int, warmup: int, freeze: bool = True, profile=None)
             patient = db.session.get(Patient, patient_id) if patient_id else None
             if profile is not None and n >= warmup:
                 profile.enable()
+            if callgrind and n == warmup:
+                subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True)
             started, cpu_started = time.perf_counter(), time.process_time()
             slots = find_slots(
                 NOW, procedure, requesting_hospital_id=requester, patient=patient, limit=10
@@ -55,12 +71,22 @@ def run(url: str, searches: int, warmup: int, freeze: bool = True, profile=None)
                 # 130 ms here) every few searches. See README.md.
                 gc.collect()
                 gc.freeze()
+            if dump is not None:
+                dump.append(
+                    [modality, requester, patient_id]
+                    + [
+                        [s.device_id, s.start_at.isoformat(), s.remaining, list(s.warnings)]
+                        for s in slots
+                    ]
+                )
             if n >= warmup:
                 timings.append(elapsed * 1000)
                 cpu.append((time.process_time() - cpu_started) * 1000)
                 found.append(len(slots))
                 if slots:
                     days_out.append((slots[0].start_at - NOW).total_seconds() / 86400)
+        if callgrind:
+            subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True)
         timings.sort()
         return {
             "database": db.engine.dialect.name,
@@ -94,21 +120,35 @@ def main() -> None:
         action="store_true",
         help="cProfile the timed searches and print where the time goes (slows them)",
     )
+    parser.add_argument(
+        "--dump", metavar="FILE", help="write every search's slots (JSON) to compare two versions"
+    )
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="switch callgrind's instrumentation on around the timed searches only "
+        "(run under valgrind --tool=callgrind --instr-atstart=no)",
+    )
     args = parser.parse_args()
-    import os
 
+    dump = [] if args.dump else None
     profile = None
     if args.profile:
         import cProfile
 
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.process_time)
     result = run(
         args.url or default_urls()[args.database],
         args.searches,
         args.warmup,
         freeze=not args.no_gc_freeze,
         profile=profile,
+        dump=dump,
+        callgrind=args.callgrind,
     )
+    if dump is not None:
+        with open(args.dump, "w") as f:
+            json.dump(dump, f)
     print(
         f"earliest-slot search on {result['database']} "
         f"({result['appointments']:,} appointments), {result['searches']} searches"

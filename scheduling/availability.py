@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager
 
 from scheduling.clock import local_zone
@@ -23,7 +23,7 @@ from scheduling.i18n import N_, translate
 from scheduling.models import Device, Hospital, Patient, Priority, Procedure
 from scheduling.regions import accepts_referral, region_of, road_distance
 from scheduling.rules import SlotRules, iter_grid, last_day
-from scheduling.timetable import local_day
+from scheduling.timetable import built_once, in_list, local_day
 
 # How many days to load at a time: one day is enough when it has free slots (the
 # usual case); a fully booked week should not cost seven round trips.
@@ -85,6 +85,32 @@ def prep_warnings(
     return tuple(dict.fromkeys(found))
 
 
+def _candidate_statement(filters: tuple[bool, bool, bool]):
+    def build(sqlite: bool):
+        by_hub, by_device, by_hubs = filters
+        query = (
+            select(Device)
+            .join(Hospital, Hospital.id == Device.hospital_id)
+            # the hub comes with its device: the referral rule reads it for every device
+            .options(contains_eager(Device.hospital))
+            .where(
+                Device.modality_code == bindparam("modality"),
+                Device.is_active.is_(True),
+                Hospital.is_hub.is_(True),
+            )
+            .order_by(Device.id)
+        )
+        if by_hub:
+            query = query.where(Device.hospital_id == bindparam("hub"))
+        if by_device:
+            query = query.where(Device.id == bindparam("device"))
+        if by_hubs:
+            query = query.where(in_list(Device.hospital_id, "hubs", sqlite))
+        return query
+
+    return build
+
+
 def candidate_devices(
     procedure: Procedure,
     *,
@@ -92,25 +118,15 @@ def candidate_devices(
     device_id: int | None = None,
     hub_hospital_ids: Collection[int] | None = None,
 ) -> list[Device]:
-    query = (
-        select(Device)
-        .join(Hospital, Hospital.id == Device.hospital_id)
-        # the hub comes with its device: the referral rule reads it for every device
-        .options(contains_eager(Device.hospital))
-        .where(
-            Device.modality_code == procedure.modality_code,
-            Device.is_active.is_(True),
-            Hospital.is_hub.is_(True),
-        )
-        .order_by(Device.id)
-    )
-    if hub_hospital_id is not None:
-        query = query.where(Device.hospital_id == hub_hospital_id)
-    if device_id is not None:
-        query = query.where(Device.id == device_id)
-    if hub_hospital_ids is not None:
-        query = query.where(Device.hospital_id.in_(list(hub_hospital_ids)))
-    return list(db.session.scalars(query))
+    filters = (hub_hospital_id is not None, device_id is not None, hub_hospital_ids is not None)
+    statement, _ = built_once(f"candidate_devices{filters}", _candidate_statement(filters))
+    params = {
+        "modality": procedure.modality_code,
+        "hub": hub_hospital_id,
+        "device": device_id,
+        "hubs": list(hub_hospital_ids or ()),
+    }
+    return list(db.session.scalars(statement, params))
 
 
 def devices_open_to(

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from math import ceil
 from operator import sub
 
-from sqlalchemy import Select, String, and_, bindparam, or_, select, type_coerce
+from sqlalchemy import Select, String, bindparam, not_, select, type_coerce
 
 from scheduling.clock import local_zone
 from scheduling.db import db
@@ -55,8 +55,10 @@ from scheduling.regions import REFERRAL_REFUSED, accepts_referral
 from scheduling.timetable import (
     AnyTemplate,
     TemplateRow,
+    built_once,
     day_bounds,
     device_closures,
+    in_list,
     local_day,
     naive,
     pick_template,
@@ -107,15 +109,9 @@ class _DayStatements:
     patient: Select
 
 
-_DAY_STATEMENTS: dict[bool, _DayStatements] = {}
-
-
 def _day_statements(sqlite: bool) -> _DayStatements:
-    """``load_days``'s three SELECTs, built once (per dialect family) with bind
-    parameters: building them cost about a quarter of a search's CPU."""
-    found = _DAY_STATEMENTS.get(sqlite)
-    if found is not None:
-        return found
+    """``load_days``'s three SELECTs, built once (per dialect family, ``built_once``) with
+    bind parameters: building them cost about a quarter of a search's CPU."""
     # Naive UTC straight from the column (no per-row time-zone conversion: the search
     # reads thousands of rows); everything the timelines hold is naive UTC.
     a_start, a_end = naive(Appointment.start_at), naive(Appointment.end_at)
@@ -130,9 +126,9 @@ def _day_statements(sqlite: bool) -> _DayStatements:
         a_start > bindparam("floor_n"),
         Appointment.id != bindparam("exclude_id"),  # 0 when nothing is excluded
     )
-    live = (Appointment.device_id.in_(bindparam("device_ids", expanding=True)), *in_range)
-    quota_hubs = bindparam("quota_hubs", expanding=True)
-    built = _DayStatements(
+    live = (in_list(Appointment.device_id, "device_ids", sqlite), *in_range)
+    in_quota_hubs = in_list(Appointment.hub_hospital_id, "quota_hubs", sqlite)
+    return _DayStatements(
         with_bookers=select(
             Appointment.device_id,
             out_start,
@@ -141,10 +137,10 @@ def _day_statements(sqlite: bool) -> _DayStatements:
             ImagingRequest.priority,
         )
         .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
-        .where(*live, Appointment.hub_hospital_id.in_(quota_hubs))
+        .where(*live, in_quota_hubs)
         .order_by(Appointment.start_at),
         without_bookers=select(Appointment.device_id, out_start, out_end)
-        .where(*live, Appointment.hub_hospital_id.not_in(quota_hubs))
+        .where(*live, not_(in_quota_hubs))
         .order_by(Appointment.start_at),
         patient=select(a_start, a_end, ImagingRequest.procedure_id)
         .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
@@ -154,8 +150,21 @@ def _day_statements(sqlite: bool) -> _DayStatements:
             *in_range,
         ),
     )
-    _DAY_STATEMENTS[sqlite] = built
-    return built
+
+
+def _quota_statement(sqlite: bool):
+    return select(Quota).where(
+        in_list(Quota.hub_hospital_id, "hubs", sqlite), Quota.is_active.is_(True)
+    )
+
+
+def _hub_modality_devices_statement(sqlite: bool):
+    # Every active device of these hubs and modalities (the caller keeps the pairs it wants).
+    return select(Device).where(
+        Device.is_active.is_(True),
+        in_list(Device.hospital_id, "hubs", sqlite),
+        in_list(Device.modality_code, "modalities", sqlite, String),
+    )
 
 
 def slot_length(template: AnyTemplate, procedure: Procedure) -> tuple[timedelta, timedelta]:
@@ -360,9 +369,8 @@ class SlotRules:
         self.templates.update(templates_by_device([d.id for d in new]))
         hubs = sorted({d.hospital_id for d in new} - set(self.quotas))
         if hubs:
-            for quota in db.session.scalars(
-                select(Quota).where(Quota.hub_hospital_id.in_(hubs), Quota.is_active.is_(True))
-            ):
+            statement, _ = built_once("quotas", _quota_statement)
+            for quota in db.session.scalars(statement, {"hubs": hubs}):
                 self.quotas[quota.hub_hospital_id].append(quota)
             for hub in hubs:
                 self.quotas.setdefault(hub, [])
@@ -380,13 +388,19 @@ class SlotRules:
         }
         if not wanted:
             return []
+        statement, _ = built_once("hub_modality_devices", _hub_modality_devices_statement)
         rows = db.session.scalars(
-            select(Device).where(
-                Device.is_active.is_(True),
-                or_(*[and_(Device.hospital_id == h, Device.modality_code == m) for h, m in wanted]),
-            )
+            statement,
+            {
+                "hubs": sorted({h for h, _ in wanted}),
+                "modalities": sorted({m for _, m in wanted}),
+            },
         ).all()
-        return [d for d in rows if d.id not in self.devices]
+        return [
+            d
+            for d in rows
+            if (d.hospital_id, d.modality_code) in wanted and d.id not in self.devices
+        ]
 
     def load_days(self, day_from: date, day_to: date) -> None:
         """Closures, occupying appointments and the patient's exams for these days."""
@@ -407,8 +421,7 @@ class SlotRules:
         quota_hubs = {d.hospital_id for d in devices if self.quotas.get(d.hospital_id)}
         # SQLite hands back text that SQLAlchemy parses in Python; datetime.fromisoformat
         # (in C) is several times faster for the thousands of rows a search reads.
-        sqlite = connection.dialect.name == "sqlite"
-        statements = _day_statements(sqlite)
+        statements, sqlite = built_once("slot_days", _day_statements)
         params = {
             "device_ids": device_ids,
             "start_n": start_n,

@@ -18,12 +18,23 @@ hospital time zone through ``scheduling.clock``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, DateTime, and_, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from scheduling.clock import local_datetime, local_zone
 from scheduling.db import db
@@ -57,6 +68,35 @@ def to_naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+# -- statements built once ----------------------------------------------------------------
+
+_BUILT: dict[tuple[str, bool], Any] = {}
+
+
+def is_sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def built_once(name: str, build: Callable[[bool], Any]) -> tuple[Any, bool]:
+    """(``build(sqlite)``'s statement, sqlite?), built once per process and dialect family:
+    building a statement (and its cache key) cost more than running it on the hot paths."""
+    sqlite = is_sqlite()
+    key = (name, sqlite)
+    found = _BUILT.get(key)
+    if found is None:
+        found = _BUILT[key] = build(sqlite)
+    return found, sqlite
+
+
+def in_list(column, name: str, sqlite: bool, item_type=Integer) -> ColumnElement[bool]:
+    """``column`` is one of the list bound as ``name``: an expanding IN on SQLite,
+    ``= ANY(array)`` on PostgreSQL, where the SQL text is then the same whatever the
+    list's length, so psycopg converts it once and the server prepares it once."""
+    if sqlite:
+        return column.in_(bindparam(name, expanding=True))
+    return column == any_(bindparam(name, type_=ARRAY(item_type)))
+
+
 # -- template rows ------------------------------------------------------------------------
 
 
@@ -84,11 +124,9 @@ class TemplateRow:
     windows: tuple[WindowRow, ...]
 
 
-def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
-    """The devices' active templates, each with its windows (by weekday, then start)."""
-    t = CapacityTemplate
-    connection = db.session.connection()
-    rows = connection.execute(
+def _template_statement(sqlite: bool):
+    t, w = CapacityTemplate, CapacityWindow
+    return (
         select(
             t.id,
             t.device_id,
@@ -98,19 +136,30 @@ def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
             t.lead_time_minutes,
             t.horizon_days,
             t.is_active,
-        ).where(t.device_id.in_(device_ids), t.is_active.is_(True))
-    ).all()
-    if not rows:
-        return []
+            w.weekday,
+            w.start_time,
+            w.end_time,
+            w.capacity,
+        )
+        .outerjoin(w, w.template_id == t.id)
+        .where(in_list(t.device_id, "device_ids", sqlite), t.is_active.is_(True))
+        .order_by(t.id, w.weekday, w.start_time)
+    )
+
+
+def load_template_rows(device_ids: Sequence[int]) -> list[TemplateRow]:
+    """The devices' active templates, each with its windows (by weekday, then start):
+    one statement, built once."""
+    statement, _ = built_once("templates", _template_statement)
+    rows = db.session.connection().execute(statement, {"device_ids": list(device_ids)}).all()
+    heads: dict[int, tuple] = {}
     windows: dict[int, list[WindowRow]] = defaultdict(list)
-    w = CapacityWindow
-    for template_id, weekday, start, end, capacity in connection.execute(
-        select(w.template_id, w.weekday, w.start_time, w.end_time, w.capacity)
-        .where(w.template_id.in_([r[0] for r in rows]))
-        .order_by(w.template_id, w.weekday, w.start_time)
-    ):
-        windows[template_id].append(WindowRow(weekday, start, end, capacity))
-    return [TemplateRow(*row, windows=tuple(windows[row[0]])) for row in rows]
+    for row in rows:
+        if row[0] not in heads:
+            heads[row[0]] = row[:8]
+        if row[8] is not None:
+            windows[row[0]].append(WindowRow(*row[8:]))
+    return [TemplateRow(*head, windows=tuple(windows[t_id])) for t_id, head in heads.items()]
 
 
 def templates_by_device(device_ids: Sequence[int]) -> dict[int, list[TemplateRow]]:
@@ -167,15 +216,31 @@ def closure_applies(hospital_id: int | None, device_id: int | None, device: Devi
     return hospital_id is None or hospital_id == device.hospital_id
 
 
-def db_closure_applies(devices: Sequence[Device]) -> ColumnElement[bool]:
-    """SQL for "the closure applies to one of ``devices``" (:func:`closure_applies`)."""
+def _closure_applies(hospital_ids, device_ids) -> ColumnElement[bool]:
     return or_(
         and_(Closure.hospital_id.is_(None), Closure.device_id.is_(None)),
-        and_(
-            Closure.device_id.is_(None),
-            Closure.hospital_id.in_(sorted({d.hospital_id for d in devices})),
-        ),
+        and_(Closure.device_id.is_(None), hospital_ids),
+        device_ids,
+    )
+
+
+def db_closure_applies(devices: Sequence[Device]) -> ColumnElement[bool]:
+    """SQL for "the closure applies to one of ``devices``" (:func:`closure_applies`)."""
+    return _closure_applies(
+        Closure.hospital_id.in_(sorted({d.hospital_id for d in devices})),
         Closure.device_id.in_([d.id for d in devices]),
+    )
+
+
+def _closures_statement(sqlite: bool):
+    c_start, c_end = naive(Closure.start_at), naive(Closure.end_at)
+    return select(Closure.hospital_id, Closure.device_id, c_start, c_end).where(
+        Closure.is_active.is_(True),
+        db_overlaps(c_start, c_end, bindparam("start_n"), bindparam("end_n")),
+        _closure_applies(
+            in_list(Closure.hospital_id, "hospital_ids", sqlite),
+            in_list(Closure.device_id, "device_ids", sqlite),
+        ),
     )
 
 
@@ -188,27 +253,16 @@ def device_closures(
     result: dict[int, list[Interval]] = {d.id: [] for d in devices}
     if not devices:
         return result
-    rows = (
-        db.session.connection()
-        .execute(
-            select(
-                Closure.hospital_id,
-                Closure.device_id,
-                naive(Closure.start_at),
-                naive(Closure.end_at),
-            ).where(
-                Closure.is_active.is_(True),
-                db_overlaps(
-                    naive(Closure.start_at),
-                    naive(Closure.end_at),
-                    to_naive(start),
-                    to_naive(end),
-                ),
-                db_closure_applies(devices),
-            )
-        )
-        .all()
-    )
+    statement, _ = built_once("closures", _closures_statement)
+    params = {
+        "start_n": to_naive(start),
+        "end_n": to_naive(end),
+        "hospital_ids": sorted({d.hospital_id for d in devices}),
+        "device_ids": [d.id for d in devices],
+    }
+    rows = db.session.connection().execute(statement, params).all()
+    if not rows:
+        return result
     for device in devices:
         result[device.id] = [
             (c_start, c_end)
