@@ -169,7 +169,7 @@ def main() -> None:
     if profile is not None:
         import pstats
 
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(35)
 
 
 if __name__ == "__main__":

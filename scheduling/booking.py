@@ -36,7 +36,7 @@ import secrets
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -73,26 +73,30 @@ def new_appointment_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
 
 
+_COUNTER = AccessionCounter.__table__
+# Built once: building the statement cost more than running it.
+_BUMP_COUNTER = (
+    update(_COUNTER)
+    .where(_COUNTER.c.hospital_id == bindparam("b_hub"), _COUNTER.c.year == bindparam("b_year"))
+    .values(last_value=_COUNTER.c.last_value + 1)
+    .returning(_COUNTER.c.last_value)
+)
+
+
 def next_accession_number(hub: Hospital, now: datetime) -> str:
     """Draw the hub's next number; the row lock is held until the booking commits."""
     year = local_day(now).year
-    table = AccessionCounter.__table__
-    bump = (
-        update(table)
-        .where(table.c.hospital_id == hub.id, table.c.year == year)
-        .values(last_value=table.c.last_value + 1)
-        .returning(table.c.last_value)
-    )
-    value = db.session.execute(bump).scalar()
+    connection = db.session.connection()
+    params = {"b_hub": hub.id, "b_year": year}
+    value = connection.execute(_BUMP_COUNTER, params).scalar()
     if value is None:
-        dialect = db.session.connection().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        db.session.execute(
-            insert(table)
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        connection.execute(
+            insert(_COUNTER)
             .values(hospital_id=hub.id, year=year, last_value=0)
             .on_conflict_do_nothing(index_elements=["hospital_id", "year"])
         )
-        value = db.session.execute(bump).scalar()
+        value = connection.execute(_BUMP_COUNTER, params).scalar()
     return f"{hub.code}{(year + 543) % 100:02d}{value:06d}"
 
 

@@ -15,12 +15,14 @@ the session is already in a write transaction (an adapter called us with
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from scheduling.db import db
 from scheduling.models import Appointment, Device, ImagingRequest, Patient
 from scheduling.patients import same_person
+from scheduling.timetable import built_once, in_list
 
 
 def _sqlite_begin_immediate() -> bool:
@@ -33,18 +35,23 @@ def _sqlite_begin_immediate() -> bool:
     return True
 
 
+def _request_lock(sqlite: bool):
+    # Lock and reload in one statement.
+    return (
+        select(ImagingRequest)
+        .where(ImagingRequest.id == bindparam("request_id"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def lock_request(request: ImagingRequest) -> ImagingRequest:
     """Lock the request row and reload it, so its status is the committed one."""
     if _sqlite_begin_immediate():
         db.session.refresh(request)
     else:
-        # Lock and reload in one statement.
-        db.session.execute(
-            select(ImagingRequest)
-            .where(ImagingRequest.id == request.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        statement, _ = built_once("lock_request", _request_lock)
+        db.session.execute(statement, {"request_id": request.id})
     # refresh() leaves lazy relationships as they were; these must be the committed ones.
     db.session.expire(request, ["appointments", "studies"])
     return request
@@ -61,28 +68,34 @@ def lock_appointment(appointment: Appointment) -> Appointment:
     return appointment
 
 
+@dataclass(frozen=True)
+class _BookingLocks:
+    patient: Select
+    devices: Select
+
+
+def _booking_locks(sqlite: bool) -> _BookingLocks:
+    # The devices in one statement, in id order (ORDER BY … FOR UPDATE locks as it reads),
+    # reloaded: a device switched off meanwhile takes no booking. SQLite: no row locks.
+    devices = select(Device).where(in_list(Device.id, "device_ids", sqlite)).order_by(Device.id)
+    if not sqlite:
+        devices = devices.with_for_update()
+    return _BookingLocks(
+        # Every hospital's record of the person, in id order: two hospitals booking the
+        # same person at once meet here.
+        patient=select(Patient.id)
+        .where(Patient.id.in_(same_person(bindparam("patient_id"))))
+        .order_by(Patient.id)
+        .with_for_update(),
+        devices=devices.execution_options(populate_existing=True),
+    )
+
+
 def lock_for_booking(patient_id: int, device_ids: Iterable[int]) -> None:
     """Lock the patient (no overlapping exams) and the devices (capacity), in that order;
     the device rows are reloaded (a device switched off meanwhile takes no booking)."""
     ids = sorted(set(device_ids))
-    if _sqlite_begin_immediate():
-        db.session.execute(
-            select(Device).where(Device.id.in_(ids)).execution_options(populate_existing=True)
-        )
-        return
-    # Every hospital's record of the person, in id order: two hospitals booking the same
-    # person at once meet here.
-    db.session.execute(
-        select(Patient.id)
-        .where(Patient.id.in_(same_person(patient_id)))
-        .order_by(Patient.id)
-        .with_for_update()
-    )
-    # One statement, rows locked in id order (ORDER BY … FOR UPDATE locks as it reads).
-    db.session.execute(
-        select(Device)
-        .where(Device.id.in_(ids))
-        .order_by(Device.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    statements, _ = built_once("booking_locks", _booking_locks)
+    if not _sqlite_begin_immediate():
+        db.session.execute(statements.patient, {"patient_id": patient_id})
+    db.session.execute(statements.devices, {"device_ids": ids})

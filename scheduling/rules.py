@@ -31,12 +31,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
 from math import ceil
-from operator import sub
+from operator import itemgetter, sub
 
-from sqlalchemy import Select, String, bindparam, not_, select, type_coerce
+from sqlalchemy import Select, String, bindparam, not_, null, or_, select, type_coerce
 
-from scheduling.clock import local_zone
 from scheduling.db import db
 from scheduling.errors import NotAllowed
 from scheduling.models import (
@@ -128,20 +128,23 @@ def _day_statements(sqlite: bool) -> _DayStatements:
     )
     live = (in_list(Appointment.device_id, "device_ids", sqlite), *in_range)
     in_quota_hubs = in_list(Appointment.hub_hospital_id, "quota_hubs", sqlite)
+    # Rows as the rules keep them: (start, end, requesting hospital, priority, device),
+    # by device, then start (see load_days).
+    order = (Appointment.device_id, Appointment.start_at)
     return _DayStatements(
         with_bookers=select(
-            Appointment.device_id,
             out_start,
             out_end,
             ImagingRequest.requesting_hospital_id,
             ImagingRequest.priority,
+            Appointment.device_id,
         )
         .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
         .where(*live, in_quota_hubs)
-        .order_by(Appointment.start_at),
-        without_bookers=select(Appointment.device_id, out_start, out_end)
+        .order_by(*order),
+        without_bookers=select(out_start, out_end, null(), null(), Appointment.device_id)
         .where(*live, not_(in_quota_hubs))
-        .order_by(Appointment.start_at),
+        .order_by(*order),
         patient=select(a_start, a_end, ImagingRequest.procedure_id)
         .join(ImagingRequest, ImagingRequest.id == Appointment.request_id)
         .where(
@@ -355,6 +358,7 @@ class SlotRules:
         self._template_cache: dict[tuple[int, date], TemplateRow | None] = {}
         self._units_cache: dict[tuple[int, date], int] = {}
         self._scope_cache: dict[tuple, tuple[int, dict[int, int], int]] = {}
+        self._quota_scope_cache: dict[tuple[int, date], list[tuple[tuple, list[Quota]]]] = {}
         self._limits: dict[int, tuple[datetime, date]] = {}
         self._loaded_days: set[date] = set()
 
@@ -415,12 +419,9 @@ class SlotRules:
         self._load_closures(devices, start, end)
 
         new_days = set(days)
-        zone = local_zone()
         connection = db.session.connection()
         start_n, end_n = to_naive(start), to_naive(end)
         quota_hubs = {d.hospital_id for d in devices if self.quotas.get(d.hospital_id)}
-        # SQLite hands back text that SQLAlchemy parses in Python; datetime.fromisoformat
-        # (in C) is several times faster for the thousands of rows a search reads.
         statements, sqlite = built_once("slot_days", _day_statements)
         params = {
             "device_ids": device_ids,
@@ -430,31 +431,30 @@ class SlotRules:
             "exclude_id": self.exclude_id or 0,
             "quota_hubs": sorted(quota_hubs),
         }
-        rows: list = []
+        # A device's rows all come from one of the two statements (its hub holds quotas
+        # or not), each ordered by device, then start. Where there are no quotas nobody
+        # needs to know who booked: no join (the search's hot path).
+        # fetchall: iterating a result fetches row by row, much slower.
+        results = [connection.execute(statements.without_bookers, params).all()]
         if quota_hubs:
-            rows += connection.execute(statements.with_bookers, params).all()
-        # Where there are no quotas nobody needs to know who booked: skip the join
-        # (the search's hot path).
-        rows += [
-            (d, a, b, None, Priority.ROUTINE)
-            # fetchall: iterating the result fetches row by row, much slower
-            for d, a, b in connection.execute(statements.without_bookers, params).all()
-        ]
-        if sqlite:
-            parse = datetime.fromisoformat
-            rows = [(d, parse(a), parse(b), h, p) for d, a, b, h, p in rows]
-        if quota_hubs:
-            rows.sort(key=lambda r: r[1])
-        single_day = days[0] if len(days) == 1 else None
-        for device_id, begin, finish, hospital_id, priority in rows:
-            day = single_day or begin.replace(tzinfo=UTC).astimezone(zone).date()
-            if single_day is not None and begin < start_n:
-                day = begin.replace(tzinfo=UTC).astimezone(zone).date()
-            if day not in new_days:
-                continue
-            key = (device_id, day)
-            self.occupied[key].append((begin, finish, hospital_id, priority))
-            self.timelines.pop(key, None)
+            results.append(connection.execute(statements.with_bookers, params).all())
+        # Each day's bounds in naive UTC: a row belongs to the local day its start is in.
+        bounds = [(day, *map(to_naive, day_bounds(day))) for day in days]
+        for rows in results:
+            if sqlite:
+                # SQLite hands back text; datetime.fromisoformat (in C) is several times
+                # faster than SQLAlchemy's parsing for the thousands of rows a search reads.
+                parse = datetime.fromisoformat
+                rows = [(parse(a), parse(b), h, p, d) for a, b, h, p, d in rows]
+            for device_id, group in groupby(rows, itemgetter(4)):
+                mine = list(group)
+                starts = [r[0] for r in mine]
+                for day, day_start, day_end in bounds:
+                    lo, hi = bisect_left(starts, day_start), bisect_left(starts, day_end)
+                    if lo < hi:
+                        key = (device_id, day)
+                        self.occupied[key].extend(mine[lo:hi])
+                        self.timelines.pop(key, None)
 
         if self.patient_id is not None:
             rows = connection.execute(
@@ -558,17 +558,7 @@ class SlotRules:
         ``booked + 1 + held_by_others <= day capacity``. A quota counts as released
         for a slot once ``now`` is within its ``release_hours`` of the slot's start.
         """
-        in_force = [
-            q
-            for q in quotas_in_force(self.quotas[device.hospital_id], day)
-            if quota_covers(q, device.id, device.modality_code)
-        ]
-        if not in_force:
-            return False
-        by_scope: dict[tuple, list[Quota]] = defaultdict(list)
-        for quota in in_force:
-            by_scope[quota_scope(quota)].append(quota)
-        for scope, quotas in by_scope.items():
+        for scope, quotas in self._quota_scopes(device, day):
             booked, used_by_quota, units = self._scope_day(scope, device.id, day, quotas)
             own_left = False
             held_by_others = 0
@@ -583,6 +573,18 @@ class SlotRules:
             if booked + 1 + held_by_others > units:
                 return True
         return False
+
+    def _quota_scopes(self, device: Device, day: date) -> list[tuple[tuple, list[Quota]]]:
+        """[(scope, its quotas in force)] covering the device on the day; once per search."""
+        key = (device.id, day)
+        found = self._quota_scope_cache.get(key)
+        if found is None:
+            by_scope: dict[tuple, list[Quota]] = defaultdict(list)
+            for quota in quotas_in_force(self.quotas[device.hospital_id], day):
+                if quota_covers(quota, device.id, device.modality_code):
+                    by_scope[quota_scope(quota)].append(quota)
+            found = self._quota_scope_cache[key] = list(by_scope.items())
+        return found
 
     def _scope_day(
         self, scope: tuple, device_id: int, day: date, quotas: list[Quota]
@@ -687,25 +689,29 @@ def _require_referral_accepted(
         raise NotAllowed(REFERRAL_REFUSED, code="out-of-region")
 
 
-def modality_quota_devices(device: Device) -> list[int]:
-    """Devices whose bookings share a modality quota with ``device`` (lock them all)."""
-    has_quota = db.session.scalar(
+def _quota_devices_statement(sqlite: bool):
+    same_modality = (
+        Device.hospital_id == bindparam("hub"),
+        Device.modality_code == bindparam("modality"),
+    )
+    modality_quota = (
         select(Quota.id)
         .where(
-            Quota.hub_hospital_id == device.hospital_id,
+            Quota.hub_hospital_id == bindparam("hub"),
             Quota.is_active.is_(True),
             Quota.device_id.is_(None),
-            Quota.modality_code == device.modality_code,
+            Quota.modality_code == bindparam("modality"),
         )
-        .limit(1)
+        .exists()
     )
-    if has_quota is None:
-        return [device.id]
-    return list(
-        db.session.scalars(
-            select(Device.id).where(
-                Device.hospital_id == device.hospital_id,
-                Device.modality_code == device.modality_code,
-            )
-        )
+    return select(Device.id).where(
+        *same_modality, or_(Device.id == bindparam("device"), modality_quota)
     )
+
+
+def modality_quota_devices(device: Device) -> list[int]:
+    """Devices whose bookings share a modality quota with ``device`` (lock them all):
+    the device alone unless its hub has a quota for its whole modality."""
+    statement, _ = built_once("modality_quota_devices", _quota_devices_statement)
+    params = {"hub": device.hospital_id, "modality": device.modality_code, "device": device.id}
+    return list(db.session.scalars(statement, params)) or [device.id]
