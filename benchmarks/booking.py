@@ -319,7 +319,7 @@ def serial(url: str, count: int, profile: bool, callgrind: bool) -> None:
     run = int(time.time()) % 100_000
     warmup = 20
     request_ids = make_requests(app, count + warmup, 9999, run)
-    plans = plan_offers(app, request_ids, 9999)
+    plans = plan_offers(app, request_ids, run)  # runs at once aim at different slots
     actor = Actor(interface=Interface.CLI, name="bench")
     booked = conflicts = 0
     cpu = backend_cpu = 0.0
