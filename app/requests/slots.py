@@ -167,11 +167,8 @@ def suggestions(
     ``searched``: the page's calendar of that hub, which holds them when it starts today
     (one search for both)."""
     if hub_hospital_id is not None:
-        slots = (
-            searched.earliest(SUGGESTIONS)
-            if searched is not None and searched.hub_hospital_id == hub_hospital_id
-            else None
-        )
+        held = _calendar_of(searched, hub_hospital_id)
+        slots = held.earliest(SUGGESTIONS) if held is not None else None
         if slots is None:
             slots = _search(
                 now,
@@ -255,6 +252,13 @@ class Calendar:
         return [s for s in self.slots if to_local(s.start_at).date() == day]
 
 
+def _calendar_of(searched: Calendar | None, hub_hospital_id: int) -> Calendar | None:
+    """The page's calendar when it is the one of this hub (its search can be reused)."""
+    if searched is not None and searched.hub_hospital_id == hub_hospital_id:
+        return searched
+    return None
+
+
 def calendar(
     now: datetime,
     req: ImagingRequest,
@@ -304,11 +308,8 @@ def day_slots(
 ) -> list[SlotView]:
     """The free slots of one day at one hub (from ``searched``, that hub's calendar on
     the page, when it covers the day)."""
-    found = (
-        searched.on(day)
-        if searched is not None and searched.hub_hospital_id == hub_hospital_id
-        else None
-    )
+    held = _calendar_of(searched, hub_hospital_id)
+    found = held.on(day) if held is not None else None
     if found is None:
         found = _search(
             now,
