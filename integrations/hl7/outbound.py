@@ -18,12 +18,13 @@ and scheduled procedure step IDs, modality and the scanner's AE title.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from integrations.hl7.ack import APPLICATION
 from integrations.hl7.message import (
@@ -323,20 +324,33 @@ def _ascii(text: str) -> str:
 # --- queueing (signal receivers) --------------------------------------------------------------
 
 
-def enqueue(
-    appointment: Appointment, event: Hl7OutboundEvent, now: datetime
-) -> list[Hl7OutboxMessage]:
-    """Add one outbox row per enabled destination for the appointment's hub (no commit)."""
-    destinations = db.session.scalars(
+@functools.cache
+def _destinations_of_hub(*, patient_updates: bool = False):
+    """The enabled destinations serving the hub bound as ``hub_id`` (or every hub), in
+    order; with ``patient_updates`` only those that take ADT patient updates. Built once:
+    every booking runs it, and building it cost more than running it."""
+    stmt = (
         select(Hl7Destination)
         .where(
             Hl7Destination.is_enabled.is_(True),
             or_(
                 Hl7Destination.hub_hospital_id.is_(None),
-                Hl7Destination.hub_hospital_id == appointment.hub_hospital_id,
+                Hl7Destination.hub_hospital_id == bindparam("hub_id"),
             ),
         )
         .order_by(Hl7Destination.id)
+    )
+    if patient_updates:
+        stmt = stmt.where(Hl7Destination.patient_update != Hl7PatientUpdate.OFF)
+    return stmt
+
+
+def enqueue(
+    appointment: Appointment, event: Hl7OutboundEvent, now: datetime
+) -> list[Hl7OutboxMessage]:
+    """Add one outbox row per enabled destination for the appointment's hub (no commit)."""
+    destinations = db.session.scalars(
+        _destinations_of_hub(), {"hub_id": appointment.hub_hospital_id}
     ).all()
     timezone = _timezone()
     rows = []
@@ -468,13 +482,7 @@ def enqueue_patient_update(prior: ReferralStudy, now: datetime) -> list[Hl7Outbo
     """One outbox row per enabled destination of the hub that takes patient updates."""
     hub_id = hub_of(prior.request)
     destinations = db.session.scalars(
-        select(Hl7Destination)
-        .where(
-            Hl7Destination.is_enabled.is_(True),
-            Hl7Destination.patient_update != Hl7PatientUpdate.OFF,
-            or_(Hl7Destination.hub_hospital_id.is_(None), Hl7Destination.hub_hospital_id == hub_id),
-        )
-        .order_by(Hl7Destination.id)
+        _destinations_of_hub(patient_updates=True), {"hub_id": hub_id}
     ).all()
     rows = []
     for destination in destinations:
