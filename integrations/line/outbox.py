@@ -7,9 +7,10 @@ booking change it describes is committed, and a crash can lose neither.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from integrations.line import messages
 from integrations.line.models import (
@@ -26,13 +27,20 @@ from scheduling.db import db
 from scheduling.models import Appointment, AppointmentStatus, Closure, Patient
 
 
-def active_account_for(patient_id: int) -> LineAccount | None:
-    """The LINE account that should hear about this patient, if any may."""
-    account = db.session.scalar(
+@functools.cache
+def _account_of_patient():
+    """The LINE account linked to the patient bound as ``patient_id``; built once (every
+    booking asks)."""
+    return (
         select(LineAccount)
         .join(LinePatientLink, LinePatientLink.account_id == LineAccount.id)
-        .where(LinePatientLink.patient_id == patient_id)
+        .where(LinePatientLink.patient_id == bindparam("patient_id"))
     )
+
+
+def active_account_for(patient_id: int) -> LineAccount | None:
+    """The LINE account that should hear about this patient, if any may."""
+    account = db.session.scalar(_account_of_patient(), {"patient_id": patient_id})
     if account is None or not account.is_following or account.opted_out:
         return None
     return account
