@@ -25,7 +25,7 @@ from scheduling.audit import Actor, record
 from scheduling.clock import utcnow
 from scheduling.db import db
 from scheduling.errors import ValidationFailed
-from scheduling.i18n import N_
+from scheduling.i18n import N_, translate
 from scheduling.models import Interface, StaffNotification
 from scheduling.notifications import text_of
 
@@ -97,10 +97,13 @@ def queue_new(now: datetime) -> int:
 
 
 def message_of(notification: StaffNotification) -> list[dict]:
-    text = "RadBook: " + text_of(notification, "th")
+    """The group's text: Thai first, then English, then the reason (typed by staff, as
+    it was typed) under a label in both languages."""
+    lines = ["RadBook: " + text_of(notification, "th"), text_of(notification, "en")]
     if notification.reason:
-        text += f"\nเหตุผล: {notification.reason}"
-    return [{"type": "text", "text": text[:5000]}]
+        label = " / ".join(translate(N_("Reason"), locale) for locale in ("th", "en"))
+        lines.append(f"{label}: {notification.reason}")
+    return [{"type": "text", "text": "\n".join(lines)[:5000]}]
 
 
 def push_due(now: datetime | None = None, client: delivery.LineClient | None = None) -> dict:

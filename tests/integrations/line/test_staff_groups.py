@@ -40,6 +40,9 @@ def test_a_rejection_reaches_the_requesters_group_once(db, now, standin):
     assert push.to == GROUP  # the requester's group only, not the other hospital's
     text = push.messages[0]["text"]
     assert request.placer_order_number in text and "ผิดแผนก" in text
+    thai, english, reason = text.split("\n")  # Thai first, English second, then the reason
+    assert thai.startswith("RadBook: ") and request.placer_order_number in english
+    assert reason == "เหตุผล / Reason: ผิดแผนก" and thai != english
     assert request.patient.given_name_th not in text  # no patient name in a group chat
     assert staff.push_due(now + timedelta(minutes=1))["sent"] == 0  # nothing twice
     assert len(standin.pushes()) == 1
